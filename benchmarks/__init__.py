@@ -1,0 +1,1 @@
+"""Benchmarks: accuracy and speed on real data. Each writes JSON; the README holds the table."""

@@ -1,0 +1,1 @@
+"""Humiao edge: camera → faces → tracks → fused age → venue policy → decision."""

