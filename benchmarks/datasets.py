@@ -55,11 +55,17 @@ def bucket(key: str, salt: str = "humiao-split-v1") -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+def shuffled(items: list[LabeledImage]) -> list[LabeledImage]:
+    """A fixed pseudo-random order, so that taking the first N is a fair sample (file order
+    often follows age, as in UTKFace's file names)."""
+    return sorted(items, key=lambda it: bucket(str(it.path), "order"))
+
+
 def split(items: list[LabeledImage], fit_fraction: float = 0.5) -> tuple[list[LabeledImage], list[LabeledImage]]:
-    """(fit, test), disjoint by subject."""
+    """(fit, test), disjoint by subject, each in ``shuffled`` order."""
     fit = [it for it in items if bucket(it.subject) < fit_fraction]
     test = [it for it in items if bucket(it.subject) >= fit_fraction]
-    return fit, test
+    return shuffled(fit), shuffled(test)
 
 
 def scene(face_image: np.ndarray, margin: float = 0.5) -> np.ndarray:

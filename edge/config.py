@@ -1,0 +1,64 @@
+"""The edge agent's configuration: one typed section per stage, validated at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from edge.policy import PolicyConfig
+from edge.quality import QualityConfig
+from edge.track import TrackerConfig
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelsConfig(_Section):
+    detector: Literal["blazeface-full-range", "blazeface-short-range"] = Field(
+        "blazeface-full-range", description="full-range for wide views, short-range for close entrance cameras")
+    landmarks: Literal["facemesh", "blazeface"] = Field(
+        "facemesh", description="alignment landmarks: FaceMesh eye corners (precise) or detector keypoints (cheaper)")
+    age: Literal["cydral-age-v1"] = "cydral-age-v1"
+    threads: int = Field(1, ge=1, le=16, description="onnxruntime threads per model")
+    mode: Literal["production", "evaluation"] = "production"
+
+
+class DetectorConfig(_Section):
+    score_threshold: float = Field(0.5, gt=0, lt=1)
+    nms_iou: float = Field(0.3, gt=0, lt=1)
+    tiles: int = Field(0, ge=0, le=6, description="0: whole frame only; N≥2: also an N-wide grid of tiles for small faces")
+    tile_overlap: float = Field(0.25, ge=0, lt=0.9)
+    min_face_px: float = Field(0.0, ge=0, description="drop detections narrower than this")
+
+
+class FusionConfig(_Section):
+    method: Literal["quality", "mean", "best"] = "quality"
+    max_observations: int = Field(24, ge=1, le=500, description="frames kept per track (lowest quality dropped)")
+    flip: bool = Field(True, description="also score the mirrored chip and average")
+    calibration_file: Path | None = Field(None, description="default: the shipped models/calibration/age_calibration.json")
+
+
+class SourceConfig(_Section):
+    uri: str = Field("sample", description="'sample' (generated demo video), a video file path, rtsp://…, or a USB index")
+    loop: bool = False
+    max_frames: int | None = Field(None, ge=1)
+
+
+class EdgeConfig(_Section):
+    models: ModelsConfig = ModelsConfig()
+    detector: DetectorConfig = DetectorConfig()
+    quality: QualityConfig = QualityConfig()
+    tracker: TrackerConfig = TrackerConfig()
+    fusion: FusionConfig = FusionConfig()
+    policy: PolicyConfig = PolicyConfig()
+    source: SourceConfig = SourceConfig()
+    detect_fps: float = Field(10.0, gt=0, le=120, description="frames per second sent to detection")
+
+    @model_validator(mode="after")
+    def _landmarks_match_detector(self) -> "EdgeConfig":
+        if self.models.landmarks == "blazeface" and not self.models.detector.startswith("blazeface"):
+            raise ValueError("models.landmarks 'blazeface' needs a BlazeFace detector")
+        return self

@@ -1,0 +1,155 @@
+"""The vision pipeline: one frame in, track decisions out, with per-stage timings.
+
+    frame ─► detect ─► track ─► landmarks + align ─► quality ─► age (batched) ─► fuse ─► policy
+
+Face chips exist only in memory: each track keeps the chip of its best frame (the one an
+alert would need as evidence) and nothing else, and forgets it when the track ends.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from edge.age import build_age_estimator
+from edge.align import align
+from edge.calibration import AgeCalibration
+from edge.config import EdgeConfig
+from edge.detect import build_detector
+from edge.fuse import fuse
+from edge.landmarks import build_landmarks
+from edge.policy import confident, decide
+from edge.quality import assess
+from edge.track import Tracker
+from edge.types import AgeDecision, FaceObservation, TrackState
+
+STAGES = ("detect", "track", "align", "age", "fuse")
+
+
+@dataclass(slots=True)
+class TrackEvent:
+    kind: Literal["decided", "ended"]
+    track_id: int
+    first_seen: float
+    last_seen: float
+    decision: AgeDecision | None
+    best_chip: np.ndarray | None  # memory only; the agent decides whether it becomes evidence
+
+
+class StageTimer:
+    def __init__(self) -> None:
+        self.total = defaultdict(float)
+        self.count = defaultdict(int)
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.total[stage] += seconds
+        self.count[stage] += 1
+
+    def mean_ms(self) -> dict[str, float]:
+        return {s: 1000 * self.total[s] / max(self.count[s], 1) for s in self.total}
+
+
+def build_stages(cfg: EdgeConfig):
+    """(detector, landmarks, age estimator) as configured; models are prepared on first use."""
+    m, d = cfg.models, cfg.detector
+    detector = build_detector(m.detector, threads=m.threads, score_threshold=d.score_threshold,
+                              nms_iou=d.nms_iou, tiles=d.tiles, tile_overlap=d.tile_overlap,
+                              min_face_px=d.min_face_px)
+    landmarks = build_landmarks(m.landmarks, threads=m.threads)
+    age = build_age_estimator(m.age, flip=cfg.fusion.flip, threads=m.threads)
+    return detector, landmarks, age
+
+
+class VisionPipeline:
+    def __init__(self, cfg: EdgeConfig):
+        self.cfg = cfg
+        self.detector, self.landmarks, self.age = build_stages(cfg)
+        self.calibration = AgeCalibration.load(cfg.fusion.calibration_file)
+        self.tracker = Tracker(cfg.tracker)
+        self.timer = StageTimer()
+        self._decided: set[int] = set()
+        self._best_chip: dict[int, tuple[float, np.ndarray]] = {}
+        self.frames = 0
+
+    # ------------------------------------------------------------------------------------
+    def process(self, frame_rgb: np.ndarray, now: float) -> list[TrackEvent]:
+        self.frames += 1
+        clock = time.perf_counter
+        t0 = clock()
+        detections = self.detector.detect(frame_rgb)
+        t1 = clock()
+        pairs, ended = self.tracker.update(detections, now)
+        t2 = clock()
+        self.timer.add("detect", t1 - t0)
+        self.timer.add("track", t2 - t1)
+
+        chips, owners = [], []
+        for track, det in pairs:
+            points, _presence = self.landmarks.landmarks(frame_rgb, det)
+            chip = align(frame_rgb, points, self.landmarks.source)
+            chips.append(chip)
+            owners.append((track, det, assess(det, chip, self.cfg.quality)))
+        t3 = clock()
+        probs = self.age.predict(np.stack(chips)) if chips else []
+        t4 = clock()
+        if chips:
+            self.timer.add("align", t3 - t2)
+            self.timer.add("age", t4 - t3)
+
+        events: list[TrackEvent] = []
+        for (track, det, quality), p, chip in zip(owners, probs, chips):
+            self._observe(track, FaceObservation(self.frames, now, det, None, p, quality), chip)
+        for track, _det, _q in owners:
+            if track.track_id in self._decided or not self.tracker.confirmed(track):
+                continue
+            track.decision = self._decide(track)
+            if confident(track.decision, self.cfg.policy):
+                events.append(self._event("decided", track))
+        for track in ended:
+            events.extend(self._finish(track))
+        self.timer.add("fuse", clock() - t4)
+        return events
+
+    def flush(self) -> list[TrackEvent]:
+        """End of stream: every live track ends and is decided."""
+        events = []
+        for track in self.tracker.flush():
+            events.extend(self._finish(track))
+        return events
+
+    # ------------------------------------------------------------------------------------
+    def _observe(self, track: TrackState, obs: FaceObservation, chip: np.ndarray) -> None:
+        track.observations.append(obs)
+        cap = self.cfg.fusion.max_observations
+        if len(track.observations) > cap:
+            worst = min(range(len(track.observations)), key=lambda i: track.observations[i].quality.weight)
+            track.observations.pop(worst)
+        best = self._best_chip.get(track.track_id)
+        if best is None or obs.quality.weight > best[0]:
+            self._best_chip[track.track_id] = (obs.quality.weight, chip)
+
+    def _decide(self, track: TrackState) -> AgeDecision:
+        probs = np.stack([o.age_probs for o in track.observations])
+        weights = np.array([o.quality.weight for o in track.observations])
+        return decide(fuse(probs, weights, self.cfg.fusion.method), self.calibration, self.cfg.policy)
+
+    def _event(self, kind: str, track: TrackState) -> TrackEvent:
+        self._decided.add(track.track_id)
+        chip = self._best_chip.get(track.track_id, (0, None))[1]
+        return TrackEvent(kind, track.track_id, track.first_seen, track.last_seen, track.decision, chip)
+
+    def _finish(self, track: TrackState) -> list[TrackEvent]:
+        out = []
+        if track.observations and track.hits >= self.cfg.tracker.min_hits:
+            if track.track_id not in self._decided:
+                track.decision = self._decide(track)
+                out.append(self._event("decided", track))
+        out.append(TrackEvent("ended", track.track_id, track.first_seen, track.last_seen, track.decision, None))
+        self._best_chip.pop(track.track_id, None)
+        self._decided.discard(track.track_id)
+        track.observations.clear()
+        return out

@@ -1,0 +1,102 @@
+"""Tracking: detections → stable track ids, one track per person-visit.
+
+ByteTrack-style association on IoU: confident detections are matched first to the predicted
+boxes of live tracks, then weak detections to what is left (so a face that fades for a frame
+keeps its id), greedily by IoU. Unmatched confident detections open new tracks; a track is
+confirmed after ``min_hits`` and ends after ``max_gap_s`` seconds unseen. Boxes are predicted
+with a constant-velocity model from the last two observations.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from edge.detect import iou_matrix
+from edge.types import Detection, TrackState
+
+
+class TrackerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    high_score: float = Field(0.6, ge=0, le=1, description="detections at or above this start tracks")
+    match_iou: float = Field(0.25, gt=0, le=1)
+    min_hits: int = Field(2, ge=1, description="frames before a track is confirmed")
+    max_gap_s: float = Field(1.5, gt=0, description="a track unseen this long has ended")
+
+
+class Tracker:
+    def __init__(self, cfg: TrackerConfig | None = None):
+        self.cfg = cfg or TrackerConfig()
+        self.tracks: dict[int, TrackState] = {}
+        self._velocity: dict[int, np.ndarray] = {}
+        self._ids = itertools.count(1)
+
+    def _predict(self, track: TrackState, now: float) -> np.ndarray:
+        v = self._velocity.get(track.track_id)
+        if v is None:
+            return track.box
+        dt = now - track.last_seen
+        return track.box + v * dt
+
+    def update(self, detections: list[Detection], now: float) -> tuple[list[tuple[TrackState, Detection]], list[TrackState]]:
+        """Assign detections at time ``now``. Returns ([(track, detection)], [tracks that ended])."""
+        live = [t for t in self.tracks.values() if not t.finished]
+        predicted = np.stack([self._predict(t, now) for t in live]) if live else np.zeros((0, 4), np.float32)
+        strong = [d for d in detections if d.score >= self.cfg.high_score]
+        weak = [d for d in detections if d.score < self.cfg.high_score]
+        pairs: list[tuple[TrackState, Detection]] = []
+        free_tracks = list(range(len(live)))
+        for group in (strong, weak):
+            if not group or not free_tracks:
+                continue
+            ious = iou_matrix(predicted[free_tracks], np.stack([d.box for d in group]))
+            taken_t, taken_d = set(), set()
+            for flat in np.argsort(-ious, axis=None):
+                ti, di = np.unravel_index(flat, ious.shape)
+                if ious[ti, di] < self.cfg.match_iou:
+                    break
+                if ti in taken_t or di in taken_d:
+                    continue
+                taken_t.add(ti)
+                taken_d.add(di)
+                pairs.append((live[free_tracks[ti]], group[di]))
+            free_tracks = [t for i, t in enumerate(free_tracks) if i not in taken_t]
+            if group is strong:
+                strong = [d for i, d in enumerate(strong) if i not in taken_d]
+        for track, det in pairs:
+            dt = now - track.last_seen
+            if dt > 0:
+                self._velocity[track.track_id] = (det.box - track.box) / dt
+            track.box = det.box.copy()
+            track.last_seen = now
+            track.hits += 1
+            track.missed = 0
+        for det in strong:
+            tid = next(self._ids)
+            track = TrackState(track_id=tid, first_seen=now, last_seen=now, box=det.box.copy(), hits=1)
+            self.tracks[tid] = track
+            pairs.append((track, det))
+        matched = {id(t) for t, _ in pairs}
+        ended = []
+        for track in live:
+            if id(track) in matched:
+                continue
+            track.missed += 1
+            if now - track.last_seen > self.cfg.max_gap_s:
+                ended.append(self._end(track))
+        return pairs, ended
+
+    def confirmed(self, track: TrackState) -> bool:
+        return track.hits >= self.cfg.min_hits
+
+    def _end(self, track: TrackState) -> TrackState:
+        track.finished = True
+        self.tracks.pop(track.track_id, None)
+        self._velocity.pop(track.track_id, None)
+        return track
+
+    def flush(self) -> list[TrackState]:
+        """End every live track (end of stream)."""
+        return [self._end(t) for t in list(self.tracks.values())]

