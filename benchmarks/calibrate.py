@@ -45,21 +45,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-per-set", type=int, default=3000)
     ap.add_argument("--out", type=Path, default=calibration.DEFAULT_FILE)
     ap.add_argument("--json", type=Path, help="also write the fit report here")
+    ap.add_argument("--estimates", type=Path,
+                    help="npz cache of the fused estimates: read if it exists, else written (to refit without re-running the models)")
     args = ap.parse_args(argv)
 
     cfg = EdgeConfig()
-    evaluator = FaceEvaluator(cfg, *build_stages(cfg))
+    evaluator = FaceEvaluator(cfg, *build_stages(cfg)) if not (args.estimates and args.estimates.exists()) else None
     fit_items, test_items = [], []
     for folder in args.data:
         fit, test = split(load_labels(folder))
         fit_items += fit[: args.max_per_set]
         test_items += test[: args.max_per_set]
     t0 = time.time()
-    est, true = fused_estimates(evaluator, fit_items, args.views, cfg.fusion.method)
+    if args.estimates and args.estimates.exists():
+        z = np.load(args.estimates)
+        est, true, test_est, test_true = z["est"], z["true"], z["test_est"], z["test_true"]
+    else:
+        est, true = fused_estimates(evaluator, fit_items, args.views, cfg.fusion.method)
+        test_est, test_true = fused_estimates(evaluator, test_items, args.views, cfg.fusion.method)
+        if args.estimates:
+            np.savez(args.estimates, est=est, true=true, test_est=test_est, test_true=test_true)
     cal = calibration.fit(est, true)
     p_fit = cal.p_under(est, 18.0)
     op = operating_threshold(p_fit, true, args.target)
-    test_est, test_true = fused_estimates(evaluator, test_items, args.views, cfg.fusion.method)
     p_test = cal.p_under(test_est, 18.0)
     meta = {
         "fitted_on": [p.name for p in args.data],
@@ -72,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         "test_tracks": int(len(test_est)),
         "seconds": round(time.time() - t0, 1),
     }
-    final = calibration.AgeCalibration(cal.alpha, cal.beta, cal.s0, cal.s1, cal.prior, op, meta)
+    final = calibration.AgeCalibration(cal.mu, cal.sigma, cal.prior, op, meta)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(final.to_json(), indent=2) + "\n")
     if args.json:

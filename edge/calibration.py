@@ -5,7 +5,9 @@ estimate would silently bake in the age mix of whatever data it was fitted on. S
 the two parts apart and combine them by Bayes' rule:
 
 - likelihood, how the estimator errs at each true age a (fitted on labelled faces):
-      log(1 + estimate) | a  ~  Normal(alpha + beta·log(1 + a),  s0 + s1·log(1 + a))
+      log(1 + estimate) | a  ~  Normal(mu[a], sigma[a])
+  with mu and sigma given for every year 0..90, estimated by kernel smoothing over true age
+  (the model compresses ages towards the middle, so its error is not a straight line);
 - prior, the age mix of the people walking in, over ages 0..90: by default the smoothed mix of
   the calibration data; a venue can set its own (``prior`` in the calibration file).
 
@@ -28,23 +30,34 @@ AGES = np.arange(0, 91, dtype=np.float64)  # the prior's support, in years (a = 
 _X = np.log1p(AGES + 0.5)  # log(1 + age) at each year's middle
 
 
+def _uniform() -> tuple[float, ...]:
+    return tuple(np.full(len(AGES), 1 / len(AGES)))
+
+
 @dataclass(frozen=True)
 class AgeCalibration:
-    alpha: float = 0.0
-    beta: float = 1.0
-    s0: float = 0.2
-    s1: float = 0.0
-    prior: tuple[float, ...] = field(default_factory=lambda: tuple(np.full(len(AGES), 1 / len(AGES))))
+    mu: tuple[float, ...] = tuple(_X)  # E[log(1 + estimate) | true age a], a = 0..90
+    sigma: tuple[float, ...] = tuple(np.full(len(AGES), 0.2))
+    prior: tuple[float, ...] = field(default_factory=_uniform)
     operating_p_minor: float = 0.5  # check ID when calibrated P(minor) is at least this
     meta: dict | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("mu", "sigma", "prior"):
+            if len(getattr(self, name)) != len(AGES):
+                raise ValueError(f"{name} needs {len(AGES)} values (ages 0..90)")
+        if min(self.sigma) <= 0 or min(self.prior) < 0 or sum(self.prior) <= 0:
+            raise ValueError("sigma must be positive and the prior non-negative")
+        if not 0 < self.operating_p_minor < 1:
+            raise ValueError("operating_p_minor must be between 0 and 1")
 
     def posterior(self, estimate: np.ndarray | float) -> np.ndarray:
         """(N, 91) posterior over ages for each estimate."""
         y = np.log1p(np.maximum(np.atleast_1d(np.asarray(estimate, dtype=np.float64)), 0.0))[:, None]
-        sigma = np.maximum(self.s0 + self.s1 * _X, 0.02)[None, :]
-        z = (y - (self.alpha + self.beta * _X)[None, :]) / sigma
-        loglik = -0.5 * z ** 2 - np.log(sigma)
-        logpost = loglik + np.log(np.maximum(np.asarray(self.prior), 1e-12))[None, :]
+        sigma = np.asarray(self.sigma)[None, :]
+        z = (y - np.asarray(self.mu)[None, :]) / sigma
+        prior = np.asarray(self.prior) / np.sum(self.prior)
+        logpost = -0.5 * z ** 2 - np.log(sigma) + np.log(np.maximum(prior, 1e-12))[None, :]
         logpost -= logpost.max(1, keepdims=True)
         post = np.exp(logpost)
         return post / post.sum(1, keepdims=True)
@@ -65,13 +78,10 @@ class AgeCalibration:
 
     def with_prior(self, prior: np.ndarray) -> "AgeCalibration":
         prior = np.asarray(prior, dtype=np.float64)
-        if prior.shape != AGES.shape or (prior < 0).any() or prior.sum() <= 0:
-            raise ValueError(f"a prior needs {len(AGES)} non-negative weights (ages 0..90)")
-        return AgeCalibration(self.alpha, self.beta, self.s0, self.s1, tuple(prior / prior.sum()),
-                              self.operating_p_minor, self.meta)
+        return AgeCalibration(self.mu, self.sigma, tuple(prior / prior.sum()), self.operating_p_minor, self.meta)
 
     def to_json(self) -> dict:
-        return {"alpha": self.alpha, "beta": self.beta, "s0": self.s0, "s1": self.s1,
+        return {"mu": [round(v, 6) for v in self.mu], "sigma": [round(v, 6) for v in self.sigma],
                 "prior": [round(p, 6) for p in self.prior], "operating_p_minor": self.operating_p_minor,
                 "meta": self.meta or {}}
 
@@ -80,38 +90,38 @@ class AgeCalibration:
         path = Path(path or DEFAULT_FILE)
         try:
             data = json.loads(path.read_text())
-            cal = cls(**{k: data[k] for k in ("alpha", "beta", "s0", "s1", "operating_p_minor")},
-                      meta=data.get("meta"))
-            return cal.with_prior(np.asarray(data["prior"], dtype=np.float64))
+            return cls(tuple(data["mu"]), tuple(data["sigma"]), tuple(data["prior"]),
+                       float(data["operating_p_minor"]), data.get("meta"))
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise ValueError(f"calibration file {path}: {err}; run `python -m benchmarks.calibrate`") from err
 
 
-def fit(estimates: np.ndarray, truths: np.ndarray, bins: int = 10, prior_smoothing: float = 2.0,
-        prior_floor: float = 0.002) -> AgeCalibration:
-    """Likelihood by least squares of log-estimate on log-true age; spread from binned residuals;
-    prior from the smoothed histogram of true ages (with a floor, so no age is ruled out)."""
+def fit(estimates: np.ndarray, truths: np.ndarray, bandwidth: float = 0.18, min_sigma: float = 0.04,
+        min_support: float = 30.0,
+        prior_smoothing: float = 2.0, prior_floor: float = 0.002) -> AgeCalibration:
+    """mu[a], sigma[a]: Gaussian-kernel weighted mean and spread of log(1 + estimate) over faces
+    whose log(1 + true age) is near log(1 + a) (bandwidth in log-age units, widened where fewer
+    than ``min_support`` faces fall in the window); the prior is the
+    smoothed histogram of true ages, with a floor so that no age is ruled out."""
     y = np.log1p(np.maximum(np.asarray(estimates, dtype=np.float64), 0))
     t = np.clip(np.asarray(truths, dtype=np.float64), 0, AGES[-1])
     x = np.log1p(t + 0.5)
-    (alpha, beta), *_ = np.linalg.lstsq(np.stack([np.ones_like(x), x], 1), y, rcond=None)
-    resid = y - (alpha + beta * x)
-    edges = np.unique(np.quantile(x, np.linspace(0, 1, bins + 1)))
-    centres, spreads, counts = [], [], []
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        m = (x >= lo) & (x <= hi)
-        if m.sum() >= 10:
-            centres.append(x[m].mean())
-            spreads.append(np.sqrt(np.mean(resid[m] ** 2)))
-            counts.append(m.sum())
-    w = np.sqrt(np.asarray(counts, dtype=np.float64))
-    B = np.stack([np.ones(len(centres)), centres], 1) * w[:, None]
-    (s0, s1), *_ = np.linalg.lstsq(B, np.asarray(spreads) * w, rcond=None)
+    if len(x) < 50:
+        raise ValueError(f"too few faces to fit the calibration ({len(x)}; need 50 or more)")
+    mu, sigma = np.empty(len(AGES)), np.empty(len(AGES))
+    for i, centre in enumerate(_X):
+        h = bandwidth
+        w = np.exp(-0.5 * ((x - centre) / h) ** 2)
+        while w.sum() < min_support and h < 4:  # few faces of this age: widen the window
+            h *= 1.25
+            w = np.exp(-0.5 * ((x - centre) / h) ** 2)
+        mu[i] = (w * y).sum() / w.sum()
+        sigma[i] = np.sqrt((w * (y - mu[i]) ** 2).sum() / w.sum())
     hist = np.bincount(np.floor(t).astype(int), minlength=len(AGES))[: len(AGES)].astype(np.float64)
     kernel = np.exp(-0.5 * (np.arange(-8, 9) / prior_smoothing) ** 2)
     prior = np.convolve(hist, kernel / kernel.sum(), mode="same")
     prior = prior / prior.sum() + prior_floor
-    return AgeCalibration(float(alpha), float(beta), float(s0), float(s1)).with_prior(prior)
+    return AgeCalibration(tuple(mu), tuple(np.maximum(sigma, min_sigma)), tuple(prior / prior.sum()))
 
 
 def reliability(p: np.ndarray, outcome: np.ndarray, bins: int = 10) -> dict:

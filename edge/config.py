@@ -17,19 +17,32 @@ class _Section(BaseModel):
 
 
 class ModelsConfig(_Section):
-    detector: Literal["blazeface-full-range", "blazeface-short-range"] = Field(
-        "blazeface-full-range", description="full-range for wide views, short-range for close entrance cameras")
+    detector: Literal["blazeface-full-range", "blazeface-short-range", "yunet-2023mar"] = Field(
+        "blazeface-full-range",
+        description="full-range for wide views, short-range for close entrance cameras, "
+                    "yunet-2023mar if the operator added it (humiao models prepare yunet-2023mar --from FILE)")
     landmarks: Literal["facemesh", "blazeface"] = Field(
         "facemesh", description="alignment landmarks: FaceMesh eye corners (precise) or detector keypoints (cheaper)")
     age: Literal["cydral-age-v1"] = "cydral-age-v1"
     threads: int = Field(1, ge=1, le=16, description="onnxruntime threads per model")
-    mode: Literal["production", "evaluation"] = "production"
+    mode: Literal["production", "evaluation"] = Field(
+        "production", description="production refuses model packs whose licence forbids commercial use")
+    pack: Literal["default", "insightface"] = Field(
+        "default", description="default: the licence-clean PyPI pack; insightface: SCRFD from insightface_dir")
+    insightface_dir: Path | None = Field(None, description="directory of the operator's insightface model pack")
+    allow_non_commercial: bool = Field(False, description="explicit override: run a non-commercial pack in production")
+
+    @model_validator(mode="after")
+    def _pack_needs_dir(self) -> "ModelsConfig":
+        if self.pack == "insightface" and self.insightface_dir is None:
+            raise ValueError("pack 'insightface' needs models.insightface_dir")
+        return self
 
 
 class DetectorConfig(_Section):
     score_threshold: float = Field(0.5, gt=0, lt=1)
     nms_iou: float = Field(0.3, gt=0, lt=1)
-    tiles: int = Field(0, ge=0, le=6, description="0: whole frame only; N≥2: also an N-wide grid of tiles for small faces")
+    tiles: int = Field(1, ge=0, le=4, description="0: whole frame only; N≥1: also N rows of overlapping square tiles (small faces)")
     tile_overlap: float = Field(0.25, ge=0, lt=0.9)
     min_face_px: float = Field(0.0, ge=0, description="drop detections narrower than this")
 
@@ -59,6 +72,7 @@ class EdgeConfig(_Section):
 
     @model_validator(mode="after")
     def _landmarks_match_detector(self) -> "EdgeConfig":
-        if self.models.landmarks == "blazeface" and not self.models.detector.startswith("blazeface"):
+        if self.models.landmarks == "blazeface" and (
+                self.models.pack != "default" or not self.models.detector.startswith("blazeface")):
             raise ValueError("models.landmarks 'blazeface' needs a BlazeFace detector")
         return self

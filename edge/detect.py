@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import cv2
@@ -107,10 +108,11 @@ class BlazeFaceDetector:
 
     # -- regions --------------------------------------------------------------------------
     def regions(self, height: int, width: int) -> list[tuple[int, int, int]]:
-        """Square regions (x0, y0, side) to run on: the whole frame, then tiles if configured."""
+        """Square regions (x0, y0, side) to run on: the whole frame, then, with ``tiles`` = N ≥ 1,
+        N rows of overlapping squares (N = 1: squares as tall as the frame) spread over it."""
         regions = [(0, 0, max(height, width))]
-        if self.tiles >= 2:
-            side = int(round(min(height, width) / (1 + (self.tiles - 1) * (1 - self.tile_overlap)) * 1.0))
+        if self.tiles >= 1:
+            side = int(round(min(height, width) / (1 + (self.tiles - 1) * (1 - self.tile_overlap))))
             side = max(side, self.spec.input_size)
             for y0 in _starts(height, side, self.tile_overlap):
                 for x0 in _starts(width, side, self.tile_overlap):
@@ -174,18 +176,106 @@ class BlazeFaceDetector:
 
 
 def _starts(length: int, side: int, overlap: float) -> list[int]:
+    """Evenly spread tile starts, neighbours sharing at least ``overlap`` of a tile."""
     if side >= length:
         return [0]
-    step = max(1, int(side * (1 - overlap)))
-    starts = list(range(0, length - side, step))
-    starts.append(length - side)
-    return sorted(set(starts))
+    count = math.ceil((length - side) / max(1.0, side * (1 - overlap))) + 1
+    return [int(round(v)) for v in np.linspace(0, length - side, count)]
+
+
+class YuNetDetector:
+    """YuNet (operator-supplied, 640×640 BGR input). Per stride s and grid cell (row, col):
+    score = sqrt(cls · obj); box centre = (col + dx, row + dy)·s, size = exp(dw, dh)·s; five
+    keypoints (right eye, left eye, nose tip, mouth corners) at (col + kx, row + ky)·s."""
+
+    STRIDES = (8, 16, 32)
+    SIZE = 640
+
+    def __init__(self, model: OnnxModel, score_threshold: float = 0.6, nms_iou: float = 0.3,
+                 min_face_px: float = 0.0, **_ignored):
+        self.name = model.manifest.id
+        self.model = model
+        self.score_threshold = score_threshold
+        self.nms_iou = nms_iou
+        self.min_face_px = min_face_px
+        names = model.output_names
+        self._index = {n: i for i, n in enumerate(names)}
+        self._grids = {}
+        for s in self.STRIDES:
+            cells = self.SIZE // s
+            ys, xs = np.mgrid[0:cells, 0:cells]
+            self._grids[s] = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32)
+
+    def detect(self, frame_rgb: np.ndarray) -> list[Detection]:
+        h, w = frame_rgb.shape[:2]
+        scale = self.SIZE / max(h, w)
+        nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+        small = cv2.resize(frame_rgb, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        canvas = np.zeros((self.SIZE, self.SIZE, 3), np.float32)
+        canvas[:nh, :nw] = small[:, :, ::-1]
+        outs = self.model.run(canvas.transpose(2, 0, 1)[None])
+        boxes, scores, kps = [], [], []
+        for s in self.STRIDES:
+            cls = outs[self._index[f"cls_{s}"]].reshape(-1)
+            obj = outs[self._index[f"obj_{s}"]].reshape(-1)
+            score = np.sqrt(np.clip(cls, 0, 1) * np.clip(obj, 0, 1))
+            keep = score >= self.score_threshold
+            if not keep.any():
+                continue
+            grid = self._grids[s][keep]
+            bb = outs[self._index[f"bbox_{s}"]].reshape(-1, 4)[keep]
+            kp = outs[self._index[f"kps_{s}"]].reshape(-1, 10)[keep]
+            centre = (grid + bb[:, :2]) * s
+            size = np.exp(bb[:, 2:]) * s
+            boxes.append(np.concatenate([centre - size / 2, centre + size / 2], 1))
+            kps.append((grid[:, None, :] + kp.reshape(-1, 5, 2)) * s)
+            scores.append(score[keep])
+        if not scores:
+            return []
+        merged = weighted_nms(np.concatenate(boxes) / scale, np.concatenate(scores),
+                              np.concatenate(kps) / scale, self.nms_iou)
+        out = []
+        for box, score, kp in merged:
+            box = np.clip(box, 0, [w, h, w, h]).astype(np.float32)
+            if box[2] - box[0] >= max(self.min_face_px, 2) and box[3] - box[1] >= 2:
+                out.append(Detection(box=box, score=score, keypoints=kp))
+        return out
+
+
+class InsightFaceDetector:
+    """SCRFD (or another insightface detection model) from an operator's insightface pack.
+    Its five keypoints are right eye, left eye, nose, mouth corners, as our stages expect."""
+
+    def __init__(self, model, score_threshold: float = 0.5, input_size: int = 640, min_face_px: float = 0.0, **_ignored):
+        self.name = "insightface-" + Path(getattr(model, "model_file", "scrfd")).stem
+        self.model = model
+        self.input_size = input_size
+        self.min_face_px = min_face_px
+        model.prepare(-1, input_size=(input_size, input_size), det_thresh=score_threshold)
+
+    def detect(self, frame_rgb: np.ndarray) -> list[Detection]:
+        bgr = np.ascontiguousarray(frame_rgb[:, :, ::-1])
+        boxes, kps = self.model.detect(bgr, input_size=(self.input_size, self.input_size))
+        out = []
+        for i, b in enumerate(boxes):
+            if b[2] - b[0] >= max(self.min_face_px, 2):
+                kp = kps[i].astype(np.float32) if kps is not None else np.zeros((5, 2), np.float32)
+                out.append(Detection(box=b[:4].astype(np.float32), score=float(b[4]), keypoints=kp))
+        return out
+
+
+DETECTORS = {**{k: BlazeFaceDetector for k in SPECS}, "yunet-2023mar": YuNetDetector}
 
 
 def build_detector(model_id: str = "blazeface-full-range", threads: int = 1, **options) -> FaceDetector:
     """A detector from a model id; options go to the detector (score_threshold, tiles, ...)."""
     from models.runtime import open_model
 
-    if model_id in SPECS:
-        return BlazeFaceDetector(open_model(model_id, threads=threads), **options)
-    raise ValueError(f"unknown detector {model_id!r}; known: {sorted(SPECS)}")
+    try:
+        kind = DETECTORS[model_id]
+    except KeyError:
+        raise ValueError(f"unknown detector {model_id!r}; known: {sorted(DETECTORS)}") from None
+    if kind is YuNetDetector:
+        options.pop("tiles", None)
+        options.pop("tile_overlap", None)
+    return kind(open_model(model_id, threads=threads), **options)

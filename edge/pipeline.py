@@ -56,9 +56,18 @@ class StageTimer:
 def build_stages(cfg: EdgeConfig):
     """(detector, landmarks, age estimator) as configured; models are prepared on first use."""
     m, d = cfg.models, cfg.detector
-    detector = build_detector(m.detector, threads=m.threads, score_threshold=d.score_threshold,
-                              nms_iou=d.nms_iou, tiles=d.tiles, tile_overlap=d.tile_overlap,
-                              min_face_px=d.min_face_px)
+    if m.pack == "insightface":
+        from edge.detect import InsightFaceDetector
+        from models import insightface_pack
+
+        licence = insightface_pack.inspect(m.insightface_dir)
+        insightface_pack.check_allowed(licence, m.mode, m.allow_non_commercial)
+        detector = InsightFaceDetector(insightface_pack.find_model(m.insightface_dir, "detection"),
+                                       score_threshold=d.score_threshold, min_face_px=d.min_face_px)
+    else:
+        detector = build_detector(m.detector, threads=m.threads, score_threshold=d.score_threshold,
+                                  nms_iou=d.nms_iou, tiles=d.tiles, tile_overlap=d.tile_overlap,
+                                  min_face_px=d.min_face_px)
     landmarks = build_landmarks(m.landmarks, threads=m.threads)
     age = build_age_estimator(m.age, flip=cfg.fusion.flip, threads=m.threads)
     return detector, landmarks, age

@@ -92,13 +92,14 @@ def _background(w: int, h: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def build(path: Path, seconds_per_person: float = 3.0, fps: float = 25.0, size=(1280, 720),
-          limit: int = 8, seed: int = 7) -> tuple[Path, list[Person]]:
+          limit: int = 8, seed: int = 7,
+          photos: list[tuple[np.ndarray, str, float | None]] | None = None) -> tuple[Path, list[Person]]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     w, h = size
     bg = _background(w, h, rng)
-    photos = people_photos(limit)
+    photos = photos or people_photos(limit)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write {path}")

@@ -1,8 +1,11 @@
 """Tracking: detections → stable track ids, one track per person-visit.
 
-ByteTrack-style association on IoU: confident detections are matched first to the predicted
+ByteTrack-style two-stage association: confident detections are matched first to the predicted
 boxes of live tracks, then weak detections to what is left (so a face that fades for a frame
-keeps its id), greedily by IoU. Unmatched confident detections open new tracks; a track is
+keeps its id). Faces are small and move fast between processed frames (a 50 px face walking
+past moves ~40 px at 10 detections/s, so consecutive boxes often do not overlap), so the match
+cost is the distance between box centres in units of face size, gated by a size ratio,
+matched greedily from the closest pair. Unmatched confident detections open new tracks; a track is
 confirmed after ``min_hits`` and ends after ``max_gap_s`` seconds unseen. Boxes are predicted
 with a constant-velocity model from the last two observations.
 """
@@ -14,14 +17,14 @@ import itertools
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.detect import iou_matrix
 from edge.types import Detection, TrackState
 
 
 class TrackerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     high_score: float = Field(0.6, ge=0, le=1, description="detections at or above this start tracks")
-    match_iou: float = Field(0.25, gt=0, le=1)
+    max_distance: float = Field(1.5, gt=0, le=10, description="centre distance gate, in face sizes")
+    max_scale_change: float = Field(1.6, gt=1, le=5, description="size ratio gate between frames")
     min_hits: int = Field(2, ge=1, description="frames before a track is confirmed")
     max_gap_s: float = Field(1.5, gt=0, description="a track unseen this long has ended")
 
@@ -51,11 +54,11 @@ class Tracker:
         for group in (strong, weak):
             if not group or not free_tracks:
                 continue
-            ious = iou_matrix(predicted[free_tracks], np.stack([d.box for d in group]))
+            cost = self._cost(predicted[free_tracks], np.stack([d.box for d in group]))
             taken_t, taken_d = set(), set()
-            for flat in np.argsort(-ious, axis=None):
-                ti, di = np.unravel_index(flat, ious.shape)
-                if ious[ti, di] < self.cfg.match_iou:
+            for flat in np.argsort(cost, axis=None):
+                ti, di = np.unravel_index(flat, cost.shape)
+                if cost[ti, di] > self.cfg.max_distance:
                     break
                 if ti in taken_t or di in taken_d:
                     continue
@@ -87,6 +90,17 @@ class Tracker:
             if now - track.last_seen > self.cfg.max_gap_s:
                 ended.append(self._end(track))
         return pairs, ended
+
+    def _cost(self, tracks: np.ndarray, dets: np.ndarray) -> np.ndarray:
+        """Centre distance in face sizes; pairs whose sizes differ too much cost infinity."""
+        def centre_size(b):
+            return (b[:, :2] + b[:, 2:]) / 2, np.sqrt(np.maximum((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-6))
+
+        ct, st = centre_size(tracks)
+        cd, sd = centre_size(dets)
+        dist = np.linalg.norm(ct[:, None] - cd[None], axis=2) / np.sqrt(st[:, None] * sd[None])
+        ratio = np.maximum(st[:, None] / sd[None], sd[None] / st[:, None])
+        return np.where(ratio <= self.cfg.max_scale_change, dist, np.inf)
 
     def confirmed(self, track: TrackState) -> bool:
         return track.hits >= self.cfg.min_hits

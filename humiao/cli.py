@@ -26,7 +26,8 @@ def _models(args) -> int:
             path = prepared_path(m)
             try:
                 verify(m, path) if path.exists() else None
-                state = "prepared" if path.exists() else "not prepared"
+                state = "prepared" if path.exists() else (
+                    "operator-supplied, not added" if m.source.kind == "operator" else "not prepared")
             except ModelError as err:
                 state = f"INVALID: {err}"
             print(f"{m.id:24} {m.role:15} {m.licence.spdx:11} commercial={'yes' if m.licence.commercial_use else 'NO'}"
@@ -34,7 +35,7 @@ def _models(args) -> int:
         print(f"cache: {cache_dir()}")
         return 0
     try:
-        done = prepare(args.ids or None, force=args.force)
+        done = prepare(args.ids or None, force=args.force, supplied=args.supplied)
     except ModelError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("action", choices=["list", "prepare"])
     m.add_argument("ids", nargs="*", help="model ids (default: all)")
     m.add_argument("--force", action="store_true", help="prepare again even if a verified file exists")
+    m.add_argument("--from", dest="supplied", type=Path, help="the file of an operator-supplied model (e.g. YuNet)")
 
     e = sub.add_parser("edge", help="the edge agent")
     esub = e.add_subparsers(dest="edge_command", required=True)

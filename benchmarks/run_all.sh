@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Every benchmark behind the README's tables, on ../shared data; JSON and PNG into $OUT.
+# Run from the repository root after `bash deploy/install.sh`:  bash benchmarks/run_all.sh [OUT]
+set -euo pipefail
+OUT=${1:-artifacts/bench}
+FACES=../shared/data/faces
+PY=${PY:-.venv/bin/python}
+mkdir -p "$OUT"
+$PY -m benchmarks.alignment_parity --data $FACES/fgnet --data $FACES/utkface --landmarks facemesh --json "$OUT/parity_facemesh.json"
+$PY -m benchmarks.alignment_parity --data $FACES/fgnet --data $FACES/utkface --landmarks blazeface --json "$OUT/parity_blazeface.json"
+for set in fgnet utkface; do
+  $PY -m benchmarks.age_accuracy --data $FACES/$set --split test --views 1 --json "$OUT/age_${set}_single.json"
+  $PY -m benchmarks.age_accuracy --data $FACES/$set --split test --views 6 --limit 1500 --json "$OUT/age_${set}_track6.json"
+done
+HUMIAO__MODELS__LANDMARKS=blazeface $PY -m benchmarks.age_accuracy --data $FACES/fgnet --split test --views 6 --json "$OUT/age_fgnet_track6_blazeface_align.json"
+$PY -m benchmarks.detector_compare --data $FACES/fgnet --data $FACES/utkface --faces 100 --json "$OUT/detector_compare.json"
+$PY -m benchmarks.edge_speed --json "$OUT/edge_speed.json"
+$PY -m benchmarks.table "$OUT"

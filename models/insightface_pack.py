@@ -1,0 +1,71 @@
+"""Optional model pack loaded through the ``insightface`` library from a directory the operator
+supplies (insightface's pretrained models are not on PyPI and are for non-commercial research
+unless a signed MODEL.LICENSE grants commercial use).
+
+The licence status is what insightface 2.1 itself computes
+(``insightface.model_zoo.model_license.inspect_model_package_license``): ``verified_commercial``,
+``verified_non_commercial``, ``default_non_commercial`` (no MODEL.LICENSE), or an invalid /
+expired / not-yet-active state. In ``mode: production`` a pack whose status does not permit
+commercial use is refused, unless ``allow_non_commercial`` is set explicitly (logged loudly).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from models.errors import ModelError
+
+log = logging.getLogger("humiao.models")
+
+
+@dataclass(frozen=True)
+class PackLicence:
+    directory: Path
+    status: str
+    commercial_use: bool
+    message: str
+
+
+def inspect(directory: Path) -> PackLicence:
+    try:
+        from insightface.model_zoo.model_license import inspect_model_package_license
+    except ImportError as err:
+        raise ModelError(
+            f"the insightface pack needs the insightface library ({err}); "
+            "run `pip install --no-deps insightface==2.1` and its dependencies (see README)"
+        ) from err
+    if not Path(directory).is_dir():
+        raise ModelError(f"insightface pack directory {directory} does not exist")
+    result = inspect_model_package_license(directory)
+    return PackLicence(Path(directory), result.status, bool(result.commercial_use_permitted), result.message)
+
+
+def check_allowed(licence: PackLicence, mode: str, allow_non_commercial: bool) -> None:
+    if licence.commercial_use or mode != "production":
+        return
+    if allow_non_commercial:
+        log.warning("insightface pack %s is %s (%s) but allow_non_commercial is set: running it in production "
+                    "may breach its licence", licence.directory, licence.status, licence.message)
+        return
+    raise ModelError(
+        f"insightface pack {licence.directory}: licence status {licence.status} ({licence.message}); "
+        "production mode needs a pack whose signed MODEL.LICENSE grants commercial use "
+        "(or set models.allow_non_commercial: true, at your own legal risk)"
+    )
+
+
+def find_model(directory: Path, task: str):
+    """The first model in the directory whose insightface task name is ``task`` (e.g. 'detection')."""
+    from insightface.model_zoo import get_model
+
+    for path in sorted(Path(directory).glob("*.onnx")):
+        try:
+            model = get_model(str(path), providers=["CPUExecutionProvider"])
+        except Exception as err:  # insightface raises assorted errors on files it cannot read
+            log.warning("insightface pack: skipping %s: %s", path.name, err)
+            continue
+        if model is not None and getattr(model, "taskname", None) == task:
+            return model
+    raise ModelError(f"insightface pack {directory}: no {task} model found")

@@ -1,0 +1,77 @@
+"""Optional detectors: operator-supplied YuNet (hash-verified) and the insightface pack (licence-gated)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from edge.config import EdgeConfig
+from models import ModelError, prepare
+from models.manifest import get
+
+CANDIDATES = "models-candidates"
+
+
+@pytest.fixture(scope="module")
+def candidates(shared_faces):
+    return shared_faces.parent.parent / CANDIDATES
+
+
+def test_yunet_is_refused_until_the_operator_supplies_it(tmp_path):
+    with pytest.raises(ModelError, match="--from"):
+        prepare(["yunet-2023mar"], root=tmp_path)
+
+
+def test_yunet_wrong_file_is_refused_by_hash(tmp_path, candidates):
+    with pytest.raises(ModelError, match="has sha256"):
+        prepare(["yunet-2023mar"], root=tmp_path, supplied=candidates / "yunet_n_dynamic.onnx")
+
+
+def test_yunet_supplied_and_verified_finds_faces(tmp_path, candidates, group_photo):
+    from edge.detect import YuNetDetector
+    from models.runtime import open_model
+
+    prepare(["yunet-2023mar"], root=tmp_path, supplied=candidates / "face_detection_yunet_2023mar.onnx")
+    det = YuNetDetector(open_model("yunet-2023mar", root=tmp_path))
+    faces = det.detect(group_photo)
+    assert len(faces) == 6
+    assert all(f.keypoints.shape == (5, 2) and f.keypoints[0, 0] < f.keypoints[1, 0] for f in faces)
+    assert get("yunet-2023mar").licence.commercial_use
+
+
+@pytest.fixture
+def scrfd_pack(tmp_path, candidates):
+    pytest.importorskip("insightface.model_zoo", reason="insightface is not installed")
+    shutil.copy(candidates / "scrfd_500m_bnkps.onnx", tmp_path)
+    return tmp_path
+
+
+def _cfg(pack_dir, **models):
+    return EdgeConfig.model_validate({"models": {"pack": "insightface", "insightface_dir": str(pack_dir), **models}})
+
+
+def test_insightface_pack_without_licence_is_non_commercial_and_refused_in_production(scrfd_pack):
+    from edge.pipeline import build_stages
+    from models import insightface_pack
+
+    licence = insightface_pack.inspect(scrfd_pack)
+    assert licence.status == "default_non_commercial" and not licence.commercial_use
+    with pytest.raises(ModelError, match="default_non_commercial"):
+        build_stages(_cfg(scrfd_pack))
+
+
+def test_insightface_pack_runs_in_evaluation_mode_or_with_explicit_override(scrfd_pack, group_photo, caplog):
+    from edge.pipeline import build_stages
+
+    detector, _, _ = build_stages(_cfg(scrfd_pack, mode="evaluation"))
+    assert len(detector.detect(group_photo)) == 6
+    detector, _, _ = build_stages(_cfg(scrfd_pack, allow_non_commercial=True))
+    assert "may breach its licence" in caplog.text
+
+
+def test_insightface_pack_needs_a_directory():
+    from humiao.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="insightface_dir"):
+        load_config(EdgeConfig, environ={"HUMIAO__MODELS__PACK": "insightface"})
