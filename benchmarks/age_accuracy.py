@@ -47,7 +47,6 @@ def evaluate(records, cal: AgeCalibration, method: str) -> dict:
 
 def summary(res: dict, cal: AgeCalibration, n_images: int) -> dict:
     true, est, raw, p_minor = res["true"], res["est"], res["raw"], res["p_minor"]
-    n_minor_all = None
     out = {
         "n_images": n_images,
         "n_detected": int(len(true)),
@@ -71,7 +70,6 @@ def summary(res: dict, cal: AgeCalibration, n_images: int) -> dict:
     op = flag_rates(flagged, true)
     op["p_minor_threshold"] = round(cal.operating_p_minor, 6)
     out["operating_point"] = op
-    del n_minor_all
     out["p_minor_reliability"] = calibration.reliability(p_minor, true < 18) if len(true) else None
     return out
 

@@ -9,11 +9,11 @@ pipeline gets from the same model on the same photo, on the *test* half of the s
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.report import write_json
 from benchmarks.datasets import load_labels, scene, split
 from edge.age import build_age_estimator, expected_age
 from edge.align import align
@@ -70,9 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     all_n = sum(v["faces_compared"] for v in report.values())
     overall = sum((v["mean_abs_diff_years"] or 0) * v["faces_compared"] for v in report.values()) / max(all_n, 1)
     out = {"landmarks": args.landmarks, "per_dataset": report, "faces_compared": all_n, "mean_abs_diff_years": round(overall, 3), "target": 1.5}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(out, indent=2) + "\n")
-    print(json.dumps(out, indent=2))
+    write_json(args.json, out)
     return 0
 
 

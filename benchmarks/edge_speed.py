@@ -16,7 +16,6 @@ cost to decode-only cost; plus the mean ms per stage per *processed* frame.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import tempfile
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import cv2
 
+from benchmarks.report import write_json
 from edge.capture import frames
 from edge.config import EdgeConfig
 from edge.pipeline import VisionPipeline
@@ -108,9 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_pipeline_to_decode_every_frame": round(1000 * every["seconds"] / n / dec_ms, 2),
         "target_ratio": 1.5,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(out, indent=2) + "\n")
-    print(json.dumps(out, indent=2))
+    write_json(args.json, out)
     return 0
 
 

@@ -48,16 +48,5 @@ def expected_age(probs: np.ndarray) -> np.ndarray:
     return np.asarray(probs, dtype=np.float64) @ AGE_VALUES.astype(np.float64)
 
 
-def p_under(probs: np.ndarray, years: float) -> np.ndarray:
-    """P(age < years) from class probabilities; a fractional threshold splits its class linearly."""
-    probs = np.asarray(probs, dtype=np.float64)
-    whole = int(np.floor(years))
-    frac = years - whole
-    below = probs[..., :whole].sum(-1)
-    if frac > 0 and whole < N_AGES:
-        below = below + frac * probs[..., whole]
-    return np.clip(below, 0.0, 1.0)
-
-
 def build_age_estimator(model_id: str = "cydral-age-v1", flip: bool = True, threads: int = 1) -> AgeEstimator:
     return AgeEstimator(open_model(model_id, threads=threads), flip=flip)

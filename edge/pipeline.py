@@ -111,7 +111,7 @@ class VisionPipeline:
 
         events: list[TrackEvent] = []
         for (track, det, quality), p, chip in zip(owners, probs, chips):
-            self._observe(track, FaceObservation(self.frames, now, det, None, p, quality), chip)
+            self._observe(track, FaceObservation(self.frames, now, det, p, quality), chip)
         for track, _det, _q in owners:
             if track.track_id in self._decided or not self.tracker.confirmed(track):
                 continue

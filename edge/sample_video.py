@@ -84,7 +84,7 @@ def _background(w: int, h: int, rng: np.random.Generator) -> np.ndarray:
     x = np.linspace(0, 1, w)[None, :, None]
     base = 70 + 90 * y + 30 * x * np.array([1.0, 0.9, 0.7])
     bg = np.clip(base + rng.normal(0, 4, (h, w, 3)), 0, 255).astype(np.uint8)
-    for i in range(6):  # door frames and posters
+    for _ in range(6):  # door frames and posters
         x0 = int(rng.uniform(0, w - 120))
         cv2.rectangle(bg, (x0, int(h * 0.1)), (x0 + int(rng.uniform(60, 160)), int(h * 0.8)),
                       tuple(int(c) for c in rng.uniform(40, 200, 3)), -1)

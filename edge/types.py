@@ -34,12 +34,11 @@ class Quality:
 
 @dataclass(slots=True)
 class FaceObservation:
-    """A detection with its aligned chip, age distribution and quality, in one frame."""
+    """A detection with its age distribution and quality, in one frame (the chip is not kept)."""
 
     frame_index: int
     timestamp: float
     detection: Detection
-    chip: np.ndarray | None  # 64x64x3 RGB uint8, dropped once the track no longer needs it
     age_probs: np.ndarray  # (81,) probabilities over ages 0..80
     quality: Quality
 
