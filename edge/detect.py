@@ -108,46 +108,62 @@ class BlazeFaceDetector:
 
     # -- regions --------------------------------------------------------------------------
     def regions(self, height: int, width: int) -> list[tuple[int, int, int]]:
-        """Square regions (x0, y0, side) to run on: the whole frame, then, with ``tiles`` = N ≥ 1,
-        N rows of overlapping squares (N = 1: squares as tall as the frame) spread over it."""
-        regions = [(0, 0, max(height, width))]
-        if self.tiles >= 1:
-            side = int(round(min(height, width) / (1 + (self.tiles - 1) * (1 - self.tile_overlap))))
-            side = max(side, self.spec.input_size)
-            for y0 in _starts(height, side, self.tile_overlap):
-                for x0 in _starts(width, side, self.tile_overlap):
-                    regions.append((x0, y0, side))
-        return regions
+        """Square regions (x0, y0, side) to run on. ``tiles`` = 0: the whole frame; N ≥ 1: N rows
+        of overlapping squares (N = 1: squares as tall as the frame) spread over it, plus the whole
+        frame for faces too big to be whole in one tile. A face narrower than the overlap between
+        neighbouring tiles is whole in one of them, so when that overlap is at least half the
+        frame's short side (N = 1 on a 16:9 frame) the whole-frame pass adds nothing and is skipped."""
+        whole = (0, 0, max(height, width))
+        if self.tiles < 1:
+            return [whole]
+        side = int(round(min(height, width) / (1 + (self.tiles - 1) * (1 - self.tile_overlap))))
+        side = max(side, self.spec.input_size)
+        ys, xs = _starts(height, side, self.tile_overlap), _starts(width, side, self.tile_overlap)
+        tiles = [(x0, y0, side) for y0 in ys for x0 in xs]
+        overlap = min([side] + [side - (b - a) for a, b in zip(ys, ys[1:])] + [side - (b - a) for a, b in zip(xs, xs[1:])])
+        return tiles if overlap >= 0.5 * min(height, width) and side >= min(height, width) else [whole, *tiles]
 
-    def _prepare(self, frame: np.ndarray, x0: int, y0: int, side: int) -> tuple[np.ndarray, float]:
+    def _inputs(self, frame: np.ndarray, regions: list[tuple[int, int, int]]) -> list[tuple[np.ndarray, float]]:
+        """Model inputs for the regions. The frame is shrunk once per region size (all tiles share
+        one), then each region is cut from the small image: far cheaper than shrinking every crop."""
         size = self.spec.input_size
-        crop = frame[y0:y0 + side, x0:x0 + side]
-        scale = size / side
-        h, w = crop.shape[:2]
-        nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-        small = cv2.resize(crop, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        canvas = np.zeros((size, size, 3), dtype=np.float32)
-        canvas[:nh, :nw] = small
-        canvas = canvas * (1.0 / 127.5) - 1.0
-        return canvas.transpose(2, 0, 1), scale
+        h, w = frame.shape[:2]
+        small_by_side: dict[int, tuple[np.ndarray, float]] = {}
+        out = []
+        for x0, y0, side in regions:
+            if side not in small_by_side:
+                scale = size / side
+                dims = (max(1, round(w * scale)), max(1, round(h * scale)))
+                source, left = frame, scale
+                while left <= 0.5:  # halve through a pyramid first: an area resize of a full frame is slow
+                    source = cv2.pyrDown(source)
+                    left *= 2
+                interp = cv2.INTER_AREA if left < 1 else cv2.INTER_LINEAR
+                small = cv2.resize(source, dims, interpolation=interp).astype(np.float32)
+                small *= 1.0 / 127.5
+                small -= 1.0
+                small_by_side[side] = (small, scale)
+            small, scale = small_by_side[side]
+            sx, sy = round(x0 * scale), round(y0 * scale)
+            crop = small[sy:sy + size, sx:sx + size]
+            canvas = np.full((size, size, 3), -1.0, dtype=np.float32)  # padding is black, as before
+            canvas[:crop.shape[0], :crop.shape[1]] = crop
+            out.append((canvas.transpose(2, 0, 1), scale))
+        return out
 
     # -- inference ------------------------------------------------------------------------
     def detect(self, frame_rgb: np.ndarray) -> list[Detection]:
         h, w = frame_rgb.shape[:2]
         regions = self.regions(h, w)
-        batch, scales = [], []
-        for x0, y0, side in regions:
-            tensor, scale = self._prepare(frame_rgb, x0, y0, side)
-            batch.append(tensor)
-            scales.append(scale)
         boxes, scores, kps = [], [], []
-        for (x0, y0, _side), tensor, scale in zip(regions, batch, scales):
+        for (x0, y0, _side), (tensor, scale) in zip(regions, self._inputs(frame_rgb, regions)):
             regress, logits = self.model.run(tensor[None])
             b, s, k = self._decode(regress[0], logits[0, :, 0])
             if len(s):
-                offset = np.array([x0, y0], dtype=np.float32)
-                boxes.append(b / scale + np.tile(offset, 2))
-                kps.append(k / scale + offset)
+                # the region's origin in input pixels was rounded: map back through the same rounding
+                origin = np.array([round(x0 * scale), round(y0 * scale)], dtype=np.float32) / scale
+                boxes.append(b / scale + np.tile(origin, 2))
+                kps.append(k / scale + origin)
                 scores.append(s)
         if not scores:
             return []

@@ -98,6 +98,8 @@ class VisionPipeline:
 
         chips, owners = [], []
         for track, det in pairs:
+            if track.track_id in self._decided:
+                continue  # this visit is decided (once per visit): no more face work for it
             points, _presence = self.landmarks.landmarks(frame_rgb, det)
             chip = align(frame_rgb, points, self.landmarks.source)
             chips.append(chip)
