@@ -15,6 +15,7 @@ import numpy as np
 
 from benchmarks.report import write_json
 from benchmarks.datasets import load_labels, scene, split
+from benchmarks.metrics import flag_rates
 from edge.age import build_age_estimator, expected_age
 from edge.align import align
 from edge.detect import build_detector, iou_matrix
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {}
     for folder in args.data:
         _, test = split(load_labels(folder))
-        diffs, ref_err, our_err = [], [], []
+        diffs, ref_err, our_err, ref_ages, truths = [], [], [], [], []
         for item in test[: args.per_set]:
             rgb = item.load_rgb()
             if rgb is None:
@@ -59,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
             theirs = float(ref[0]["age"]["value"])
             diffs.append(abs(ours - theirs))
             ref_err.append(abs(theirs - item.age))
+            ref_ages.append(theirs)
+            truths.append(item.age)
             our_err.append(abs(ours - item.age))
         report[folder.name] = {
             "faces_compared": len(diffs),
@@ -66,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
             "median_abs_diff_years": round(float(np.median(diffs)), 3) if diffs else None,
             "reference_mae": round(float(np.mean(ref_err)), 3) if diffs else None,
             "ours_mae": round(float(np.mean(our_err)), 3) if diffs else None,
+            # the age model's own reference pipeline as a screening rule "looks under T → check ID"
+            "reference_flag_rates": {str(t): flag_rates(np.array(ref_ages) < t, np.array(truths))
+                                     for t in (18, 21, 25, 30)} if diffs else None,
         }
     all_n = sum(v["faces_compared"] for v in report.values())
     overall = sum((v["mean_abs_diff_years"] or 0) * v["faces_compared"] for v in report.values()) / max(all_n, 1)

