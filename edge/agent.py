@@ -34,10 +34,12 @@ def resolve_source(cfg: EdgeConfig, cache: Path | None = None) -> str:
     """'sample' → the generated demo video (built once into the cache); anything else as given."""
     if cfg.source.uri != "sample":
         return cfg.source.uri
-    from edge import sample_video
-    from models.prepare import cache_dir
+    import os
 
-    path = (cache or cache_dir().parent / "sample") / "entrance.mp4"
+    from edge import sample_video
+
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "humiao" / "sample"
+    path = (cache or base) / "entrance.mp4"
     if not path.exists() or not Path(str(path) + ".json").exists():
         log.info("building the sample video at %s", path)
         sample_video.build(path)

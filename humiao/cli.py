@@ -80,7 +80,7 @@ def _edge_run(cfg, source: str | None, show_truth: bool) -> int:
             print(_format(event, _truth_for(event, people) if people else None), flush=True)
 
     summary = agent.run(show, uri)
-    if people:
+    if any(p.get("age") is not None for p in people):
         print("(age≈: calibrated estimate; P(minor): calibrated probability of being under 18; CHECK ID when "
               f"P(<{cfg.policy.challenge_threshold:g}) ≥ 0.5 or P(minor) ≥ the operating point "
               f"{agent.pipeline.calibration.operating_p_minor:.3f}; the true age is shown for the demo only)")
