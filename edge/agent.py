@@ -9,6 +9,7 @@ on-disk spool, evidence handling, motion gating and metrics join here in the age
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,8 +35,6 @@ def resolve_source(cfg: EdgeConfig, cache: Path | None = None) -> str:
     """'sample' → the generated demo video (built once into the cache); anything else as given."""
     if cfg.source.uri != "sample":
         return cfg.source.uri
-    import os
-
     from edge import sample_video
 
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "humiao" / "sample"
