@@ -24,6 +24,7 @@ from edge import calibration
 from edge.config import EdgeConfig
 from edge.fuse import fuse
 from edge.pipeline import build_stages
+from humiao.config import load_config
 
 
 def fused_estimates(evaluator: FaceEvaluator, items, n_views: int, method: str):
@@ -43,13 +44,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--views", type=int, default=6, help="frames per simulated track")
     ap.add_argument("--target", type=float, default=0.99, help="share of minors the operating point must flag")
     ap.add_argument("--max-per-set", type=int, default=3000)
-    ap.add_argument("--out", type=Path, default=calibration.DEFAULT_FILE)
+    ap.add_argument("--out", type=Path, help="default: the config's fusion.calibration_file, else the shipped file")
+    ap.add_argument("--config", type=Path, help="edge config YAML (e.g. another model pack); default settings otherwise")
     ap.add_argument("--json", type=Path, help="also write the fit report here")
     ap.add_argument("--estimates", type=Path,
                     help="npz cache of the fused estimates: read if it exists, else written (to refit without re-running the models)")
     args = ap.parse_args(argv)
 
-    cfg = EdgeConfig()
+    cfg = load_config(EdgeConfig, args.config)
+    args.out = args.out or cfg.fusion.calibration_file or calibration.DEFAULT_FILE
     evaluator = FaceEvaluator(cfg, *build_stages(cfg)) if not (args.estimates and args.estimates.exists()) else None
     fit_items, test_items = [], []
     for folder in args.data:
@@ -75,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         "views_per_track": args.views,
         "fusion": cfg.fusion.method,
         "landmarks": cfg.models.landmarks,
+        "age_model": cfg.models.age,
         "target_minor_flag_rate": args.target,
         "test_reliability_p_minor": calibration.reliability(p_test, test_true < 18),
         "test_tracks": int(len(test_est)),

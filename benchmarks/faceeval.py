@@ -70,7 +70,7 @@ class FaceEvaluator:
             return None
         frame = scene(rgb)
         rec = Record(item, detected=False)
-        chips, weights = [], []
+        chips, weights, frames, dets_used = [], [], [], []
         seed = int(bucket(str(item.path), "views") * 2**31)
         for view in views(frame, n_views, seed):
             dets = self.detector.detect(view)
@@ -81,8 +81,13 @@ class FaceEvaluator:
             chip = align(view, points, self.landmarks.source)
             chips.append(chip)
             weights.append(assess(det, chip, self.cfg.quality).weight)
+            frames.append(view)
+            dets_used.append(det)
         if chips:
             rec.detected = True
-            rec.probs = list(self.estimator.predict(np.stack(chips)))
+            if getattr(self.estimator, "needs_frame", False):
+                rec.probs = [self.estimator.predict_faces(f, [d])[0] for f, d in zip(frames, dets_used)]
+            else:
+                rec.probs = list(self.estimator.predict(np.stack(chips)))
             rec.weights = weights
         return rec

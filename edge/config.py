@@ -23,7 +23,8 @@ class ModelsConfig(_Section):
                     "yunet-2023mar if the operator added it (humiao models prepare yunet-2023mar --from FILE)")
     landmarks: Literal["facemesh", "blazeface"] = Field(
         "facemesh", description="alignment landmarks: FaceMesh eye corners (precise) or detector keypoints (cheaper)")
-    age: Literal["cydral-age-v1"] = "cydral-age-v1"
+    age: Literal["cydral-age-v1", "insightface-genderage"] = Field(
+        "cydral-age-v1", description="insightface-genderage needs pack 'insightface' and its own calibration file")
     threads: int = Field(1, ge=1, le=16, description="onnxruntime threads per model")
     mode: Literal["production", "evaluation"] = Field(
         "production", description="production refuses model packs whose licence forbids commercial use")
@@ -72,6 +73,12 @@ class EdgeConfig(_Section):
 
     @model_validator(mode="after")
     def _landmarks_match_detector(self) -> "EdgeConfig":
+        if self.models.age == "insightface-genderage":
+            if self.models.pack != "insightface":
+                raise ValueError("models.age 'insightface-genderage' needs models.pack 'insightface'")
+            if self.fusion.calibration_file is None:
+                raise ValueError("models.age 'insightface-genderage' needs fusion.calibration_file fitted for it "
+                                 "(python -m benchmarks.calibrate --config … --out …); the shipped one is for cydral-age-v1")
         if self.models.landmarks == "blazeface" and (
                 self.models.pack != "default" or not self.models.detector.startswith("blazeface")):
             raise ValueError("models.landmarks 'blazeface' needs a BlazeFace detector")

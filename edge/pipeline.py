@@ -69,8 +69,23 @@ def build_stages(cfg: EdgeConfig):
                                   nms_iou=d.nms_iou, tiles=d.tiles, tile_overlap=d.tile_overlap,
                                   min_face_px=d.min_face_px)
     landmarks = build_landmarks(m.landmarks, threads=m.threads)
-    age = build_age_estimator(m.age, flip=cfg.fusion.flip, threads=m.threads)
+    if m.age == "insightface-genderage":
+        from models import insightface_pack
+
+        age = insightface_pack.GenderAgeEstimator(insightface_pack.find_model(m.insightface_dir, "genderage"))
+    else:
+        age = build_age_estimator(m.age, flip=cfg.fusion.flip, threads=m.threads)
     return detector, landmarks, age
+
+
+def estimate_ages(age, frame_rgb: np.ndarray, detections: list, chips: list[np.ndarray]) -> np.ndarray:
+    """(N, 81) age distributions: from our aligned chips, or from the frame for estimators that
+    crop faces their own way (insightface genderage)."""
+    if not chips:
+        return np.zeros((0, 81), dtype=np.float32)
+    if getattr(age, "needs_frame", False):
+        return age.predict_faces(frame_rgb, detections)
+    return age.predict(np.stack(chips))
 
 
 class VisionPipeline:
@@ -105,7 +120,7 @@ class VisionPipeline:
             chips.append(chip)
             owners.append((track, det, assess(det, chip, self.cfg.quality)))
         t3 = clock()
-        probs = self.age.predict(np.stack(chips)) if chips else []
+        probs = estimate_ages(self.age, frame_rgb, [det for _t, det, _q in owners], chips)
         t4 = clock()
         if chips:
             self.timer.add("align", t3 - t2)
