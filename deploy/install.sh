@@ -24,6 +24,7 @@ fi
 # Sample and test images ship inside the insightface wheel; the library itself is only needed for
 # the optional insightface pack. Its declared dependency on opencv-python (GUI build) would clash
 # with opencv-python-headless, so it is installed without dependencies, plus what it imports.
+echo "(pip may report that insightface 2.1 requires opencv-python: expected, the headless build serves it)"
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps "insightface==2.1"
 .venv/bin/python -m pip install -q --disable-pip-version-check requests tqdm scipy
 
