@@ -1,0 +1,159 @@
+"""Publisher: drains the spool to the broker with QoS 1 and removes an entry only on its PUBACK.
+
+One paho-mqtt client with a fixed client id and a persistent session (MQTT v5 by default, 3.1.1 as
+a setting, for brokers such as amqtt that speak only 3.1.1). A pump thread sends spooled entries
+in order, at most ``window`` in flight; on every (re)connect it starts again from the oldest
+un-acknowledged entry, so anything the broker never acknowledged is sent again (the hub absorbs
+the repeat by event id). Status and Last Will come with the agent's status loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Literal
+
+import paho.mqtt.client as mqtt
+from pydantic import BaseModel, ConfigDict, Field
+
+from edge.spool import Spool
+
+log = logging.getLogger("humiao.edge.mqtt")
+
+
+class MqttConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    client_id: str = Field("humiao-edge", min_length=1, max_length=64)
+    protocol: Literal["5", "3.1.1"] = "5"
+    keepalive_s: int = Field(15, ge=5, le=600)
+    window: int = Field(64, ge=1, le=1000, description="QoS 1 messages in flight at once")
+    reconnect_min_s: float = Field(0.5, gt=0)
+    reconnect_max_s: float = Field(30.0, gt=0)
+
+
+class Publisher:
+    def __init__(self, spool: Spool, cfg: MqttConfig | None = None):
+        self.spool = spool
+        self.cfg = cfg or MqttConfig()
+        v5 = self.cfg.protocol == "5"
+        self.client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=self.cfg.client_id,
+                                  protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311, clean_session=None if v5 else False)
+        self.client.max_inflight_messages_set(self.cfg.window)
+        self.client.reconnect_delay_set(self.cfg.reconnect_min_s, self.cfg.reconnect_max_s)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_publish = self._on_publish
+        self._cond = threading.Condition()
+        self._connected = False
+        self._inflight: dict[int, int] = {}  # mid → spool seq
+        self._early: set[int] = set()  # PUBACKs that arrived before publish() returned the mid
+        self._next_seq = 0  # highest seq handed to the client in this connection
+        self._generation = 0  # bumped on every connect: a batch from an older connection stops
+        self._stop = threading.Event()
+        self._pump = threading.Thread(target=self._run, name="spool-pump", daemon=True)
+        self.published = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        props = None
+        if self.cfg.protocol == "5":
+            from paho.mqtt.packettypes import PacketTypes
+            from paho.mqtt.properties import Properties
+
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = 24 * 3600  # keep the session across reconnects
+        self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s,
+                                  clean_start=False if self.cfg.protocol == "5" else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+                                  properties=props)
+        self.client.loop_start()
+        self._pump.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        self._pump.join(timeout=5)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def wake(self) -> None:
+        """Something new is in the spool."""
+        with self._cond:
+            self._cond.notify_all()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    # -- callbacks (paho's network thread) ---------------------------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
+        if reason_code.is_failure:
+            log.warning("broker refused the connection: %s", reason_code)
+            return
+        log.info("connected to %s:%s", self.cfg.host, self.cfg.port)
+        with self._cond:
+            self._connected = True
+            self._generation += 1
+            # Resend everything not yet acknowledged. Messages paho had in flight keep their mids
+            # (paho resends them itself), so their PUBACKs still find their spool entries; the
+            # duplicates this makes are absorbed by the hub's unique event id.
+            self._next_seq = 0
+            self._cond.notify_all()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
+        log.warning("disconnected from the broker (%s); spooling until it is back", reason_code)
+        with self._cond:
+            self._connected = False
+            self._cond.notify_all()
+
+    def _on_publish(self, client, userdata, mid, reason_code=None, properties=None) -> None:
+        with self._cond:
+            seq = self._inflight.pop(mid, None)
+            if seq is None:
+                self._early.add(mid)
+            self._cond.notify_all()
+        if seq is not None:
+            self._acked(seq)
+
+    def _acked(self, seq: int) -> None:
+        self.spool.ack(seq)
+        self.published += 1
+
+    # -- pump ---------------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self._cond:
+                if not self._connected or len(self._inflight) >= self.cfg.window:
+                    self._cond.wait(0.5)
+                    continue
+                after, room, generation = self._next_seq, self.cfg.window - len(self._inflight), self._generation
+            batch = self.spool.pending(limit=room, after_seq=after)
+            if not batch:
+                with self._cond:
+                    self._cond.wait(0.5)
+                continue
+            for entry in batch:
+                if entry.payload is None:  # evidence dropped for space: nothing left to send
+                    self.spool.ack(entry.seq)
+                    continue
+                if not self._connected:
+                    break
+                self.spool.attempted(entry.seq)
+                # never hold our lock across publish(): paho's network thread calls _on_publish
+                info = self.client.publish(entry.topic, entry.payload, qos=1)
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    break  # the connection dropped; _on_connect resets and we start over
+                with self._cond:
+                    early = info.mid in self._early
+                    self._early.discard(info.mid)
+                    if not early:
+                        self._inflight[info.mid] = entry.seq
+                    current = generation == self._generation
+                    if current:
+                        self._next_seq = entry.seq
+                if early:
+                    self._acked(entry.seq)
+                if not current:
+                    break  # reconnected meanwhile: the new connection replays from the oldest entry
