@@ -40,7 +40,7 @@ class Mosquitto:
                 return self
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"mosquitto exited: {(self.workdir / 'mosquitto.log').read_text()[-500:]}")
+                    raise RuntimeError(f"mosquitto exited: {(self.workdir / 'mosquitto.log').read_text()[-500:]}") from None
                 time.sleep(0.05)
         raise RuntimeError("mosquitto did not start listening")
 
