@@ -3,6 +3,7 @@
     humiao models list | prepare [--force] [ID ...]
     humiao edge run [--config FILE] [--source URI]
     humiao edge sample-video --out PATH
+    humiao mqtt tail [--host H] [--port P] [--filter humiao/v1/#] [--count N]
     humiao demo
 """
 
@@ -90,6 +91,49 @@ def _edge_run(cfg, source: str | None, show_truth: bool) -> int:
     return 0
 
 
+def _mqtt_tail(args) -> int:
+    import threading
+
+    import paho.mqtt.client as mqtt
+
+    from proto.jsonmap import render
+
+    done = threading.Event()
+    seen = [0]
+
+    def on_connect(client, userdata, flags, reason_code, properties=None):
+        if reason_code.is_failure:
+            print(f"error: broker refused the connection: {reason_code}", file=sys.stderr)
+            done.set()
+            return
+        client.subscribe(args.filter, qos=1)
+        print(f"# subscribed to {args.filter} on {args.host}:{args.port}", file=sys.stderr, flush=True)
+
+    def on_message(client, userdata, msg):
+        print(render(msg.topic, msg.payload), flush=True)
+        seen[0] += 1
+        if args.count and seen[0] >= args.count:
+            done.set()
+
+    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+                         protocol=mqtt.MQTTv5 if args.protocol == "5" else mqtt.MQTTv311)
+    client.on_connect = on_connect
+    client.on_message = on_message
+    try:
+        client.connect(args.host, args.port, keepalive=30)
+    except OSError as err:
+        print(f"error: cannot reach the broker at {args.host}:{args.port}: {err}", file=sys.stderr)
+        return 2
+    client.loop_start()
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    client.disconnect()
+    client.loop_stop()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="humiao", description="Humiao (护苗) venue age screening")
     ap.add_argument("-v", "--verbose", action="store_true")
@@ -109,6 +153,15 @@ def main(argv: list[str] | None = None) -> int:
     sv = esub.add_parser("sample-video", help="write the sample entrance video")
     sv.add_argument("--out", type=Path, required=True)
 
+    mq = sub.add_parser("mqtt", help="wire debugging")
+    mqsub = mq.add_subparsers(dest="mqtt_command", required=True)
+    tail = mqsub.add_parser("tail", help="print humiao messages from a broker as JSON lines")
+    tail.add_argument("--host", default="127.0.0.1")
+    tail.add_argument("--port", type=int, default=1883)
+    tail.add_argument("--filter", default="humiao/v1/#", help="MQTT topic filter")
+    tail.add_argument("--protocol", choices=["5", "3.1.1"], default="5")
+    tail.add_argument("--count", type=int, help="stop after this many messages")
+
     d = sub.add_parser("demo", help="the edge pipeline on the sample video, with true ages shown")
     d.add_argument("--config", type=Path)
 
@@ -118,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "models":
             return _models(args)
+        if args.command == "mqtt":
+            return _mqtt_tail(args)
         if args.command == "edge" and args.edge_command == "sample-video":
             from edge.sample_video import build
 

@@ -108,3 +108,40 @@ def test_every_spooled_alert_arrives_across_a_broker_restart_and_outage(broker, 
     finally:
         pub.stop()
         collector.close()
+
+
+def test_mqtt_tail_prints_messages_as_json(broker):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    tail = subprocess.Popen([sys.executable, "-m", "humiao.cli", "mqtt", "tail", "--port", str(broker.port), "--count", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        assert "subscribed" in tail.stderr.readline()
+        c = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2)
+        c.connect("127.0.0.1", broker.port)
+        c.loop_start()
+        alert = pb.Alert(event_id=str(uuid7()), threshold=25, decision=pb.DECISION_PASS)
+        c.publish(topic("d1", "v1", "edge1", "alert"), alert.SerializeToString(), qos=1).wait_for_publish(5)
+        c.publish(topic("d1", "v1", "edge1", "alert"), b"\xff\xfe not protobuf", qos=1).wait_for_publish(5)
+        out, _ = tail.communicate(timeout=20)
+        c.loop_stop()
+    finally:
+        tail.kill()
+    good, bad = [json.loads(line) for line in out.strip().splitlines()]
+    assert good["kind"] == "alert" and good["message"]["event_id"] == alert.event_id
+    assert good["message"]["decision"] == "DECISION_PASS"
+    assert "not a valid Alert" in bad["error"]
+
+
+def test_mqtt_tail_says_when_the_broker_is_unreachable():
+    import subprocess
+    import sys
+
+    from tests.mosquitto import free_port
+
+    done = subprocess.run([sys.executable, "-m", "humiao.cli", "mqtt", "tail", "--port", str(free_port())],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "cannot reach the broker" in done.stderr
