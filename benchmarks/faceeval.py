@@ -77,7 +77,9 @@ class FaceEvaluator:
             if not dets:
                 continue
             det = max(dets, key=lambda d: d.width * d.height)  # the photo's subject
-            points, _ = self.landmarks.landmarks(view, det)
+            points, presence = self.landmarks.landmarks(view, det)
+            if presence < self.cfg.quality.min_presence:
+                continue  # as the pipeline does: not a face
             chip = align(view, points, self.landmarks.source)
             chips.append(chip)
             weights.append(assess(det, chip, self.cfg.quality).weight)

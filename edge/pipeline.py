@@ -115,7 +115,9 @@ class VisionPipeline:
         for track, det in pairs:
             if track.track_id in self._decided:
                 continue  # this visit is decided (once per visit): no more face work for it
-            points, _presence = self.landmarks.landmarks(frame_rgb, det)
+            points, presence = self.landmarks.landmarks(frame_rgb, det)
+            if presence < self.cfg.quality.min_presence:
+                continue  # the landmark model sees no face here: a false detection
             chip = align(frame_rgb, points, self.landmarks.source)
             chips.append(chip)
             owners.append((track, det, assess(det, chip, self.cfg.quality)))

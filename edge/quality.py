@@ -5,7 +5,8 @@ Three measurements, each mapped to [0, 1] and multiplied:
 - sharpness: variance of the Laplacian of the aligned chip (motion and focus blur);
 - yaw: nose offset from the eye midpoint, in inter-ocular units, from the detector keypoints
   (the age model was trained on near-frontal faces).
-The knee points are settings (``QualityConfig``); their effect is measured by
+A detection whose landmark model says there is no face there (FaceMesh presence below
+``min_presence``) is not observed at all. The knee points are settings (``QualityConfig``); their effect is measured by
 ``benchmarks.age_accuracy`` (fusion section).
 """
 
@@ -25,6 +26,8 @@ class QualityConfig(BaseModel):
     min_sharpness: float = Field(20.0, ge=0, description="Laplacian variance with zero weight")
     full_sharpness: float = Field(250.0, gt=0, description="Laplacian variance with full weight")
     max_yaw: float = Field(0.6, gt=0, le=2, description="|yaw| (nose offset / IOD) at which weight reaches 0")
+    min_presence: float = Field(0.5, ge=0, le=1,
+                                description="FaceMesh face-presence below this: not a face, the frame is ignored")
 
 
 def _ramp(x: float, lo: float, hi: float) -> float:

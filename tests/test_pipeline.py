@@ -100,3 +100,25 @@ def test_cli_models_list():
     assert done.returncode == 0
     assert "cydral-age-v1" in done.stdout and "CC0-1.0" in done.stdout and "[prepared]" in done.stdout
     json.dumps(done.stdout)
+
+
+def test_false_detections_are_not_observed(astronaut):
+    """A detection where FaceMesh sees no face contributes nothing; the real face still does."""
+    from edge.types import Detection
+
+    def fake(x, y, s=100):
+        box = np.array([x, y, x + s, y + s], np.float32)
+        kp = np.array([[x + .3 * s, y + .4 * s], [x + .7 * s, y + .4 * s], [x + .5 * s, y + .6 * s],
+                       [x + .5 * s, y + .8 * s], [x, y + .5 * s], [x + s, y + .5 * s]], np.float32)
+        return Detection(box, 0.9, kp)
+
+    agent = EdgeAgent(EdgeConfig())
+    pipe = agent.pipeline
+    real_detect = pipe.detector.detect
+    pipe.detector.detect = lambda frame: [fake(380, 330)] + real_detect(frame)  # a "face" on her suit
+    events = []
+    for i in range(8):
+        events += pipe.process(astronaut, i * 0.1)
+    events += pipe.flush()
+    decided = [e for e in events if e.kind == "decided"]
+    assert len(decided) == 1 and decided[0].decision.age > 20
