@@ -19,10 +19,9 @@ import numpy as np
 
 from benchmarks.datasets import LabeledImage, bucket, scene
 from edge.age import AgeEstimator
-from edge.align import align
 from edge.config import EdgeConfig
 from edge.detect import FaceDetector
-from edge.quality import assess
+from edge.pipeline import estimate_ages, observe_face
 
 
 @dataclass
@@ -77,19 +76,15 @@ class FaceEvaluator:
             if not dets:
                 continue
             det = max(dets, key=lambda d: d.width * d.height)  # the photo's subject
-            points, presence = self.landmarks.landmarks(view, det)
-            if presence < self.cfg.quality.min_presence:
-                continue  # as the pipeline does: not a face
-            chip = align(view, points, self.landmarks.source)
-            chips.append(chip)
-            weights.append(assess(det, chip, self.cfg.quality).weight)
+            seen = observe_face(view, det, self.landmarks, self.cfg.quality)
+            if seen is None:
+                continue
+            chips.append(seen[0])
+            weights.append(seen[1].weight)
             frames.append(view)
             dets_used.append(det)
         if chips:
             rec.detected = True
-            if getattr(self.estimator, "needs_frame", False):
-                rec.probs = [self.estimator.predict_faces(f, [d])[0] for f, d in zip(frames, dets_used)]
-            else:
-                rec.probs = list(self.estimator.predict(np.stack(chips)))
+            rec.probs = list(estimate_ages(self.estimator, frames, dets_used, chips))
             rec.weights = weights
         return rec

@@ -23,12 +23,9 @@ from edge.detect import build_detector
 from edge.fuse import fuse
 from edge.landmarks import build_landmarks
 from edge.policy import confident, decide
-from edge.quality import assess
+from edge.quality import QualityConfig, assess
 from edge.track import Tracker
-from edge.types import AgeDecision, FaceObservation, TrackState
-
-STAGES = ("detect", "track", "align", "age", "fuse")
-
+from edge.types import AgeDecision, Detection, FaceObservation, Quality, TrackState
 
 @dataclass(slots=True)
 class TrackEvent:
@@ -78,13 +75,23 @@ def build_stages(cfg: EdgeConfig):
     return detector, landmarks, age
 
 
-def estimate_ages(age, frame_rgb: np.ndarray, detections: list, chips: list[np.ndarray]) -> np.ndarray:
-    """(N, 81) age distributions: from our aligned chips, or from the frame for estimators that
-    crop faces their own way (insightface genderage)."""
+def observe_face(frame_rgb: np.ndarray, det: Detection, landmarks, quality: QualityConfig) -> tuple[np.ndarray, Quality] | None:
+    """One detection's aligned chip and quality, or None when the landmark model sees no face there."""
+    points, presence = landmarks.landmarks(frame_rgb, det)
+    if presence < quality.min_presence:
+        return None  # a false detection
+    chip = align(frame_rgb, points, landmarks.source)
+    return chip, assess(det, chip, quality)
+
+
+def estimate_ages(age, frames: list[np.ndarray], detections: list[Detection], chips: list[np.ndarray]) -> np.ndarray:
+    """(N, 81) age distributions, one per detection (``frames[i]`` is the frame of detection i):
+    from our aligned chips, or from the frames for estimators that crop faces their own way
+    (insightface genderage)."""
     if not chips:
         return np.zeros((0, 81), dtype=np.float32)
     if getattr(age, "needs_frame", False):
-        return age.predict_faces(frame_rgb, detections)
+        return age.predict_faces(frames, detections)
     return age.predict(np.stack(chips))
 
 
@@ -115,14 +122,13 @@ class VisionPipeline:
         for track, det in pairs:
             if track.track_id in self._decided:
                 continue  # this visit is decided (once per visit): no more face work for it
-            points, presence = self.landmarks.landmarks(frame_rgb, det)
-            if presence < self.cfg.quality.min_presence:
-                continue  # the landmark model sees no face here: a false detection
-            chip = align(frame_rgb, points, self.landmarks.source)
-            chips.append(chip)
-            owners.append((track, det, assess(det, chip, self.cfg.quality)))
+            seen = observe_face(frame_rgb, det, self.landmarks, self.cfg.quality)
+            if seen is None:
+                continue
+            chips.append(seen[0])
+            owners.append((track, det, seen[1]))
         t3 = clock()
-        probs = estimate_ages(self.age, frame_rgb, [det for _t, det, _q in owners], chips)
+        probs = estimate_ages(self.age, [frame_rgb] * len(owners), [det for _t, det, _q in owners], chips)
         t4 = clock()
         if chips:
             self.timer.add("align", t3 - t2)

@@ -91,14 +91,15 @@ class GenderAgeEstimator:
         self.name = "insightface-genderage"
         model.prepare(-1)
 
-    def predict_faces(self, frame_rgb, detections):
+    def predict_faces(self, frames, detections):
+        """One distribution per detection; ``frames[i]`` (RGB) is the frame of detection i."""
         from insightface.app.common import Face
 
         np = self._np
-        bgr = np.ascontiguousarray(frame_rgb[:, :, ::-1])
         ages = np.arange(81, dtype=np.float64)
         out = []
-        for det in detections:
+        for frame_rgb, det in zip(frames, detections):
+            bgr = np.ascontiguousarray(frame_rgb[:, :, ::-1])
             face = Face(bbox=np.asarray(det.box, dtype=np.float32))
             self.model.get(bgr, face)  # sets face["age"] (rounded) with insightface's own crop
             blob_age = float(face["age"])

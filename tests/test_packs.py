@@ -115,7 +115,7 @@ def test_insightface_genderage_is_used_through_insightfaces_own_attribute_model(
         "fusion": {"calibration_file": str(cal)}})
     detector, _, age = build_stages(cfg)
     dets = detector.detect(astronaut)
-    probs = estimate_ages(age, astronaut, dets, [np.zeros((64, 64, 3), np.uint8)] * len(dets))
+    probs = estimate_ages(age, [astronaut] * len(dets), dets, [np.zeros((64, 64, 3), np.uint8)] * len(dets))
     assert probs.shape == (1, 81)
     assert int(np.argmax(probs[0])) == 30 and probs[0].sum() == pytest.approx(1.0, abs=1e-4)
 
