@@ -84,6 +84,16 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, kps: np.ndarray, iou: fl
     return out
 
 
+def to_detections(merged, width: int, height: int, min_face_px: float) -> list[Detection]:
+    """Merged (box, score, keypoints) candidates → Detections clipped to the frame, tiny ones dropped."""
+    out = []
+    for box, score, kp in merged:
+        box = np.clip(box, 0, [width, height, width, height]).astype(np.float32)
+        if box[2] - box[0] >= max(min_face_px, 2) and box[3] - box[1] >= 2:
+            out.append(Detection(box=box, score=score, keypoints=kp))
+    return out
+
+
 class BlazeFaceDetector:
     """BlazeFace over the whole frame and, optionally, over a grid of overlapping square tiles."""
 
@@ -168,13 +178,7 @@ class BlazeFaceDetector:
         if not scores:
             return []
         merged = weighted_nms(np.concatenate(boxes), np.concatenate(scores), np.concatenate(kps), self.nms_iou)
-        out = []
-        for box, score, kp in merged:
-            box = np.clip(box, 0, [w, h, w, h]).astype(np.float32)
-            if box[2] - box[0] < max(self.min_face_px, 2) or box[3] - box[1] < 2:
-                continue
-            out.append(Detection(box=box, score=score, keypoints=kp))
-        return out
+        return to_detections(merged, w, h, self.min_face_px)
 
     def _decode(self, regress: np.ndarray, logits: np.ndarray):
         keep = logits >= self.logit_threshold
@@ -208,7 +212,7 @@ class YuNetDetector:
     SIZE = 640
 
     def __init__(self, model: OnnxModel, score_threshold: float = 0.6, nms_iou: float = 0.3,
-                 min_face_px: float = 0.0, **_ignored):
+                 min_face_px: float = 0.0, **_ignored):  # tiling options do not apply: 640×640 input
         self.name = model.manifest.id
         self.model = model
         self.score_threshold = score_threshold
@@ -250,12 +254,7 @@ class YuNetDetector:
             return []
         merged = weighted_nms(np.concatenate(boxes) / scale, np.concatenate(scores),
                               np.concatenate(kps) / scale, self.nms_iou)
-        out = []
-        for box, score, kp in merged:
-            box = np.clip(box, 0, [w, h, w, h]).astype(np.float32)
-            if box[2] - box[0] >= max(self.min_face_px, 2) and box[3] - box[1] >= 2:
-                out.append(Detection(box=box, score=score, keypoints=kp))
-        return out
+        return to_detections(merged, w, h, self.min_face_px)
 
 
 class InsightFaceDetector:
@@ -291,7 +290,4 @@ def build_detector(model_id: str = "blazeface-full-range", threads: int = 1, **o
         kind = DETECTORS[model_id]
     except KeyError:
         raise ValueError(f"unknown detector {model_id!r}; known: {sorted(DETECTORS)}") from None
-    if kind is YuNetDetector:
-        options.pop("tiles", None)
-        options.pop("tile_overlap", None)
     return kind(open_model(model_id, threads=threads), **options)
