@@ -45,7 +45,8 @@ def decode_only(path: str) -> tuple[int, float]:
 
 def pipeline_pass(cfg: EdgeConfig, path: str, detect_fps: float) -> dict:
     """The agent itself over the file; its timer has every stage, decoding included."""
-    agent = EdgeAgent(cfg.model_copy(update={"detect_fps": detect_fps}))
+    agent = EdgeAgent(cfg.model_copy(update={"detect_fps": detect_fps,
+                                             "source": cfg.source.model_copy(update={"mode": "offline"})}))
     summary = agent.run(lambda event: None, path)
     timer, n = agent.pipeline.timer, summary.frames_read
     return {

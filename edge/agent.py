@@ -1,23 +1,42 @@
-"""The edge agent, top to bottom: frames in → vision pipeline → decisions out.
+"""The edge agent, top to bottom:
 
-    source (edge.capture) ─► detect-rate gate ─► VisionPipeline.process ─► TrackEvent ─► sink
+    camera (edge.capture: reader thread, latest frame, reconnects)
+      ─► motion gate (edge.motion: skip idle frames) ─► detection-rate gate (detect_fps)
+      ─► VisionPipeline.process (detect → track → align → age → fuse → policy) ─► TrackEvent
+      ─► CHECK ID: seal the face crop (edge.evidence) ─► Alert (no pixels) ─► spool (on disk)
+      ─► publisher (MQTT QoS 1, removed from the spool on PUBACK)
 
-This first cut hands decisions to a callback (the CLI prints them). The MQTT publisher, the
-on-disk spool, evidence handling, motion gating and metrics join here in the agent issue.
+Alongside: a status loop (retained ``status`` with camera states and spool depth, every
+``status.interval_s``, on every reconnect and on camera state changes; Last Will
+``online=false``), Birth at start and Death at a clean stop, evidence requests answered from the
+sealed store, and Prometheus metrics on ``/metrics``.
+
+Without an ``mqtt`` section the agent runs locally: decisions go to the callback only, and
+nothing is written to disk.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge.capture import frames
+from edge.capture import CameraReader, SourceError, is_file, open_capture
 from edge.config import EdgeConfig
+from edge.evidence import EvidenceStore
+from edge.messages import Messages
+from edge.metrics import EdgeMetrics
+from edge.motion import MotionGate
 from edge.pipeline import TrackEvent, VisionPipeline
+from edge.publisher import Publisher
+from edge.spool import Spool
+from proto import humiao_v1_pb2 as pb
+from proto.ids import uuid7
+from proto.topics import PayloadError, TopicError, decode
 
 log = logging.getLogger("humiao.edge")
 
@@ -26,7 +45,9 @@ log = logging.getLogger("humiao.edge")
 class RunSummary:
     frames_read: int = 0
     frames_processed: int = 0
+    frames_gated: int = 0
     decisions: list[TrackEvent] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)  # event ids
     seconds: float = 0.0
     stage_ms: dict[str, float] = field(default_factory=dict)
 
@@ -45,39 +66,249 @@ def resolve_source(cfg: EdgeConfig, cache: Path | None = None) -> str:
     return str(path)
 
 
+def model_refs(cfg: EdgeConfig) -> list[tuple[str, str]]:
+    from models import manifests
+
+    ids = [cfg.models.detector if cfg.models.pack == "default" else "insightface-scrfd"]
+    if cfg.models.landmarks == "facemesh":
+        ids.append("facemesh-landmarks")
+    ids.append(cfg.models.age)
+    known = manifests()
+    return [(i, known[i].prepared.graph_sha256 if i in known else "") for i in ids]
+
+
 class EdgeAgent:
     def __init__(self, cfg: EdgeConfig):
         self.cfg = cfg
+        self.metrics = EdgeMetrics()
         self.pipeline = VisionPipeline(cfg)
+        self.pipeline.timer.observe = self.metrics.observe_stage
+        self.messages = Messages(cfg, model_refs(cfg))
+        self.motion = MotionGate(cfg.motion)
+        self.camera: CameraReader | None = None
+        self.spool: Spool | None = None
+        self.evidence: EvidenceStore | None = None
+        self.publisher: Publisher | None = None
+        self.started_at = time.time()
+        self._wall_offset = 0.0
+        self._stop = threading.Event()
+        self._status_now = threading.Event()
+        self._status_thread: threading.Thread | None = None
+        self.metrics_port: int | None = None
 
-    def run(self, on_event: Callable[[TrackEvent], None], uri: str | None = None) -> RunSummary:
+    # -- wiring ------------------------------------------------------------------------------
+    def _open_link(self) -> None:
+        """Spool, sealed evidence store and publisher (only with an mqtt section)."""
+        if self.cfg.mqtt is None:
+            return
+        state = self.cfg.device.state_dir
+        self.spool = Spool(state / "spool.db", max_bytes=int(self.cfg.spool.max_mb * (1 << 20)))
+        self.evidence = EvidenceStore(state / "evidence.db", self.cfg.evidence)
+        if not self.evidence.enabled:
+            log.warning("evidence.hub_public_key is not set: no face crops are kept, alerts carry none")
+        m = self.messages
+        offline = self._status(online=False).SerializeToString()
+        self.publisher = Publisher(self.spool, self.cfg.mqtt, will=(m.topic("status"), offline),
+                                   subscriptions=[m.topic("evidence_request"), m.topic("evidence_ack")],
+                                   on_message=self._on_hub_message, on_connected=lambda _p: self._status_now.set())
+        self._put("birth", f"birth:{uuid7()}", m.birth(self.started_at))
+        self.publisher.start()
+
+    def _put(self, kind: str, key: str, message) -> None:
+        self.spool.put(key, kind, self.messages.topic(kind), message.SerializeToString())
+        self.publisher.wake() if self.publisher else None
+
+    # -- the frame loop ----------------------------------------------------------------------
+    def run(self, on_event: Callable[[TrackEvent], None] | None = None, uri: str | None = None) -> RunSummary:
         uri = uri or resolve_source(self.cfg)
+        src = self.cfg.source
+        if is_file(uri) and src.on_end != "reopen":
+            open_capture(uri).release()  # a missing or unreadable file is an error at start, not a reconnect loop
+        if self.cfg.metrics.port is not None and self.metrics_port is None:
+            try:
+                self.metrics_port = self.metrics.serve(self.cfg.metrics.host, self.cfg.metrics.port)
+                log.info("metrics on http://%s:%d/metrics", self.cfg.metrics.host, self.metrics_port)
+            except OSError as err:  # metrics are not worth stopping the door for
+                log.error("metrics server on %s:%s not started: %s", self.cfg.metrics.host, self.cfg.metrics.port, err)
+        self._open_link()
+        self.camera = CameraReader(uri, src.camera_id, src.mode, src.on_end, src.stall_timeout_s, src.reconnect_min_s,
+                                   src.reconnect_max_s, src.max_frames, on_state=self._camera_changed).start()
+        self._status_thread = threading.Thread(target=self._status_loop, name="edge-status", daemon=True)
+        self._status_thread.start()
+
         summary = RunSummary()
         period = 1.0 / self.cfg.detect_fps
-        next_due = 0.0
+        next_due = -1e9
+        timer, frames = self.pipeline.timer, self.metrics.frames
         started = time.perf_counter()
+        try:
+            while not self._stop.is_set():
+                t0 = time.perf_counter()
+                frame = self.camera.get(timeout=0.5)
+                if frame is None:
+                    if self.camera.ended:
+                        break
+                    continue
+                timer.add("decode", time.perf_counter() - t0)  # waiting included in live mode
+                summary.frames_read += 1
+                frames.labels("read").inc()
+                if frame.timestamp + 1e-9 < next_due:
+                    frames.labels("skipped_rate").inc()
+                    continue
+                t1 = time.perf_counter()
+                moving = self.motion.moving(frame.bgr, frame.timestamp)
+                timer.add("motion", time.perf_counter() - t1)
+                if not moving and not self.pipeline.tracker.tracks:
+                    summary.frames_gated += 1
+                    frames.labels("skipped_motion").inc()
+                    continue
+                next_due = frame.timestamp + period
+                summary.frames_processed += 1
+                frames.labels("processed").inc()
+                self._wall_offset = frame.wall - frame.timestamp  # stream time → Unix time, for the wire
+                self._handle(self.pipeline.process(frame.rgb, frame.timestamp), summary, on_event)
+            self._handle(self.pipeline.flush(), summary, on_event)
+        finally:
+            summary.seconds = time.perf_counter() - started
+            summary.stage_ms = timer.mean_ms()
+            self.close(reason="source ended" if self.camera and self.camera.ended else "shutdown")
+        return summary
 
-        def emit(events: list[TrackEvent]) -> None:
-            for event in events:
-                if event.kind == "decided":
-                    summary.decisions.append(event)
+    def _handle(self, events: list[TrackEvent], summary: RunSummary, on_event) -> None:
+        for event in events:
+            if event.kind == "decided":
+                summary.decisions.append(event)
+                self.metrics.decisions.labels("check_id" if event.decision.check_id else "pass").inc()
+                if event.decision.check_id:
+                    summary.alerts.append(self._alert(event))
+            if on_event:
                 on_event(event)
 
-        timer = self.pipeline.timer
-        source = iter(frames(uri, self.cfg.source.max_frames))
-        while True:
-            t0 = time.perf_counter()
-            frame = next(source, None)
-            if frame is None:
-                break
-            timer.add("decode", time.perf_counter() - t0)
-            summary.frames_read += 1
-            if frame.timestamp + 1e-9 < next_due:
-                continue
-            next_due = frame.timestamp + period
-            summary.frames_processed += 1
-            emit(self.pipeline.process(frame.rgb, frame.timestamp))
-        emit(self.pipeline.flush())
-        summary.seconds = time.perf_counter() - started
-        summary.stage_ms = timer.mean_ms()
-        return summary
+    def _alert(self, event: TrackEvent) -> str:
+        """One alert per person-visit: seal the crop, spool the alert. Pass decisions stay on the device."""
+        event_id = str(uuid7())
+        self.metrics.alerts.inc()
+        if self.spool is None:
+            return event_id
+        kept = False
+        if event.best_crop is not None and self.evidence.enabled:
+            kept = self.evidence.keep(event_id, event.best_crop, captured_at=event.last_seen + self._wall_offset)
+            self.metrics.evidence.labels("kept").inc()
+        event.best_crop = None  # the plain crop is not kept past this point
+        msg = self.messages.alert(event_id, event.track_id, event.first_seen + self._wall_offset, time.time(),
+                                  event.decision, kept)
+        self._put("alert", event_id, msg)
+        return event_id
+
+    # -- hub → edge --------------------------------------------------------------------------
+    def _on_hub_message(self, topic_name: str, payload: bytes) -> None:
+        try:
+            where, msg = decode(topic_name, payload)
+        except (TopicError, PayloadError) as err:
+            log.warning("ignoring a bad message from the hub on %s: %s", topic_name, err)
+            return
+        if where.kind == "evidence_request":
+            sealed = self.evidence.get(msg.event_id) if self.evidence else None
+            if sealed is None:
+                log.warning("evidence request %s for %s: no crop here (never kept, expired or already sent)",
+                            msg.request_id, msg.event_id)
+                return
+            log.info("evidence request %s for %s by %s (%s)", msg.request_id, msg.event_id, msg.requested_by,
+                     pb.EvidenceReason.Name(msg.reason))
+            self._put("evidence", f"evidence:{msg.request_id}", self.messages.evidence(msg.request_id, sealed))
+            self.evidence.mark_sent(msg.event_id, msg.request_id)
+            self.metrics.evidence.labels("sent").inc()
+        elif where.kind == "evidence_ack":
+            if self.evidence and self.evidence.delete(msg.event_id):
+                log.info("hub stored evidence for %s (sha256 %s…): deleted here", msg.event_id, msg.stored_sha256[:12])
+                self.metrics.evidence.labels("deleted_acked").inc()
+
+    # -- status ------------------------------------------------------------------------------
+    def _camera_changed(self, camera_id: str, state: str) -> None:
+        self.metrics.camera_state(camera_id, state)
+        self._status_now.set()
+
+    def camera_status(self) -> list[dict]:
+        c = self.camera
+        if c is None:
+            return []
+        return [dict(camera_id=c.camera_id, state=c.state, state_since=c.state_since, fps=c.fps,
+                     frames_skipped=c.frames_skipped, reconnects=c.reconnects)]
+
+    def _status(self, online: bool) -> pb.Status:
+        depth = self.spool.depth() if self.spool else 0
+        size = self.spool.size_bytes() if self.spool else 0
+        return self.messages.status(online, time.time(), self.camera_status(), depth, size,
+                                    time.time() - self.started_at)
+
+    def _refresh_gauges(self) -> None:
+        m = self.metrics
+        if self.spool:
+            m.spool_depth.set(self.spool.depth())
+            m.spool_bytes.set(self.spool.size_bytes())
+        if self.evidence:
+            m.evidence_held.set(self.evidence.count())
+        m.connected.set(1 if self.publisher and self.publisher.connected else 0)
+        for c in self.camera_status():
+            m.camera_state(c["camera_id"], c["state"])
+            m.reconnects.labels(c["camera_id"]).set(c["reconnects"])
+            m.fps.labels(c["camera_id"]).set(c["fps"])
+        if self.camera:
+            skipped = self.camera.frames_skipped - getattr(self, "_skipped_seen", 0)
+            if skipped > 0:
+                m.frames.labels("skipped_reader").inc(skipped)
+            self._skipped_seen = self.camera.frames_skipped
+
+    def _status_loop(self) -> None:
+        while not self._stop.is_set():
+            self._status_now.wait(self.cfg.status.interval_s)
+            self._status_now.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self._refresh_gauges()
+                if self.evidence:
+                    expired = self.evidence.expire()
+                    if expired:
+                        self.metrics.evidence.labels("expired").inc(expired)
+                        log.info("deleted %d unrequested evidence crops past retention", expired)
+                if self.publisher:
+                    self.publisher.send_now(self.messages.topic("status"),
+                                            self._status(online=True).SerializeToString(), retain=True)
+            except Exception:
+                log.exception("status update failed")
+
+    # -- shutdown ----------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask ``run`` to finish (from another thread or a signal handler)."""
+        self._stop.set()
+
+    def close(self, reason: str = "shutdown") -> None:
+        self._stop.set()
+        self._status_now.set()
+        if self.camera:
+            self.camera.stop()
+        if self._status_thread:
+            self._status_thread.join(timeout=5)
+        self._refresh_gauges()
+        if self.publisher:
+            self._put("death", f"death:{uuid7()}", self.messages.death(time.time(), reason))
+            deadline = time.monotonic() + self.cfg.status.drain_timeout_s
+            while self.spool.depth() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if self.spool.depth():
+                log.warning("%d messages still spooled at shutdown; they are sent at the next start",
+                            self.spool.depth())
+            self.publisher.send_now(self.messages.topic("status"), self._status(online=False).SerializeToString(),
+                                    retain=True)
+            time.sleep(0.1)
+            self.publisher.stop()
+            self.publisher = None
+        if self.evidence:
+            self.evidence.close()
+            self.evidence = None
+        if self.spool:
+            self.spool.close()
+            self.spool = None
+        self.metrics.close()
+        self.metrics_port = None

@@ -7,7 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from edge.evidence import EvidenceConfig
+from edge.motion import MotionConfig
 from edge.policy import PolicyConfig
+from edge.publisher import MqttConfig
 from edge.quality import QualityConfig
 from edge.track import TrackerConfig
 
@@ -55,10 +58,44 @@ class FusionConfig(_Section):
     calibration_file: Path | None = Field(None, description="default: the shipped models/calibration/age_calibration.json")
 
 
+SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
 class SourceConfig(_Section):
     uri: str = Field("sample", description="'sample' (generated demo video), a video file path, rtsp://…, or a USB index")
-    loop: bool = False
+    camera_id: str = Field("cam0", pattern=SLUG)
+    mode: Literal["live", "offline"] = Field(
+        "live", description="live: latest frame only (files paced at their frame rate); offline: every frame, "
+                            "as fast as processed (evaluation)")
+    on_end: Literal["stop", "loop", "reopen"] = Field(
+        "stop", description="at the end of a file: stop the agent, loop, or wait for the file to come back")
     max_frames: int | None = Field(None, ge=1)
+    stall_timeout_s: float = Field(5.0, gt=0, description="no frame for this long: the camera is stalled, reconnect")
+    reconnect_min_s: float = Field(0.5, gt=0)
+    reconnect_max_s: float = Field(30.0, gt=0)
+
+
+class DeviceConfig(_Section):
+    """Who this edge is: the ids in every topic and message."""
+    district_id: str = Field("demo-district", pattern=SLUG)
+    venue_id: str = Field("demo-venue", pattern=SLUG)
+    device_id: str = Field("edge-1", pattern=SLUG)
+    state_dir: Path = Field(Path("/var/lib/humiao-edge"),
+                            description="spool and sealed evidence; on the device's own disk")
+
+
+class StatusConfig(_Section):
+    interval_s: float = Field(10.0, ge=0.5, le=3600, description="retained status (heartbeat) period")
+    drain_timeout_s: float = Field(10.0, ge=0, description="at shutdown, wait this long for the spool to empty")
+
+
+class MetricsConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int | None = Field(9108, ge=0, le=65535, description="Prometheus /metrics; 0: any free port; null: no server")
+
+
+class SpoolConfig(_Section):
+    max_mb: float = Field(256.0, gt=0, description="spool budget; over it, the oldest evidence bytes go first, alerts never")
 
 
 class EdgeConfig(_Section):
@@ -69,6 +106,13 @@ class EdgeConfig(_Section):
     fusion: FusionConfig = FusionConfig()
     policy: PolicyConfig = PolicyConfig()
     source: SourceConfig = SourceConfig()
+    motion: MotionConfig = MotionConfig()
+    device: DeviceConfig = DeviceConfig()
+    mqtt: MqttConfig | None = Field(None, description="the broker; none: decisions are only printed (local trial)")
+    spool: SpoolConfig = SpoolConfig()
+    evidence: EvidenceConfig = EvidenceConfig()
+    status: StatusConfig = StatusConfig()
+    metrics: MetricsConfig = MetricsConfig()
     detect_fps: float = Field(10.0, gt=0, le=120, description="frames per second sent to detection")
 
     @model_validator(mode="after")

@@ -2,8 +2,9 @@
 
     frame ─► detect ─► track ─► landmarks + align ─► quality ─► age (batched) ─► fuse ─► policy
 
-Face chips exist only in memory: each track keeps the chip of its best frame (the one an
-alert would need as evidence) and nothing else, and forgets it when the track ends.
+Faces exist only in memory: each track keeps a crop of its face from its best frame (what an
+alert would need as evidence; never the whole frame) and nothing else, and forgets it when the
+track ends. Only the agent turns an alert's crop into sealed evidence.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from edge.config import EdgeConfig
 from edge.detect import build_detector
 from edge.fuse import fuse
 from edge.landmarks import build_landmarks
-from edge.policy import confident, decide
+from edge.policy import alert_due, confident, decide
 from edge.quality import QualityConfig, assess
 from edge.track import Tracker
 from edge.types import AgeDecision, Detection, FaceObservation, Quality, TrackState
@@ -34,17 +35,20 @@ class TrackEvent:
     first_seen: float
     last_seen: float
     decision: AgeDecision | None
-    best_chip: np.ndarray | None  # memory only; the agent decides whether it becomes evidence
+    best_crop: np.ndarray | None  # memory only; the agent decides whether it becomes evidence
 
 
 class StageTimer:
-    def __init__(self) -> None:
+    def __init__(self, observe=None) -> None:
         self.total = defaultdict(float)
         self.count = defaultdict(int)
+        self.observe = observe  # e.g. the agent's Prometheus histogram
 
     def add(self, stage: str, seconds: float) -> None:
         self.total[stage] += seconds
         self.count[stage] += 1
+        if self.observe is not None:
+            self.observe(stage, seconds)
 
     def mean_ms(self) -> dict[str, float]:
         return {s: 1000 * self.total[s] / max(self.count[s], 1) for s in self.total}
@@ -84,6 +88,16 @@ def observe_face(frame_rgb: np.ndarray, det: Detection, landmarks, quality: Qual
     return chip, assess(det, chip, quality)
 
 
+def face_crop(frame_rgb: np.ndarray, box: np.ndarray, margin: float = 0.4) -> np.ndarray:
+    """The face and a margin around it (a copy: the frame itself is never kept)."""
+    h, w = frame_rgb.shape[:2]
+    x1, y1, x2, y2 = (float(v) for v in box)
+    mx, my = (x2 - x1) * margin, (y2 - y1) * margin
+    x1, y1 = max(0, int(x1 - mx)), max(0, int(y1 - my))
+    x2, y2 = min(w, int(x2 + mx + 0.5)), min(h, int(y2 + my + 0.5))
+    return frame_rgb[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)].copy()
+
+
 def estimate_ages(age, frames: list[np.ndarray], detections: list[Detection], chips: list[np.ndarray]) -> np.ndarray:
     """(N, 81) age distributions, one per detection (``frames[i]`` is the frame of detection i):
     from our aligned chips, or from the frames for estimators that crop faces their own way
@@ -103,7 +117,7 @@ class VisionPipeline:
         self.tracker = Tracker(cfg.tracker)
         self.timer = StageTimer()
         self._decided: set[int] = set()
-        self._best_chip: dict[int, tuple[float, np.ndarray]] = {}
+        self._best_crop: dict[int, tuple[float, np.ndarray]] = {}
         self.frames = 0
 
     # ------------------------------------------------------------------------------------
@@ -135,13 +149,14 @@ class VisionPipeline:
             self.timer.add("age", t4 - t3)
 
         events: list[TrackEvent] = []
-        for (track, det, quality), p, chip in zip(owners, probs, chips):
-            self._observe(track, FaceObservation(self.frames, now, det, p, quality), chip)
+        for (track, det, quality), p in zip(owners, probs):
+            self._observe(track, FaceObservation(self.frames, now, det, p, quality), frame_rgb)
         for track, _det, _q in owners:
             if track.track_id in self._decided or not self.tracker.confirmed(track):
                 continue
             track.decision = self._decide(track)
-            if confident(track.decision, self.cfg.policy):
+            if confident(track.decision, self.cfg.policy) or alert_due(track.decision, now - track.first_seen,
+                                                                          self.cfg.policy):
                 events.append(self._event("decided", track))
         for track in ended:
             events.extend(self._finish(track))
@@ -156,15 +171,15 @@ class VisionPipeline:
         return events
 
     # ------------------------------------------------------------------------------------
-    def _observe(self, track: TrackState, obs: FaceObservation, chip: np.ndarray) -> None:
+    def _observe(self, track: TrackState, obs: FaceObservation, frame_rgb: np.ndarray) -> None:
         track.observations.append(obs)
         cap = self.cfg.fusion.max_observations
         if len(track.observations) > cap:
             worst = min(range(len(track.observations)), key=lambda i: track.observations[i].quality.weight)
             track.observations.pop(worst)
-        best = self._best_chip.get(track.track_id)
+        best = self._best_crop.get(track.track_id)
         if best is None or obs.quality.weight > best[0]:
-            self._best_chip[track.track_id] = (obs.quality.weight, chip)
+            self._best_crop[track.track_id] = (obs.quality.weight, face_crop(frame_rgb, obs.detection.box))
 
     def _decide(self, track: TrackState) -> AgeDecision:
         probs = np.stack([o.age_probs for o in track.observations])
@@ -173,8 +188,8 @@ class VisionPipeline:
 
     def _event(self, kind: str, track: TrackState) -> TrackEvent:
         self._decided.add(track.track_id)
-        chip = self._best_chip.get(track.track_id, (0, None))[1]
-        return TrackEvent(kind, track.track_id, track.first_seen, track.last_seen, track.decision, chip)
+        crop = self._best_crop.get(track.track_id, (0, None))[1]
+        return TrackEvent(kind, track.track_id, track.first_seen, track.last_seen, track.decision, crop)
 
     def _finish(self, track: TrackState) -> list[TrackEvent]:
         out = []
@@ -183,7 +198,7 @@ class VisionPipeline:
                 track.decision = self._decide(track)
                 out.append(self._event("decided", track))
         out.append(TrackEvent("ended", track.track_id, track.first_seen, track.last_seen, track.decision, None))
-        self._best_chip.pop(track.track_id, None)
+        self._best_crop.pop(track.track_id, None)
         self._decided.discard(track.track_id)
         track.observations.clear()
         return out

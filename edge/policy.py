@@ -26,6 +26,9 @@ class PolicyConfig(BaseModel):
     min_frames: int = Field(3, ge=1, description="frames a track needs before it is decided early")
     decide_confidence: float = Field(0.97, gt=0.5, lt=1,
                                      description="decide before the track ends once P(under threshold) is this far from 0.5")
+    alert_within_s: float = Field(0.8, gt=0, le=30, description="a track whose running verdict is CHECK ID after this "
+                                  "long (and min_frames) alerts now, confident or not: staff need it at the door")
+    version: str = Field("policy-v1", max_length=64, description="recorded in every alert")
 
 
 def decide(fused: FusedAge, cal: AgeCalibration, cfg: PolicyConfig) -> AgeDecision:
@@ -40,3 +43,8 @@ def confident(decision: AgeDecision, cfg: PolicyConfig) -> bool:
     """Enough frames and far enough from the boundary to decide before the track ends."""
     p = decision.p_under_threshold
     return decision.frames_used >= cfg.min_frames and (p >= cfg.decide_confidence or p <= 1 - cfg.decide_confidence)
+
+
+def alert_due(decision: AgeDecision, track_age_s: float, cfg: PolicyConfig) -> bool:
+    """A CHECK ID verdict does not wait for confidence beyond ``alert_within_s``: the person is at the door."""
+    return decision.check_id and decision.frames_used >= cfg.min_frames and track_age_s >= cfg.alert_within_s

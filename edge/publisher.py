@@ -4,13 +4,19 @@ One paho-mqtt client with a fixed client id and a persistent session (MQTT v5 by
 a setting, for brokers such as amqtt that speak only 3.1.1). A pump thread sends spooled entries
 in order, at most ``window`` in flight; on every (re)connect it starts again from the oldest
 un-acknowledged entry, so anything the broker never acknowledged is sent again (the hub absorbs
-the repeat by event id). Status and Last Will come with the agent's status loop.
+the repeat by event id).
+
+Beside the spool: a Last Will (the agent's retained ``status`` with ``online=false``), the
+device's subscriptions (evidence requests and acks, kept by the persistent session while the
+device is away) and ``on_connected``, with which the agent republishes its retained status on
+every (re)connect.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import paho.mqtt.client as mqtt
@@ -34,9 +40,15 @@ class MqttConfig(BaseModel):
 
 
 class Publisher:
-    def __init__(self, spool: Spool, cfg: MqttConfig | None = None):
+    def __init__(self, spool: Spool, cfg: MqttConfig | None = None, will: tuple[str, bytes] | None = None,
+                 subscriptions: Sequence[str] = (), on_message: Callable[[str, bytes], None] | None = None,
+                 on_connected: Callable[["Publisher"], None] | None = None):
         self.spool = spool
         self.cfg = cfg or MqttConfig()
+        self.will = will
+        self.subscriptions = list(subscriptions)
+        self.on_message = on_message
+        self.on_connected = on_connected
         v5 = self.cfg.protocol == "5"
         self.client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=self.cfg.client_id,
                                   protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311, clean_session=None if v5 else False)
@@ -45,6 +57,7 @@ class Publisher:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
+        self.client.on_message = self._on_message
         self._cond = threading.Condition()
         self._connected = False
         self._inflight: dict[int, int] = {}  # mid → spool seq
@@ -63,7 +76,9 @@ class Publisher:
             from paho.mqtt.properties import Properties
 
             props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = 24 * 3600  # keep the session across reconnects
+            props.SessionExpiryInterval = 7 * 24 * 3600  # keep the session (and requests for us) across outages
+        if self.will:
+            self.client.will_set(self.will[0], self.will[1], qos=1, retain=True)
         self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s,
                                   clean_start=False if self.cfg.protocol == "5" else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
                                   properties=props)
@@ -77,6 +92,12 @@ class Publisher:
         self._pump.join(timeout=5)
         self.client.disconnect()
         self.client.loop_stop()
+
+    def send_now(self, topic: str, payload: bytes, retain: bool = False) -> bool:
+        """Publish outside the spool (state such as the retained status, not events); False when offline."""
+        if not self._connected:
+            return False
+        return self.client.publish(topic, payload, qos=1, retain=retain).rc == mqtt.MQTT_ERR_SUCCESS
 
     def wake(self) -> None:
         """Something new is in the spool."""
@@ -101,9 +122,21 @@ class Publisher:
             # duplicates this makes are absorbed by the hub's unique event id.
             self._next_seq = 0
             self._cond.notify_all()
+        if self.subscriptions:
+            client.subscribe([(s, 1) for s in self.subscriptions])
+        if self.on_connected:
+            self.on_connected(self)
+
+    def _on_message(self, client, userdata, msg) -> None:
+        if self.on_message:
+            try:
+                self.on_message(msg.topic, bytes(msg.payload))
+            except Exception:  # a bad request must not take the network thread down
+                log.exception("handling %s failed", msg.topic)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
-        log.warning("disconnected from the broker (%s); spooling until it is back", reason_code)
+        if not self._stop.is_set():
+            log.warning("disconnected from the broker (%s); spooling until it is back", reason_code)
         with self._cond:
             self._connected = False
             self._cond.notify_all()

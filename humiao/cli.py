@@ -3,8 +3,10 @@
     humiao models list | prepare [--force] [ID ...]
     humiao edge run [--config FILE] [--source URI]
     humiao edge sample-video --out PATH
+    humiao hub run [--config FILE]
+    humiao hub request-evidence EVENT_ID --reason inspector_request --by ACCOUNT [--config FILE]
     humiao mqtt tail [--host H] [--port P] [--filter humiao/v1/#] [--count N]
-    humiao demo
+    humiao demo [--once]
 """
 
 from __future__ import annotations
@@ -74,7 +76,16 @@ def _edge_run(cfg, source: str | None, show_truth: bool) -> int:
         people = json.loads(truth_file.read_text())
     print(f"edge: {cfg.models.detector} + {cfg.models.landmarks} alignment + {cfg.models.age}; "
           f"venue {cfg.policy.venue_type}, challenge threshold {cfg.policy.challenge_threshold:g}; source {uri}")
+    if cfg.mqtt is None:
+        print("(no mqtt section in the config: decisions are printed here, nothing is published or stored)")
+    else:
+        print(f"publishing to {cfg.mqtt.host}:{cfg.mqtt.port} as {cfg.device.district_id}/{cfg.device.venue_id}/"
+              f"{cfg.device.device_id}; spool and sealed evidence in {cfg.device.state_dir}")
     agent = EdgeAgent(cfg)
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: agent.stop())
+    signal.signal(signal.SIGINT, lambda *_: agent.stop())
 
     def show(event) -> None:
         if event.kind == "decided":
@@ -90,6 +101,37 @@ def _edge_run(cfg, source: str | None, show_truth: bool) -> int:
           f"{summary.frames_processed} processed, {len(summary.decisions)} decisions, {summary.seconds:.1f} s; "
           f"per processed frame: {stages}")
     return 0
+
+
+def _hub(args) -> int:
+    from hub.config import ENV_PREFIX, HubConfig
+
+    cfg = load_config(HubConfig, args.config, prefix=ENV_PREFIX)
+    if args.hub_command == "run":
+        from hub.app import serve
+
+        print(f"hub: database {cfg.database_url()}; broker {cfg.mqtt.host}:{cfg.mqtt.port} (MQTT {cfg.mqtt.protocol}, "
+              f"{'shared group ' + cfg.mqtt.share_group if cfg.mqtt.share_group else 'no shared subscription'}); "
+              f"http://{cfg.http.host}:{cfg.http.port}/", flush=True)
+        serve(cfg)
+        return 0
+    from hub.app import Hub
+    from hub.evidence import EvidenceError
+
+    hub = Hub(cfg)
+    hub.ingestor.start()
+    try:
+        if not hub.ingestor.connected.wait(10):
+            print(f"error: cannot reach the broker at {cfg.mqtt.host}:{cfg.mqtt.port}", file=sys.stderr)
+            return 2
+        rid = hub.request_evidence(args.event_id, args.reason, args.by)
+        print(f"evidence request {rid} sent for {args.event_id}; the crop is stored when the edge answers")
+        return 0
+    except EvidenceError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        hub.stop()
 
 
 def _mqtt_tail(args) -> int:
@@ -154,6 +196,16 @@ def main(argv: list[str] | None = None) -> int:
     sv = esub.add_parser("sample-video", help="write the sample entrance video")
     sv.add_argument("--out", type=Path, required=True)
 
+    h = sub.add_parser("hub", help="the hub")
+    hsub = h.add_subparsers(dest="hub_command", required=True)
+    hrun = hsub.add_parser("run", help="ingest from the broker and serve the HTTP API")
+    hrun.add_argument("--config", type=Path)
+    hreq = hsub.add_parser("request-evidence", help="ask an edge for an alert's sealed face crop")
+    hreq.add_argument("event_id")
+    hreq.add_argument("--reason", choices=["inspector_request", "violation_confirmed"], required=True)
+    hreq.add_argument("--by", required=True, help="the account asking (recorded)")
+    hreq.add_argument("--config", type=Path)
+
     mq = sub.add_parser("mqtt", help="wire debugging")
     mqsub = mq.add_subparsers(dest="mqtt_command", required=True)
     tail = mqsub.add_parser("tail", help="print humiao messages from a broker as JSON lines")
@@ -163,8 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     tail.add_argument("--protocol", choices=["5", "3.1.1"], default="5")
     tail.add_argument("--count", type=int, help="stop after this many messages")
 
-    d = sub.add_parser("demo", help="the edge pipeline on the sample video, with true ages shown")
-    d.add_argument("--config", type=Path)
+    d = sub.add_parser("demo", help="broker + hub + edge on the sample video, all on this machine")
+    d.add_argument("--config", type=Path, help="edge config to start from")
+    d.add_argument("--once", action="store_true", help="play the video once, then stop and summarise")
+    d.add_argument("--broker-port", type=int, default=18830)
+    d.add_argument("--http-port", type=int, default=8080)
 
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -174,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
             return _models(args)
         if args.command == "mqtt":
             return _mqtt_tail(args)
+        if args.command == "hub":
+            return _hub(args)
         if args.command == "edge" and args.edge_command == "sample-video":
             from edge.sample_video import build
 
@@ -184,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
 
         cfg = load_config(EdgeConfig, getattr(args, "config", None))
         if args.command == "demo":
-            return _edge_run(cfg, None, show_truth=True)
+            from humiao import demo
+
+            return demo.run(args.broker_port, args.http_port, args.once, cfg)
         return _edge_run(cfg, args.source, show_truth=True)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)

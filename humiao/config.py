@@ -22,11 +22,11 @@ class ConfigError(ValueError):
     pass
 
 
-def _overlay_env(data: dict, environ: dict[str, str]) -> dict:
+def _overlay_env(data: dict, environ: dict[str, str], prefix: str = ENV_PREFIX) -> dict:
     for key, raw in environ.items():
-        if not key.startswith(ENV_PREFIX):
+        if not key.startswith(prefix):
             continue
-        path = [p.lower() for p in key[len(ENV_PREFIX):].split("__") if p]
+        path = [p.lower() for p in key[len(prefix):].split("__") if p]
         node = data
         for part in path[:-1]:
             nxt = node.get(part)
@@ -51,7 +51,9 @@ def describe(err: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_config(model: type[T], path: Path | str | None = None, environ: dict[str, str] | None = None) -> T:
+def load_config(model: type[T], path: Path | str | None = None, environ: dict[str, str] | None = None,
+                prefix: str = ENV_PREFIX) -> T:
+    """``prefix``: the edge reads ``HUMIAO__…``, the hub ``HUMIAO_HUB__…``."""
     data: dict = {}
     source = "defaults"
     if path is not None:
@@ -65,7 +67,7 @@ def load_config(model: type[T], path: Path | str | None = None, environ: dict[st
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"config file {path}: the top level must be a mapping of sections")
         data = loaded or {}
-    data = _overlay_env(data, dict(os.environ if environ is None else environ))
+    data = _overlay_env(data, dict(os.environ if environ is None else environ), prefix)
     try:
         return model.model_validate(data)
     except ValidationError as err:

@@ -76,3 +76,75 @@ def age_model():
     from edge.age import build_age_estimator
 
     return build_age_estimator()
+
+
+# -- real services ---------------------------------------------------------------------------
+def _missing(what: str) -> None:
+    """In CI a missing service is a failure (.ci/run provides it); on a laptop, a skip that says how."""
+    import os
+
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(what)
+    pytest.skip(what)
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """A Mosquitto of our own on a free loopback port, with persistence, that tests may kill."""
+    from tests.mosquitto import Mosquitto
+
+    try:
+        b = Mosquitto(tmp_path / "mosquitto").start()
+    except FileNotFoundError as err:
+        _missing(str(err))
+    yield b
+    b.kill()
+
+
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def pg_server_url():
+    """A fresh database on the PostgreSQL server (HUMIAO_TEST_PG_URL, default the local one with
+    trust auth, as Debian's postgresql package and .ci/run set it up); dropped at the end."""
+    import os
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    admin = os.environ.get("HUMIAO_TEST_PG_URL", PG_ADMIN_URL)
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    name = f"humiao_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as err:
+        _missing(f"PostgreSQL is not reachable at {admin} ({str(err).splitlines()[0]}); "
+                 "sudo apt-get install -y postgresql, or set HUMIAO_TEST_PG_URL")
+    url = engine.url.set(database=name).render_as_string(hide_password=False)
+    yield url
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """Each hub test runs on SQLite (the embedded default) and on PostgreSQL; PostgreSQL tables are
+    emptied between tests."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hub.db'}"
+        return
+    url = request.getfixturevalue("pg_server_url")
+    yield url
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = [r[0] for r in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                                                   "AND tablename <> 'alembic_version'"))]
+        if tables:
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
+    engine.dispose()

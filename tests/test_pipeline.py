@@ -15,6 +15,7 @@ from edge.config import EdgeConfig
 from edge.sample_video import build
 
 pytestmark = pytest.mark.slow
+OFFLINE = EdgeConfig(source={"mode": "offline"}, metrics={"port": None})  # every frame, in order
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def adult_video(tmp_path_factory, astronaut, group_photo):
 def test_each_person_is_one_track_and_adults_pass(adult_video, tmp_path, monkeypatch):
     path, people = adult_video
     monkeypatch.chdir(tmp_path)
-    cfg = EdgeConfig()
+    cfg = OFFLINE
     agent = EdgeAgent(cfg)
     events = []
     summary = agent.run(events.append, str(path))
@@ -41,7 +42,7 @@ def test_each_person_is_one_track_and_adults_pass(adult_video, tmp_path, monkeyp
     assert {e.kind for e in events} == {"decided", "ended"}
     # privacy: nothing written where the agent ran, no face chips left in memory after the tracks ended
     assert list(tmp_path.iterdir()) == []
-    assert agent.pipeline._best_chip == {}
+    assert agent.pipeline._best_crop == {}
     assert agent.pipeline.tracker.tracks == {}
     assert set(summary.stage_ms) >= {"detect", "align", "age", "fuse"}
 
@@ -51,7 +52,7 @@ def test_a_child_is_flagged(shared_faces, tmp_path):
 
     child = cv2.imread(str(shared_faces / "fgnet" / "images" / "002A05.JPG"))[:, :, ::-1].copy()
     path, _ = build(tmp_path / "child.mp4", seconds_per_person=2.0, photos=[(child, "fgnet 002A05", 5.0)])
-    summary = EdgeAgent(EdgeConfig()).run(lambda e: None, str(path))
+    summary = EdgeAgent(OFFLINE).run(lambda e: None, str(path))
     assert len(summary.decisions) == 1
     d = summary.decisions[0].decision
     assert d.check_id and d.p_minor > 0.8 and d.age < 14
@@ -65,7 +66,7 @@ def test_no_decision_on_an_empty_scene(tmp_path):
     for _ in range(50):
         w.write(np.full((360, 640, 3), 120, np.uint8))
     w.release()
-    summary = EdgeAgent(EdgeConfig()).run(lambda e: None, str(path))
+    summary = EdgeAgent(OFFLINE).run(lambda e: None, str(path))
     assert summary.frames_read == 50 and summary.decisions == []
 
 

@@ -16,19 +16,7 @@ from proto import humiao_v1_pb2 as pb
 from proto.ids import uuid7
 from proto.topics import decode, subscription, topic
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def broker(tmp_path):
-    from tests.mosquitto import Mosquitto
-
-    try:
-        b = Mosquitto(tmp_path).start()
-    except FileNotFoundError as err:
-        pytest.skip(str(err))
-    yield b
-    b.kill()
+pytestmark = pytest.mark.services
 
 
 class Collector:

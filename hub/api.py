@@ -1,0 +1,115 @@
+"""HTTP API of the ingest hub (read-only): health, metrics, alerts, devices, dead letters, and a
+plain status page. Accounts, roles and the inspectors' panel arrive with issue 4; until then the
+hub listens on loopback by default and serves no face data at all."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import func, select
+
+from hub.models import Alert, DeadLetter, Device
+
+router = APIRouter()
+
+ALERT_FIELDS = ("event_id", "district_id", "venue_id", "device_id", "camera_id", "track_id", "first_seen", "decided_at",
+                "received_at", "stored_at", "age_estimate", "p_minor", "p_under_threshold", "threshold", "decision",
+                "venue_type", "frames_used", "models", "policy_version", "evidence_available")
+
+
+def _row(obj, fields) -> dict:
+    out = {}
+    for f in fields:
+        v = getattr(obj, f)
+        out[f] = v.isoformat() if isinstance(v, datetime) else v
+    return out
+
+
+@router.get("/healthz")
+def healthz(request: Request) -> dict:
+    hub = request.app.state.hub
+    with hub.sessions() as s:
+        s.execute(select(1))
+    return {"ok": True, "broker_connected": hub.ingestor.connected.is_set()}
+
+
+@router.get("/metrics")
+def metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.hub.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/api/alerts")
+def alerts(request: Request, district: str | None = None, venue: str | None = None, device: str | None = None,
+           limit: int = Query(100, ge=1, le=1000), before_id: int | None = None) -> dict:
+    q = select(Alert).order_by(Alert.id.desc()).limit(limit)
+    for col, value in ((Alert.district_id, district), (Alert.venue_id, venue), (Alert.device_id, device)):
+        if value:
+            q = q.where(col == value)
+    if before_id:
+        q = q.where(Alert.id < before_id)
+    with request.app.state.hub.sessions() as s:
+        rows = s.scalars(q).all()
+        total = s.scalar(select(func.count()).select_from(Alert))
+    return {"total": total, "alerts": [{"id": a.id, **_row(a, ALERT_FIELDS)} for a in rows]}
+
+
+@router.get("/api/alerts/{event_id}")
+def alert(request: Request, event_id: str) -> dict:
+    with request.app.state.hub.sessions() as s:
+        a = s.scalars(select(Alert).where(Alert.event_id == event_id)).one_or_none()
+    if a is None:
+        raise HTTPException(404, f"no alert {event_id}")
+    return {"id": a.id, **_row(a, ALERT_FIELDS)}
+
+
+@router.get("/api/devices")
+def devices(request: Request) -> dict:
+    with request.app.state.hub.sessions() as s:
+        rows = s.scalars(select(Device).order_by(Device.key)).all()
+    fields = ("district_id", "venue_id", "device_id", "online", "last_seen", "status_sent_at", "status",
+              "software_version", "venue_type", "started_at", "availability_changed")
+    return {"devices": [_row(d, fields) for d in rows]}
+
+
+@router.get("/api/dead-letters")
+def dead_letters(request: Request, limit: int = Query(50, ge=1, le=500)) -> dict:
+    with request.app.state.hub.sessions() as s:
+        counts = dict(s.execute(select(DeadLetter.reason, func.count()).group_by(DeadLetter.reason)).all())
+        rows = s.scalars(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)).all()
+    return {"counts": counts, "recent": [_row(d, ("id", "received_at", "topic", "reason", "detail", "size"))
+                                         for d in rows]}
+
+
+@router.get("/", response_class=HTMLResponse)
+def status_page(request: Request) -> str:
+    hub = request.app.state.hub
+    with hub.sessions() as s:
+        recent = s.scalars(select(Alert).order_by(Alert.id.desc()).limit(30)).all()
+        total = s.scalar(select(func.count()).select_from(Alert))
+        devs = s.scalars(select(Device).order_by(Device.key)).all()
+        dead = s.scalar(select(func.count()).select_from(DeadLetter))
+    e = html.escape
+    rows = "".join(
+        f"<tr><td>{e(a.decided_at.strftime('%Y-%m-%d %H:%M:%S'))}</td><td>{e(a.district_id)}/{e(a.venue_id)}</td>"
+        f"<td>{e(a.device_id)}</td><td>{e(a.venue_type)}</td><td>{a.age_estimate:.1f}</td><td>{a.p_minor:.2f}</td>"
+        f"<td>{e(a.decision)}</td><td>{'yes' if a.evidence_available else 'no'}</td></tr>" for a in recent)
+    devrows = "".join(
+        f"<tr><td>{e(d.key)}</td><td class={'on' if d.online else 'off'}>{'online' if d.online else 'offline'}</td>"
+        f"<td>{e(d.last_seen.strftime('%H:%M:%S') if d.last_seen else '-')}</td>"
+        f"<td>{e(', '.join(c.get('camera_id', '') + ': ' + c.get('state', '').removeprefix('CAMERA_STATE_').lower() for c in (d.status or {}).get('cameras', [])))}</td></tr>"
+        for d in devs)
+    return f"""<!doctype html><html lang=en><meta charset=utf-8><meta http-equiv=refresh content=2>
+<title>Humiao hub — ingest</title><style>body{{font:14px system-ui;margin:2em}}table{{border-collapse:collapse}}
+td,th{{padding:3px 10px;border-bottom:1px solid #ddd;text-align:left}}.on{{color:#070}}.off{{color:#a00}}</style>
+<h1>Humiao hub · 护苗 — ingest</h1><p>{total} alerts stored · {dead} dead letters ·
+broker {'connected' if hub.ingestor.connected.is_set() else '<b>not connected</b>'} ·
+<a href=/api/alerts>/api/alerts</a> · <a href=/api/devices>/api/devices</a> · <a href=/api/dead-letters>/api/dead-letters</a> ·
+<a href=/metrics>/metrics</a></p>
+<h2>Devices</h2><table><tr><th>device</th><th>availability</th><th>last seen (UTC)</th><th>cameras</th></tr>{devrows}</table>
+<h2>Latest alerts</h2><table><tr><th>decided (UTC)</th><th>district/venue</th><th>device</th><th>venue type</th>
+<th>age≈</th><th>P(minor)</th><th>decision</th><th>crop on edge</th></tr>{rows}</table>
+<p><small>Metadata only: face crops stay sealed on the edge until requested. The inspectors' panel comes with issue 4.</small></p></html>"""

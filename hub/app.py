@@ -1,0 +1,89 @@
+"""The hub, top to bottom:
+
+    config ─► database (migrated) ─► evidence key ─► ingest (MQTT ─► validate ─► idempotent insert)
+           └► FastAPI app (health, metrics, alerts, devices, dead letters) ─► uvicorn
+
+``Hub`` owns the long-lived parts (engine, ingestor, purge loop); ``create_app`` serves them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from hub import evidence
+from hub.api import router
+from hub.config import HubConfig
+from hub.db import make_engine, migrate, sessions
+from hub.ingest import Ingestor
+from proto import sealed
+
+log = logging.getLogger("humiao.hub")
+
+
+class Hub:
+    def __init__(self, cfg: HubConfig):
+        self.cfg = cfg
+        self.engine = make_engine(cfg.database_url(), cfg.database.echo)
+        migrate(self.engine)
+        self.sessions = sessions(self.engine)
+        self.private_key = self._evidence_key()
+        self.registry = CollectorRegistry()
+        self.ingestor = Ingestor(cfg, self.sessions, self.registry, self.private_key)
+        self._stop = threading.Event()
+        self._purger = threading.Thread(target=self._purge_loop, name="evidence-purge", daemon=True)
+
+    def _evidence_key(self):
+        path = self.cfg.private_key_path()
+        if not path.exists():
+            sealed.generate_keypair(path, path.with_suffix(".pub"))
+            log.warning("generated the hub evidence key %s; give edges %s", path, path.with_suffix(".pub"))
+        return sealed.load_private(path)
+
+    def start(self) -> "Hub":
+        self.ingestor.start()
+        self._purger.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.ingestor.stop()
+        self.engine.dispose()
+
+    def request_evidence(self, event_id: str, reason: str, requested_by: str) -> str:
+        with self.sessions() as s:
+            return evidence.request(s, lambda t, p: self.ingestor.client.publish(t, p, qos=1), event_id, reason,
+                                    requested_by)
+
+    def _purge_loop(self) -> None:
+        while not self._stop.wait(self.cfg.evidence.purge_interval_s):
+            try:
+                with self.sessions() as s:
+                    n = evidence.purge_expired(s)
+                if n:
+                    log.info("purged %d evidence crops past retention", n)
+            except Exception:
+                log.exception("evidence purge failed; retrying next interval")
+
+
+def create_app(hub: Hub) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        hub.stop()
+
+    app = FastAPI(title="Humiao hub", version="0.1.0", lifespan=lifespan)
+    app.state.hub = hub
+    app.include_router(router)
+    return app
+
+
+def serve(cfg: HubConfig) -> None:
+    import uvicorn
+
+    hub = Hub(cfg).start()
+    uvicorn.run(create_app(hub), host=cfg.http.host, port=cfg.http.port, log_level="warning")

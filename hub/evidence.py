@@ -1,0 +1,58 @@
+"""Evidence: the hub asks an edge for an alert's sealed crop, stores it sealed, purges it after
+its retention unless a case holds it.
+
+Who may ask, and the audit of every view, arrive with the inspector hub (issue 4); until then a
+request is made by an operator on the hub host (``humiao hub request-evidence``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from hub.models import Alert, Evidence, EvidenceRequest
+from proto import humiao_v1_pb2 as pb
+from proto.ids import uuid7
+from proto.topics import topic
+
+REASONS = {"violation_confirmed": pb.EVIDENCE_REASON_VIOLATION_CONFIRMED,
+           "inspector_request": pb.EVIDENCE_REASON_INSPECTOR_REQUEST}
+
+
+class EvidenceError(ValueError):
+    pass
+
+
+def request(session: Session, publish, event_id: str, reason: str, requested_by: str) -> str:
+    """Record a request and send it to the alert's device; the request id."""
+    if reason not in REASONS:
+        raise EvidenceError(f"reason must be one of {sorted(REASONS)}")
+    if not requested_by:
+        raise EvidenceError("requested_by is required (who asks is audited)")
+    alert = session.scalars(select(Alert).where(Alert.event_id == event_id)).one_or_none()
+    if alert is None:
+        raise EvidenceError(f"no alert {event_id}")
+    if not alert.evidence_available:
+        raise EvidenceError(f"alert {event_id}: the edge kept no crop for it")
+    now = datetime.now(timezone.utc)
+    req = EvidenceRequest(request_id=str(uuid7()), event_id=event_id, reason=reason, requested_by=requested_by,
+                          requested_at=now)
+    session.add(req)
+    session.commit()
+    msg = pb.EvidenceRequest(request_id=req.request_id, event_id=event_id, reason=REASONS[reason],
+                             requested_by=requested_by)
+    msg.requested_at.FromDatetime(now)
+    publish(topic(alert.district_id, alert.venue_id, alert.device_id, "evidence_request"), msg.SerializeToString())
+    return req.request_id
+
+
+def purge_expired(session: Session, now: datetime | None = None) -> int:
+    """Drop the ciphertext of crops past retention that no case holds; the row (hashes, times) stays."""
+    now = now or datetime.now(timezone.utc)
+    result = session.execute(update(Evidence).where(Evidence.purge_after <= now, Evidence.held.is_(False),
+                                                    Evidence.ciphertext.is_not(None))
+                             .values(ciphertext=None, purged_at=now))
+    session.commit()
+    return result.rowcount

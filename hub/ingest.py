@@ -1,0 +1,305 @@
+"""Ingest: MQTT in, rows committed, and only then acknowledged to the broker.
+
+    broker ─► paho (manual ack) ─► bounded queue ─► writer thread: batch ─► validate ─► one transaction
+                                                                         └► PUBACKs after the commit
+
+At-least-once from the broker (a message is acknowledged only once its batch is committed, so a
+hub killed mid-batch gets it again) plus a unique key per message (alert event id, check id)
+makes every alert stored exactly once. Hub workers share the load with an MQTT shared
+subscription; each worker has its own persistent session, so the broker queues for a stopped one.
+Messages that fail to decode or validate go to ``dead_letters`` with the reason; nothing crashes
+the writer (a failing database is retried with backoff, the messages stay unacknowledged).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+import paho.mqtt.client as mqtt
+from prometheus_client import CollectorRegistry, Counter as PromCounter, Gauge, Histogram
+
+from hub import store
+from hub.config import HubConfig
+from hub.models import EvidenceRequest
+from hub.validate import Rejected, alert_row, check_device_message, idcheck_row, parse, status_json, ts
+from proto import humiao_v1_pb2 as pb
+from proto import sealed
+from proto.topics import topic as make_topic
+
+log = logging.getLogger("humiao.hub.ingest")
+
+
+@dataclass(slots=True)
+class Incoming:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    retain: bool
+    received_at: datetime
+
+
+@dataclass
+class Batch:
+    """What one transaction writes, built from a list of Incoming."""
+
+    alerts: list[dict] = field(default_factory=list)
+    id_checks: list[dict] = field(default_factory=list)
+    dead: list[dict] = field(default_factory=list)
+    devices: dict[tuple, dict] = field(default_factory=dict)
+    evidence: list[tuple[dict, tuple]] = field(default_factory=list)
+    kinds: Counter = field(default_factory=Counter)
+
+
+class IngestMetrics:
+    def __init__(self, registry: CollectorRegistry):
+        self.messages = PromCounter("humiao_hub_messages", "messages read off the broker, by kind", ["kind"], registry=registry)
+        self.alerts = PromCounter("humiao_hub_alerts_stored", "alerts stored (new event ids)", registry=registry)
+        self.duplicates = PromCounter("humiao_hub_duplicates", "redelivered messages absorbed by their unique id", registry=registry)
+        self.dead = PromCounter("humiao_hub_dead_letters", "messages kept aside, by reason", ["reason"], registry=registry)
+        self.batch = Histogram("humiao_hub_batch_seconds", "validate + commit time per batch", registry=registry,
+                               buckets=(0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3))
+        self.queue = Gauge("humiao_hub_queue_depth", "received, not yet committed", registry=registry)
+        self.db_errors = PromCounter("humiao_hub_db_errors", "failed transactions (retried)", registry=registry)
+        self.connected = Gauge("humiao_hub_broker_connected", "1 while connected to the broker", registry=registry)
+
+
+class Ingestor:
+    def __init__(self, cfg: HubConfig, session_factory, registry: CollectorRegistry | None = None,
+                 private_key=None, on_stored: Callable[[list[str]], None] | None = None):
+        self.cfg = cfg
+        self.sessions = session_factory
+        self.private_key = private_key
+        self.on_stored = on_stored
+        self.metrics = IngestMetrics(registry or CollectorRegistry())
+        m = cfg.mqtt
+        v5 = m.protocol == "5"
+        self.client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=m.client_id,
+                                  protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311, clean_session=None if v5 else False,
+                                  manual_ack=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.reconnect_delay_set(0.5, 10)
+        self._queue: queue.Queue[Incoming] = queue.Queue(maxsize=cfg.ingest.queue_max)
+        self._stop = threading.Event()
+        self._writer = threading.Thread(target=self._write_loop, name="hub-ingest-writer", daemon=True)
+        self.connected = threading.Event()
+        self.stats = Counter()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        m = self.cfg.mqtt
+        props = None
+        if m.protocol == "5":
+            from paho.mqtt.packettypes import PacketTypes
+            from paho.mqtt.properties import Properties
+
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = m.session_expiry_s
+            props.ReceiveMaximum = min(65535, max(self.cfg.ingest.batch_max * 2, 100))
+        self.client.connect_async(m.host, m.port, keepalive=m.keepalive_s,
+                                  clean_start=False if m.protocol == "5" else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+                                  properties=props)
+        self.client.loop_start()
+        self._writer.start()
+
+    def stop(self) -> None:
+        """Commit what was received, then disconnect (the session stays on the broker)."""
+        self._stop.set()
+        self._writer.join(timeout=30)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def subscriptions(self) -> list[str]:
+        group = self.cfg.mqtt.share_group
+        if group:
+            # retained statuses are not delivered to shared subscriptions: each worker also reads
+            # status directly (idempotent upserts ordered by sent_at)
+            return [f"$share/{group}/humiao/#", "humiao/v1/+/+/+/status"]
+        return ["humiao/#"]
+
+    # -- paho callbacks ----------------------------------------------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the hub: %s", reason_code)
+            return
+        client.subscribe([(s, 1) for s in self.subscriptions()])
+        self.connected.set()
+        self.metrics.connected.set(1)
+        log.info("hub ingest connected to %s:%s, subscribed to %s", self.cfg.mqtt.host, self.cfg.mqtt.port,
+                 self.subscriptions())
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
+        self.connected.clear()
+        self.metrics.connected.set(0)
+        if not self._stop.is_set():
+            log.warning("hub ingest disconnected (%s); reconnecting", reason_code)
+
+    def _on_message(self, client, userdata, msg) -> None:
+        # blocks when the queue is full: paho stops reading the socket, the broker holds the rest
+        self._queue.put(Incoming(msg.topic, bytes(msg.payload), msg.mid, msg.qos, bool(msg.retain),
+                                 datetime.now(timezone.utc)))
+
+    # -- writer ------------------------------------------------------------------------------
+    def _take_batch(self) -> list[Incoming]:
+        try:
+            first = self._queue.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        items = [first]
+        deadline = time.monotonic() + self.cfg.ingest.batch_wait_ms / 1000
+        while len(items) < self.cfg.ingest.batch_max:
+            remaining = deadline - time.monotonic()
+            try:
+                items.append(self._queue.get(timeout=max(remaining, 0)) if remaining > 0 else self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return items
+
+    def _write_loop(self) -> None:
+        backoff = 0.2
+        pending: list[Incoming] = []
+        while True:
+            if not pending:
+                if self._stop.is_set() and self._queue.empty():
+                    return
+                pending = self._take_batch()
+                if not pending:
+                    continue
+            self.metrics.queue.set(self._queue.qsize())
+            try:
+                self._commit(pending)
+            except Exception:  # database down or failing: keep the messages, unacknowledged, and retry
+                self.metrics.db_errors.inc()
+                log.exception("ingest transaction failed; retrying in %.1f s", backoff)
+                if self._stop.wait(backoff) and self._stop.is_set() and backoff >= 5:
+                    return  # stopping and the database stays down: the broker redelivers after restart
+                backoff = min(backoff * 2, 10)
+                continue
+            backoff = 0.2
+            for item in pending:
+                if item.qos > 0:
+                    self.client.ack(item.mid, item.qos)
+            pending = []
+
+    def _commit(self, items: list[Incoming]) -> None:
+        started = time.perf_counter()
+        batch = self._classify(items)
+        acks: list[tuple[str, bytes]] = []
+        with self.sessions() as session, session.begin():
+            stored_at = datetime.now(timezone.utc)
+            for row in batch.alerts:
+                row["stored_at"] = stored_at
+            new_alerts = store.alerts(session, batch.alerts)
+            new_checks = store.id_checks(session, batch.id_checks)
+            for row, where in batch.evidence:
+                if store.evidence(session, row):
+                    req = session.get(EvidenceRequest, row["request_id"])
+                    if req is not None and req.fulfilled_at is None:
+                        req.fulfilled_at = stored_at
+                acks.append((make_topic(*where, "evidence_ack"), pb.EvidenceAck(
+                    request_id=row["request_id"], event_id=row["event_id"],
+                    stored_sha256=row["stored_sha256"]).SerializeToString()))
+            for (district, venue, device), fields in batch.devices.items():
+                store.touch_device(session, district, venue, device, **fields)
+            store.dead_letters(session, batch.dead)
+        duplicates = len(batch.alerts) - len(new_alerts) + len(batch.id_checks) - len(new_checks)
+        self.metrics.batch.observe(time.perf_counter() - started)
+        self.metrics.alerts.inc(len(new_alerts))
+        self.metrics.duplicates.inc(duplicates)
+        self.stats["alerts"] += len(new_alerts)
+        self.stats["duplicates"] += duplicates
+        self.stats["dead_letters"] += len(batch.dead)
+        for kind, n in batch.kinds.items():
+            self.metrics.messages.labels(kind).inc(n)
+        for topic_name, payload in acks:  # after the commit: the edge deletes its copy only then
+            self.client.publish(topic_name, payload, qos=1)
+        if new_alerts and self.on_stored:
+            self.on_stored(sorted(new_alerts))
+
+    def _classify(self, items: list[Incoming]) -> Batch:
+        batch = Batch()
+        keep = self.cfg.ingest.dead_letter_keep_bytes
+        for item in items:
+            try:
+                parsed = parse(item.topic, item.payload)
+                if parsed is None:
+                    batch.kinds["own"] += 1
+                    continue
+                self._route(batch, parsed, item)
+                batch.kinds[parsed.where.kind] += 1
+            except Rejected as err:
+                batch.kinds["rejected"] += 1
+                self.metrics.dead.labels(err.reason).inc()
+                log.warning("dead letter (%s) on %r: %s", err.reason, item.topic[:200], err.detail)
+                batch.dead.append(dict(received_at=item.received_at, topic=item.topic[:1000], reason=err.reason,
+                                       detail=err.detail[:2000], size=len(item.payload), payload_head=item.payload[:keep]))
+        return batch
+
+    def _route(self, batch: Batch, parsed, item: Incoming) -> None:
+        where, msg = parsed.where, parsed.message
+        dev = (where.district, where.venue, where.device)
+        kind = where.kind
+        if kind == "alert":
+            batch.alerts.append(alert_row(msg, where, item.received_at))
+            self._seen(batch, dev, item.received_at)
+        elif kind == "idcheck":
+            batch.id_checks.append(idcheck_row(msg, where, item.received_at))
+            self._seen(batch, dev, item.received_at)
+        elif kind == "status":
+            check_device_message(msg, where)
+            sent_at = ts(msg.sent_at, "sent_at")
+            prior = batch.devices.get(dev, {})
+            if prior.get("status_sent_at") and prior["status_sent_at"] > sent_at:
+                return
+            batch.devices[dev] = {**prior, "seen": max(item.received_at, prior.get("seen", item.received_at)),
+                                  "online": msg.online, "status": status_json(msg), "status_sent_at": sent_at,
+                                  "software_version": msg.software_version or None,
+                                  "availability_changed": item.received_at}
+        elif kind == "birth":
+            check_device_message(msg, where)
+            from hub.validate import venue_type_name
+
+            batch.devices[dev] = {**batch.devices.get(dev, {}), "seen": item.received_at,
+                                  "started_at": ts(msg.started_at, "started_at"),
+                                  "software_version": msg.software_version,
+                                  "venue_type": venue_type_name(msg.venue_type)}
+        elif kind == "death":
+            check_device_message(msg, where)
+            batch.devices[dev] = {**batch.devices.get(dev, {}), "seen": item.received_at, "online": False,
+                                  "availability_changed": item.received_at}
+        elif kind == "evidence":
+            batch.evidence.append((self._evidence_row(msg, item), dev))
+        self._seen(batch, dev, item.received_at)
+
+    @staticmethod
+    def _seen(batch: Batch, dev: tuple, when: datetime) -> None:
+        fields = batch.devices.setdefault(dev, {})
+        fields["seen"] = max(when, fields.get("seen", when))
+
+    def _evidence_row(self, msg: pb.Evidence, item: Incoming) -> dict:
+        from hub.validate import _event_id
+
+        event_id = _event_id(msg.event_id)
+        if self.private_key is None:
+            raise Rejected("invalid", "evidence arrived but this hub has no evidence key")
+        try:
+            plain = sealed.open_box(self.private_key, msg.ciphertext, event_id)
+        except sealed.SealError as err:
+            raise Rejected("invalid", f"evidence for {event_id}: {err}") from None
+        if hashlib.sha256(plain).hexdigest() != msg.plaintext_sha256:
+            raise Rejected("invalid", f"evidence for {event_id}: plaintext hash mismatch")
+        del plain  # verified, not kept: the crop stays sealed at rest
+        return dict(event_id=event_id, request_id=msg.request_id, ciphertext=msg.ciphertext, cipher=msg.cipher,
+                    plaintext_sha256=msg.plaintext_sha256, stored_sha256=hashlib.sha256(msg.ciphertext).hexdigest(),
+                    captured_at=ts(msg.captured_at, "captured_at"), received_at=item.received_at,
+                    purge_after=item.received_at + timedelta(days=self.cfg.evidence.retention_days), held=False)

@@ -1,0 +1,144 @@
+"""The hub's tables (SQLAlchemy 2.0). Schema changes go through Alembic (hub/migrations).
+
+Times are stored as UTC and come back timezone-aware on every backend.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String,
+                        Text, TypeDecorator)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator):
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware UTC datetime")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Device(Base):
+    """One edge device, as its Birth, Status and Last Will describe it."""
+
+    __tablename__ = "devices"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # district/venue/device
+    district_id: Mapped[str] = mapped_column(String(64), index=True)
+    venue_id: Mapped[str] = mapped_column(String(64), index=True)
+    device_id: Mapped[str] = mapped_column(String(64))
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # orders statuses from several workers
+    status: Mapped[dict | None] = mapped_column(JSON)  # the last Status, JSON-mapped
+    software_version: Mapped[str | None] = mapped_column(String(64))
+    venue_type: Mapped[str | None] = mapped_column(String(32))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    availability_changed: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Alert(Base):
+    """One alert, stored exactly once (unique event id)."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    district_id: Mapped[str] = mapped_column(String(64))
+    venue_id: Mapped[str] = mapped_column(String(64))
+    device_id: Mapped[str] = mapped_column(String(64))
+    camera_id: Mapped[str] = mapped_column(String(64))
+    track_id: Mapped[int] = mapped_column(BigInteger)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the hub read it off the broker
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime)  # its batch's transaction time
+    age_estimate: Mapped[float] = mapped_column(Float)
+    p_minor: Mapped[float] = mapped_column(Float)
+    p_under_threshold: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    decision: Mapped[str] = mapped_column(String(16))
+    venue_type: Mapped[str] = mapped_column(String(32))
+    frames_used: Mapped[int] = mapped_column(Integer)
+    models: Mapped[list] = mapped_column(JSON)
+    policy_version: Mapped[str] = mapped_column(String(64))
+    evidence_available: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (
+        Index("ix_alerts_district_decided", "district_id", "decided_at"),
+        Index("ix_alerts_venue_decided", "venue_id", "decided_at"),
+    )
+
+
+class IdCheck(Base):
+    """What staff found when they checked an ID (fields filled by the ID-check issue)."""
+
+    __tablename__ = "id_checks"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    check_id: Mapped[str] = mapped_column(String(36), unique=True)
+    event_id: Mapped[str] = mapped_column(String(36), index=True)
+    district_id: Mapped[str] = mapped_column(String(64))
+    venue_id: Mapped[str] = mapped_column(String(64))
+    device_id: Mapped[str] = mapped_column(String(64))
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    result: Mapped[str] = mapped_column(String(32))
+    age_years: Mapped[int] = mapped_column(Integer)
+    under_14: Mapped[bool] = mapped_column(Boolean)
+    id_keyed_hash: Mapped[str] = mapped_column(String(128))
+    checksum_valid: Mapped[bool] = mapped_column(Boolean)
+
+
+class DeadLetter(Base):
+    """A message that could not be decoded or validated: kept aside with the reason, never retried."""
+
+    __tablename__ = "dead_letters"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    topic: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(32), index=True)  # topic, oversized, decode, invalid
+    detail: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(Integer)
+    payload_head: Mapped[bytes] = mapped_column(LargeBinary)  # the first bytes only (ingest.dead_letter_keep_bytes)
+
+
+class EvidenceRequest(Base):
+    __tablename__ = "evidence_requests"
+    request_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), ForeignKey("alerts.event_id"), index=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Evidence(Base):
+    """A face crop, still sealed to the hub's key (encrypted at rest); purged after retention unless held."""
+
+    __tablename__ = "evidence"
+    event_id: Mapped[str] = mapped_column(String(36), ForeignKey("alerts.event_id"), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(36))
+    ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)  # NULL once purged
+    cipher: Mapped[str] = mapped_column(String(80))
+    plaintext_sha256: Mapped[str] = mapped_column(String(64))
+    stored_sha256: Mapped[str] = mapped_column(String(64))  # of the ciphertext as stored (chain of custody)
+    captured_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    purge_after: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    held: Mapped[bool] = mapped_column(Boolean, default=False)  # a case holds it (issue 4): not purged
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,120 @@
+"""From one MQTT publish to rows: decode, check, map. Anything wrong raises ``Rejected`` with the
+dead-letter reason (``topic``, ``oversized``, ``decode``, ``invalid``) and a readable detail."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from google.protobuf.json_format import MessageToDict
+
+from proto import humiao_v1_pb2 as pb
+from proto.topics import EDGE_KINDS, HUB_KINDS, MAX_PAYLOAD, PayloadError, Topic, TopicError, decode
+
+
+class Rejected(ValueError):
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Parsed:
+    where: Topic
+    message: object
+
+
+def parse(topic_name: str, payload: bytes) -> Parsed | None:
+    """The decoded message, or None for the hub's own kinds (requests it published itself)."""
+    if len(payload) > MAX_PAYLOAD:
+        raise Rejected("oversized", f"{len(payload)} bytes > {MAX_PAYLOAD}")
+    try:
+        where, message = decode(topic_name, payload)
+    except TopicError as err:
+        raise Rejected("topic", str(err)) from None
+    except PayloadError as err:
+        raise Rejected("decode", str(err)) from None
+    if where.kind in HUB_KINDS:
+        return None
+    assert where.kind in EDGE_KINDS
+    return Parsed(where, message)
+
+
+def ts(value, field: str, required: bool = True) -> datetime | None:
+    if not value.seconds and not value.nanos:
+        if required:
+            raise Rejected("invalid", f"{field} is missing")
+        return None
+    return value.ToDatetime(tzinfo=timezone.utc)
+
+
+def _event_id(value: str, field: str = "event_id") -> str:
+    try:
+        u = uuid.UUID(value)
+    except ValueError:
+        raise Rejected("invalid", f"{field} {value!r} is not a UUID") from None
+    if u.version != 7:
+        raise Rejected("invalid", f"{field} {value} is not a UUIDv7")
+    return str(u)
+
+
+def _origin(origin: pb.Origin, where: Topic) -> None:
+    got = (origin.district_id, origin.venue_id, origin.device_id)
+    want = (where.district, where.venue, where.device)
+    if got != want:
+        raise Rejected("invalid", f"origin {'/'.join(got)} does not match the topic's {'/'.join(want)}")
+
+
+def _prob(value: float, field: str) -> float:
+    if not (0.0 <= value <= 1.0) or math.isnan(value):
+        raise Rejected("invalid", f"{field} {value} is not a probability")
+    return float(value)
+
+
+def venue_type_name(value: int) -> str:
+    return pb.VenueType.Name(value).removeprefix("VENUE_TYPE_").lower()
+
+
+def alert_row(msg: pb.Alert, where: Topic, received_at: datetime) -> dict:
+    _origin(msg.origin, where)
+    if not msg.origin.camera_id:
+        raise Rejected("invalid", "origin.camera_id is missing")
+    if msg.decision == pb.DECISION_UNSPECIFIED:
+        raise Rejected("invalid", "decision is unspecified")
+    if msg.venue_type == pb.VENUE_TYPE_UNSPECIFIED:
+        raise Rejected("invalid", "venue_type is unspecified")
+    if not (0 <= msg.age_estimate <= 120) or math.isnan(msg.age_estimate):
+        raise Rejected("invalid", f"age_estimate {msg.age_estimate} is out of range")
+    first_seen, decided_at = ts(msg.first_seen, "first_seen"), ts(msg.decided_at, "decided_at")
+    if decided_at < first_seen:
+        raise Rejected("invalid", "decided_at is before first_seen")
+    return dict(
+        event_id=_event_id(msg.event_id), district_id=where.district, venue_id=where.venue, device_id=where.device,
+        camera_id=msg.origin.camera_id, track_id=msg.track_id, first_seen=first_seen, decided_at=decided_at,
+        received_at=received_at, age_estimate=float(msg.age_estimate), p_minor=_prob(msg.p_minor, "p_minor"),
+        p_under_threshold=_prob(msg.p_under_threshold, "p_under_threshold"), threshold=float(msg.threshold),
+        decision=pb.Decision.Name(msg.decision).removeprefix("DECISION_").lower(),
+        venue_type=venue_type_name(msg.venue_type), frames_used=msg.frames_used,
+        models=[{"id": m.id, "graph_sha256": m.graph_sha256} for m in msg.models],
+        policy_version=msg.policy_version, evidence_available=msg.evidence_available)
+
+
+def idcheck_row(msg: pb.IdCheckOutcome, where: Topic, received_at: datetime) -> dict:
+    _origin(msg.origin, where)
+    return dict(
+        check_id=_event_id(msg.check_id, "check_id"), event_id=_event_id(msg.event_id), district_id=where.district,
+        venue_id=where.venue, device_id=where.device, checked_at=ts(msg.checked_at, "checked_at"),
+        received_at=received_at, result=pb.IdCheckResult.Name(msg.result).removeprefix("ID_CHECK_RESULT_").lower(),
+        age_years=msg.age_years, under_14=msg.under_14, id_keyed_hash=msg.id_keyed_hash,
+        checksum_valid=msg.checksum_valid)
+
+
+def status_json(msg) -> dict:
+    return MessageToDict(msg, preserving_proto_field_name=True)
+
+
+def check_device_message(msg, where: Topic) -> None:
+    _origin(msg.origin, where)

@@ -1,0 +1,119 @@
+"""``humiao demo``: the whole system on one machine, in one command.
+
+    embedded broker (amqtt, MQTT 3.1.1, demo only)
+      ◄─ edge agent on the sample video (real face photographs walking past a camera)
+      ─► hub (SQLite, ingest + HTTP on http://127.0.0.1:8080/)
+
+The edge plays the video in real time, in a loop (``--once``: one pass, then a summary). After
+the first alert, the demo asks the edge for its sealed face crop as an inspector would, so the
+evidence path runs too. Production runs Mosquitto, PostgreSQL and the services of deploy/.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+
+def _state_home() -> Path:
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "humiao" / "demo"
+
+
+def run(broker_port: int = 18830, http_port: int = 8080, once: bool = False, edge_config=None) -> int:
+    import uvicorn
+
+    from edge.agent import EdgeAgent
+    from edge.config import EdgeConfig
+    from hub.app import Hub, create_app
+    from hub.config import HubConfig
+    from hub.models import Alert, Evidence
+    from humiao.embedded_broker import EmbeddedBroker
+
+    state = _state_home()
+    broker = EmbeddedBroker(port=broker_port).start()
+    hub_cfg = HubConfig(data_dir=state / "hub", http={"port": http_port},
+                        mqtt={"port": broker_port, "protocol": "3.1.1", "share_group": None,
+                              "client_id": "humiao-demo-hub"})
+    hub = Hub(hub_cfg).start()
+    server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=http_port, log_level="warning"))
+    web = threading.Thread(target=server.run, name="hub-http", daemon=True)
+    web.start()
+
+    from edge.publisher import MqttConfig
+
+    base = edge_config or EdgeConfig()
+    cfg = base.model_copy(update={
+        "mqtt": MqttConfig(port=broker_port, protocol="3.1.1", client_id="humiao-demo-edge"),
+        "device": base.device.model_copy(update={"state_dir": state / "edge"}),
+        "evidence": base.evidence.model_copy(update={"hub_public_key": hub_cfg.private_key_path().with_suffix(".pub")}),
+        "source": base.source.model_copy(update={"on_end": "stop" if once else "loop"}),
+        "metrics": base.metrics.model_copy(update={"port": 0}),
+        "status": base.status.model_copy(update={"interval_s": 2.0}),
+    })
+    cfg = EdgeConfig.model_validate(cfg.model_dump())
+    agent = EdgeAgent(cfg)
+    for _ in range(100):
+        if server.started:
+            break
+        time.sleep(0.05)
+    print(f"""
+Humiao demo — all on this machine
+  hub (ingest status, alerts, devices):  http://127.0.0.1:{http_port}/
+  alerts as JSON:                        http://127.0.0.1:{http_port}/api/alerts
+  the wire, as JSON lines:               humiao mqtt tail --port {broker_port} --protocol 3.1.1
+  hub database (SQLite):                 {hub_cfg.database_url()}
+  edge: sample video, venue {cfg.policy.venue_type}, "looks under {cfg.policy.challenge_threshold:g} → check ID"
+{'' if once else '  Ctrl-C stops.'}""", flush=True)
+
+    done = threading.Event()
+    counts = {"alerts": 0}
+
+    def watch() -> None:
+        """Print alerts as the hub stores them, and fetch the first one's evidence."""
+        seen, asked = 0, False
+        while not done.wait(0.5):
+            with hub.sessions() as s:
+                rows = s.scalars(select(Alert).where(Alert.id > seen).order_by(Alert.id)).all()
+                for a in rows:
+                    seen = a.id
+                    delay = (a.stored_at - a.first_seen).total_seconds()
+                    print(f"hub stored alert {a.event_id[:13]}…  {a.venue_id}/{a.device_id}  age≈{a.age_estimate:4.1f}  "
+                          f"P(minor)={a.p_minor:.2f}  → {a.decision.upper()}   ({delay:.2f} s after the face was first seen)",
+                          flush=True)
+                    counts["alerts"] += 1
+                    if not asked and a.evidence_available:
+                        rid = hub.request_evidence(a.event_id, "inspector_request", "demo-inspector")
+                        print(f"  inspector asks for its face crop (request {rid[:13]}…)", flush=True)
+                        asked = a.event_id
+                if asked and asked is not True:
+                    ev = s.get(Evidence, asked)
+                    if ev is not None:
+                        print(f"  evidence for {asked[:13]}… stored at the hub, sealed ({len(ev.ciphertext)} bytes, "
+                              f"sha256 {ev.stored_sha256[:12]}…); the edge deleted its copy", flush=True)
+                        asked = True
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, lambda *_: agent.stop())
+        signal.signal(signal.SIGTERM, lambda *_: agent.stop())
+    try:
+        summary = agent.run()
+    finally:
+        time.sleep(2.0)  # the last alerts reach the hub
+        done.set()
+        watcher.join(timeout=5)
+        with hub.sessions() as s:
+            stored = s.scalar(select(func.count()).select_from(Alert))
+        server.should_exit = True
+        web.join(timeout=5)
+        hub.stop()
+        broker.stop()
+    print(f"\ndemo done: {summary.frames_read} frames, {len(summary.decisions)} people decided, "
+          f"{len(summary.alerts)} alerts sent, {stored} alerts in the hub database", flush=True)
+    return 0
