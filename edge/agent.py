@@ -91,6 +91,7 @@ class EdgeAgent:
         self.publisher: Publisher | None = None
         self.started_at = time.time()
         self._wall_offset = 0.0
+        self._frame_wall = time.time()
         self._stop = threading.Event()
         self._status_now = threading.Event()
         self._status_thread: threading.Thread | None = None
@@ -107,10 +108,12 @@ class EdgeAgent:
         if not self.evidence.enabled:
             log.warning("evidence.hub_public_key is not set: no face crops are kept, alerts carry none")
         m = self.messages
-        offline = self._status(online=False).SerializeToString()
+        # the Last Will carries no time: the broker sends it when we are gone, and the hub stamps it then
+        offline = pb.Status(origin=m.origin(), online=False).SerializeToString()
         self.publisher = Publisher(self.spool, self.cfg.mqtt, will=(m.topic("status"), offline),
                                    subscriptions=[m.topic("evidence_request"), m.topic("evidence_ack")],
-                                   on_message=self._on_hub_message, on_connected=lambda _p: self._status_now.set())
+                                   on_message=self._on_hub_message, on_connected=lambda _p: self._status_now.set(),
+                                   receipt_topic=m.topic("receipt"))
         self._put("birth", f"birth:{uuid7()}", m.birth(self.started_at))
         self.publisher.start()
 
@@ -166,6 +169,7 @@ class EdgeAgent:
                 summary.frames_processed += 1
                 frames.labels("processed").inc()
                 self._wall_offset = frame.wall - frame.timestamp  # stream time → Unix time, for the wire
+                self._frame_wall = frame.wall
                 self._handle(self.pipeline.process(frame.rgb, frame.timestamp), summary, on_event)
             self._handle(self.pipeline.flush(), summary, on_event)
         finally:
@@ -195,7 +199,9 @@ class EdgeAgent:
             kept = self.evidence.keep(event_id, event.best_crop, captured_at=event.last_seen + self._wall_offset)
             self.metrics.evidence.labels("kept").inc()
         event.best_crop = None  # the plain crop is not kept past this point
-        msg = self.messages.alert(event_id, event.track_id, event.first_seen + self._wall_offset, time.time(),
+        # offline (a file faster than real time) the clock is the video's; live it is the wall clock
+        decided_at = self._frame_wall if self.cfg.source.mode == "offline" else time.time()
+        msg = self.messages.alert(event_id, event.track_id, event.first_seen + self._wall_offset, decided_at,
                                   event.decision, kept)
         self._put("alert", event_id, msg)
         return event_id

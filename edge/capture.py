@@ -100,6 +100,7 @@ class CameraReader:
         self.frames_read = 0
         self.frames_skipped = 0  # overwritten before the agent took them (live mode)
         self.fps = 0.0
+        self._gap: float | None = None
         self._last_frame_at = time.monotonic()
         self._t0 = time.monotonic()
         self.last_error = ""
@@ -217,8 +218,9 @@ class CameraReader:
             index += 1
             self.frames_read += 1
             gap = now - self._last_frame_at
-            if gap > 0:
-                self.fps = 1 / gap if self.fps == 0 or gap > 10 else 0.95 * self.fps + 0.05 / gap
+            if 0 < gap < 10:  # smooth the interval, not its inverse (1/gap overweights jitter)
+                self._gap = gap if self._gap is None else 0.95 * self._gap + 0.05 * gap
+                self.fps = 1 / self._gap
             self._last_frame_at = now
             with self._cond:
                 if self.mode == "offline":

@@ -1,4 +1,7 @@
-"""Publisher: drains the spool to the broker with QoS 1 and removes an entry only on its PUBACK.
+"""Publisher: drains the spool to the broker with QoS 1. An entry leaves the spool on its PUBACK,
+or, for alerts and ID checks when ``receipt_topic`` is given, on the hub's receipt (the broker's
+PUBACK alone does not survive a broker crash); an acknowledged alert whose receipt is overdue is
+sent again with backoff.
 
 One paho-mqtt client with a fixed client id and a persistent session (MQTT v5 by default, 3.1.1 as
 a setting, for brokers such as amqtt that speak only 3.1.1). A pump thread sends spooled entries
@@ -22,7 +25,8 @@ from typing import Literal
 import paho.mqtt.client as mqtt
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.spool import Spool
+from edge.spool import RECEIPTED, Spool
+from proto import humiao_v1_pb2 as pb
 
 log = logging.getLogger("humiao.edge.mqtt")
 
@@ -37,16 +41,21 @@ class MqttConfig(BaseModel):
     window: int = Field(64, ge=1, le=1000, description="QoS 1 messages in flight at once")
     reconnect_min_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)
+    receipt_timeout_s: float | None = Field(
+        30.0, gt=0, description="send an alert again when the hub's receipt is this late (doubling); "
+                                "null: trust the broker's PUBACK alone")
 
 
 class Publisher:
     def __init__(self, spool: Spool, cfg: MqttConfig | None = None, will: tuple[str, bytes] | None = None,
                  subscriptions: Sequence[str] = (), on_message: Callable[[str, bytes], None] | None = None,
-                 on_connected: Callable[["Publisher"], None] | None = None):
+                 on_connected: Callable[["Publisher"], None] | None = None, receipt_topic: str | None = None):
         self.spool = spool
         self.cfg = cfg or MqttConfig()
+        self.receipt_topic = receipt_topic
+        self._receipts = receipt_topic is not None and self.cfg.receipt_timeout_s is not None
         self.will = will
-        self.subscriptions = list(subscriptions)
+        self.subscriptions = list(subscriptions) + ([receipt_topic] if receipt_topic else [])
         self.on_message = on_message
         self.on_connected = on_connected
         v5 = self.cfg.protocol == "5"
@@ -60,13 +69,15 @@ class Publisher:
         self.client.on_message = self._on_message
         self._cond = threading.Condition()
         self._connected = False
-        self._inflight: dict[int, int] = {}  # mid → spool seq
+        self._inflight: dict[int, tuple[int, str]] = {}  # mid → (spool seq, kind)
         self._early: set[int] = set()  # PUBACKs that arrived before publish() returned the mid
         self._next_seq = 0  # highest seq handed to the client in this connection
         self._generation = 0  # bumped on every connect: a batch from an older connection stops
         self._stop = threading.Event()
         self._pump = threading.Thread(target=self._run, name="spool-pump", daemon=True)
         self.published = 0
+        self.confirmed = 0  # entries the hub's receipts removed
+        self.resent = 0  # acknowledged by the broker, receipt overdue, sent again
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -128,6 +139,15 @@ class Publisher:
             self.on_connected(self)
 
     def _on_message(self, client, userdata, msg) -> None:
+        if msg.topic == self.receipt_topic:
+            receipt = pb.Receipt()
+            try:
+                receipt.ParseFromString(msg.payload)
+            except Exception:
+                log.warning("ignoring a malformed receipt")
+                return
+            self.confirmed += self.spool.confirm(list(receipt.keys))
+            return
         if self.on_message:
             try:
                 self.on_message(msg.topic, bytes(msg.payload))
@@ -143,15 +163,18 @@ class Publisher:
 
     def _on_publish(self, client, userdata, mid, reason_code=None, properties=None) -> None:
         with self._cond:
-            seq = self._inflight.pop(mid, None)
-            if seq is None:
+            entry = self._inflight.pop(mid, None)
+            if entry is None:
                 self._early.add(mid)
             self._cond.notify_all()
-        if seq is not None:
-            self._acked(seq)
+        if entry is not None:
+            self._acked(*entry)
 
-    def _acked(self, seq: int) -> None:
-        self.spool.ack(seq)
+    def _acked(self, seq: int, kind: str) -> None:
+        if self._receipts and kind in RECEIPTED:
+            self.spool.await_receipt(seq, self.cfg.receipt_timeout_s)
+        else:
+            self.spool.ack(seq)
         self.published += 1
 
     # -- pump ---------------------------------------------------------------------------------
@@ -163,6 +186,14 @@ class Publisher:
                     continue
                 after, room, generation = self._next_seq, self.cfg.window - len(self._inflight), self._generation
             batch = self.spool.pending(limit=room, after_seq=after)
+            resend = False
+            if not batch and self._receipts:
+                batch = self.spool.due(limit=room)
+                resend = bool(batch)
+                if resend:
+                    self.resent += len(batch)
+                    log.info("%d alerts acknowledged by the broker but not confirmed by the hub: sending again",
+                             len(batch))
             if not batch:
                 with self._cond:
                     self._cond.wait(0.5)
@@ -182,11 +213,11 @@ class Publisher:
                     early = info.mid in self._early
                     self._early.discard(info.mid)
                     if not early:
-                        self._inflight[info.mid] = entry.seq
+                        self._inflight[info.mid] = (entry.seq, entry.kind)
                     current = generation == self._generation
-                    if current:
+                    if current and not resend:
                         self._next_seq = entry.seq
                 if early:
-                    self._acked(entry.seq)
+                    self._acked(entry.seq, entry.kind)
                 if not current:
                     break  # reconnected meanwhile: the new connection replays from the oldest entry

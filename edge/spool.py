@@ -1,6 +1,9 @@
-"""The edge's outbox: every message is on disk before it is published, and leaves only when the
-broker has acknowledged it (PUBACK). After a crash, a power cut or a broker outage, ``pending()``
-replays what is left, oldest first.
+"""The edge's outbox: every message is on disk before it is published. Most kinds leave when the
+broker acknowledges them (PUBACK); alerts and ID checks leave only when the hub's receipt says
+they are committed there, because a broker that crashes can lose what it had acknowledged. An
+acknowledged entry whose receipt is overdue is sent again (``due()``), with backoff; the hub
+absorbs the repeat by id. After a crash, a power cut or a broker outage, ``pending()`` replays
+what is left, oldest first.
 
 SQLite in WAL mode with ``synchronous=FULL``: a ``put`` that returned survives a power cut.
 Messages are idempotent by key (the alert's event id), so a repeat ``put`` is absorbed.
@@ -27,10 +30,14 @@ CREATE TABLE IF NOT EXISTS outbox (
     size       INTEGER NOT NULL,
     created    REAL NOT NULL,
     attempts   INTEGER NOT NULL DEFAULT 0,
-    dropped    INTEGER NOT NULL DEFAULT 0
+    dropped    INTEGER NOT NULL DEFAULT 0,
+    acked_at   REAL,
+    resend_at  REAL
 );
 """
 DROPPABLE = ("evidence",)
+RECEIPTED = ("alert", "idcheck")  # kept until the hub's receipt, not only the broker's PUBACK
+MAX_RESEND_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,10 @@ class Spool:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+        for name in ("acked_at", "resend_at"):  # a spool written by an older agent
+            if name not in columns:
+                self._db.execute(f"ALTER TABLE outbox ADD COLUMN {name} REAL")
         self.dropped_evidence = 0
 
     def close(self) -> None:
@@ -85,13 +96,51 @@ class Spool:
             self.dropped_evidence += 1
 
     def pending(self, limit: int = 100, after_seq: int = 0) -> list[Entry]:
-        """Spooled messages in the order they were put."""
+        """Messages the broker has not acknowledged, in the order they were put."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, key, kind, topic, payload, attempts FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-                (after_seq, limit)).fetchall()
+                "SELECT seq, key, kind, topic, payload, attempts FROM outbox WHERE seq > ? AND acked_at IS NULL "
+                "ORDER BY seq LIMIT ?", (after_seq, limit)).fetchall()
         return [Entry(seq, key, kind, topic, None if payload is None else bytes(payload), attempts)
                 for seq, key, kind, topic, payload, attempts in rows]
+
+    def due(self, limit: int = 100, now: float | None = None) -> list[Entry]:
+        """Acknowledged by the broker, no receipt from the hub in time: to send again. Their next
+        resend is pushed back at once (doubling, at most an hour), so a hub that is down for long
+        is not flooded."""
+        now = time.time() if now is None else now
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, key, kind, topic, payload, attempts, resend_at - acked_at FROM outbox "
+                "WHERE acked_at IS NOT NULL AND resend_at <= ? ORDER BY seq LIMIT ?", (now, limit)).fetchall()
+            for seq, *_rest, wait in rows:
+                self._db.execute("UPDATE outbox SET resend_at = ? WHERE seq = ?",
+                                 (now + min(2 * max(wait or 1.0, 1.0), MAX_RESEND_S), seq))
+        return [Entry(seq, key, kind, topic, None if payload is None else bytes(payload), attempts)
+                for seq, key, kind, topic, payload, attempts, _wait in rows]
+
+    def await_receipt(self, seq: int, timeout_s: float) -> None:
+        """The broker acknowledged a receipted message: keep it until the hub confirms it."""
+        now = time.time()
+        with self._lock:
+            self._db.execute("UPDATE outbox SET acked_at = ?, resend_at = CASE WHEN acked_at IS NULL THEN ? "
+                             "ELSE resend_at END WHERE seq = ?", (now, now + timeout_s, seq))
+
+    def confirm(self, keys: list[str]) -> int:
+        """The hub committed these: forget them. The number of entries removed."""
+        if not keys:
+            return 0
+        with self._lock:
+            removed = 0
+            for i in range(0, len(keys), 500):
+                chunk = keys[i:i + 500]
+                removed += self._db.execute(f"DELETE FROM outbox WHERE key IN ({','.join('?' * len(chunk))})",
+                                            chunk).rowcount
+            return removed
+
+    def awaiting_receipt(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM outbox WHERE acked_at IS NOT NULL").fetchone()[0]
 
     def attempted(self, seq: int) -> None:
         with self._lock:

@@ -223,8 +223,21 @@ class Ingestor:
             self.metrics.messages.labels(kind).inc(n)
         for topic_name, payload in acks:  # after the commit: the edge deletes its copy only then
             self.client.publish(topic_name, payload, qos=1)
+        self._send_receipts(batch, stored_at)
         if new_alerts and self.on_stored:
             self.on_stored(sorted(new_alerts))
+
+    def _send_receipts(self, batch: Batch, stored_at: datetime) -> None:
+        """Tell each edge which of its alerts are committed (new or repeats): it drops them from its spool."""
+        keys: dict[tuple, list[str]] = {}
+        for row in batch.alerts:
+            keys.setdefault((row["district_id"], row["venue_id"], row["device_id"]), []).append(row["event_id"])
+        for row in batch.id_checks:
+            keys.setdefault((row["district_id"], row["venue_id"], row["device_id"]), []).append(row["check_id"])
+        for dev, ids in keys.items():
+            receipt = pb.Receipt(keys=ids)
+            receipt.stored_at.FromDatetime(stored_at)
+            self.client.publish(make_topic(*dev, "receipt"), receipt.SerializeToString(), qos=1)
 
     def _classify(self, items: list[Incoming]) -> Batch:
         batch = Batch()
@@ -257,14 +270,16 @@ class Ingestor:
             self._seen(batch, dev, item.received_at)
         elif kind == "status":
             check_device_message(msg, where)
-            sent_at = ts(msg.sent_at, "sent_at")
+            # a Last Will has no sent_at (it was written at connect time): it speaks for when it arrives
+            sent_at = ts(msg.sent_at, "sent_at", required=msg.online) or item.received_at
             prior = batch.devices.get(dev, {})
             if prior.get("status_sent_at") and prior["status_sent_at"] > sent_at:
                 return
-            batch.devices[dev] = {**prior, "seen": max(item.received_at, prior.get("seen", item.received_at)),
-                                  "online": msg.online, "status": status_json(msg), "status_sent_at": sent_at,
-                                  "software_version": msg.software_version or None,
-                                  "availability_changed": item.received_at}
+            fields = {**prior, "seen": max(item.received_at, prior.get("seen", item.received_at)),
+                      "online": msg.online, "status_sent_at": sent_at, "availability_changed": item.received_at}
+            if msg.HasField("sent_at"):  # a real status; a Last Will only says the device is gone
+                fields.update(status=status_json(msg), software_version=msg.software_version or None)
+            batch.devices[dev] = fields
         elif kind == "birth":
             check_device_message(msg, where)
             from hub.validate import venue_type_name

@@ -169,6 +169,14 @@ class EvidenceAck(_message.Message):
     stored_sha256: str
     def __init__(self, request_id: _Optional[str] = ..., event_id: _Optional[str] = ..., stored_sha256: _Optional[str] = ...) -> None: ...
 
+class Receipt(_message.Message):
+    __slots__ = ("keys", "stored_at")
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    STORED_AT_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedScalarFieldContainer[str]
+    stored_at: _timestamp_pb2.Timestamp
+    def __init__(self, keys: _Optional[_Iterable[str]] = ..., stored_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class IdCheckOutcome(_message.Message):
     __slots__ = ("event_id", "check_id", "origin", "checked_at", "result", "age_years", "under_14", "id_keyed_hash", "checksum_valid")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]

@@ -1,7 +1,7 @@
 """MQTT topics: ``humiao/v1/<district>/<venue>/<device>/<kind>``, and which message each kind carries.
 
 Edges publish ``alert``, ``evidence``, ``idcheck``, ``status`` (retained; Last Will ``online=false``),
-``birth`` and ``death``; the hub publishes ``evidence_request`` and ``evidence_ack`` to a device.
+``birth`` and ``death``; the hub publishes ``evidence_request``, ``evidence_ack`` and ``receipt`` (alerts it committed) to a device.
 Hub workers share the load with MQTT shared subscriptions (``$share/<group>/…``).
 """
 
@@ -29,6 +29,7 @@ EDGE_KINDS: dict[str, type[Message]] = {
 HUB_KINDS: dict[str, type[Message]] = {
     "evidence_request": pb.EvidenceRequest,
     "evidence_ack": pb.EvidenceAck,
+    "receipt": pb.Receipt,
 }
 KINDS: dict[str, type[Message]] = {**EDGE_KINDS, **HUB_KINDS}
 MAX_PAYLOAD = 1 << 20  # 1 MiB: an encrypted face crop fits with room to spare; anything larger is refused

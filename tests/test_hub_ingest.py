@@ -26,7 +26,9 @@ class Stream:
     def __init__(self, tmp_path, port: int, protocol: str = "5", n: int = 600, rate: float = 300.0):
         self.spool = Spool(tmp_path / "edge-spool.db")
         self.publisher = Publisher(self.spool, MqttConfig(port=port, protocol=protocol, client_id="edge-under-test",
-                                                          reconnect_min_s=0.1, reconnect_max_s=1.0))
+                                                          reconnect_min_s=0.1, reconnect_max_s=1.0,
+                                                          receipt_timeout_s=2.0),
+                                   receipt_topic=wire.topic(*wire.ORIGIN, "receipt"))
         self.n, self.rate = n, rate
         self.sent: list[str] = []
         self.thread = threading.Thread(target=self._feed, daemon=True)
@@ -46,6 +48,7 @@ class Stream:
 
     def finish(self, timeout: float = 60) -> None:
         self.thread.join(timeout)
+        # empty only when the hub's receipts came back for every alert
         assert wait_for(lambda: self.spool.depth() == 0, timeout), f"{self.spool.depth()} alerts still spooled"
         self.publisher.stop()
         self.spool.close()
@@ -70,6 +73,22 @@ def test_broker_killed_mid_stream(broker, db_url, tmp_path):
         broker.start()
         stream.finish()
         assert_exactly_once(db_url, stream.sent)
+        assert stream.publisher.confirmed >= len(stream.sent)  # every alert left the spool on a hub receipt
+    finally:
+        hub.stop()
+
+
+def test_an_alert_the_broker_acknowledged_and_lost_is_sent_again(broker, db_url, tmp_path):
+    """A broker PUBACKs an alert nobody is subscribed to yet and drops it (as a crashed broker loses
+    what it had acknowledged): the edge, with no receipt from the hub, sends it again."""
+    stream = Stream(tmp_path, broker.port, n=20, rate=100).start()
+    stream.thread.join(10)
+    assert wait_for(lambda: stream.spool.awaiting_receipt() == 20, 10)  # all PUBACKed, none confirmed
+    hub = HubProcess(tmp_path, hub_config(tmp_path, db_url, broker.port)).start()
+    try:
+        stream.finish(timeout=30)
+        assert_exactly_once(db_url, stream.sent)
+        assert stream.publisher.resent >= 20
     finally:
         hub.stop()
 

@@ -55,3 +55,19 @@ def test_over_budget_drops_oldest_evidence_first_and_never_alerts(tmp_path):
     kept = {e.key: e for e in s.pending(limit=1000)}
     assert all(kept[f"al-{i}"].payload == b"a" * 300 for i in range(60)) and kept["al1"].payload
     assert kept["ev2"].payload is None and kept["ev3"].payload is None
+
+
+def test_alerts_wait_for_the_hub_receipt_and_are_resent_with_backoff(tmp_path):
+    s = Spool(tmp_path / "s.db")
+    s.put("a1", "alert", "t", b"1")
+    s.put("a2", "alert", "t", b"2")
+    e1, e2 = s.pending()
+    s.await_receipt(e1.seq, timeout_s=10)  # the broker acknowledged a1
+    assert [e.key for e in s.pending()] == ["a2"] and s.awaiting_receipt() == 1 and s.depth() == 2
+    now = __import__("time").time()
+    assert s.due(now=now + 5) == []  # receipt not overdue yet
+    assert [e.key for e in s.due(now=now + 11)] == ["a1"]  # overdue: send again
+    assert s.due(now=now + 12) == []  # and not again at once: the next try waits twice as long
+    assert [e.key for e in s.due(now=now + 40)] == ["a1"]
+    assert s.confirm(["a1", "unknown"]) == 1  # the hub's receipt removes it
+    assert [e.key for e in s.pending()] == ["a2"] and s.awaiting_receipt() == 0

@@ -6,7 +6,7 @@ import time
 
 from proto import humiao_v1_pb2 as pb
 from proto.ids import uuid7
-from proto.topics import topic
+from proto.topics import topic  # noqa: F401 (tests build topics from here)
 
 ORIGIN = ("d1", "venue1", "edge1")
 
