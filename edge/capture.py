@@ -9,8 +9,9 @@ stalled, down, ended), reconnect count, frame rate and skipped frames go into th
 Modes (``source.mode``):
 - ``live``: latest frame only; a video file is paced at its own frame rate, as a camera would be.
 - ``offline``: every frame in order, as fast as the consumer takes them (evaluation, benchmarks).
-At the end of a file (``source.on_end``): ``stop``, ``loop``, or ``reopen`` (treat it as a live
-source: wait for the file to come back; a recorder that rotates files, or a test).
+At the end of a file (``source.on_end``): ``stop``; ``loop`` (open it again from the start: a
+replaced file is picked up, a removed one is a lost camera, reconnected with backoff); or
+``reopen`` (a live source whose end is a failure: reconnect).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,7 +102,7 @@ class CameraReader:
         self.frames_read = 0
         self.frames_skipped = 0  # overwritten before the agent took them (live mode)
         self.fps = 0.0
-        self._gap: float | None = None
+        self._recent: deque[float] = deque()
         self._last_frame_at = time.monotonic()
         self._t0 = time.monotonic()
         self.last_error = ""
@@ -152,12 +154,13 @@ class CameraReader:
     def _run(self) -> None:
         delay = self.reconnect_min_s
         index = 0
-        first = True
+        first, looped = True, False
         while not self._stop.is_set():
             try:
                 cap = open_capture(self.uri)
             except SourceError as err:
                 self.last_error = str(err)
+                looped = False
                 if first and self.on_end == "stop" and is_file(self.uri):
                     self._set_state(ENDED, str(err))
                     return
@@ -165,20 +168,22 @@ class CameraReader:
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.reconnect_max_s)
                 continue
-            if not first:
+            if not first and not looped:
                 self.reconnects += 1
             first = False
-            index = self._stream(cap, index)
+            index, looped = self._stream(cap, index)
             cap.release()
             if self._stop.is_set() or self.state == ENDED:
                 return
+            if looped:
+                continue  # a looping file starts over (reopened: a replaced file is picked up)
             delay = self.reconnect_min_s if self.state == STREAMING else delay
             self._set_state(RECONNECTING, self.last_error or "source stopped giving frames")
             self._stop.wait(delay)
             delay = min(delay * 2, self.reconnect_max_s)
 
-    def _stream(self, cap: cv2.VideoCapture, index: int) -> int:
-        """Read until the source fails or ends; the next frame index."""
+    def _stream(self, cap: cv2.VideoCapture, index: int) -> tuple[int, bool]:
+        """Read until the source fails or ends; (the next frame index, whether a looping file ended)."""
         file_fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
         paced = self.mode == "live" and is_file(self.uri)
         opened_at = time.monotonic()
@@ -187,7 +192,7 @@ class CameraReader:
         while not self._stop.is_set():
             if self.max_frames is not None and self.frames_read >= self.max_frames:
                 self._set_state(ENDED, f"max_frames {self.max_frames} read")
-                return index
+                return index, False
             ok, bgr = cap.read()
             now = time.monotonic()
             if not ok:
@@ -195,15 +200,11 @@ class CameraReader:
                     self._set_state(ENDED, "end of file")
                     with self._cond:
                         self._cond.notify_all()
-                    return index
-                if is_file(self.uri) and self.on_end == "loop":
-                    cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-                    if cap.read()[0]:
-                        cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-                        opened_at, wall0, n = time.monotonic(), time.time(), 0
-                        continue
+                    return index, False
+                if is_file(self.uri) and self.on_end == "loop" and n > 0:
+                    return index, True
                 self.last_error = "end of stream" if is_file(self.uri) else "read failed"
-                return index
+                return index, False
             if paced:  # a file played as a camera: at its own frame rate
                 due = opened_at + n / file_fps
                 if due > now:
@@ -217,10 +218,11 @@ class CameraReader:
             n += 1
             index += 1
             self.frames_read += 1
-            gap = now - self._last_frame_at
-            if 0 < gap < 10:  # smooth the interval, not its inverse (1/gap overweights jitter)
-                self._gap = gap if self._gap is None else 0.95 * self._gap + 0.05 * gap
-                self.fps = 1 / self._gap
+            self._recent.append(now)  # frame rate over the last two seconds
+            while now - self._recent[0] > 2.0:
+                self._recent.popleft()
+            span = now - self._recent[0]
+            self.fps = (len(self._recent) - 1) / span if span > 0.2 else self.fps
             self._last_frame_at = now
             with self._cond:
                 if self.mode == "offline":
@@ -232,4 +234,4 @@ class CameraReader:
                 self._cond.notify_all()
             if self.state != STREAMING:
                 self._set_state(STREAMING)
-        return index
+        return index, False

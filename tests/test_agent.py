@@ -104,10 +104,10 @@ def _metrics(port: int) -> str:
 
 def test_camera_loss_is_reported_and_a_dead_edge_goes_offline(broker, hub, tmp_path):
     cam = tmp_path / "cam.mp4"
-    spare = write_video(tmp_path / "spare.mp4", n=50, size=(640, 360), moving=True)
+    spare = write_video(tmp_path / "spare.mp4", n=50, size=(640, 360), moving=True)  # 2 s, looped
     shutil.copy(spare, cam)
     port = free_port()
-    cfg = edge_config(tmp_path, broker, hub, source={"uri": str(cam), "on_end": "reopen", "reconnect_min_s": 0.2,
+    cfg = edge_config(tmp_path, broker, hub, source={"uri": str(cam), "on_end": "loop", "reconnect_min_s": 0.2,
                                                      "reconnect_max_s": 0.5}, metrics={"port": port})
     conf = tmp_path / "edge.yaml"
     conf.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
@@ -124,14 +124,17 @@ def test_camera_loss_is_reported_and_a_dead_edge_goes_offline(broker, hub, tmp_p
         assert wait_for(lambda: (camera() or (0, ""))[1] == "CAMERA_STATE_STREAMING", 60), \
             (camera(), (tmp_path / "edge.log").read_text()[-2000:])
         assert wait_for(lambda: 'humiao_edge_stage_seconds_count{stage="detect"}' in _metrics(port), 10)
+        time.sleep(2.5)  # a loop or two of the file
+        assert camera()[2] == 0  # looping is not reconnecting
         text = _metrics(port)
         assert 'humiao_edge_frames_total{fate="read"}' in text and "humiao_edge_spool_depth" in text
-        cam.unlink()
+        cam.unlink()  # the camera goes away (noticed at the end of the current loop)
         assert wait_for(lambda: (camera() or (0, ""))[1] == "CAMERA_STATE_RECONNECTING", 15), camera()
         assert 'humiao_edge_camera_state{camera="cam0",state="reconnecting"} 1.0' in _metrics(port)
         shutil.copy(spare, cam)
-        assert wait_for(lambda: (lambda c: c and c[1] == "CAMERA_STATE_STREAMING" and c[2] >= 1)(camera()), 15), camera()
+        assert wait_for(lambda: (lambda c: c and c[1] == "CAMERA_STATE_STREAMING" and c[2] == 1)(camera()), 15), camera()
         assert camera()[0] is True
+        assert 20 < float(_metrics(port).split('humiao_edge_camera_fps{camera="cam0"} ')[1].split()[0]) < 30  # paced at 25
         proc.kill()  # power cut: no Death, no clean disconnect
         proc.wait(10)
         # the broker sees the connection die and publishes the Last Will; the last camera status stays

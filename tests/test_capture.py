@@ -82,6 +82,18 @@ def test_a_source_that_goes_away_is_reconnected(tmp_path):
     assert "no such file" in reader.last_error
 
 
+def test_a_looping_file_is_not_a_reconnect_and_its_removal_is(tmp_path):
+    path = write_video(tmp_path / "loop.mp4", n=10)
+    reader = CameraReader(str(path), mode="live", on_end="loop", reconnect_min_s=0.1).start()
+    try:
+        assert wait_for(lambda: reader.frames_read > 25, 5)  # looped at least twice
+        assert reader.reconnects == 0 and reader.state == STREAMING
+        path.unlink()
+        assert wait_for(lambda: reader.state == RECONNECTING, 3)
+    finally:
+        reader.stop()
+
+
 def test_a_missing_file_ends_at_once_when_not_reopening(tmp_path):
     reader = CameraReader(str(tmp_path / "nope.mp4"), on_end="stop").start()
     assert wait_for(lambda: reader.state == ENDED, 3)
