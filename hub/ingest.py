@@ -54,7 +54,8 @@ class Batch:
     alerts: list[dict] = field(default_factory=list)
     id_checks: list[dict] = field(default_factory=list)
     dead: list[dict] = field(default_factory=list)
-    devices: dict[tuple, dict] = field(default_factory=dict)
+    devices: dict[tuple, dict] = field(default_factory=dict)  # status, birth, death: per-device updates
+    seen: dict[tuple, datetime] = field(default_factory=dict)  # every device heard from: last_seen
     evidence: list[tuple[dict, tuple]] = field(default_factory=list)
     kinds: Counter = field(default_factory=Counter)
 
@@ -209,6 +210,7 @@ class Ingestor:
                 acks.append((make_topic(*where, "evidence_ack"), pb.EvidenceAck(
                     request_id=row["request_id"], event_id=row["event_id"],
                     stored_sha256=row["stored_sha256"]).SerializeToString()))
+            store.devices_seen(session, batch.seen)
             for (district, venue, device), fields in batch.devices.items():
                 store.touch_device(session, district, venue, device, **fields)
             store.dead_letters(session, batch.dead)
@@ -264,10 +266,8 @@ class Ingestor:
         kind = where.kind
         if kind == "alert":
             batch.alerts.append(alert_row(msg, where, item.received_at))
-            self._seen(batch, dev, item.received_at)
         elif kind == "idcheck":
             batch.id_checks.append(idcheck_row(msg, where, item.received_at))
-            self._seen(batch, dev, item.received_at)
         elif kind == "status":
             check_device_message(msg, where)
             # a Last Will has no sent_at (it was written at connect time): it speaks for when it arrives
@@ -275,8 +275,7 @@ class Ingestor:
             prior = batch.devices.get(dev, {})
             if prior.get("status_sent_at") and prior["status_sent_at"] > sent_at:
                 return
-            fields = {**prior, "seen": max(item.received_at, prior.get("seen", item.received_at)),
-                      "online": msg.online, "status_sent_at": sent_at, "availability_changed": item.received_at}
+            fields = {**prior, "seen": item.received_at, "online": msg.online, "status_sent_at": sent_at, "availability_changed": item.received_at}
             if msg.HasField("sent_at"):  # a real status; a Last Will only says the device is gone
                 fields.update(status=status_json(msg), software_version=msg.software_version or None)
             batch.devices[dev] = fields
@@ -298,8 +297,7 @@ class Ingestor:
 
     @staticmethod
     def _seen(batch: Batch, dev: tuple, when: datetime) -> None:
-        fields = batch.devices.setdefault(dev, {})
-        fields["seen"] = max(when, fields.get("seen", when))
+        batch.seen[dev] = max(when, batch.seen.get(dev, when))
 
     def _evidence_row(self, msg: pb.Evidence, item: Incoming) -> dict:
         from hub.validate import _event_id

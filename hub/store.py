@@ -3,9 +3,10 @@ by the unique key, so a redelivered message changes nothing and is counted as a 
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import datetime, timezone
 
-from sqlalchemy import Table, or_
+from sqlalchemy import JSON, Table, TypeDecorator, case, func, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,15 +24,44 @@ def insert_new(session: Session, model, rows: list[dict], key: str) -> set[str]:
     unique: dict[str, dict] = {}
     for row in rows:
         unique.setdefault(row[key], row)  # the same message twice in one batch
+    if session.bind.dialect.name == "postgresql":
+        return _insert_new_pg(session, model.__table__, list(unique.values()), key)
     column = getattr(model.__table__.c, key)
-    values = list(unique.values())
-    step = max(1, 30000 // len(values[0]))  # bound parameters per statement (SQLite 32766, PostgreSQL 65535)
-    inserted: set[str] = set()
-    for i in range(0, len(values), step):
-        stmt = (_insert(session, model.__table__).values(values[i:i + step])
-                .on_conflict_do_nothing(index_elements=[key]).returning(column))
-        inserted.update(session.scalars(stmt))
-    return inserted
+    # executemany + RETURNING: SQLAlchemy's "insertmanyvalues" batches the rows into few statements
+    # compiled once and cached (a multi-VALUES literal would be compiled anew for every batch)
+    stmt = _insert(session, model.__table__).on_conflict_do_nothing(index_elements=[key]).returning(column)
+    return set(session.execute(stmt, list(unique.values())).scalars())
+
+
+def _pg_value(value):
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).replace(tzinfo=None)  # as UTCDateTime stores it
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return value
+
+
+def _insert_new_pg(session: Session, table: Table, rows: list[dict], key: str) -> set[str]:
+    """PostgreSQL: one short statement per batch, ``INSERT … SELECT FROM unnest(<one array per
+    column>) ON CONFLICT DO NOTHING RETURNING key``; its text is the same for every batch, so the
+    server and the driver reuse its plan and parse."""
+    dialect = session.bind.dialect
+    names = [c.name for c in table.columns if c.name in rows[0]]
+    arrays, selects = [], []
+    for i, name in enumerate(names):
+        sqltype = table.c[name].type
+        if isinstance(sqltype, TypeDecorator):
+            sqltype = sqltype.impl_instance
+        if isinstance(sqltype, JSON):
+            arrays.append(f"%(c{i})s::text[]")
+            selects.append(f"c{i}::json")
+        else:
+            arrays.append(f"%(c{i})s::{sqltype.compile(dialect=dialect)}[]")
+            selects.append(f"c{i}")
+    sql = (f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(selects)} FROM unnest({', '.join(arrays)}) "
+           f"AS u({', '.join(f'c{i}' for i in range(len(names)))}) ON CONFLICT ({key}) DO NOTHING RETURNING {key}")
+    params = {f"c{i}": [_pg_value(r[name]) for r in rows] for i, name in enumerate(names)}
+    return {r[0] for r in session.connection().exec_driver_sql(sql, params)}
 
 
 def alerts(session: Session, rows: list[dict]) -> set[str]:
@@ -59,7 +89,8 @@ def touch_device(session: Session, district: str, venue: str, device: str, seen:
                   last_seen=seen, **fields)
     stmt = _insert(session, table).values(**values)
     update = {k: stmt.excluded[k] for k in values if k != "key"}
-    update["last_seen"] = stmt.excluded.last_seen
+    update["last_seen"] = case((func.coalesce(table.c.last_seen < stmt.excluded.last_seen, True), stmt.excluded.last_seen),
+                               else_=table.c.last_seen)
     where = None
     if "status_sent_at" in fields:
         where = or_(table.c.status_sent_at.is_(None), table.c.status_sent_at <= stmt.excluded.status_sent_at)
@@ -68,3 +99,16 @@ def touch_device(session: Session, district: str, venue: str, device: str, seen:
 
 def evidence(session: Session, row: dict) -> bool:
     return bool(insert_new(session, Evidence, [row], "event_id"))
+
+
+def devices_seen(session: Session, seen: dict[tuple[str, str, str], datetime]) -> None:
+    """Create devices heard from for the first time and move ``last_seen`` forward, all in one statement."""
+    if not seen:
+        return
+    table = Device.__table__
+    rows = [dict(key=device_key(*dev), district_id=dev[0], venue_id=dev[1], device_id=dev[2], last_seen=when,
+                 online=False) for dev, when in sorted(seen.items())]
+    stmt = _insert(session, table).values(rows)
+    later = case((func.coalesce(table.c.last_seen < stmt.excluded.last_seen, True), stmt.excluded.last_seen),
+                 else_=table.c.last_seen)
+    session.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"last_seen": later}))

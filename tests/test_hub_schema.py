@@ -45,3 +45,40 @@ def test_hub_config_errors_name_the_field(tmp_path):
     cfg = load_config(HubConfig, None, environ={"HUMIAO_HUB__MQTT__PORT": "1999", "HUMIAO__POLICY__X": "1"},
                       prefix=ENV_PREFIX)
     assert cfg.mqtt.port == 1999  # the edge's HUMIAO__ variables are not the hub's
+
+
+def test_idempotent_insert_round_trips_every_field(db_url):
+    """The batch insert (unnest on PostgreSQL, executemany on SQLite) stores each id once, and
+    what comes back is what went in: aware UTC times, JSON, floats, booleans."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import select
+
+    from hub import store
+    from hub.db import sessions
+    from hub.models import Alert
+    from hub.validate import alert_row
+    from proto.topics import parse
+    from proto import humiao_v1_pb2 as pb
+    from tests import wire
+
+    engine = make_engine(db_url)
+    migrate(engine)
+    now = datetime(2026, 11, 23, 8, 30, 1, 250000, tzinfo=timezone.utc)
+    rows = []
+    for _ in range(3):
+        t, payload, _eid = wire.alert()
+        msg = pb.Alert()
+        msg.ParseFromString(payload)
+        rows.append({**alert_row(msg, parse(t), now), "stored_at": now})
+    with sessions(engine)() as s, s.begin():
+        assert store.alerts(s, rows + rows[:1]) == {r["event_id"] for r in rows}  # a repeat inside the batch
+    with sessions(engine)() as s, s.begin():
+        assert store.alerts(s, rows[1:]) == set()  # all seen before: nothing inserted
+    with sessions(engine)() as s:
+        got = {a.event_id: a for a in s.scalars(select(Alert))}
+    engine.dispose()
+    assert set(got) == {r["event_id"] for r in rows}
+    a, r = got[rows[0]["event_id"]], rows[0]
+    assert a.received_at == now and a.first_seen == r["first_seen"] and a.first_seen.tzinfo is not None
+    assert a.models == r["models"] and a.evidence_available is False and abs(a.p_minor - r["p_minor"]) < 1e-6

@@ -1,0 +1,197 @@
+"""Hub ingest throughput: alerts/s sustained through Mosquitto into SQLite and into PostgreSQL.
+
+    python -m benchmarks.hub_ingest --json OUT.json [--alerts 30000] [--stores sqlite,postgresql]
+                                    [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+
+Per store: a private Mosquitto on a free loopback port (Debian's binary, deploy/mosquitto
+settings), one hub worker as its own process (``humiao hub run``, the production path: manual
+PUBACK after each committed batch), and a bounded load generator in this process: several
+simulated edges (distinct device ids) publishing valid alerts with QoS 1, at most ``--window``
+unacknowledged at a time. The clock runs from the first publish to the moment the last alert is
+committed (polled from the database). Reported: alerts_per_s, sent, stored (distinct event ids),
+lost (sent − stored; must be 0), duplicates (rows beyond distinct ids; must be 0, the unique
+constraint), and redeliveries the hub absorbed (its own counter). PostgreSQL gets a fresh
+database, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from sqlalchemy import create_engine, func, select, text
+
+from benchmarks.report import write_json
+from hub.models import Alert
+from humiao.localbroker import Mosquitto, free_port
+from proto import humiao_v1_pb2 as pb
+from proto.ids import uuid7
+from proto.topics import topic
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def make_alerts(n: int, devices: int) -> list[tuple[str, bytes, str]]:
+    now = time.time()
+    out = []
+    for i in range(n):
+        dev = ("bench", f"venue{i % devices}", f"edge{i % devices}")
+        eid = str(uuid7())
+        msg = pb.Alert(event_id=eid, origin=pb.Origin(district_id=dev[0], venue_id=dev[1], device_id=dev[2],
+                                                      camera_id="cam0"),
+                       track_id=i, age_estimate=15.0, p_minor=0.8, p_under_threshold=0.9, threshold=25.0,
+                       decision=pb.DECISION_CHECK_ID, venue_type=pb.VENUE_TYPE_KTV, frames_used=6,
+                       models=[pb.ModelRef(id="cydral-age-v1", graph_sha256="0" * 64)], policy_version="bench")
+        msg.first_seen.FromNanoseconds(int((now - 1) * 1e9))
+        msg.decided_at.FromNanoseconds(int(now * 1e9))
+        out.append((topic(*dev, "alert"), msg.SerializeToString(), eid))
+    return out
+
+
+class Generator:
+    """QoS 1 publisher with a bounded window of unacknowledged messages."""
+
+    def __init__(self, port: int, window: int):
+        self.client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id="bench-load",
+                                  protocol=mqtt.MQTTv5)
+        self.client.max_inflight_messages_set(window)
+        self.window = window
+        self.acked = 0
+        self._cond = threading.Condition()
+        self.client.on_publish = self._on_publish
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def _on_publish(self, *args) -> None:
+        with self._cond:
+            self.acked += 1
+            self._cond.notify_all()
+
+    def send(self, alerts) -> float:
+        start = time.perf_counter()
+        for i, (t, payload, _eid) in enumerate(alerts):
+            with self._cond:
+                while i - self.acked >= self.window:
+                    self._cond.wait(0.5)
+            self.client.publish(t, payload, qos=1)
+        with self._cond:
+            while self.acked < len(alerts):
+                self._cond.wait(0.5)
+        return start
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def hub_counter(port: int, name: str) -> float:
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return sum(float(line.split()[-1]) for line in body.splitlines() if line.startswith(name + " ")
+               or line.startswith(name + "{"))
+
+
+def run_store(store: str, url: str, n: int, devices: int, window: int, workdir: Path) -> dict:
+    import subprocess
+    import sys
+
+    import yaml
+
+    broker = Mosquitto(workdir / "mosquitto").start()
+    http_port = free_port()
+    cfg = {"data_dir": str(workdir / "hub"), "database": {"url": url},
+           "mqtt": {"port": broker.port, "client_id": "bench-hub"}, "http": {"port": http_port}}
+    (workdir / "hub.yaml").write_text(yaml.safe_dump(cfg))
+    log = open(workdir / "hub.log", "wb")
+    hub = subprocess.Popen([sys.executable, "-m", "humiao.cli", "-v", "hub", "run", "--config", str(workdir / "hub.yaml")],
+                           stdout=log, stderr=subprocess.STDOUT)
+    engine = create_engine(url)
+    try:
+        deadline = time.time() + 60
+        while b"subscribed to" not in (workdir / "hub.log").read_bytes():
+            if hub.poll() is not None or time.time() > deadline:
+                raise RuntimeError((workdir / "hub.log").read_text()[-2000:])
+            time.sleep(0.1)
+        alerts = make_alerts(n, devices)
+        if os.environ.get("HUMIAO_BENCH_PROFILE"):  # py-spy on the hub while it ingests (development aid)
+            subprocess.Popen(["py-spy", "record", "-o", os.environ["HUMIAO_BENCH_PROFILE"] + f".{store}.txt", "-f",
+                              "raw", "-d", "6", "-p", str(hub.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1)
+        gen = Generator(broker.port, window)
+        start = gen.send(alerts)
+        sent_s = time.perf_counter() - start
+        gen.close()
+        with engine.connect() as conn:
+            stored = 0
+            last_change, last = time.perf_counter(), -1
+            while stored < n and time.perf_counter() - last_change < 30:
+                stored = conn.execute(select(func.count()).select_from(Alert)).scalar()
+                if stored != last:
+                    last, last_change = stored, time.perf_counter()
+                time.sleep(0.02)
+            done = time.perf_counter()
+            distinct = conn.execute(select(func.count(func.distinct(Alert.event_id)))).scalar()
+            rows = conn.execute(select(func.count()).select_from(Alert)).scalar()
+        redelivered = hub_counter(http_port, "humiao_hub_duplicates_total")
+        elapsed = done - start
+        return {"alerts_per_s": round(distinct / elapsed, 1), "sent": n, "stored": distinct, "lost": n - distinct,
+                "duplicates": rows - distinct, "redeliveries_absorbed": int(redelivered), "seconds": round(elapsed, 2),
+                "publish_seconds": round(sent_s, 2), "devices": devices, "window": window}
+    finally:
+        hub.terminate()
+        try:
+            hub.wait(30)
+        except subprocess.TimeoutExpired:
+            hub.kill()
+        engine.dispose()
+        broker.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--json", type=Path, required=True)
+    ap.add_argument("--alerts", type=int, default=30000)
+    ap.add_argument("--devices", type=int, default=50)
+    ap.add_argument("--window", type=int, default=2000, help="unacknowledged publishes at most")
+    ap.add_argument("--stores", default="sqlite,postgresql")
+    ap.add_argument("--pg-url", default=os.environ.get("HUMIAO_TEST_PG_URL", PG_ADMIN),
+                    help="a server where a scratch database may be created")
+    args = ap.parse_args(argv)
+
+    results: dict = {}
+    for store in args.stores.split(","):
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            if store == "sqlite":
+                results["sqlite"] = run_store(store, f"sqlite:///{work / 'hub.db'}", args.alerts, args.devices,
+                                              args.window, work)
+            elif store == "postgresql":
+                admin = create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
+                name = f"humiao_bench_{uuid.uuid4().hex[:8]}"
+                with admin.connect() as c:
+                    c.execute(text(f'CREATE DATABASE "{name}"'))
+                try:
+                    url = admin.url.set(database=name).render_as_string(hide_password=False)
+                    results["postgresql"] = run_store(store, url, args.alerts, args.devices, args.window, work)
+                finally:
+                    with admin.connect() as c:
+                        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                    admin.dispose()
+            else:
+                raise SystemExit(f"unknown store {store!r}")
+            print(store, results[store], flush=True)
+    results["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
+    results["targets"] = {"postgresql_alerts_per_s": 5000, "sqlite_alerts_per_s": 1000, "lost": 0, "duplicates": 0}
+    write_json(args.json, results)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
