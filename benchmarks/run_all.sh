@@ -15,4 +15,7 @@ done
 HUMIAO__MODELS__LANDMARKS=blazeface $PY -m benchmarks.age_accuracy --data $FACES/fgnet --split test --views 6 --json "$OUT/age_fgnet_track6_blazeface_align.json"
 $PY -m benchmarks.detector_compare --data $FACES/fgnet --data $FACES/utkface --faces 100 --json "$OUT/detector_compare.json"
 $PY -m benchmarks.edge_speed --json "$OUT/edge_speed.json"
+# the running system: a private Mosquitto, the hub as its own process, PostgreSQL from HUMIAO_TEST_PG_URL
+$PY -m benchmarks.hub_ingest --alerts 50000 --json "$OUT/hub_ingest.json"
+$PY -m benchmarks.end_to_end_latency --passes 3 --json "$OUT/end_to_end_latency.json"
 $PY -m benchmarks.table "$OUT"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from edge.evidence import EvidenceConfig
 from edge.motion import MotionConfig
@@ -82,6 +82,12 @@ class DeviceConfig(_Section):
     device_id: str = Field("edge-1", pattern=SLUG)
     state_dir: Path = Field(Path("/var/lib/humiao-edge"),
                             description="spool and sealed evidence; on the device's own disk")
+
+
+    @field_validator("state_dir")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return Path(v).expanduser()
 
 
 class StatusConfig(_Section):

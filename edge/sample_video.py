@@ -93,7 +93,8 @@ def _background(w: int, h: int, rng: np.random.Generator) -> np.ndarray:
 
 def build(path: Path, seconds_per_person: float = 3.0, fps: float = 25.0, size=(1280, 720),
           limit: int = 8, seed: int = 7,
-          photos: list[tuple[np.ndarray, str, float | None]] | None = None) -> tuple[Path, list[Person]]:
+          photos: list[tuple[np.ndarray, str, float | None]] | None = None,
+          gap_s: float = 0.6) -> tuple[Path, list[Person]]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -104,7 +105,7 @@ def build(path: Path, seconds_per_person: float = 3.0, fps: float = 25.0, size=(
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write {path}")
     people: list[Person] = []
-    gap = 0.6  # seconds between people: tracks must end and new ones begin
+    gap = gap_s  # seconds of empty entrance between people: tracks must end and new ones begin
     t = 0.0
     for img, source, age in photos:
         n = int(seconds_per_person * fps)

@@ -77,6 +77,11 @@ class HubConfig(_Section):
     evidence: EvidenceConfig = EvidenceConfig()
     http: HttpConfig = HttpConfig()
 
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return Path(v).expanduser()
+
     def database_url(self) -> str:
         return self.database.url or f"sqlite:///{self.data_dir / 'hub.db'}"
 

@@ -1,0 +1,48 @@
+"""The example configurations in deploy/ load, and document every field there is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import BaseModel
+
+from edge.config import EdgeConfig
+from hub.config import ENV_PREFIX, HubConfig
+from humiao.config import load_config
+
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+
+
+def _fields(model: type[BaseModel], prefix: str = "") -> set[str]:
+    out = set()
+    for name, info in model.model_fields.items():
+        out.add(prefix + name)
+        sub = info.annotation
+        for candidate in getattr(sub, "__args__", (sub,)):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                out |= _fields(candidate, f"{prefix}{name}.")
+    return out
+
+
+def _keys(data: dict, prefix: str = "") -> set[str]:
+    out = set()
+    for k, v in data.items():
+        out.add(prefix + k)
+        if isinstance(v, dict):
+            out |= _keys(v, f"{prefix}{k}.")
+    return out
+
+
+@pytest.mark.parametrize("name,model,prefix", [("edge.example.yaml", EdgeConfig, "HUMIAO__"),
+                                               ("hub.example.yaml", HubConfig, ENV_PREFIX)])
+def test_example_config_loads_and_is_complete(name, model, prefix):
+    path = DEPLOY / name
+    load_config(model, path, environ={}, prefix=prefix)
+    documented = _keys(yaml.safe_load(path.read_text()))
+    optional_packs = {"models.insightface_dir", "models.allow_non_commercial", "fusion.calibration_file",
+                      "detector.min_face_px"}
+    missing = _fields(model) - documented - optional_packs
+    assert not missing, f"{name} does not document {sorted(missing)}"
+    assert not documented - _fields(model), f"{name} has fields the model does not know"
