@@ -17,24 +17,19 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 import time
-import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
-import yaml
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select
 
 from benchmarks.report import write_json
 from edge.agent import EdgeAgent, resolve_source
 from edge.config import EdgeConfig
 from hub.models import Alert
-from humiao.localbroker import Mosquitto, free_port
-
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+from humiao.localsvc import PG_ADMIN_URL, HubProcess, Mosquitto, hub_config, scratch_database
 
 
 def pct(values: list[float], q: float) -> float:
@@ -46,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, required=True)
     ap.add_argument("--passes", type=int, default=2, help="times the sample video is played")
     ap.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
-    ap.add_argument("--pg-url", default=os.environ.get("HUMIAO_TEST_PG_URL", PG_ADMIN))
+    ap.add_argument("--pg-url", default=os.environ.get("HUMIAO_TEST_PG_URL", PG_ADMIN_URL))
     ap.add_argument("--config", type=Path, help="edge config to start from")
     args = ap.parse_args(argv)
 
@@ -60,57 +55,36 @@ def main(argv: list[str] | None = None) -> int:
     frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     cap.release()
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         work = Path(tmp)
+        url = (stack.enter_context(scratch_database(args.pg_url, "humiao_bench")) if args.store == "postgresql"
+               else f"sqlite:///{work / 'hub.db'}")
         broker = Mosquitto(work / "mosquitto").start()
-        admin, dbname = None, None
-        if args.store == "postgresql":
-            admin = create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
-            dbname = f"humiao_bench_{uuid.uuid4().hex[:8]}"
-            with admin.connect() as c:
-                c.execute(text(f'CREATE DATABASE "{dbname}"'))
-            url = admin.url.set(database=dbname).render_as_string(hide_password=False)
-        else:
-            url = f"sqlite:///{work / 'hub.db'}"
-        hub_cfg = {"data_dir": str(work / "hub"), "database": {"url": url},
-                   "mqtt": {"port": broker.port, "client_id": "latency-hub"}, "http": {"port": free_port()}}
-        (work / "hub.yaml").write_text(yaml.safe_dump(hub_cfg))
-        hub = subprocess.Popen([sys.executable, "-m", "humiao.cli", "-v", "hub", "run", "--config", str(work / "hub.yaml")],
-                               stdout=open(work / "hub.log", "wb"), stderr=subprocess.STDOUT)
-        try:
-            deadline = time.time() + 60
-            while b"subscribed to" not in (work / "hub.log").read_bytes():
-                if hub.poll() is not None or time.time() > deadline:
-                    raise RuntimeError((work / "hub.log").read_text()[-2000:])
-                time.sleep(0.1)
-            cfg = EdgeConfig.model_validate({
-                **base.model_dump(mode="json", exclude={"mqtt", "source", "device", "evidence", "metrics"}),
-                "mqtt": {"port": broker.port, "client_id": "latency-edge"},
-                "device": {"state_dir": str(work / "edge")},
-                "evidence": {"hub_public_key": str(work / "hub" / "evidence.pub")},
-                "metrics": {"port": None},
-                "source": {"uri": video, "mode": "live", "on_end": "loop", "max_frames": frames * args.passes},
-            })
-            summary = EdgeAgent(cfg).run()
-            engine = create_engine(url)
-            deadline = time.time() + 30
-            rows = []
-            while time.time() < deadline:
-                with engine.connect() as conn:
-                    rows = conn.execute(select(Alert.first_seen, Alert.decided_at, Alert.received_at,
-                                               Alert.stored_at)).all()
-                if len(rows) >= len(summary.alerts):
-                    break
-                time.sleep(0.2)
-            engine.dispose()
-        finally:
-            hub.terminate()
-            hub.wait(30)
-            broker.stop()
-            if admin is not None:
-                with admin.connect() as c:
-                    c.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
-                admin.dispose()
+        stack.callback(broker.stop)
+        hub_cfg = hub_config(work, url, broker.port, client_id="latency-hub")
+        hub_cfg["ingest"] = {}  # production batching
+        hub = HubProcess(work, hub_cfg).start()
+        stack.callback(hub.stop)
+        cfg = EdgeConfig.model_validate({
+            **base.model_dump(mode="json", exclude={"mqtt", "source", "device", "evidence", "metrics"}),
+            "mqtt": {"port": broker.port, "client_id": "latency-edge"},
+            "device": {"state_dir": str(work / "edge")},
+            "evidence": {"hub_public_key": str(work / "hubdata" / "evidence.pub")},
+            "metrics": {"port": None},
+            "source": {"uri": video, "mode": "live", "on_end": "loop", "max_frames": frames * args.passes},
+        })
+        summary = EdgeAgent(cfg).run()
+        engine = create_engine(url)
+        deadline = time.time() + 30
+        rows = []
+        while time.time() < deadline:
+            with engine.connect() as conn:
+                rows = conn.execute(select(Alert.first_seen, Alert.decided_at, Alert.received_at,
+                                           Alert.stored_at)).all()
+            if len(rows) >= len(summary.alerts):
+                break
+            time.sleep(0.2)
+        engine.dispose()
 
     total = [(s - f).total_seconds() for f, d, r, s in rows]
     edge = [(d - f).total_seconds() for f, d, r, s in rows]

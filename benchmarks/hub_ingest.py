@@ -23,20 +23,18 @@ import tempfile
 import threading
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select
 
 from benchmarks.report import write_json
 from hub.models import Alert
-from humiao.localbroker import Mosquitto, free_port
+from humiao.localsvc import PG_ADMIN_URL, HubProcess, Mosquitto, free_port, hub_config, scratch_database
 from proto import humiao_v1_pb2 as pb
 from proto.ids import uuid7
 from proto.topics import topic
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def make_alerts(n: int, devices: int) -> list[tuple[str, bytes, str]]:
@@ -99,30 +97,21 @@ def hub_counter(port: int, name: str) -> float:
 
 
 def run_store(store: str, url: str, n: int, devices: int, window: int, workdir: Path) -> dict:
-    import subprocess
-    import sys
-
-    import yaml
-
     broker = Mosquitto(workdir / "mosquitto").start()
     http_port = free_port()
-    cfg = {"data_dir": str(workdir / "hub"), "database": {"url": url},
-           "mqtt": {"port": broker.port, "client_id": "bench-hub"}, "http": {"port": http_port}}
-    (workdir / "hub.yaml").write_text(yaml.safe_dump(cfg))
-    log = open(workdir / "hub.log", "wb")
-    hub = subprocess.Popen([sys.executable, "-m", "humiao.cli", "-v", "hub", "run", "--config", str(workdir / "hub.yaml")],
-                           stdout=log, stderr=subprocess.STDOUT)
+    cfg = hub_config(workdir, url, broker.port, client_id="bench-hub", http_port=http_port)
+    cfg["ingest"] = {}  # production batching
+    hub = HubProcess(workdir, cfg)
     engine = create_engine(url)
     try:
-        deadline = time.time() + 60
-        while b"subscribed to" not in (workdir / "hub.log").read_bytes():
-            if hub.poll() is not None or time.time() > deadline:
-                raise RuntimeError((workdir / "hub.log").read_text()[-2000:])
-            time.sleep(0.1)
+        hub.start()
         alerts = make_alerts(n, devices)
         if os.environ.get("HUMIAO_BENCH_PROFILE"):  # py-spy on the hub while it ingests (development aid)
+            import subprocess
+
             subprocess.Popen(["py-spy", "record", "-o", os.environ["HUMIAO_BENCH_PROFILE"] + f".{store}.txt", "-f",
-                              "raw", "-d", "6", "-p", str(hub.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              "raw", "-d", "6", "-p", str(hub.proc.pid)], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
             time.sleep(1)
         gen = Generator(broker.port, window)
         start = gen.send(alerts)
@@ -145,11 +134,7 @@ def run_store(store: str, url: str, n: int, devices: int, window: int, workdir: 
                 "duplicates": rows - distinct, "redeliveries_absorbed": int(redelivered), "seconds": round(elapsed, 2),
                 "publish_seconds": round(sent_s, 2), "devices": devices, "window": window}
     finally:
-        hub.terminate()
-        try:
-            hub.wait(30)
-        except subprocess.TimeoutExpired:
-            hub.kill()
+        hub.stop()
         engine.dispose()
         broker.stop()
 
@@ -161,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--devices", type=int, default=50)
     ap.add_argument("--window", type=int, default=2000, help="unacknowledged publishes at most")
     ap.add_argument("--stores", default="sqlite,postgresql")
-    ap.add_argument("--pg-url", default=os.environ.get("HUMIAO_TEST_PG_URL", PG_ADMIN),
+    ap.add_argument("--pg-url", default=os.environ.get("HUMIAO_TEST_PG_URL", PG_ADMIN_URL),
                     help="a server where a scratch database may be created")
     args = ap.parse_args(argv)
 
@@ -173,17 +158,8 @@ def main(argv: list[str] | None = None) -> int:
                 results["sqlite"] = run_store(store, f"sqlite:///{work / 'hub.db'}", args.alerts, args.devices,
                                               args.window, work)
             elif store == "postgresql":
-                admin = create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
-                name = f"humiao_bench_{uuid.uuid4().hex[:8]}"
-                with admin.connect() as c:
-                    c.execute(text(f'CREATE DATABASE "{name}"'))
-                try:
-                    url = admin.url.set(database=name).render_as_string(hide_password=False)
+                with scratch_database(args.pg_url, "humiao_bench") as url:
                     results["postgresql"] = run_store(store, url, args.alerts, args.devices, args.window, work)
-                finally:
-                    with admin.connect() as c:
-                        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                    admin.dispose()
             else:
                 raise SystemExit(f"unknown store {store!r}")
             print(store, results[store], flush=True)

@@ -101,33 +101,23 @@ def broker(tmp_path):
     b.kill()
 
 
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
 @pytest.fixture(scope="session")
 def pg_server_url():
     """A fresh database on the PostgreSQL server (HUMIAO_TEST_PG_URL, default the local one with
     trust auth, as Debian's postgresql package and .ci/run set it up); dropped at the end."""
     import os
-    import uuid
 
-    from sqlalchemy import create_engine, text
     from sqlalchemy.exc import OperationalError
 
+    from humiao.localsvc import PG_ADMIN_URL, scratch_database
+
     admin = os.environ.get("HUMIAO_TEST_PG_URL", PG_ADMIN_URL)
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    name = f"humiao_test_{uuid.uuid4().hex[:10]}"
     try:
-        with engine.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        with scratch_database(admin, "humiao_test") as url:
+            yield url
     except OperationalError as err:
         _missing(f"PostgreSQL is not reachable at {admin} ({str(err).splitlines()[0]}); "
                  "sudo apt-get install -y postgresql, or set HUMIAO_TEST_PG_URL")
-    url = engine.url.set(database=name).render_as_string(hide_password=False)
-    yield url
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

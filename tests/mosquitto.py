@@ -1,3 +1,3 @@
-"""Tests use the project's private-Mosquitto helper (also used by the benchmarks)."""
+"""Tests use the project's private-service helpers (also used by the benchmarks)."""
 
-from humiao.localbroker import Mosquitto, free_port  # noqa: F401
+from humiao.localsvc import Mosquitto, free_port  # noqa: F401

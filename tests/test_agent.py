@@ -134,7 +134,8 @@ def test_camera_loss_is_reported_and_a_dead_edge_goes_offline(broker, hub, tmp_p
         shutil.copy(spare, cam)
         assert wait_for(lambda: (lambda c: c and c[1] == "CAMERA_STATE_STREAMING" and c[2] == 1)(camera()), 15), camera()
         assert camera()[0] is True
-        assert 20 < float(_metrics(port).split('humiao_edge_camera_fps{camera="cam0"} ')[1].split()[0]) < 30  # paced at 25
+        fps = float(_metrics(port).split('humiao_edge_camera_fps{camera="cam0"} ')[1].split()[0])
+        assert 12 < fps < 30, fps  # paced near its 25 fps (a file read flat out would give hundreds)
         proc.kill()  # power cut: no Death, no clean disconnect
         proc.wait(10)
         # the broker sees the connection die and publishes the Last Will; the last camera status stays
