@@ -101,7 +101,6 @@ class CameraReader:
         self.reconnects = 0
         self.frames_read = 0
         self.frames_skipped = 0  # overwritten before the agent took them (live mode)
-        self.fps = 0.0
         self._recent: deque[float] = deque()
         self._last_frame_at = time.monotonic()
         self._t0 = time.monotonic()
@@ -135,6 +134,15 @@ class CameraReader:
             return frame
 
     @property
+    def fps(self) -> float:
+        """Frames per second over the last two seconds (0 when none came)."""
+        now = time.monotonic()
+        recent = [t for t in list(self._recent) if now - t <= 2.0]
+        if len(recent) < 2:
+            return 0.0
+        return (len(recent) - 1) / max(now - recent[0], recent[-1] - recent[0], 1e-6)
+
+    @property
     def ended(self) -> bool:
         return self.state == ENDED and self._latest is None
 
@@ -157,7 +165,8 @@ class CameraReader:
         first, looped = True, False
         while not self._stop.is_set():
             try:
-                cap = open_capture(self.uri)
+                # a network read that waits longer than the stall timeout fails, and we reconnect
+                cap = open_capture(self.uri, timeout_ms=max(1000, int(self.stall_timeout_s * 1000)))
             except SourceError as err:
                 self.last_error = str(err)
                 looped = False
@@ -221,8 +230,6 @@ class CameraReader:
             self._recent.append(now)  # frame rate over the last two seconds
             while now - self._recent[0] > 2.0:
                 self._recent.popleft()
-            span = now - self._recent[0]
-            self.fps = (len(self._recent) - 1) / span if span > 0.2 else self.fps
             self._last_frame_at = now
             with self._cond:
                 if self.mode == "offline":

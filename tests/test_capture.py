@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 
 import cv2
@@ -126,3 +127,70 @@ def test_motion_gate_any_width(width):
     b = a.copy()
     b[300:500, 600:700] = 255
     assert gate.moving(b, 5.0) and gate.changed > 0.01
+
+
+class MjpegCamera:
+    """A network camera on loopback: MJPEG over HTTP (what many IP cameras serve), read by OpenCV's
+    FFmpeg backend like an RTSP stream. It can hang (stall) or go away and come back."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from tests.mosquitto import free_port
+
+        self.port = free_port()
+        self.hang = threading.Event()
+        cam = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                i = 0
+                try:
+                    while not cam.closed:
+                        if cam.hang.is_set():
+                            time.sleep(0.05)
+                            continue
+                        ok, jpg = cv2.imencode(".jpg", np.full((240, 320, 3), (i * 9) % 255, np.uint8))
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
+                                         % len(jpg) + jpg.tobytes() + b"\r\n")
+                        i += 1
+                        time.sleep(0.04)
+                except OSError:
+                    pass
+
+        self.closed = False
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/stream.mjpg"
+
+    def close(self):
+        self.closed = True
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_network_camera_that_stalls_is_reconnected():
+    cam = MjpegCamera()
+    reader = CameraReader(cam.url, stall_timeout_s=1.0, reconnect_min_s=0.2, reconnect_max_s=0.5).start()
+    try:
+        assert wait_for(lambda: reader.state == STREAMING and reader.fps > 15, 10), (reader.state, reader.last_error)
+        cam.hang.set()  # the camera stops sending but keeps the connection open
+        assert wait_for(lambda: reader.state == RECONNECTING, 6), reader.state  # read times out at the stall timeout
+        assert wait_for(lambda: reader.fps == 0.0, 3)
+        cam.hang.clear()
+        assert wait_for(lambda: reader.state == STREAMING and reader.reconnects >= 1, 10), (reader.state, reader.reconnects)
+        got = reader.get(timeout=2)
+        assert got is not None and got.bgr.shape == (240, 320, 3)
+    finally:
+        reader.stop()
+        cam.close()
