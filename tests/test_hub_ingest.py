@@ -131,9 +131,8 @@ def _stored_by(hub: HubProcess) -> float:
     return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith("humiao_hub_alerts_stored_total"))
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # several workers: the PostgreSQL deployment
 def test_two_hub_workers_share_the_load(broker, tmp_path, db_url):
-    if db_url.startswith("sqlite"):
-        pytest.skip("several workers on one database: the PostgreSQL deployment")
     hubs = [HubProcess(tmp_path / f"w{i}", hub_config(tmp_path / f"w{i}", db_url, broker.port, client_id=f"hub-w{i}")).start()
             for i in (1, 2)]
     try:
