@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge.capture import CameraReader, SourceError, is_file, open_capture
+from edge.capture import CameraReader, is_file, open_capture
 from edge.config import EdgeConfig
 from edge.evidence import EvidenceStore
 from edge.messages import Messages
@@ -39,6 +39,10 @@ from proto.ids import uuid7
 from proto.topics import PayloadError, TopicError, decode
 
 log = logging.getLogger("humiao.edge")
+
+
+class StateError(RuntimeError):
+    """The device's state directory (spool, sealed evidence) is unusable."""
 
 
 @dataclass
@@ -103,6 +107,14 @@ class EdgeAgent:
         if self.cfg.mqtt is None:
             return
         state = self.cfg.device.state_dir
+        try:
+            state.mkdir(parents=True, exist_ok=True)
+            probe = state / ".writable"
+            probe.touch()
+            probe.unlink()
+        except OSError as err:
+            raise StateError(f"device.state_dir {state}: not writable ({err.strerror}); the spool and sealed "
+                              "evidence live there — create it for this user or set device.state_dir") from None
         self.spool = Spool(state / "spool.db", max_bytes=int(self.cfg.spool.max_mb * (1 << 20)))
         self.evidence = EvidenceStore(state / "evidence.db", self.cfg.evidence)
         if not self.evidence.enabled:
@@ -133,7 +145,11 @@ class EdgeAgent:
                 log.info("metrics on http://%s:%d/metrics", self.cfg.metrics.host, self.metrics_port)
             except OSError as err:  # metrics are not worth stopping the door for
                 log.error("metrics server on %s:%s not started: %s", self.cfg.metrics.host, self.cfg.metrics.port, err)
-        self._open_link()
+        try:
+            self._open_link()
+        except Exception:
+            self.close(reason="failed to start")
+            raise
         self.camera = CameraReader(uri, src.camera_id, src.mode, src.on_end, src.stall_timeout_s, src.reconnect_min_s,
                                    src.reconnect_max_s, src.max_frames, on_state=self._camera_changed).start()
         self._status_thread = threading.Thread(target=self._status_loop, name="edge-status", daemon=True)
