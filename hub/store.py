@@ -89,6 +89,10 @@ def touch_device(session: Session, district: str, venue: str, device: str, seen:
                   last_seen=seen, **fields)
     stmt = _insert(session, table).values(**values)
     update = {k: stmt.excluded[k] for k in values if k != "key"}
+    if "availability_changed" in values:  # only when availability really changes
+        update["availability_changed"] = case((table.c.online.is_distinct_from(stmt.excluded.online),
+                                               stmt.excluded.availability_changed),
+                                              else_=table.c.availability_changed)
     update["last_seen"] = case((func.coalesce(table.c.last_seen < stmt.excluded.last_seen, True), stmt.excluded.last_seen),
                                else_=table.c.last_seen)
     where = None

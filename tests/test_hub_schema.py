@@ -82,3 +82,33 @@ def test_idempotent_insert_round_trips_every_field(db_url):
     a, r = got[rows[0]["event_id"]], rows[0]
     assert a.received_at == now and a.first_seen == r["first_seen"] and a.first_seen.tzinfo is not None
     assert a.models == r["models"] and a.evidence_available is False and abs(a.p_minor - r["p_minor"]) < 1e-6
+
+
+def test_device_availability_changes_only_when_it_flips(db_url):
+    from datetime import datetime, timedelta, timezone
+
+    from hub import store
+    from hub.db import sessions
+    from hub.models import Device
+
+    engine = make_engine(db_url)
+    migrate(engine)
+    t0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
+    with sessions(engine)() as s, s.begin():
+        store.touch_device(s, "d", "v", "e", seen=t0, online=True, status_sent_at=t0, availability_changed=t0)
+    with sessions(engine)() as s, s.begin():  # a heartbeat: still online
+        t1 = t0 + timedelta(seconds=10)
+        store.touch_device(s, "d", "v", "e", seen=t1, online=True, status_sent_at=t1, availability_changed=t1)
+    with sessions(engine)() as s, s.begin():  # an older status arriving late changes nothing
+        store.touch_device(s, "d", "v", "e", seen=t0, online=False, status_sent_at=t0 - timedelta(seconds=5),
+                           availability_changed=t0)
+    with sessions(engine)() as s:
+        d = s.get(Device, "d/v/e")
+        assert d.online and d.availability_changed == t0 and d.last_seen == t1
+    with sessions(engine)() as s, s.begin():  # the Last Will
+        t2 = t1 + timedelta(seconds=30)
+        store.touch_device(s, "d", "v", "e", seen=t2, online=False, status_sent_at=t2, availability_changed=t2)
+    with sessions(engine)() as s:
+        d = s.get(Device, "d/v/e")
+        assert not d.online and d.availability_changed == t2
+    engine.dispose()
