@@ -5,9 +5,9 @@ Times are stored as UTC and come back timezone-aware on every backend.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
-from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String,
+from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String,
                         Text, TypeDecorator)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -142,3 +142,35 @@ class Evidence(Base):
     purge_after: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     held: Mapped[bool] = mapped_column(Boolean, default=False)  # a case holds it (issue 4): not purged
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Venue(Base):
+    """A licensed venue. ``id`` is the venue slug its devices use in their topics."""
+
+    __tablename__ = "venues"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    venue_type: Mapped[str] = mapped_column(String(32), index=True)
+    district_id: Mapped[str] = mapped_column(String(64), index=True)
+    address: Mapped[str] = mapped_column(String(300), default="")
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    licence_no: Mapped[str] = mapped_column(String(64), default="")
+    credit_code: Mapped[str] = mapped_column(String(32), default="")  # unified social credit code
+    operator: Mapped[str] = mapped_column(String(200), default="")
+    legal_representative: Mapped[str] = mapped_column(String(100), default="")
+    sign_posted: Mapped[bool] = mapped_column(Boolean, default=False)  # 未成年人禁入/限入 sign
+    sign_checked_on: Mapped[date | None] = mapped_column(Date)
+    dishonest_list: Mapped[bool] = mapped_column(Boolean, default=False)
+    near_school: Mapped[bool] = mapped_column(Boolean, default=False)  # computed: within the school radius
+    nearest_school_m: Mapped[float | None] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class School(Base):
+    __tablename__ = "schools"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    district_id: Mapped[str] = mapped_column(String(64), index=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)

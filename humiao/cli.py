@@ -115,6 +115,8 @@ def _hub(args) -> int:
               f"http://{cfg.http.host}:{cfg.http.port}/", flush=True)
         serve(cfg)
         return 0
+    if args.hub_command in ("venues", "schools"):
+        return _registry(cfg, args)
     from hub.app import Hub
     from hub.evidence import EvidenceError
 
@@ -132,6 +134,40 @@ def _hub(args) -> int:
         return 2
     finally:
         hub.stop()
+
+
+def _registry(cfg, args) -> int:
+    from hub import registry
+    from hub.db import make_engine, migrate, sessions
+
+    engine = make_engine(cfg.database_url())
+    migrate(engine)
+    try:
+        with sessions(engine)() as s:
+            if args.action == "export":
+                text = (registry.export_venues if args.hub_command == "venues" else registry.export_schools)(
+                    s, args.district)
+                if str(args.file) == "-":
+                    sys.stdout.write(text)
+                else:
+                    args.file.write_text(text, encoding="utf-8")
+                    print(f"wrote {text.count(chr(10)) - 1} {args.hub_command} to {args.file}")
+                return 0
+            try:
+                text = args.file.read_text(encoding="utf-8")
+            except OSError as err:
+                print(f"error: cannot read {args.file}: {err.strerror}", file=sys.stderr)
+                return 2
+            try:
+                n = (registry.import_venues if args.hub_command == "venues" else registry.import_schools)(s, text)
+            except registry.RegistryError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 2
+            s.commit()
+            print(f"imported {n} {args.hub_command} into {cfg.database_url()}")
+            return 0
+    finally:
+        engine.dispose()
 
 
 def _mqtt_tail(args) -> int:
@@ -205,6 +241,13 @@ def main(argv: list[str] | None = None) -> int:
     hreq.add_argument("--reason", choices=["inspector_request", "violation_confirmed"], required=True)
     hreq.add_argument("--by", required=True, help="the account asking (recorded)")
     hreq.add_argument("--config", type=Path)
+
+    for what in ("venues", "schools"):
+        reg = hsub.add_parser(what, help=f"the {what} registry as CSV (UTF-8)")
+        reg.add_argument("action", choices=["import", "export"])
+        reg.add_argument("file", type=Path, help="CSV to read (import) or write (export; '-' for stdout)")
+        reg.add_argument("--district", help="export one district only")
+        reg.add_argument("--config", type=Path)
 
     mq = sub.add_parser("mqtt", help="wire debugging")
     mqsub = mq.add_subparsers(dest="mqtt_command", required=True)
