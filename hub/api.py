@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
 
-from hub.models import Alert, DeadLetter, Device, Evidence
+from hub.models import Alarm, Alert, DeadLetter, Device, Evidence
 
 router = APIRouter()
 
@@ -89,6 +89,8 @@ def status_page(request: Request) -> str:
     hub = request.app.state.hub
     with hub.sessions() as s:
         recent = s.scalars(select(Alert).order_by(Alert.id.desc()).limit(30)).all()
+        verdicts = dict(s.execute(select(Alarm.event_id, Alarm.verdict).where(
+            Alarm.event_id.in_([a.event_id for a in recent]))).all())
         at_hub = set(s.scalars(select(Evidence.event_id).where(Evidence.event_id.in_([a.event_id for a in recent]),
                                                                 Evidence.ciphertext.is_not(None))))
         total = s.scalar(select(func.count()).select_from(Alert))
@@ -102,7 +104,7 @@ def status_page(request: Request) -> str:
     rows = "".join(
         f"<tr><td>{e(a.decided_at.strftime('%Y-%m-%d %H:%M:%S'))}</td><td>{e(a.district_id)}/{e(a.venue_id)}</td>"
         f"<td>{e(a.device_id)}</td><td>{e(a.venue_type)}</td><td>{a.age_estimate:.1f}</td><td>{a.p_minor:.2f}</td>"
-        f"<td>{e(a.decision)}</td><td>{crop(a)}</td></tr>" for a in recent)
+        f"<td>{e(a.decision)}</td><td>{e(verdicts.get(a.event_id, '…'))}</td><td>{crop(a)}</td></tr>" for a in recent)
     devrows = "".join(
         f"<tr><td>{e(d.key)}</td><td class={'on' if d.online else 'off'}>{'online' if d.online else 'offline'}</td>"
         f"<td>{e(d.last_seen.strftime('%H:%M:%S') if d.last_seen else '-')}</td>"
@@ -117,5 +119,5 @@ broker {'connected' if hub.ingestor.connected.is_set() else '<b>not connected</b
 <a href=/metrics>/metrics</a></p>
 <h2>Devices</h2><table><tr><th>device</th><th>availability</th><th>last seen (UTC)</th><th>cameras</th></tr>{devrows}</table>
 <h2>Latest alerts</h2><table><tr><th>decided (UTC)</th><th>district/venue</th><th>device</th><th>venue type</th>
-<th>age≈</th><th>P(minor)</th><th>decision</th><th>face crop</th></tr>{rows}</table>
+<th>age≈</th><th>P(minor)</th><th>decision</th><th>verdict</th><th>face crop</th></tr>{rows}</table>
 <p><small>Metadata only: face crops stay sealed on the edge until requested. The inspectors' panel comes with issue 4.</small></p></html>"""

@@ -1,6 +1,7 @@
 """The hub, top to bottom:
 
     config ─► database (migrated) ─► evidence key ─► ingest (MQTT ─► validate ─► idempotent insert)
+           ─► alarms (each alert's verdict by hub.rules, kept current by ID checks and time)
            └► FastAPI app (health, metrics, alerts, devices, dead letters) ─► uvicorn
 
 ``Hub`` owns the long-lived parts (engine, ingestor, purge loop); ``create_app`` serves them.
@@ -15,11 +16,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from hub import evidence
+from hub import alarms, evidence
 from hub.api import router
 from hub.config import HubConfig
 from hub.db import make_engine, migrate, sessions
 from hub.ingest import Ingestor
+from hub.rules.calendar import HolidayCalendar
 from proto import sealed
 
 log = logging.getLogger("humiao.hub")
@@ -33,9 +35,13 @@ class Hub:
         self.sessions = sessions(self.engine)
         self.private_key = self._evidence_key()
         self.registry = CollectorRegistry()
-        self.ingestor = Ingestor(cfg, self.sessions, self.registry, self.private_key)
+        self._changed = threading.Event()
+        self.ingestor = Ingestor(cfg, self.sessions, self.registry, self.private_key,
+                                 on_stored=lambda _ids: self._changed.set())
+        self.calendar = HolidayCalendar(cfg.rules.calendar)
         self._stop = threading.Event()
         self._purger = threading.Thread(target=self._purge_loop, name="evidence-purge", daemon=True)
+        self._rules = threading.Thread(target=self._rules_loop, name="alarms", daemon=True)
 
     def _evidence_key(self):
         path = self.cfg.private_key_path()
@@ -47,17 +53,38 @@ class Hub:
     def start(self) -> "Hub":
         self.ingestor.start()
         self._purger.start()
+        self._rules.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
+        self._changed.set()
         self.ingestor.stop()
+        self._rules.join(timeout=10)
         self.engine.dispose()
 
     def request_evidence(self, event_id: str, reason: str, requested_by: str) -> str:
         with self.sessions() as s:
             return evidence.request(s, lambda t, p: self.ingestor.client.publish(t, p, qos=1), event_id, reason,
                                     requested_by)
+
+    def evaluate(self) -> int:
+        with self.sessions() as s, s.begin():
+            return alarms.evaluate(s, calendar=self.calendar, cfg=self.cfg.rules.violations)
+
+    def _rules_loop(self) -> None:
+        """Verdicts for new alerts and ID checks at once, and for expiring check windows periodically."""
+        while not self._stop.is_set():
+            self._changed.wait(self.cfg.rules.evaluate_interval_s)
+            self._changed.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.evaluate()
+            except Exception:
+                log.exception("alarm evaluation failed; retrying")
+                self._stop.wait(2)
+                self._changed.set()
 
     def _purge_loop(self) -> None:
         while not self._stop.wait(self.cfg.evidence.purge_interval_s):

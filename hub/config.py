@@ -12,6 +12,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hub.rules.calendar import CalendarConfig
+from hub.rules.violations import ViolationConfig
+
 ENV_PREFIX = "HUMIAO_HUB__"
 
 
@@ -69,6 +72,13 @@ class HttpConfig(_Section):
     port: int = Field(8080, ge=0, le=65535)
 
 
+class RulesConfig(_Section):
+    """Settings for items ../shared/RULES.md marks ◦ (interpretation) — see hub/rules/README.md."""
+    violations: ViolationConfig = ViolationConfig()
+    calendar: CalendarConfig = CalendarConfig()
+    evaluate_interval_s: float = Field(30.0, gt=0, le=3600, description="re-check open verdicts (check windows)")
+
+
 class HubConfig(_Section):
     data_dir: Path = Field(default_factory=data_home)
     database: DatabaseConfig = DatabaseConfig()
@@ -76,6 +86,7 @@ class HubConfig(_Section):
     ingest: IngestConfig = IngestConfig()
     evidence: EvidenceConfig = EvidenceConfig()
     http: HttpConfig = HttpConfig()
+    rules: RulesConfig = RulesConfig()
 
     @field_validator("data_dir")
     @classmethod

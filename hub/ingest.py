@@ -226,8 +226,8 @@ class Ingestor:
         for topic_name, payload in acks:  # after the commit: the edge deletes its copy only then
             self.client.publish(topic_name, payload, qos=1)
         self._send_receipts(batch, stored_at)
-        if new_alerts and self.on_stored:
-            self.on_stored(sorted(new_alerts))
+        if (new_alerts or new_checks) and self.on_stored:
+            self.on_stored(sorted(new_alerts | new_checks))
 
     def _send_receipts(self, batch: Batch, stored_at: datetime) -> None:
         """Tell each edge which of its alerts are committed (new or repeats): it drops them from its spool."""

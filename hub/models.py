@@ -174,3 +174,44 @@ class School(Base):
     district_id: Mapped[str] = mapped_column(String(64), index=True)
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
+
+
+class Alarm(Base):
+    """What an alert became at the hub: the rules' verdict and the alarm lifecycle
+    (active/cleared × unacknowledged/acknowledged), one per alert (a person-visit at a venue)."""
+
+    __tablename__ = "alarms"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36), ForeignKey("alerts.event_id"), unique=True)
+    district_id: Mapped[str] = mapped_column(String(64))
+    venue_id: Mapped[str] = mapped_column(String(64), index=True)
+    venue_type: Mapped[str] = mapped_column(String(32))
+    verdict: Mapped[str] = mapped_column(String(16), index=True)  # none, pending, suspected, confirmed
+    severity: Mapped[str] = mapped_column(String(16))  # info, minor, major, critical
+    reasons: Mapped[list] = mapped_column(JSON)
+    departments: Mapped[list] = mapped_column(JSON)
+    sources: Mapped[list] = mapped_column(JSON)
+    calendar: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, index=True)
+    acknowledged: Mapped[bool] = mapped_column(Boolean)
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cleared_by: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_alarms_district_raised", "district_id", "raised_at"),)
+
+
+class AlarmEvent(Base):
+    """Append-only history of an alarm: every change, who made it, when, and a comment if any."""
+
+    __tablename__ = "alarm_events"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(64))  # an account, or "rules"
+    action: Mapped[str] = mapped_column(String(32))  # raised, verdict, acknowledged, assigned, commented, cleared
+    detail: Mapped[str] = mapped_column(Text, default="")

@@ -76,6 +76,12 @@ def test_child_alert_reaches_the_hub_once_and_its_evidence_on_request(shared_fac
             assert {m["id"] for m in a.models} == {"blazeface-full-range", "facemesh-landmarks", "cydral-age-v1"}
             assert all(len(m["graph_sha256"]) == 64 for m in a.models)
 
+        from hub.models import Alarm  # the rules made it an alarm: no ID check recorded yet
+
+        with hub.sessions() as s:
+            alarm = wait_for(lambda: s.scalars(select(Alarm)).first(), 10)
+            assert alarm is not None and alarm.event_id == event_id and alarm.verdict == "pending" and alarm.active
+
         hub.request_evidence(event_id, "violation_confirmed", "inspector-7")
         with hub.sessions() as s:
             ev = wait_for(lambda: s.get(Evidence, event_id), 10)
