@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from hub import alarms, evidence
+from hub import api_alarms, api_auth
 from hub.api import router
 from hub.config import HubConfig
 from hub.db import make_engine, migrate, sessions
@@ -63,14 +64,24 @@ class Hub:
         self._rules.join(timeout=10)
         self.engine.dispose()
 
+    def publish(self, topic: str, payload: bytes) -> None:
+        self.ingestor.client.publish(topic, payload, qos=1)
+
     def request_evidence(self, event_id: str, reason: str, requested_by: str) -> str:
         with self.sessions() as s:
-            return evidence.request(s, lambda t, p: self.ingestor.client.publish(t, p, qos=1), event_id, reason,
-                                    requested_by)
+            return evidence.request(s, self.publish, event_id, reason, requested_by)
 
     def evaluate(self) -> int:
+        """Bring alarms up to date; then fetch the evidence of newly confirmed violations from their edges."""
         with self.sessions() as s, s.begin():
-            return alarms.evaluate(s, calendar=self.calendar, cfg=self.cfg.rules.violations)
+            touched = alarms.evaluate(s, calendar=self.calendar, cfg=self.cfg.rules.violations)
+        with self.sessions() as s:
+            for event_id in evidence.confirmed_without_request(s):
+                try:
+                    evidence.request(s, self.publish, event_id, "violation_confirmed", "rules")
+                except evidence.EvidenceError as err:
+                    log.warning("evidence for confirmed violation %s not requested: %s", event_id, err)
+        return touched
 
     def _rules_loop(self) -> None:
         """Verdicts for new alerts and ID checks at once, and for expiring check windows periodically."""
@@ -106,6 +117,8 @@ def create_app(hub: Hub) -> FastAPI:
     app = FastAPI(title="Humiao hub", version="0.1.0", lifespan=lifespan)
     app.state.hub = hub
     app.include_router(router)
+    app.include_router(api_auth.router)
+    app.include_router(api_alarms.router)
     return app
 
 

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hub.auth import AuthConfig
 from hub.rules.calendar import CalendarConfig
 from hub.rules.violations import ViolationConfig
 
@@ -87,6 +88,7 @@ class HubConfig(_Section):
     evidence: EvidenceConfig = EvidenceConfig()
     http: HttpConfig = HttpConfig()
     rules: RulesConfig = RulesConfig()
+    auth: AuthConfig = AuthConfig()
 
     @field_validator("data_dir")
     @classmethod

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hub.models import Alert, Evidence, EvidenceRequest
+from hub.models import Alarm, Alert, Evidence, EvidenceRequest
 from proto import humiao_v1_pb2 as pb
 from proto.ids import uuid7
 from proto.topics import topic
@@ -56,3 +56,11 @@ def purge_expired(session: Session, now: datetime | None = None) -> int:
                              .values(ciphertext=None, purged_at=now))
     session.commit()
     return result.rowcount
+
+
+def confirmed_without_request(session: Session) -> list[str]:
+    """Confirmed violations whose edge holds a crop nobody has asked for yet."""
+    asked = select(EvidenceRequest.event_id)
+    return list(session.scalars(select(Alarm.event_id).join(Alert, Alert.event_id == Alarm.event_id)
+                                .where(Alarm.verdict == "confirmed", Alert.evidence_available.is_(True),
+                                       Alarm.event_id.not_in(asked))))

@@ -1,0 +1,110 @@
+"""Who may do what: the access matrix, in one place, as data. Every route asks ``allowed()`` (or
+filters with ``scope_filter()``) and every evidence path goes through it; hub/ACCESS.md is the
+matrix in words, generated from ``MATRIX`` (a test keeps them the same, another tests every cell).
+
+Scopes:
+- ``all``: every district.
+- ``district``: objects in the user's district.
+- ``district+dept``: objects in the user's district whose enforcing departments include the user's
+  department (an inspector never sees another department's evidence or alarms it does not enforce).
+- ``own_venues``: objects of the venues the operator account is bound to.
+- ``none``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ROLES = ("police", "culture_tourism", "market_regulation", "procuratorate", "venue_operator", "admin", "auditor")
+DEPARTMENTS = ("police", "culture_tourism", "market_regulation")
+PERMISSIONS = ("alarms.read", "alarms.act", "evidence.request", "evidence.view", "cases.read", "cases.act",
+               "venues.read", "venues.write", "reports.read", "audit.read", "users.manage")
+
+_D, _DD, _OWN, _ALL, _NO = "district", "district+dept", "own_venues", "all", "none"
+_INSPECTOR = {"alarms.read": _DD, "alarms.act": _DD, "evidence.request": _DD, "evidence.view": _DD,
+              "cases.read": _DD, "cases.act": _DD, "venues.read": _D, "venues.write": _NO, "reports.read": _D,
+              "audit.read": _NO, "users.manage": _NO}
+MATRIX: dict[str, dict[str, str]] = {
+    "police": dict(_INSPECTOR),
+    "culture_tourism": dict(_INSPECTOR),
+    "market_regulation": dict(_INSPECTOR),
+    # reads every department's records in its district (public-interest litigation), acts on none
+    "procuratorate": {**{p: _NO for p in PERMISSIONS}, "alarms.read": _D, "evidence.view": _D, "cases.read": _D,
+                      "venues.read": _D, "reports.read": _D},
+    # its own venues' alarms and cases (redacted: no minor's identity, no face), never evidence
+    "venue_operator": {**{p: _NO for p in PERMISSIONS}, "alarms.read": _OWN, "cases.read": _OWN, "venues.read": _OWN},
+    # runs the registry and the accounts; sees no alarms, faces or cases (separation of duties)
+    "admin": {**{p: _NO for p in PERMISSIONS}, "venues.read": _ALL, "venues.write": _ALL, "users.manage": _ALL,
+              "reports.read": _ALL},
+    # reads the audit log, nothing else
+    "auditor": {**{p: _NO for p in PERMISSIONS}, "audit.read": _ALL},
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    role: str
+    district_id: str | None
+    venue_ids: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def department(self) -> str | None:
+        return self.role if self.role in DEPARTMENTS else None
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an object exposes to the access check."""
+    district_id: str | None = None
+    venue_id: str | None = None
+    departments: tuple[str, ...] = ()
+
+
+def scope(principal: Principal, permission: str) -> str:
+    if permission not in PERMISSIONS:
+        raise ValueError(f"unknown permission {permission!r}")
+    return MATRIX.get(principal.role, {}).get(permission, _NO)
+
+
+def allowed(principal: Principal, permission: str, target: Target | None = None) -> bool:
+    s = scope(principal, permission)
+    if s == _NO:
+        return False
+    if s == _ALL:
+        return True
+    if target is None:  # a list: filtered by scope_filter
+        return True
+    if s == _OWN:
+        return target.venue_id is not None and target.venue_id in principal.venue_ids
+    if principal.district_id is None or target.district_id != principal.district_id:
+        return False
+    if s == _DD:
+        return principal.department in target.departments
+    return True
+
+
+def scope_filter(principal: Principal, permission: str, district_col, venue_col=None, departments_match=None):
+    """A SQLAlchemy WHERE clause restricting a query to what ``permission`` lets the principal see
+    (``departments_match``: a callable department → clause, for ``district+dept``); None for ``all``."""
+    from sqlalchemy import false
+
+    s = scope(principal, permission)
+    if s == _NO:
+        return false()
+    if s == _ALL:
+        return None
+    if s == _OWN:
+        return venue_col.in_(sorted(principal.venue_ids)) if principal.venue_ids else false()
+    clause = district_col == principal.district_id if principal.district_id else false()
+    if s == _DD:
+        clause = clause & departments_match(principal.department)
+    return clause
+
+
+def markdown() -> str:
+    head = "| role | " + " | ".join(PERMISSIONS) + " |"
+    rows = [head, "|" + "---|" * (len(PERMISSIONS) + 1)]
+    for role in ROLES:
+        rows.append(f"| {role} | " + " | ".join(MATRIX[role][p] for p in PERMISSIONS) + " |")
+    return "\n".join(rows)

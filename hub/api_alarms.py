@@ -1,0 +1,205 @@
+"""Alarms for inspectors: the scoped list with filters, one alarm with its history, the lifecycle
+actions, evidence (request from the edge; view, audited, with a reason) and the live feed (SSE)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime, timezone
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import String, cast, select
+from starlette.concurrency import run_in_threadpool
+
+from hub import alarms as alarm_service
+from hub import auth, evidence
+from hub.access import Principal, Target, allowed, scope_filter
+from hub.deps import client, hub_of, principal, require
+from hub.models import Alarm, Alert, Evidence, EvidenceRequest, Venue
+from proto import sealed
+
+router = APIRouter(prefix="/api")
+
+
+def target(alarm: Alarm) -> Target:
+    return Target(alarm.district_id, alarm.venue_id, tuple(alarm.departments or ()))
+
+
+def visible(who: Principal, permission: str = "alarms.read"):
+    return scope_filter(who, permission, Alarm.district_id, Alarm.venue_id,
+                        lambda dept: cast(Alarm.departments, String).like(f'%"{dept}"%'))
+
+
+def _iso(v):
+    return v.isoformat() if isinstance(v, datetime) else v
+
+
+def row(alarm: Alarm, alert: Alert | None, venue: Venue | None, who: Principal, evidence_state: str = "") -> dict:
+    out = {k: _iso(getattr(alarm, k)) for k in (
+        "id", "event_id", "district_id", "venue_id", "venue_type", "verdict", "severity", "active", "acknowledged",
+        "assignee", "raised_at", "acknowledged_at", "acknowledged_by", "cleared_at", "cleared_by", "updated_at",
+        "departments", "calendar")}
+    out["reasons"] = alarm.reasons
+    out["venue_name"] = venue.name if venue else alarm.venue_id
+    if alert is not None:
+        out.update(age_estimate=round(alert.age_estimate, 1), p_minor=round(alert.p_minor, 3),
+                   device_id=alert.device_id, camera_id=alert.camera_id, evidence_available=alert.evidence_available)
+    out["evidence"] = evidence_state
+    if who.role == "venue_operator":  # the venue sees that it was alerted and what followed, not the reasoning's sources
+        out.pop("departments")
+    return out
+
+
+def _evidence_state(s, event_id: str) -> str:
+    ev = s.get(Evidence, event_id)
+    if ev is not None:
+        return "purged" if ev.ciphertext is None else "stored"
+    req = s.scalars(select(EvidenceRequest).where(EvidenceRequest.event_id == event_id)).first()
+    return "requested" if req else ""
+
+
+@router.get("/alarms")
+def list_alarms(request: Request, who=Depends(principal), district: str | None = None, venue: str | None = None,
+                venue_type: str | None = None, verdict: str | None = None, active: bool | None = None,
+                acknowledged: bool | None = None, since: datetime | None = None, until: datetime | None = None,
+                limit: int = Query(100, ge=1, le=1000), before_id: int | None = None) -> dict:
+    require(who, "alarms.read")
+    q = (select(Alarm, Alert, Venue).join(Alert, Alert.event_id == Alarm.event_id)
+         .outerjoin(Venue, Venue.id == Alarm.venue_id).order_by(Alarm.id.desc()).limit(limit))
+    clause = visible(who)
+    if clause is not None:
+        q = q.where(clause)
+    for col, value in ((Alarm.district_id, district), (Alarm.venue_id, venue), (Alarm.venue_type, venue_type),
+                       (Alarm.verdict, verdict), (Alarm.active, active), (Alarm.acknowledged, acknowledged)):
+        if value is not None:
+            q = q.where(col == value)
+    if since:
+        q = q.where(Alarm.raised_at >= since if since.tzinfo else since.replace(tzinfo=timezone.utc))
+    if until:
+        q = q.where(Alarm.raised_at < until if until.tzinfo else until.replace(tzinfo=timezone.utc))
+    if before_id:
+        q = q.where(Alarm.id < before_id)
+    with hub_of(request).sessions() as s:
+        rows = [row(a, al, v, who, _evidence_state(s, a.event_id)) for a, al, v in s.execute(q).all()]
+    return {"alarms": rows}
+
+
+def _load(s, who: Principal, alarm_id: int, permission: str = "alarms.read") -> Alarm:
+    alarm = s.get(Alarm, alarm_id)
+    if alarm is None or not allowed(who, "alarms.read", target(alarm)):
+        raise HTTPException(404, "not found")
+    require(who, permission, target(alarm))
+    return alarm
+
+
+@router.get("/alarms/{alarm_id}")
+def get_alarm(alarm_id: int, request: Request, who=Depends(principal)) -> dict:
+    with hub_of(request).sessions() as s:
+        alarm = _load(s, who, alarm_id)
+        out = row(alarm, s.scalars(select(Alert).where(Alert.event_id == alarm.event_id)).one(),
+                  s.get(Venue, alarm.venue_id), who, _evidence_state(s, alarm.event_id))
+        out["history"] = [{"at": _iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
+                          for e in alarm_service.history(s, alarm_id)]
+    return out
+
+
+class Action(BaseModel):
+    action: str = Field(pattern="^(acknowledge|assign|comment|clear)$")
+    text: str = ""
+
+
+@router.post("/alarms/{alarm_id}/actions")
+def act(alarm_id: int, body: Action, request: Request, who=Depends(principal)) -> dict:
+    with hub_of(request).sessions() as s:
+        _load(s, who, alarm_id, "alarms.act")
+        try:
+            if body.action == "acknowledge":
+                alarm_service.acknowledge(s, alarm_id, who.user_id, body.text)
+            elif body.action == "assign":
+                alarm_service.assign(s, alarm_id, who.user_id, body.text or who.user_id)
+            elif body.action == "comment":
+                alarm_service.comment(s, alarm_id, who.user_id, body.text)
+            else:
+                alarm_service.clear(s, alarm_id, who.user_id, body.text)
+        except alarm_service.AlarmError as err:
+            raise HTTPException(409, str(err)) from None
+        s.commit()
+    return get_alarm(alarm_id, request, who)
+
+
+class Why(BaseModel):
+    why: str = Field(min_length=3, max_length=500, description="recorded in the audit log")
+
+
+@router.post("/alarms/{alarm_id}/evidence-request")
+def request_evidence(alarm_id: int, body: Why, request: Request, who=Depends(principal)) -> dict:
+    hub = hub_of(request)
+    with hub.sessions() as s:
+        alarm = _load(s, who, alarm_id, "evidence.request")
+        reason = "violation_confirmed" if alarm.verdict == "confirmed" else "inspector_request"
+        auth.audit(s, who, "evidence.request", "alarm", str(alarm_id), body.why, client(request))
+        s.commit()
+        try:
+            rid = evidence.request(s, hub.publish, alarm.event_id, reason, who.user_id)
+        except evidence.EvidenceError as err:
+            raise HTTPException(409, str(err)) from None
+    return {"request_id": rid, "reason": reason}
+
+
+@router.get("/alarms/{alarm_id}/evidence")
+def view_evidence(alarm_id: int, request: Request, why: str = Query(min_length=3, max_length=500),
+                  who=Depends(principal)) -> Response:
+    """The face crop, decrypted for this viewer; every view is written to the audit log first."""
+    hub = hub_of(request)
+    with hub.sessions() as s:
+        alarm = _load(s, who, alarm_id, "evidence.view")
+        ev = s.get(Evidence, alarm.event_id)
+        if ev is None or ev.ciphertext is None:
+            raise HTTPException(404, "no evidence stored for this alarm (request it from the edge first)"
+                                if ev is None else "evidence purged after its retention")
+        auth.audit(s, who, "evidence.view", "evidence", alarm.event_id, why, client(request))
+        s.commit()
+        jpeg = sealed.open_box(hub.private_key, ev.ciphertext, alarm.event_id)
+    return Response(jpeg, media_type="image/jpeg", headers={
+        "Cache-Control": "no-store", "X-Evidence-SHA256": ev.plaintext_sha256,
+        "X-Evidence-Stored-SHA256": ev.stored_sha256, "X-Evidence-Captured-At": ev.captured_at.isoformat()})
+
+
+@router.get("/stream")
+async def stream(request: Request, who=Depends(principal)) -> StreamingResponse:
+    """Server-Sent Events: every alarm the viewer may see, as it is raised or changes (polled from the
+    database every 0.5 s, so it works with several hub workers)."""
+    require(who, "alarms.read")
+    hub = hub_of(request)
+    clause = visible(who)
+
+    def changed_since(cursor: tuple[datetime, int]) -> list[dict]:
+        q = (select(Alarm, Alert, Venue).join(Alert, Alert.event_id == Alarm.event_id)
+             .outerjoin(Venue, Venue.id == Alarm.venue_id)
+             .where((Alarm.updated_at > cursor[0]) | ((Alarm.updated_at == cursor[0]) & (Alarm.id > cursor[1])))
+             .order_by(Alarm.updated_at, Alarm.id).limit(200))
+        if clause is not None:
+            q = q.where(clause)
+        with hub.sessions() as s:
+            return [row(a, al, v, who, _evidence_state(s, a.event_id)) | {"_cursor": (a.updated_at, a.id)}
+                    for a, al, v in s.execute(q).all()]
+
+    async def events():
+        cursor = (datetime.now(timezone.utc), 0)
+        yield "retry: 2000\n\n"
+        idle = 0
+        while not await request.is_disconnected():
+            rows = await run_in_threadpool(changed_since, cursor)
+            for r in rows:
+                cursor = r.pop("_cursor")
+                yield f"event: alarm\nid: {r['id']}\ndata: {json.dumps(r, ensure_ascii=False)}\n\n"
+            idle = 0 if rows else idle + 1
+            if idle >= 30:  # a comment every 15 s keeps proxies from closing the stream
+                yield ": keep-alive\n\n"
+                idle = 0
+            await asyncio.sleep(0.5)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

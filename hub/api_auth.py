@@ -1,0 +1,71 @@
+"""Sign-in, sign-out, who am I."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from pydantic import BaseModel
+
+from hub import access, auth
+from hub.deps import client, hub_of, principal
+
+router = APIRouter(prefix="/api")
+
+
+class Login(BaseModel):
+    username: str
+    password: str
+
+
+@router.post("/login")
+def login(body: Login, request: Request, response: Response) -> dict:
+    hub = hub_of(request)
+    with hub.sessions() as s:
+        try:
+            token, csrf = auth.login(s, body.username, body.password, hub.cfg.auth, client(request))
+        except auth.AuthError as err:
+            raise HTTPException(401, str(err)) from None
+        who, _ = auth.principal_for(s, token)
+    response.set_cookie(auth.COOKIE, token, httponly=True, samesite="strict", secure=hub.cfg.auth.secure_cookie,
+                        max_age=int(hub.cfg.auth.session_hours * 3600), path="/")
+    return {"csrf_token": csrf, **_me(who)}
+
+
+@router.post("/logout")
+def logout(request: Request, response: Response, who=Depends(principal)) -> dict:
+    with hub_of(request).sessions() as s:
+        auth.logout(s, request.cookies.get(auth.COOKIE, ""))
+    response.delete_cookie(auth.COOKIE, path="/")
+    return {"ok": True}
+
+
+@router.get("/me")
+def me(request: Request, who=Depends(principal)) -> dict:
+    with hub_of(request).sessions() as s:
+        _p, csrf = auth.principal_for(s, request.cookies.get(auth.COOKIE))
+    return {"csrf_token": csrf, **_me(who)}
+
+
+def _me(who) -> dict:
+    return {"user": who.user_id, "role": who.role, "district": who.district_id, "venues": sorted(who.venue_ids),
+            "permissions": {p: access.scope(who, p) for p in access.PERMISSIONS}}
+
+
+@router.get("/audit")
+def audit_log(request: Request, who=Depends(principal), action: str | None = None, user: str | None = None,
+              limit: int = 200) -> dict:
+    from sqlalchemy import select
+
+    from hub.deps import require
+    from hub.models import AuditEvent
+
+    require(who, "audit.read")
+    q = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(min(max(limit, 1), 1000))
+    if action:
+        q = q.where(AuditEvent.action == action)
+    if user:
+        q = q.where(AuditEvent.user_id == user)
+    with hub_of(request).sessions() as s:
+        rows = s.scalars(q).all()
+    return {"events": [{"at": e.at.isoformat(), "user": e.user_id, "role": e.role, "action": e.action,
+                        "object_type": e.object_type, "object_id": e.object_id, "why": e.why, "client": e.client}
+                       for e in rows]}

@@ -1,0 +1,36 @@
+"""Request plumbing shared by the routers: the signed-in principal, CSRF on state changes, the
+client address for the audit log, and access checks that answer 403 (or 404 when even the existence
+of the object is not the caller's business)."""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, Request
+
+from hub import access, auth
+from hub.access import Principal, Target
+
+
+def hub_of(request: Request):
+    return request.app.state.hub
+
+
+def client(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def principal(request: Request) -> Principal:
+    """The signed-in user; 401 without a valid session; 403 on a state change without its CSRF token."""
+    hub = hub_of(request)
+    with hub.sessions() as s:
+        found = auth.principal_for(s, request.cookies.get(auth.COOKIE))
+    if found is None:
+        raise HTTPException(401, "sign in first")
+    who, csrf = found
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not auth.csrf_ok(csrf, request.headers.get("x-csrf-token")):
+        raise HTTPException(403, "missing or wrong CSRF token (X-CSRF-Token header)")
+    return who
+
+
+def require(who: Principal, permission: str, target: Target | None = None, hide: bool = False) -> None:
+    if not access.allowed(who, permission, target):
+        raise HTTPException(404 if hide else 403, "not found" if hide else f"{who.role} may not {permission} here")
