@@ -263,3 +263,58 @@ class AuditEvent(Base):
     object_id: Mapped[str] = mapped_column(String(64))
     why: Mapped[str] = mapped_column(Text, default="")
     client: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Case(Base):
+    """A joint-enforcement case: one department's procedure about one venue, built from alarms.
+    The minor appears only as an age, whether under 14 and when the guardian was told — never a name."""
+
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    district_id: Mapped[str] = mapped_column(String(64), index=True)
+    venue_id: Mapped[str] = mapped_column(String(64), index=True)
+    venue_type: Mapped[str] = mapped_column(String(32))
+    department: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open, assigned, inspected, decided, closed
+    source: Mapped[str] = mapped_column(String(16))  # alert, inspection, public_report, transfer
+    rule: Mapped[str] = mapped_column(Text)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opened_by: Mapped[str] = mapped_column(String(64))
+    decision_deadline: Mapped[datetime] = mapped_column(UTCDateTime)  # opening + 90 days (行政处罚法 art. 60)
+    officers: Mapped[list] = mapped_column(JSON)  # [{"user": …, "enforcement_id": …}], at least two
+    facts: Mapped[dict] = mapped_column(JSON)  # time, zone/room, calendar, minor {age, under_14, guardian_notified_at}
+    findings: Mapped[str] = mapped_column(Text, default="")
+    evidence_notes: Mapped[str] = mapped_column(Text, default="")
+    respond_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hearing_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    legal_review_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    legal_review_by: Mapped[str | None] = mapped_column(String(64))
+    legal_review_opinion: Mapped[str] = mapped_column(Text, default="")
+    decision: Mapped[str | None] = mapped_column(String(16))  # no_penalty, warning, fine, suspension, revocation
+    fine_yuan: Mapped[float | None] = mapped_column(Float)
+    suspension_months: Mapped[int | None] = mapped_column(Integer)
+    decision_basis: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    payment_due: Mapped[datetime | None] = mapped_column(UTCDateTime)  # decision + 15 days (art. 67)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CaseAlarm(Base):
+    __tablename__ = "case_alarms"
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id"), primary_key=True, index=True)
+
+
+class CaseEvent(Base):
+    """Append-only history of a case: every change and transfer, by whom, when, why."""
+
+    __tablename__ = "case_events"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict] = mapped_column(JSON)

@@ -1,0 +1,63 @@
+"""Key periods and inspection lists: which venues of a district to visit first, and why.
+
+Key periods (RULES.md, ~): summer and winter school vacations, statutory holidays, school start,
+exams — the vacations and extra periods are settings (``KeyPeriodConfig``), the statutory holidays
+come from the calendar. The list ranks a district's venues by their recent record: confirmed and
+suspected alarms in the look-back window, an escalation the record already suggests, a school
+within 200 m, the dishonest-venue list, a missing 未成年人禁入/限入 sign.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hub import cases
+from hub.models import Alarm, Venue
+from hub.rules.calendar import HolidayCalendar, Period
+
+
+class KeyPeriodConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    periods: list[Period] = Field(default_factory=list, description="◦ extra key periods: school start, exams …")
+    lookback_days: int = Field(90, ge=7, le=730)
+
+
+def key_periods(day: dt.date, calendar: HolidayCalendar, cfg: KeyPeriodConfig) -> list[str]:
+    out = []
+    if name := calendar.statutory(day):
+        out.append(f"statutory holiday: {name}")
+    if name := calendar.school_vacation(day):
+        out.append(f"school vacation: {name}")
+    out += [p.name for p in cfg.periods if p.start <= day <= p.end]
+    return out
+
+
+def inspection_list(session: Session, district: str, now: dt.datetime, cfg: KeyPeriodConfig | None = None) -> list[dict]:
+    cfg = cfg or KeyPeriodConfig()
+    since = now - dt.timedelta(days=cfg.lookback_days)
+    counts = dict(((v, verdict), n) for v, verdict, n in session.execute(
+        select(Alarm.venue_id, Alarm.verdict, func.count()).where(Alarm.district_id == district, Alarm.raised_at >= since)
+        .group_by(Alarm.venue_id, Alarm.verdict)).all())
+    out = []
+    for venue in session.scalars(select(Venue).where(Venue.district_id == district).order_by(Venue.id)):
+        confirmed, suspected = counts.get((venue.id, "confirmed"), 0), counts.get((venue.id, "suspected"), 0)
+        score, why = 3 * confirmed + 2 * suspected, []
+        if confirmed or suspected:
+            why.append(f"{confirmed} confirmed and {suspected} suspected violations in {cfg.lookback_days} days")
+        esc = cases.escalation(session, venue.id, now)
+        if esc["suggestion"] != "per the facts":
+            score += 3
+            why.append(f"record suggests {esc['suggestion']} at the next violation")
+        for flag, points, text in ((venue.near_school, 2, f"school within 200 m ({venue.nearest_school_m} m)"),
+                                   (venue.dishonest_list, 2, "on the dishonest-venue list"),
+                                   (not venue.sign_posted, 1, "no 未成年人禁入/限入 sign on record")):
+            if flag:
+                score += points
+                why.append(text)
+        out.append({"venue_id": venue.id, "name": venue.name, "venue_type": venue.venue_type,
+                    "address": venue.address, "score": score, "reasons": why})
+    return sorted(out, key=lambda r: (-r["score"], r["venue_id"]))
