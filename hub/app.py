@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from hub import alarms, evidence
-from hub import api_alarms, api_auth
+from hub import api_alarms, api_auth, api_cases, api_registry
 from hub.api import router
 from hub.config import HubConfig
 from hub.db import make_engine, migrate, sessions
@@ -119,6 +119,8 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(router)
     app.include_router(api_auth.router)
     app.include_router(api_alarms.router)
+    app.include_router(api_cases.router)
+    app.include_router(api_registry.router)
     return app
 
 

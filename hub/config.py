@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.auth import AuthConfig
+from hub.inspections import KeyPeriodConfig
 from hub.rules.calendar import CalendarConfig
 from hub.rules.violations import ViolationConfig
 
@@ -78,6 +79,7 @@ class RulesConfig(_Section):
     violations: ViolationConfig = ViolationConfig()
     calendar: CalendarConfig = CalendarConfig()
     evaluate_interval_s: float = Field(30.0, gt=0, le=3600, description="re-check open verdicts (check windows)")
+    key_periods: KeyPeriodConfig = KeyPeriodConfig()
 
 
 class HubConfig(_Section):

@@ -77,3 +77,46 @@ def test_evidence_views_are_audited_and_scoped(hub):
         with hub.sessions() as s:
             s.execute(text("DELETE FROM audit_events"))
             s.commit()
+
+
+def test_case_queue_over_http(hub):
+    ct, police, op = Browser(hub, "ct-d1"), Browser(hub, "police-d1"), Browser(hub, "op-ktv")
+    assert ct.post("/api/cases", json={"alarm_ids": [hub.alarm_ids["hotel1"]]}).status_code == 403  # not culture's
+    r = ct.post("/api/cases", json={"alarm_ids": [hub.alarm_ids["ktv1"]]})
+    assert r.status_code == 200, r.text
+    case = r.json()
+    cid = case["id"]
+    steps = [{"action": "assign", "officers": [{"user": "ct-d1", "enforcement_id": "1"}, {"user": "ct-x", "enforcement_id": "2"}]},
+             {"action": "inspect", "findings": "minor in room 2", "minor": {"age": 15, "under_14": False}},
+             {"action": "respond_notice"}, {"action": "legal_review", "opinion": "ok"},
+             {"action": "decide", "decision": "warning", "basis": "art. 48"}]
+    for body in steps:
+        r = ct.post(f"/api/cases/{cid}/actions", json=body)
+        assert r.status_code == 200, (body, r.text)
+    assert r.json()["status"] == "decided" and [h["action"] for h in r.json()["history"]][-1] == "decided"
+    r = ct.post(f"/api/cases/{cid}/actions", json={"action": "decide", "decision": "fine", "basis": "x", "fine_yuan": 1})
+    assert r.status_code == 409 and "needs it inspected" in r.json()["detail"]
+    assert police.get(f"/api/cases/{cid}").status_code == 404  # culture's case, not police's
+    mine = op.get(f"/api/cases/{cid}")
+    assert mine.status_code == 200 and "officers" not in mine.json() and mine.json()["history"] == []
+    assert [c["id"] for c in Browser(hub, "proc-d1").get("/api/cases").json()["cases"]] == [cid]
+    assert Browser(hub, "ct-d2").get("/api/cases").json()["cases"] == []
+    venue = ct.get("/api/venues/ktv1").json()
+    assert [c["id"] for c in venue["cases"]] == [cid] and len(venue["alarms"]) == 1
+    assert ct.get("/api/venues/ktv9").status_code == 404
+    lst = ct.get("/api/inspection-list", params={"district": "d1"}).json()
+    assert {v["venue_id"] for v in lst["venues"]} == {"ktv1", "hotel1"}
+    assert ct.get("/api/inspection-list", params={"district": "d2"}).status_code == 403
+
+
+def test_registry_csv_over_http(hub):
+    admin, ct = Browser(hub, "admin"), Browser(hub, "ct-d1")
+    csv_text = admin.get("/api/registry/venues.csv").text
+    assert csv_text.startswith("id,name,venue_type") and csv_text.count("\n") == 4
+    assert ct.get("/api/registry/venues.csv").status_code == 403
+    r = admin.post("/api/registry/schools.csv", content="id,name,district_id,lat,lon\ns1,一中,d1,31.2,121.4\n".encode())
+    assert r.status_code == 200 and r.json() == {"imported": 1}
+    r = admin.post("/api/registry/schools.csv", content=b"id,name,district_id,lat,lon\nS!,x,d1,1,1\n")
+    assert r.status_code == 422 and "row 2, id" in r.json()["detail"]
+    assert [s["id"] for s in ct.get("/api/schools").json()["schools"]] == ["s1"]
+    assert {v["id"] for v in ct.get("/api/venues").json()["venues"]} == {"ktv1", "hotel1"}

@@ -1,0 +1,144 @@
+"""Cases over HTTP: the scoped queue, one case with its history and the other departments' actions,
+opening from alarms, and each procedure step as an action."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from hub import cases
+from hub.access import Target, allowed, scope_filter
+from hub.deps import hub_of, principal, require
+from hub.models import Alarm, Case, CaseAlarm, Venue
+
+router = APIRouter(prefix="/api")
+FIELDS = ("id", "number", "district_id", "venue_id", "venue_type", "department", "status", "source", "rule",
+          "opened_at", "opened_by", "decision_deadline", "officers", "facts", "findings", "evidence_notes",
+          "respond_notice_at", "hearing_requested", "legal_review_at", "legal_review_by", "legal_review_opinion",
+          "decision", "fine_yuan", "suspension_months", "decision_basis", "decided_at", "payment_due", "paid_at",
+          "closed_at", "updated_at")
+
+
+def target(case: Case) -> Target:
+    return Target(case.district_id, case.venue_id, (case.department,))
+
+
+def _iso(v):
+    return v.isoformat() if isinstance(v, datetime) else v
+
+
+def as_dict(case: Case, venue: Venue | None = None, who=None) -> dict:
+    out = {f: _iso(getattr(case, f)) for f in FIELDS}
+    out["venue_name"] = venue.name if venue else case.venue_id
+    out["deadline_state"] = cases.deadline_state(case)
+    if who is not None and who.role == "venue_operator":  # the party sees the procedure, not the officers' notes
+        for f in ("officers", "evidence_notes", "legal_review_opinion", "facts"):
+            out.pop(f)
+    return out
+
+
+@router.get("/cases")
+def list_cases(request: Request, who=Depends(principal), status: str | None = None, venue: str | None = None,
+               limit: int = Query(200, ge=1, le=1000)) -> dict:
+    require(who, "cases.read")
+    q = select(Case, Venue).outerjoin(Venue, Venue.id == Case.venue_id).order_by(Case.id.desc()).limit(limit)
+    clause = scope_filter(who, "cases.read", Case.district_id, Case.venue_id, lambda d: Case.department == d)
+    if clause is not None:
+        q = q.where(clause)
+    if status:
+        q = q.where(Case.status == status)
+    if venue:
+        q = q.where(Case.venue_id == venue)
+    with hub_of(request).sessions() as s:
+        return {"cases": [as_dict(c, v, who) for c, v in s.execute(q).all()]}
+
+
+def _load(s, who, case_id: int, permission: str = "cases.read") -> Case:
+    case = s.get(Case, case_id)
+    if case is None or not allowed(who, "cases.read", target(case)):
+        raise HTTPException(404, "not found")
+    require(who, permission, target(case))
+    return case
+
+
+@router.get("/cases/{case_id}")
+def get_case(case_id: int, request: Request, who=Depends(principal)) -> dict:
+    with hub_of(request).sessions() as s:
+        case = _load(s, who, case_id)
+        out = as_dict(case, s.get(Venue, case.venue_id), who)
+        out["alarms"] = list(s.scalars(select(CaseAlarm.alarm_id).where(CaseAlarm.case_id == case.id)))
+        out["history"] = [{"at": _iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
+                          for e in cases.history(s, case.id)] if who.role != "venue_operator" else []
+        out["other_actions"] = [{"number": c.number, "department": c.department, "status": c.status,
+                                 "decision": c.decision} for c in cases.other_actions(s, case)]
+        out["escalation"] = cases.escalation(s, case.venue_id)
+    return out
+
+
+class OpenCase(BaseModel):
+    alarm_ids: list[int] = Field(min_length=1)
+    source: str = Field("alert", pattern="^(alert|inspection|public_report|transfer)$")
+
+
+@router.post("/cases")
+def open_case(body: OpenCase, request: Request, who=Depends(principal)) -> dict:
+    with hub_of(request).sessions() as s:
+        for alarm in s.scalars(select(Alarm).where(Alarm.id.in_(body.alarm_ids))):
+            require(who, "cases.act", Target(alarm.district_id, alarm.venue_id, tuple(alarm.departments)))
+        try:
+            case = cases.open_case(s, who, body.alarm_ids, body.source)
+        except cases.CaseError as err:
+            raise HTTPException(409, str(err)) from None
+        s.commit()
+        case_id = case.id
+    return get_case(case_id, request, who)
+
+
+class Step(BaseModel):
+    action: str = Field(pattern="^(assign|inspect|respond_notice|legal_review|decide|pay|close|transfer)$")
+    officers: list[dict] = []
+    findings: str = ""
+    evidence_notes: str = ""
+    minor: dict | None = None
+    hearing_requested: bool = False
+    opinion: str = ""
+    decision: str = ""
+    basis: str = ""
+    fine_yuan: float | None = None
+    suspension_months: int | None = None
+    note: str = ""
+    to_department: str = ""
+    reason: str = ""
+
+
+@router.post("/cases/{case_id}/actions")
+def step(case_id: int, body: Step, request: Request, who=Depends(principal)) -> dict:
+    with hub_of(request).sessions() as s:
+        case = _load(s, who, case_id, "cases.act")
+        try:
+            match body.action:
+                case "assign":
+                    cases.assign_officers(s, case, who, body.officers)
+                case "inspect":
+                    cases.record_inspection(s, case, who, body.findings, body.evidence_notes, body.minor)
+                case "respond_notice":
+                    cases.notify_right_to_respond(s, case, who, body.hearing_requested)
+                case "legal_review":
+                    cases.legal_review(s, case, who, body.opinion)
+                case "decide":
+                    cases.decide(s, case, who, body.decision, body.basis, body.fine_yuan, body.suspension_months)
+                case "pay":
+                    cases.record_payment(s, case, who)
+                case "close":
+                    cases.close(s, case, who, body.note)
+                case "transfer":
+                    cases.transfer(s, case, who, body.to_department, body.reason)
+        except cases.CaseError as err:
+            raise HTTPException(409, str(err)) from None
+        s.commit()
+    if body.action == "transfer":  # it may have left the caller's scope
+        return {"transferred": True, "to": body.to_department}
+    return get_case(case_id, request, who)
