@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from hub import alarms, evidence
-from hub import api_alarms, api_auth, api_cases, api_registry
+from hub import api_alarms, api_auth, api_cases, api_registry, api_reports
 from hub.api import router
 from hub.config import HubConfig
 from hub.db import make_engine, migrate, sessions
@@ -121,6 +121,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(api_alarms.router)
     app.include_router(api_cases.router)
     app.include_router(api_registry.router)
+    app.include_router(api_reports.router)
     return app
 
 

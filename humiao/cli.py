@@ -117,6 +117,10 @@ def _hub(args) -> int:
         return 0
     if args.hub_command in ("venues", "schools"):
         return _registry(cfg, args)
+    if args.hub_command == "report":
+        return _report(cfg, args)
+    if args.hub_command == "users":
+        return _users(cfg, args)
     from hub.app import Hub
     from hub.evidence import EvidenceError
 
@@ -134,6 +138,64 @@ def _hub(args) -> int:
         return 2
     finally:
         hub.stop()
+
+
+def _report(cfg, args) -> int:
+    from hub import reports
+    from hub.db import make_engine, migrate, sessions
+    from hub.rules.calendar import HolidayCalendar
+
+    try:
+        period = reports.Period.parse(args.month or args.quarter)
+    except reports.ReportError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    engine = make_engine(cfg.database_url())
+    migrate(engine)
+    with sessions(engine)() as s:
+        data, _mime = reports.render(reports.figures(s, args.district, period, HolidayCalendar(cfg.rules.calendar)),
+                                     args.format)
+    engine.dispose()
+    out = args.out or Path(f"humiao-{args.district}-{period.label}.{args.format}")
+    out.write_bytes(data)
+    print(f"wrote {out} ({len(data)} bytes)")
+    return 0
+
+
+def _users(cfg, args) -> int:
+    import getpass
+
+    from sqlalchemy import select
+
+    from hub import auth
+    from hub.db import make_engine, migrate, sessions
+    from hub.models import User
+
+    engine = make_engine(cfg.database_url())
+    migrate(engine)
+    try:
+        with sessions(engine)() as s:
+            if args.action == "list":
+                for u in s.scalars(select(User).order_by(User.id)):
+                    print(f"{u.id:20} {u.role:18} {u.district_id or '(all districts)':16} "
+                          f"{'active' if u.active else 'disabled'}")
+                return 0
+            if not args.user or not args.role:
+                print("error: users add USER --role ROLE [--district D] [--venue V …]", file=sys.stderr)
+                return 2
+            password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass(
+                f"password for {args.user}: ")
+            try:
+                auth.create_user(s, args.user, password, args.role, args.district, args.name, tuple(args.venue),
+                                 cfg.auth)
+            except auth.AuthError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 2
+            s.commit()
+            print(f"account {args.user} ({args.role}{', ' + args.district if args.district else ''}) saved")
+            return 0
+    finally:
+        engine.dispose()
 
 
 def _registry(cfg, args) -> int:
@@ -248,6 +310,25 @@ def main(argv: list[str] | None = None) -> int:
         reg.add_argument("file", type=Path, help="CSV to read (import) or write (export; '-' for stdout)")
         reg.add_argument("--district", help="export one district only")
         reg.add_argument("--config", type=Path)
+
+    rep = hsub.add_parser("report", help="a district's monthly or quarterly report (CSV, XLSX or PDF)")
+    rep.add_argument("--district", required=True)
+    period = rep.add_mutually_exclusive_group(required=True)
+    period.add_argument("--month", help="2026-11")
+    period.add_argument("--quarter", help="2026Q4")
+    rep.add_argument("--format", choices=["csv", "xlsx", "pdf"], default="pdf")
+    rep.add_argument("--out", type=Path, help="default: humiao-<district>-<period>.<format> here")
+    rep.add_argument("--config", type=Path)
+    users = hsub.add_parser("users", help="accounts: add (asks for the password) or list")
+    users.add_argument("action", choices=["add", "list"])
+    users.add_argument("user", nargs="?")
+    users.add_argument("--role", choices=["police", "culture_tourism", "market_regulation", "procuratorate",
+                                          "venue_operator", "admin", "auditor"])
+    users.add_argument("--district")
+    users.add_argument("--venue", action="append", default=[], help="a venue operator's venue (repeat)")
+    users.add_argument("--name", default="")
+    users.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    users.add_argument("--config", type=Path)
 
     mq = sub.add_parser("mqtt", help="wire debugging")
     mqsub = mq.add_subparsers(dest="mqtt_command", required=True)

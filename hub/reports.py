@@ -1,0 +1,304 @@
+"""Monthly and quarterly reports per district for the joint meetings: CSV, XLSX and PDF, with charts.
+
+    period (2026-11 or 2026Q4) + district ─► figures (alarms by verdict, type and day; cases and
+    penalties; repeat venues; key periods) ─► CSV (the violations, one per row) | XLSX (summary,
+    violations, cases, repeat venues, native charts) | PDF (summary, charts, tables; Chinese text in
+    the PDF's built-in STSong font)
+
+No report names or pictures a minor: violations carry the venue, time, verdict and case, nothing else.
+"""
+
+from __future__ import annotations
+
+import calendar as cal
+import csv
+import io
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.models import Alarm, Case, CaseAlarm, Venue
+from hub.rules.calendar import HolidayCalendar
+
+TZ = ZoneInfo("Asia/Shanghai")
+FORMATS = ("csv", "xlsx", "pdf")
+
+
+class ReportError(ValueError):
+    pass
+
+
+@dataclass
+class Period:
+    label: str
+    start: date
+    end: date  # exclusive
+
+    @classmethod
+    def parse(cls, text: str) -> "Period":
+        if m := re.fullmatch(r"(\d{4})-(\d{2})", text):
+            y, mo = int(m[1]), int(m[2])
+            if not 1 <= mo <= 12:
+                raise ReportError(f"no month {mo}")
+            start = date(y, mo, 1)
+            return cls(text, start, start + timedelta(days=cal.monthrange(y, mo)[1]))
+        if m := re.fullmatch(r"(\d{4})Q([1-4])", text.upper()):
+            y, q = int(m[1]), int(m[2])
+            start = date(y, 3 * q - 2, 1)
+            end = date(y + 1, 1, 1) if q == 4 else date(y, 3 * q + 1, 1)
+            return cls(f"{y}Q{q}", start, end)
+        raise ReportError(f"period {text!r}: a month (2026-11) or a quarter (2026Q4)")
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        return (datetime.combine(self.start, datetime.min.time(), TZ).astimezone(timezone.utc),
+                datetime.combine(self.end, datetime.min.time(), TZ).astimezone(timezone.utc))
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=k) for k in range((self.end - self.start).days)]
+
+
+@dataclass
+class Figures:
+    district: str
+    period: Period
+    generated_at: datetime
+    alarms: int = 0
+    by_verdict: Counter = field(default_factory=Counter)
+    by_type: Counter = field(default_factory=Counter)  # violations (confirmed + suspected) by venue type
+    per_day: dict[date, int] = field(default_factory=dict)  # alarms per local day
+    violations: list[dict] = field(default_factory=list)
+    cases: list[dict] = field(default_factory=list)
+    penalties: Counter = field(default_factory=Counter)
+    fines_yuan: float = 0.0
+    repeat_venues: list[dict] = field(default_factory=list)
+    key_days: dict[date, str] = field(default_factory=dict)
+
+
+def figures(session: Session, district: str, period: Period, calendar: HolidayCalendar | None = None) -> Figures:
+    calendar = calendar or HolidayCalendar()
+    lo, hi = period.bounds()
+    f = Figures(district, period, datetime.now(timezone.utc), per_day={d: 0 for d in period.days()})
+    case_of = dict(session.execute(select(CaseAlarm.alarm_id, Case.number).join(Case, Case.id == CaseAlarm.case_id)).all())
+    rows = session.execute(select(Alarm, Venue).outerjoin(Venue, Venue.id == Alarm.venue_id)
+                           .where(Alarm.district_id == district, Alarm.raised_at >= lo, Alarm.raised_at < hi)
+                           .order_by(Alarm.raised_at)).all()
+    per_venue: Counter = Counter()
+    for alarm, venue in rows:
+        f.alarms += 1
+        f.by_verdict[alarm.verdict] += 1
+        local = alarm.raised_at.astimezone(TZ)
+        f.per_day[local.date()] = f.per_day.get(local.date(), 0) + 1
+        if alarm.verdict in ("confirmed", "suspected"):
+            f.by_type[alarm.venue_type] += 1
+            per_venue[alarm.venue_id] += 1
+            f.violations.append({"time": local.strftime("%Y-%m-%d %H:%M"), "venue_id": alarm.venue_id,
+                                 "venue": venue.name if venue else alarm.venue_id, "venue_type": alarm.venue_type,
+                                 "verdict": alarm.verdict, "case": case_of.get(alarm.id, ""),
+                                 "calendar": alarm.calendar})
+    names = {v.id: v.name for v in session.scalars(select(Venue).where(Venue.district_id == district))}
+    f.repeat_venues = [{"venue_id": v, "venue": names.get(v, v), "violations": n}
+                       for v, n in per_venue.most_common() if n >= 2]
+    for c in session.scalars(select(Case).where(Case.district_id == district, Case.opened_at < hi,
+                                                (Case.closed_at.is_(None)) | (Case.closed_at >= lo)).order_by(Case.id)):
+        f.cases.append({"number": c.number, "venue_id": c.venue_id, "venue": names.get(c.venue_id, c.venue_id),
+                        "department": c.department, "status": c.status, "opened": c.opened_at.astimezone(TZ).date().isoformat(),
+                        "decision": c.decision or "", "fine_yuan": c.fine_yuan or 0})
+        if c.decided_at and lo <= c.decided_at < hi and c.decision:
+            f.penalties[c.decision] += 1
+            f.fines_yuan += c.fine_yuan or 0
+    for d in period.days():
+        if name := calendar.statutory(d):
+            f.key_days[d] = name
+        elif name := calendar.school_vacation(d):
+            f.key_days[d] = name
+    return f
+
+
+# -- CSV ---------------------------------------------------------------------------------------
+VIOLATION_COLUMNS = ("time", "venue_id", "venue", "venue_type", "verdict", "case", "calendar")
+
+
+def to_csv(f: Figures) -> bytes:
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=VIOLATION_COLUMNS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(f.violations)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens Chinese text correctly
+
+
+# -- XLSX --------------------------------------------------------------------------------------
+def _summary_rows(f: Figures) -> list[tuple[str, object]]:
+    return [("district 辖区", f.district), ("period 期间", f.period.label),
+            ("generated 生成", f.generated_at.astimezone(TZ).strftime("%Y-%m-%d %H:%M")),
+            ("alarms 预警", f.alarms), ("confirmed 确认违法", f.by_verdict.get("confirmed", 0)),
+            ("suspected 疑似违法", f.by_verdict.get("suspected", 0)), ("no violation 无违法", f.by_verdict.get("none", 0)),
+            ("pending 待核查", f.by_verdict.get("pending", 0)), ("cases 案件", len(f.cases)),
+            ("warnings 警告", f.penalties.get("warning", 0)), ("fines 罚款", f.penalties.get("fine", 0)),
+            ("fines total ¥ 罚款合计", f.fines_yuan), ("suspensions 停业整顿", f.penalties.get("suspension", 0)),
+            ("revocations 吊销许可证", f.penalties.get("revocation", 0)), ("repeat venues 重复违法场所", len(f.repeat_venues)),
+            ("key days 重点时段", ", ".join(f"{d:%m-%d} {n}" for d, n in f.key_days.items()) or "-")]
+
+
+def to_xlsx(f: Figures) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.chart import BarChart, Reference
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Summary"
+    for row in _summary_rows(f):
+        ws.append(row)
+    ws.column_dimensions["A"].width = 30
+    days = wb.create_sheet("Per day")
+    days.append(("day", "alarms", "key period"))
+    for d, n in f.per_day.items():
+        days.append((d.isoformat(), n, f.key_days.get(d, "")))
+    chart = BarChart()
+    chart.title, chart.y_axis.title = f"Alarms per day, {f.district} {f.period.label}", "alarms"
+    chart.add_data(Reference(days, min_col=2, min_row=1, max_row=len(f.per_day) + 1), titles_from_data=True)
+    chart.set_categories(Reference(days, min_col=1, min_row=2, max_row=len(f.per_day) + 1))
+    ws.add_chart(chart, "D2")
+    types = wb.create_sheet("By venue type")
+    types.append(("venue type", "violations"))
+    for t, n in sorted(f.by_type.items()):
+        types.append((t, n))
+    if f.by_type:
+        c2 = BarChart()
+        c2.title = "Violations by venue type"
+        c2.add_data(Reference(types, min_col=2, min_row=1, max_row=len(f.by_type) + 1), titles_from_data=True)
+        c2.set_categories(Reference(types, min_col=1, min_row=2, max_row=len(f.by_type) + 1))
+        ws.add_chart(c2, "D20")
+    for title, rows, cols in (("Violations", f.violations, VIOLATION_COLUMNS),
+                              ("Cases", f.cases, ("number", "venue_id", "venue", "department", "status", "opened",
+                                                  "decision", "fine_yuan")),
+                              ("Repeat venues", f.repeat_venues, ("venue_id", "venue", "violations"))):
+        sheet = wb.create_sheet(title)
+        sheet.append(cols)
+        for r in rows:
+            sheet.append([r[c] for c in cols])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+# -- PDF ---------------------------------------------------------------------------------------
+def _chart_png(f: Figures) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2), gridspec_kw={"width_ratios": [2.2, 1]})
+    days = list(f.per_day)
+    colours = ["#c0392b" if d in f.key_days else "#2c7fb8" for d in days]
+    a.bar([d.day for d in days], [f.per_day[d] for d in days], color=colours)
+    a.set_title("Alarms per day (red: key period)", fontsize=10)
+    a.set_xlabel("day of month" if len(days) <= 31 else "day")
+    if len(days) > 31:
+        a.set_xticks(range(1, len(days) + 1, 14))
+        a.bar(range(1, len(days) + 1), [f.per_day[d] for d in days], color=colours)
+    types = sorted(f.by_type)
+    if types:
+        b.barh(types, [f.by_type[t] for t in types], color="#6a51a3")
+    else:
+        b.text(0.5, 0.5, "no violations", ha="center", va="center", transform=b.transAxes)
+        b.set_xticks([])
+        b.set_yticks([])
+    b.set_title("Violations by venue type", fontsize=10)
+    fig.tight_layout()
+    out = io.BytesIO()
+    fig.savefig(out, format="png", dpi=150)
+    plt.close(fig)
+    return out.getvalue()
+
+
+CJK_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",  # Debian fonts-wqy-zenhei
+             "/usr/share/fonts/truetype/arphic/uming.ttc")  # Debian fonts-arphic-uming
+
+
+def _cjk_font(pdfmetrics, UnicodeCIDFont) -> str:
+    """A TrueType CJK font embedded (subset) in the PDF, so any viewer shows the Chinese text; without
+    one installed, the PDF's standard STSong font, which viewers without Asian font packs cannot draw."""
+    from pathlib import Path
+
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    for path in CJK_FONTS:
+        if Path(path).exists():
+            if "HumiaoCJK" not in pdfmetrics.getRegisteredFontNames():
+                pdfmetrics.registerFont(TTFont("HumiaoCJK", path, subfontIndex=0))
+            return "HumiaoCJK"
+    import logging
+
+    logging.getLogger("humiao.hub.reports").warning(
+        "no CJK TrueType font found (sudo apt-get install fonts-wqy-zenhei): the PDF's Chinese text uses "
+        "STSong-Light, which needs the viewer's Asian font pack")
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    return "STSong-Light"
+
+
+def to_pdf(f: Figures) -> bytes:
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.platypus import Image, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    font = _cjk_font(pdfmetrics, UnicodeCIDFont)
+    body = ParagraphStyle("body", fontName=font, fontSize=9, leading=12)
+    h1 = ParagraphStyle("h1", parent=body, fontSize=15, leading=20, spaceAfter=6)
+    h2 = ParagraphStyle("h2", parent=body, fontSize=11, leading=15, spaceBefore=8, spaceAfter=4)
+
+    def table(rows, widths=None):
+        t = Table([[Paragraph(str(c), body) for c in r] for r in rows], colWidths=widths, repeatRows=1)
+        t.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
+                               ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")),
+                               ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+        return t
+
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
+                            bottomMargin=15 * mm, title=f"Humiao report {f.district} {f.period.label}",
+                            author="Humiao hub")
+    story = [Paragraph(f"护苗 联合执法通报 · Joint enforcement report — {f.district}, {f.period.label}", h1),
+             Paragraph("未成年人场所准入预警与执法情况 / Minors' venue-access alarms and enforcement. "
+                       "No minor is named or pictured in this report.", body), Spacer(1, 4 * mm),
+             table([("item 项目", "value 数值")] + [(k, v) for k, v in _summary_rows(f)], [70 * mm, 110 * mm]),
+             Spacer(1, 4 * mm), Image(io.BytesIO(_chart_png(f)), width=180 * mm, height=64 * mm),
+             Paragraph("Repeat venues 重复违法场所", h2),
+             table([("venue", "name 名称", "violations 违法次数")] +
+                   [(r["venue_id"], r["venue"], r["violations"]) for r in f.repeat_venues] or [("-", "-", "-")]),
+             PageBreak(), Paragraph("Violations 违法预警明细", h2),
+             table([("time 时间", "venue 场所", "type 类型", "verdict 结论", "case 案件")] +
+                   [(v["time"], v["venue"], v["venue_type"], v["verdict"], v["case"]) for v in f.violations]
+                   if f.violations else [("time", "venue", "type", "verdict", "case"), ("-", "-", "-", "-", "-")]),
+             Paragraph("Cases 案件", h2),
+             table([("number 编号", "venue 场所", "department 部门", "status 状态", "decision 决定", "fine ¥")] +
+                   [(c["number"], c["venue"], c["department"], c["status"], c["decision"], c["fine_yuan"])
+                    for c in f.cases] if f.cases else [("number", "venue", "department", "status", "decision", "fine"),
+                                                       ("-", "-", "-", "-", "-", "-")])]
+
+    def footer(canvas, doc_):
+        canvas.setFont(font, 7)
+        canvas.drawString(15 * mm, 8 * mm, f"Humiao hub · {f.district} {f.period.label} · generated "
+                                           f"{f.generated_at.astimezone(TZ):%Y-%m-%d %H:%M} · page {doc_.page}")
+
+    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    return out.getvalue()
+
+
+def render(f: Figures, fmt: str) -> tuple[bytes, str]:
+    if fmt == "csv":
+        return to_csv(f), "text/csv; charset=utf-8"
+    if fmt == "xlsx":
+        return to_xlsx(f), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    if fmt == "pdf":
+        return to_pdf(f), "application/pdf"
+    raise ReportError(f"format must be one of {', '.join(FORMATS)}")
