@@ -1,6 +1,7 @@
-"""HTTP API of the ingest hub (read-only): health, metrics, alerts, devices, dead letters, and a
-plain status page. Accounts, roles and the inspectors' panel arrive with issue 4; until then the
-hub listens on loopback by default and serves no face data at all."""
+"""The ingest side of the HTTP API: health, metrics, the inspectors' panel page, and read-only
+ingest views (alerts, devices, dead letters, a plain status page at /ingest). These serve metadata
+only (no faces, no minors' data) and are meant for the operators of the hub host: the hub listens
+on loopback by default; the inspectors' routes (signed in, scoped, audited) are in api_*.py."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import html
 from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from fastapi.responses import HTMLResponse
+from pathlib import Path
+
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
 
 from hub.models import Alarm, Alert, DeadLetter, Device, Evidence
 
 router = APIRouter()
+STATIC = Path(__file__).with_name("static")
 
 ALERT_FIELDS = ("event_id", "district_id", "venue_id", "device_id", "camera_id", "track_id", "first_seen", "decided_at",
                 "received_at", "stored_at", "age_estimate", "p_minor", "p_under_threshold", "threshold", "decision",
@@ -84,7 +88,22 @@ def dead_letters(request: Request, limit: int = Query(50, ge=1, le=500)) -> dict
                                          for d in rows]}
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", include_in_schema=False)
+def root() -> RedirectResponse:
+    return RedirectResponse("/panel")
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    return Response(status_code=204)
+
+
+@router.get("/panel", include_in_schema=False)
+def panel() -> FileResponse:
+    return FileResponse(STATIC / "panel.html", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/ingest", response_class=HTMLResponse)
 def status_page(request: Request) -> str:
     hub = request.app.state.hub
     with hub.sessions() as s:
@@ -120,4 +139,4 @@ broker {'connected' if hub.ingestor.connected.is_set() else '<b>not connected</b
 <h2>Devices</h2><table><tr><th>device</th><th>availability</th><th>last seen (UTC)</th><th>cameras</th></tr>{devrows}</table>
 <h2>Latest alerts</h2><table><tr><th>decided (UTC)</th><th>district/venue</th><th>device</th><th>venue type</th>
 <th>age≈</th><th>P(minor)</th><th>decision</th><th>verdict</th><th>face crop</th></tr>{rows}</table>
-<p><small>Metadata only: face crops stay sealed on the edge until requested. The inspectors' panel comes with issue 4.</small></p></html>"""
+<p><small>Metadata only: face crops stay sealed until an inspector asks (in the <a href=/panel>panel</a>, audited).</small></p></html>"""

@@ -28,3 +28,71 @@ def download(district: str, period: str, fmt: str, request: Request, who=Depends
         s.commit()
     return Response(data, media_type=mime, headers={
         "Content-Disposition": f'attachment; filename="humiao-{district}-{p.label}.{fmt}"', "Cache-Control": "no-store"})
+
+
+@router.get("/dashboard")
+def dashboard(request: Request, who=Depends(principal), days: int = 30) -> dict:
+    """Figures for the dashboard, over what the viewer may see: alarms per day (key periods marked),
+    violations by venue type, repeat venues, open cases by deadline state."""
+    from collections import Counter
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import select
+
+    from hub import cases as case_service
+    from hub.access import scope_filter
+    from hub.api_alarms import visible
+    from hub.models import Alarm, Case, Venue
+
+    require(who, "alarms.read")
+    hub = hub_of(request)
+    days = min(max(days, 7), 366)
+    now = datetime.now(timezone.utc)
+    since = now - timedelta(days=days)
+    q = select(Alarm.raised_at, Alarm.venue_id, Alarm.venue_type, Alarm.verdict).where(Alarm.raised_at >= since)
+    clause = visible(who)
+    with hub.sessions() as s:
+        rows = s.execute(q if clause is None else q.where(clause)).all()
+        cq = select(Case).where(Case.status.not_in(["decided", "closed"]))
+        cclause = scope_filter(who, "cases.read", Case.district_id, Case.venue_id, lambda d: Case.department == d)
+        open_cases = s.scalars(cq if cclause is None else cq.where(cclause)).all()
+        names = dict(s.execute(select(Venue.id, Venue.name)).all())
+    per_day = Counter(r.raised_at.astimezone(reports.TZ).date() for r in rows)
+    start = (now - timedelta(days=days - 1)).astimezone(reports.TZ).date()
+    day_list = [start + timedelta(days=k) for k in range(days)]
+    violations = [r for r in rows if r.verdict in ("confirmed", "suspected")]
+    repeat = Counter(r.venue_id for r in violations)
+    return {
+        "days": [{"day": d.isoformat(), "alarms": per_day.get(d, 0),
+                  "key": hub.calendar.statutory(d) or hub.calendar.school_vacation(d) or ""} for d in day_list],
+        "by_venue_type": dict(Counter(r.venue_type for r in violations)),
+        "by_verdict": dict(Counter(r.verdict for r in rows)),
+        "repeat_venues": [{"venue_id": v, "name": names.get(v, v), "violations": n}
+                          for v, n in repeat.most_common(10) if n >= 2],
+        "open_cases": dict(Counter(case_service.deadline_state(c, now) for c in open_cases)),
+    }
+
+
+@router.get("/rules")
+def rules_table(request: Request, who=Depends(principal), day: str | None = None) -> dict:
+    """The statute table the verdicts come from, and what the calendar says of a day (default today,
+    Asia/Shanghai) — for any signed-in user: the law is public."""
+    from datetime import date, datetime
+
+    from hub.rules.statutes import RULES
+
+    hub = hub_of(request)
+    try:
+        d = date.fromisoformat(day) if day else datetime.now(reports.TZ).date()
+    except ValueError:
+        raise HTTPException(422, "day: YYYY-MM-DD") from None
+    return {
+        "venue_types": [{"venue_type": r.venue_type, "name_zh": r.name_zh, "name_en": r.name_en, "minors": r.minors.value,
+                         "forbidden": r.forbidden, "enforcers": [e.value for e in r.enforcers], "penalty": r.penalty,
+                         "sources": [f"{s.citation} {s.certainty}" for s in r.sources], "sign": r.sign}
+                        for r in RULES.values()],
+        "calendar": {"day": d.isoformat(), "statutory_holiday": hub.calendar.statutory(d),
+                     "school_vacation": hub.calendar.school_vacation(d), "weekend": d.weekday() >= 5,
+                     "arcade_devices_allowed_for_minors": bool(hub.calendar.statutory(d)),
+                     "description": hub.calendar.describe(d)},
+    }

@@ -122,6 +122,11 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(api_cases.router)
     app.include_router(api_registry.router)
     app.include_router(api_reports.router)
+    from fastapi.staticfiles import StaticFiles
+
+    from hub.api import STATIC
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 
 

@@ -20,6 +20,33 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 
+DEMO_PASSWORD = "humiao-demo-2026"
+DEMO_ACCOUNTS = (  # user, role, district, venues — demo only; real accounts: humiao hub users add
+    ("ct-demo", "culture_tourism", "demo-district", ()), ("police-demo", "police", "demo-district", ()),
+    ("proc-demo", "procuratorate", "demo-district", ()), ("op-demo", "venue_operator", "demo-district", ("demo-venue",)),
+    ("admin-demo", "admin", None, ()), ("auditor-demo", "auditor", None, ()),
+)
+
+
+def seed_demo(hub) -> None:
+    """The demo's venue, a school 150 m away, and one account per role (once)."""
+    from datetime import datetime, timezone
+
+    from hub import auth, registry
+    from hub.models import User
+
+    with hub.sessions() as s:
+        if s.get(User, "ct-demo") is not None:
+            return
+        registry.import_schools(s, "id,name,district_id,lat,lon\ndemo-school,示范中学 Demo Middle School,demo-district,31.2015,121.4400\n")
+        registry.import_venues(s, "id,name,venue_type,district_id,address,lat,lon,licence_no,operator,sign_posted\n"
+                                  "demo-venue,星空网咖 Starry Net Café,internet_cafe,demo-district,示范路 1 号,31.2000,121.4400,"
+                                  "WB-DEMO-001,星空网络有限公司,false\n")
+        for user, role, district, venues in DEMO_ACCOUNTS:
+            auth.create_user(s, user, DEMO_PASSWORD, role, district, venue_ids=venues, cfg=hub.cfg.auth)
+        s.commit()
+
+
 def _state_home() -> Path:
     return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "humiao" / "demo"
 
@@ -39,7 +66,9 @@ def run(broker_port: int = 18830, http_port: int = 8080, once: bool = False, edg
     hub_cfg = HubConfig(data_dir=state / "hub", http={"port": http_port},
                         mqtt={"port": broker_port, "protocol": "3.1.1", "share_group": None,
                               "client_id": "humiao-demo-hub"})
-    hub = Hub(hub_cfg).start()
+    hub = Hub(hub_cfg)
+    seed_demo(hub)
+    hub.start()
     server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=http_port, log_level="warning"))
     web = threading.Thread(target=server.run, name="hub-http", daemon=True)
     web.start()
@@ -63,8 +92,10 @@ def run(broker_port: int = 18830, http_port: int = 8080, once: bool = False, edg
         time.sleep(0.05)
     print(f"""
 Humiao demo — all on this machine
-  hub (ingest status, alerts, devices):  http://127.0.0.1:{http_port}/
-  alerts as JSON:                        http://127.0.0.1:{http_port}/api/alerts
+  inspectors' panel:                     http://127.0.0.1:{http_port}/panel
+      sign in as ct-demo (culture & tourism), police-demo, proc-demo (procuratorate), op-demo (the venue),
+      admin-demo or auditor-demo; password {DEMO_PASSWORD} (demo accounts only)
+  ingest status page:                    http://127.0.0.1:{http_port}/ingest
   the wire, as JSON lines:               humiao mqtt tail --port {broker_port} --protocol 3.1.1
   hub database (SQLite):                 {hub_cfg.database_url()}
   edge: sample video, venue {cfg.policy.venue_type}, "looks under {cfg.policy.challenge_threshold:g} → check ID"
@@ -90,7 +121,13 @@ Humiao demo — all on this machine
                           flush=True)
                     counts["alerts"] += 1
                     if not asked and a.evidence_available:
-                        rid = hub.request_evidence(a.event_id, "inspector_request", "demo-inspector")
+                        from hub.access import Principal
+                        from hub.auth import audit
+
+                        audit(s, Principal("ct-demo", "culture_tourism", "demo-district"), "evidence.request", "alert",
+                              a.event_id, "demo: the first alert's crop", "demo")
+                        s.commit()
+                        rid = hub.request_evidence(a.event_id, "inspector_request", "ct-demo")
                         print(f"  inspector asks for its face crop (request {rid[:13]}…)", flush=True)
                         asked = a.event_id
                 if asked and asked is not True:

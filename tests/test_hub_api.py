@@ -120,3 +120,19 @@ def test_registry_csv_over_http(hub):
     assert r.status_code == 422 and "row 2, id" in r.json()["detail"]
     assert [s["id"] for s in ct.get("/api/schools").json()["schools"]] == ["s1"]
     assert {v["id"] for v in ct.get("/api/venues").json()["venues"]} == {"ktv1", "hotel1"}
+
+
+def test_rules_table_and_calendar_over_http(hub):
+    b = Browser(hub, "ct-d1")
+    table = b.get("/api/rules").json()["venue_types"]
+    by_type = {r["venue_type"]: r for r in table}
+    assert set(by_type) == {"ktv", "bar", "internet_cafe", "arcade", "hotel", "esports_hotel", "script_entertainment"}
+    assert by_type["ktv"]["minors"] == "never" and by_type["ktv"]["enforcers"][0] == "culture_tourism"
+    assert by_type["arcade"]["minors"] == "devices_holidays_only" and by_type["hotel"]["minors"] == "record_guardian"
+    assert by_type["hotel"]["enforcers"][0] == "police" and any("art. 57" in s for s in by_type["hotel"]["sources"])
+    holiday = b.get("/api/rules", params={"day": "2026-10-02"}).json()["calendar"]
+    workday = b.get("/api/rules", params={"day": "2026-11-24"}).json()["calendar"]
+    assert holiday["arcade_devices_allowed_for_minors"] and holiday["statutory_holiday"] == "National Day"
+    assert not workday["arcade_devices_allowed_for_minors"] and workday["description"] == "ordinary working day"
+    assert b.get("/api/rules", params={"day": "24/11/2026"}).status_code == 422
+    assert Browser(hub).get("/api/rules").status_code == 401

@@ -74,7 +74,7 @@ def decide(venue_type: str, alerted_at: dt.datetime, outcome: Outcome | None, no
         f"the person looked under the venue's challenge age; staff were asked to check ID")
 
     if outcome is None or outcome.result == "not_checked":
-        waited = (now - alerted_at).total_seconds() / 60
+        waited = max(0.0, (now - alerted_at).total_seconds() / 60)
         if outcome is None and waited < cfg.id_check_window_min:
             verdict.status = Status.PENDING
             say(f"no ID check recorded yet ({waited:.0f} of {cfg.id_check_window_min:g} min)")

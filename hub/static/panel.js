@@ -1,0 +1,426 @@
+// Humiao inspectors' panel: a single page over the hub's API. No build step, no framework.
+"use strict";
+
+const I18N = {
+  zh: {
+    "nav.alarms": "实时预警", "nav.cases": "案件", "nav.venues": "场所", "nav.dashboard": "统计", "nav.lists": "清单",
+    "nav.reports": "报表", "nav.audit": "审计", logout: "退出", login: "登录", username: "用户名", password: "密码",
+    "login.title": "护苗 执法平台登录", "alarms.title": "实时预警", live: "实时", time: "时间", venue: "场所",
+    type: "类型", age: "估计年龄", pminor: "未成年概率", verdict: "结论", severity: "级别", status: "状态",
+    district: "辖区", all: "全部", active: "未解除", cleared: "已解除", acknowledged: "已确认", unacknowledged: "未确认",
+    since: "起始日期", filter: "筛选", reasons: "研判依据", history: "处置记录", actions: "处置", ack: "确认",
+    comment: "备注", clear: "解除", assign_me: "指派给我", open_case: "立案", evidence: "证据（人脸截图）",
+    reveal: "查看（将记入审计）", request_evidence: "向前端调取（将记入审计）", why: "请填写查看理由（记入审计日志）",
+    no_evidence: "前端未保留截图", requested: "已调取，等待前端上传", purged: "已按保存期限清除",
+    "cases.title": "联合执法案件队列", number: "案件编号", department: "部门", deadline: "办理期限",
+    decision: "决定", steps: "办理步骤", officers: "执法人员（姓名:执法证号，每行一人）", findings: "检查情况",
+    evidence_notes: "现场证据记录", respond_notice: "告知陈述申辩权利", legal_review: "法制审核", opinion: "审核意见",
+    decide: "作出决定", basis: "依据", fine: "罚款金额（元）", months: "停业月数", pay: "登记缴款", close: "结案",
+    transfer: "移送", to_department: "移送部门", reason: "理由", other_actions: "其他部门处理", escalation: "升级建议",
+    "venues.title": "场所", near_school: "学校200米内", sign: "禁入标识", devices: "设备", online: "在线", offline: "离线",
+    violations: "违法次数", "dashboard.title": "统计", per_day: "每日预警（红色：重点时段）", by_type: "按场所类型",
+    repeat: "重复违法场所", open_cases: "在办案件期限", "lists.title": "清单", school_list: "学校周边场所",
+    sign_list: "未张贴禁入标识的场所", inspection: "重点时段检查清单", "reports.title": "报表下载", month: "月份",
+    quarter: "季度", format: "格式", download: "下载", "audit.title": "审计日志", user: "用户", action: "操作",
+    object: "对象", saved: "已保存", yes: "是", no: "否", none: "无违法", pending: "待核查", suspected: "疑似违法",
+    confirmed: "确认违法", "deadline.ok": "正常", "deadline.due_soon": "临近期限", "deadline.overdue": "已超期",
+    "deadline.met": "已决定", score: "优先级", camera: "摄像头",
+  },
+  en: {
+    "nav.alarms": "Live alarms", "nav.cases": "Cases", "nav.venues": "Venues", "nav.dashboard": "Dashboard",
+    "nav.lists": "Lists", "nav.reports": "Reports", "nav.audit": "Audit", logout: "Sign out", login: "Sign in",
+    username: "User name", password: "Password", "login.title": "Humiao enforcement sign-in", "alarms.title": "Live alarms",
+    live: "live", time: "Time", venue: "Venue", type: "Type", age: "Age≈", pminor: "P(minor)", verdict: "Verdict",
+    severity: "Severity", status: "Status", district: "District", all: "All", active: "Active", cleared: "Cleared",
+    acknowledged: "Acknowledged", unacknowledged: "Unacknowledged", since: "Since", filter: "Filter",
+    reasons: "Reasoning", history: "History", actions: "Actions", ack: "Acknowledge", comment: "Comment",
+    clear: "Clear", assign_me: "Assign to me", open_case: "Open case", evidence: "Evidence (face crop)",
+    reveal: "Reveal (audited)", request_evidence: "Request from the edge (audited)",
+    why: "Why are you viewing this? (written to the audit log)", no_evidence: "The edge kept no crop",
+    requested: "Requested; waiting for the edge", purged: "Purged after its retention", "cases.title": "Case queue",
+    number: "Number", department: "Department", deadline: "Deadline", decision: "Decision", steps: "Procedure",
+    officers: "Officers (name:enforcement id, one per line)", findings: "Findings", evidence_notes: "On-site evidence notes",
+    respond_notice: "Notify the right to respond", legal_review: "Legal review", opinion: "Opinion", decide: "Decide",
+    basis: "Basis", fine: "Fine (¥)", months: "Suspension months", pay: "Record payment", close: "Close",
+    transfer: "Transfer", to_department: "To department", reason: "Reason", other_actions: "Other departments",
+    escalation: "Escalation", "venues.title": "Venues", near_school: "School within 200 m", sign: "Sign posted",
+    devices: "Devices", online: "online", offline: "offline", violations: "Violations", "dashboard.title": "Dashboard",
+    per_day: "Alarms per day (red: key period)", by_type: "By venue type", repeat: "Repeat venues",
+    open_cases: "Open cases by deadline", "lists.title": "Lists", school_list: "Venues near schools",
+    sign_list: "Venues without the no-minors sign", inspection: "Key-period inspection list",
+    "reports.title": "Reports", month: "Month", quarter: "Quarter", format: "Format", download: "Download",
+    "audit.title": "Audit log", user: "User", action: "Action", object: "Object", saved: "Saved", yes: "yes", no: "no",
+    none: "no violation", pending: "pending", suspected: "suspected", confirmed: "confirmed", "deadline.ok": "on time",
+    "deadline.due_soon": "due soon", "deadline.overdue": "overdue", "deadline.met": "decided", score: "Priority",
+    camera: "Camera",
+  },
+};
+let lang = localStorage.getItem("humiao.lang") || "zh";
+const t = (k) => (I18N[lang][k] ?? I18N.en[k] ?? k);
+const $ = (sel, root = document) => root.querySelector(sel);
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+const fmtTime = (iso) => iso ? new Date(iso).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB", { hour12: false }) : "–";
+
+const state = { me: null, csrf: null, alarms: [], selected: null, stream: null };
+
+async function api(path, opts = {}) {
+  const headers = Object.assign({}, opts.headers || {});
+  if (opts.body && !(opts.body instanceof Blob) && typeof opts.body !== "string") {
+    headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(opts.body);
+  }
+  if (opts.method && opts.method !== "GET" && state.csrf) headers["X-CSRF-Token"] = state.csrf;
+  const r = await fetch(path, Object.assign({}, opts, { headers, credentials: "same-origin" }));
+  if (r.status === 401 && path !== "/api/login") { showLogin(); throw new Error("sign in first"); }
+  if (!r.ok) {
+    let detail = r.statusText;
+    try { detail = (await r.json()).detail; } catch (e) { /* not JSON */ }
+    throw new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
+  }
+  return r;
+}
+const getJSON = async (p) => (await api(p)).json();
+const postJSON = async (p, body) => (await api(p, { method: "POST", body })).json();
+
+function toast(msg) {
+  const el = $("#toast");
+  el.textContent = msg;
+  el.classList.add("show");
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => el.classList.remove("show"), 3500);
+}
+
+function applyI18n() {
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  $("#lang").textContent = lang === "zh" ? "EN" : "中文";
+}
+
+function can(permission) { return state.me && state.me.permissions[permission] !== "none"; }
+
+// -- sign-in -------------------------------------------------------------------------------------
+function showLogin() {
+  if (state.stream) { state.stream.close(); state.stream = null; }
+  state.me = null;
+  $("#nav").hidden = true; $("#logout").hidden = true; $("#who").textContent = "";
+  $("#main").innerHTML = `<form class="card login" id="login-form">
+    <h1>${t("login.title")}</h1>
+    <label>${t("username")}<input name="username" autocomplete="username" required></label>
+    <label>${t("password")}<input name="password" type="password" autocomplete="current-password" required></label>
+    <button class="act" type="submit">${t("login")}</button> <span class="muted" id="login-error"></span></form>`;
+  $("#login-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(ev.target);
+    try {
+      const r = await fetch("/api/login", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ username: f.get("username"), password: f.get("password") }) });
+      const data = await r.json();
+      if (!r.ok) throw new Error(data.detail);
+      signedIn(data);
+    } catch (e) { $("#login-error").textContent = e.message; }
+  });
+}
+
+function signedIn(me) {
+  state.me = me; state.csrf = me.csrf_token;
+  $("#nav").hidden = false; $("#logout").hidden = false;
+  $("#who").textContent = `${me.user} · ${me.role}${me.district ? " · " + me.district : ""}`;
+  document.querySelectorAll("#nav a").forEach((a) => {
+    const need = { "#/alarms": "alarms.read", "#/cases": "cases.read", "#/venues": "venues.read", "#/dashboard": "alarms.read",
+      "#/lists": "venues.read", "#/reports": "reports.read", "#/audit": "audit.read" }[a.getAttribute("href")];
+    a.hidden = !can(need);
+  });
+  const first = [...document.querySelectorAll("#nav a")].find((a) => !a.hidden);
+  if (!location.hash || location.hash === "#/" || !can(routeNeed())) location.hash = first ? first.getAttribute("href") : "#/";
+  route();
+}
+
+function routeNeed() {
+  const part = (location.hash.split("/")[1] || "");
+  return { alarms: "alarms.read", cases: "cases.read", venues: "venues.read", dashboard: "alarms.read", lists: "venues.read",
+    reports: "reports.read", audit: "audit.read" }[part] || "alarms.read";
+}
+
+// -- router --------------------------------------------------------------------------------------
+async function route() {
+  if (!state.me) return;
+  const [, page, id] = location.hash.split("/");
+  document.querySelectorAll("#nav a").forEach((a) => a.classList.toggle("on", a.getAttribute("href") === `#/${page}`));
+  if (page !== "alarms" && state.stream) { state.stream.close(); state.stream = null; }
+  try {
+    if (page === "alarms") await alarmsPage();
+    else if (page === "cases" && id) await casePage(id);
+    else if (page === "cases") await casesPage();
+    else if (page === "venues" && id) await venuePage(id);
+    else if (page === "venues") await venuesPage();
+    else if (page === "dashboard") await dashboardPage();
+    else if (page === "lists") await listsPage();
+    else if (page === "reports") reportsPage();
+    else if (page === "audit") await auditPage();
+  } catch (e) { toast(e.message); }
+}
+
+// -- live alarms ---------------------------------------------------------------------------------
+const VENUE_TYPES = ["ktv", "bar", "internet_cafe", "arcade", "hotel", "esports_hotel", "script_entertainment"];
+const filters = { district: "", venue_type: "", verdict: "", active: "", since: "" };
+
+function alarmMatches(a) {
+  if (filters.district && a.district_id !== filters.district) return false;
+  if (filters.venue_type && a.venue_type !== filters.venue_type) return false;
+  if (filters.verdict && a.verdict !== filters.verdict) return false;
+  if (filters.active && String(a.active) !== filters.active) return false;
+  if (filters.since && a.raised_at < new Date(filters.since).toISOString()) return false;
+  return true;
+}
+
+async function alarmsPage() {
+  const opt = (vals, cur, label) => `<option value="">${t("all")}</option>` + vals.map((v) => `<option value="${v}" ${cur === v ? "selected" : ""}>${esc(label ? label(v) : v)}</option>`).join("");
+  $("#main").innerHTML = `<h1>${t("alarms.title")} <span class="badge ok" id="live">● ${t("live")}</span></h1>
+    <div class="filters" id="filters">
+      <label>${t("district")}<input name="district" value="${esc(filters.district)}" placeholder="${esc(state.me.district || "")}" size="12"></label>
+      <label>${t("type")}<select name="venue_type">${opt(VENUE_TYPES, filters.venue_type)}</select></label>
+      <label>${t("verdict")}<select name="verdict">${opt(["confirmed", "suspected", "pending", "none"], filters.verdict, t)}</select></label>
+      <label>${t("status")}<select name="active">${opt(["true", "false"], filters.active, (v) => v === "true" ? t("active") : t("cleared"))}</select></label>
+      <label>${t("since")}<input name="since" type="date" value="${esc(filters.since)}"></label>
+    </div>
+    <div class="grid"><div class="card"><table><thead><tr><th>${t("time")}</th><th>${t("venue")}</th><th>${t("type")}</th>
+      <th>${t("age")}</th><th>${t("verdict")}</th><th>${t("status")}</th></tr></thead><tbody id="alarm-rows"></tbody></table></div>
+      <div class="card" id="alarm-detail"><p class="muted">—</p></div></div>`;
+  $("#filters").addEventListener("change", (ev) => { filters[ev.target.name] = ev.target.value; loadAlarms(); });
+  await loadAlarms();
+  startStream();
+}
+
+async function loadAlarms() {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(filters)) if (v) q.set(k, k === "since" ? new Date(v).toISOString() : v);
+  state.alarms = (await getJSON(`/api/alarms?${q}`)).alarms;
+  renderAlarms();
+}
+
+function alarmRow(a, fresh) {
+  return `<tr class="row ${state.selected === a.id ? "sel" : ""} ${fresh ? "fresh" : ""}" data-id="${a.id}">
+    <td>${esc(fmtTime(a.raised_at))}</td><td>${esc(a.venue_name)}<div class="muted">${esc(a.district_id)}</div></td>
+    <td>${esc(a.venue_type)}</td><td>${a.age_estimate ?? "–"}</td>
+    <td><span class="badge ${esc(a.severity)}">${esc(t(a.verdict))}</span></td>
+    <td>${a.active ? t("active") : t("cleared")}${a.acknowledged ? " · " + t("acknowledged") : ""}</td></tr>`;
+}
+
+function renderAlarms(freshId) {
+  const body = $("#alarm-rows");
+  if (!body) return;
+  body.innerHTML = state.alarms.filter(alarmMatches).map((a) => alarmRow(a, a.id === freshId)).join("");
+  body.querySelectorAll("tr.row").forEach((tr) => tr.addEventListener("click", () => showAlarm(+tr.dataset.id)));
+}
+
+function startStream() {
+  if (state.stream) state.stream.close();
+  const es = new EventSource("/api/stream");
+  state.stream = es;
+  es.addEventListener("alarm", (ev) => {
+    const a = JSON.parse(ev.data);
+    const i = state.alarms.findIndex((x) => x.id === a.id);
+    if (i >= 0) state.alarms[i] = a; else state.alarms.unshift(a);
+    state.alarms.sort((x, y) => y.id - x.id);
+    renderAlarms(a.id);
+    if (state.selected === a.id) showAlarm(a.id);
+  });
+  es.onerror = () => { const l = $("#live"); if (l) l.className = "badge minor"; };
+  es.onopen = () => { const l = $("#live"); if (l) l.className = "badge ok"; };
+}
+
+async function showAlarm(id) {
+  state.selected = id;
+  renderAlarms();
+  const a = await getJSON(`/api/alarms/${id}`);
+  const acts = can("alarms.act") ? `
+    <button class="act" data-act="acknowledge" ${a.acknowledged ? "disabled" : ""}>${t("ack")}</button>
+    <button class="act secondary" data-act="assign">${t("assign_me")}</button>
+    <button class="act secondary" data-act="comment">${t("comment")}</button>
+    <button class="act secondary" data-act="clear" ${a.active ? "" : "disabled"}>${t("clear")}</button>
+    ${can("cases.act") ? `<button class="act" id="open-case">${t("open_case")}</button>` : ""}` : "";
+  let ev = "";
+  if (can("evidence.view") || can("evidence.request")) {
+    let inner;
+    if (a.evidence === "stored") inner = `<div class="veil"><button class="act" id="reveal">${t("reveal")}</button></div>`;
+    else if (a.evidence === "requested") inner = `<span class="muted">${t("requested")}</span>`;
+    else if (a.evidence === "purged") inner = `<span class="muted">${t("purged")}</span>`;
+    else if (a.evidence_available && can("evidence.request")) inner = `<button class="act secondary" id="request-ev">${t("request_evidence")}</button>`;
+    else inner = `<span class="muted">${t("no_evidence")}</span>`;
+    ev = `<h2>${t("evidence")}</h2><div class="evidence" id="evidence">${inner}</div>`;
+  }
+  $("#alarm-detail").innerHTML = `<h2>${esc(a.venue_name)} · <span class="badge ${esc(a.severity)}">${esc(t(a.verdict))}</span></h2>
+    <div class="kv"><div>${t("time")}</div><div>${esc(fmtTime(a.raised_at))}</div>
+      <div>${t("venue")}</div><div><a href="#/venues/${esc(a.venue_id)}">${esc(a.venue_id)}</a> (${esc(a.venue_type)})</div>
+      <div>${t("age")}</div><div>${a.age_estimate ?? "–"} · ${t("pminor")} ${a.p_minor ?? "–"}</div>
+      <div>${t("camera")}</div><div>${esc(a.device_id || "")} / ${esc(a.camera_id || "")}</div>
+      <div>${t("department")}</div><div>${esc((a.departments || []).join(", "))}</div></div>
+    <h2>${t("reasons")}</h2><ul class="reasons">${a.reasons.map((r) => `<li>${esc(r)}</li>`).join("")}</ul>
+    <div>${acts}</div>${ev}
+    <h2>${t("history")}</h2><ul class="history">${a.history.map((h) => `<li>${esc(fmtTime(h.at))} · ${esc(h.actor)} · ${esc(h.action)} ${esc(h.detail)}</li>`).join("")}</ul>`;
+  $("#alarm-detail").querySelectorAll("[data-act]").forEach((b) => b.addEventListener("click", async () => {
+    let text = "";
+    if (b.dataset.act === "comment" || b.dataset.act === "clear") { text = prompt(t(b.dataset.act === "clear" ? "reason" : "comment")); if (!text) return; }
+    try { await postJSON(`/api/alarms/${id}/actions`, { action: b.dataset.act, text }); toast(t("saved")); await showAlarm(id); }
+    catch (e) { toast(e.message); }
+  }));
+  const reveal = $("#reveal");
+  if (reveal) reveal.addEventListener("click", async () => {
+    const why = prompt(t("why"));
+    if (!why) return;
+    try {
+      const blob = await (await api(`/api/alarms/${id}/evidence?why=${encodeURIComponent(why)}`)).blob();
+      $("#evidence").innerHTML = `<img id="evidence-img" alt="evidence" src="${URL.createObjectURL(blob)}">`;
+    } catch (e) { toast(e.message); }
+  });
+  const req = $("#request-ev");
+  if (req) req.addEventListener("click", async () => {
+    const why = prompt(t("why"));
+    if (!why) return;
+    try { await postJSON(`/api/alarms/${id}/evidence-request`, { why }); toast(t("requested")); await showAlarm(id); }
+    catch (e) { toast(e.message); }
+  });
+  const oc = $("#open-case");
+  if (oc) oc.addEventListener("click", async () => {
+    try { const c = await postJSON("/api/cases", { alarm_ids: [id] }); location.hash = `#/cases/${c.id}`; }
+    catch (e) { toast(e.message); }
+  });
+}
+
+// -- cases ---------------------------------------------------------------------------------------
+async function casesPage() {
+  const { cases } = await getJSON("/api/cases");
+  $("#main").innerHTML = `<h1>${t("cases.title")}</h1><div class="card"><table><thead><tr><th>${t("number")}</th>
+    <th>${t("venue")}</th><th>${t("department")}</th><th>${t("status")}</th><th>${t("deadline")}</th><th>${t("decision")}</th></tr></thead>
+    <tbody>${cases.map((c) => `<tr class="row" data-id="${c.id}"><td>${esc(c.number)}</td><td>${esc(c.venue_name)}</td>
+      <td>${esc(c.department)}</td><td>${esc(c.status)}</td>
+      <td><span class="badge ${esc(c.deadline_state)}">${esc(t("deadline." + c.deadline_state))}</span> ${esc(fmtTime(c.decision_deadline).split(" ")[0])}</td>
+      <td>${esc(c.decision || "")}${c.fine_yuan ? " ¥" + c.fine_yuan : ""}</td></tr>`).join("")}</tbody></table></div>`;
+  document.querySelectorAll("tr.row").forEach((tr) => tr.addEventListener("click", () => { location.hash = `#/cases/${tr.dataset.id}`; }));
+}
+
+async function casePage(id) {
+  const c = await getJSON(`/api/cases/${id}`);
+  const step = (action, fields, label) => `<form class="card step" data-action="${action}"><strong>${t(label || action)}</strong><br>${fields}
+     <button class="act" type="submit">${t(label || action)}</button></form>`;
+  const area = (name, label) => `<label>${t(label)}<br><textarea name="${name}" rows="2" cols="50"></textarea></label><br>`;
+  let steps = "";
+  if (can("cases.act") && c.status !== "closed") {
+    if (["open", "assigned"].includes(c.status)) steps += step("assign", area("officers", "officers"));
+    if (["assigned", "inspected"].includes(c.status)) steps += step("inspect", area("findings", "findings") + area("evidence_notes", "evidence_notes"), "findings");
+    if (c.status === "inspected") {
+      steps += step("respond_notice", "");
+      steps += step("legal_review", area("opinion", "opinion"));
+      steps += step("decide", `<select name="decision"><option>warning</option><option>fine</option><option>suspension</option><option>revocation</option><option>no_penalty</option></select>
+        <input name="fine_yuan" type="number" placeholder="${t("fine")}"> <input name="suspension_months" type="number" placeholder="${t("months")}"><br>${area("basis", "basis")}`);
+    }
+    if (c.status === "decided" && c.decision === "fine" && !c.paid_at) steps += step("pay", "");
+    if (c.status === "decided") steps += step("close", area("note", "reason"), "close");
+    if (["open", "assigned", "inspected"].includes(c.status)) steps += step("transfer", `<select name="to_department">${["police", "culture_tourism", "market_regulation"].filter((d) => d !== c.department).map((d) => `<option>${d}</option>`).join("")}</select><br>${area("reason", "reason")}`);
+  }
+  const kv = [["number", c.number], ["venue", c.venue_name], ["department", c.department], ["status", c.status],
+    ["deadline", `${fmtTime(c.decision_deadline)} (${t("deadline." + c.deadline_state)})`], ["findings", c.findings || "–"],
+    ["decision", (c.decision || "–") + (c.fine_yuan ? ` ¥${c.fine_yuan}` : "") + (c.suspension_months ? ` ${c.suspension_months}m` : "")],
+    ["officers", (c.officers || []).map((o) => `${o.user} (${o.enforcement_id})`).join(", ") || "–"],
+    ["other_actions", (c.other_actions || []).map((o) => `${o.number} ${o.department} ${o.decision || o.status}`).join("; ") || "–"],
+    ["escalation", `${c.escalation.suggestion} ${c.escalation.basis || ""}`]];
+  $("#main").innerHTML = `<h1>${esc(c.number)} <span class="badge ${esc(c.deadline_state)}" id="case-status">${esc(c.status)}</span></h1>
+    <div class="grid"><div><div class="card kv">${kv.map(([k, v]) => `<div>${t(k)}</div><div>${esc(v)}</div>`).join("")}</div>${steps}</div>
+    <div class="card"><h2>${t("history")}</h2><ul class="history">${c.history.map((h) => `<li>${esc(fmtTime(h.at))} · ${esc(h.actor)} · <b>${esc(h.action)}</b> ${esc(JSON.stringify(h.detail))}</li>`).join("")}</ul></div></div>`;
+  document.querySelectorAll("form.step").forEach((f) => f.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const data = Object.fromEntries(new FormData(f));
+    const body = { action: f.dataset.action };
+    if (data.officers !== undefined) body.officers = data.officers.split("\n").map((l) => l.split(":")).filter((p) => p.length === 2).map(([u, e]) => ({ user: u.trim(), enforcement_id: e.trim() }));
+    for (const k of ["findings", "evidence_notes", "opinion", "decision", "basis", "note", "to_department", "reason"]) if (data[k] !== undefined) body[k] = data[k];
+    if (data.fine_yuan) body.fine_yuan = +data.fine_yuan;
+    if (data.suspension_months) body.suspension_months = +data.suspension_months;
+    try { await postJSON(`/api/cases/${id}/actions`, body); toast(t("saved")); body.action === "transfer" ? (location.hash = "#/cases") : casePage(id); }
+    catch (e) { toast(e.message); }
+  }));
+}
+
+// -- venues --------------------------------------------------------------------------------------
+async function venuesPage(query = "") {
+  const { venues } = await getJSON(`/api/venues${query}`);
+  $("#main").innerHTML = `<h1>${t("venues.title")}</h1><div class="card"><table><thead><tr><th>${t("venue")}</th><th>${t("type")}</th>
+    <th>${t("district")}</th><th>${t("near_school")}</th><th>${t("sign")}</th><th>${t("violations")}</th><th>${t("devices")}</th></tr></thead>
+    <tbody>${venues.map((v) => `<tr class="row" data-id="${esc(v.id)}"><td>${esc(v.name)}<div class="muted">${esc(v.address)}</div></td>
+      <td>${esc(v.venue_type)}</td><td>${esc(v.district_id)}</td><td>${v.near_school ? `${t("yes")} (${v.nearest_school_m} m)` : t("no")}</td>
+      <td>${v.sign_posted ? t("yes") : `<b>${t("no")}</b>`}</td><td>${v.violations}</td>
+      <td>${v.devices.map((d) => `${esc(d.device_id)}: ${d.online ? t("online") : t("offline")}`).join("<br>")}</td></tr>`).join("")}</tbody></table></div>`;
+  document.querySelectorAll("tr.row").forEach((tr) => tr.addEventListener("click", () => { location.hash = `#/venues/${tr.dataset.id}`; }));
+}
+
+async function venuePage(id) {
+  const v = await getJSON(`/api/venues/${encodeURIComponent(id)}`);
+  $("#main").innerHTML = `<h1>${esc(v.name)}</h1><div class="grid"><div>
+    <div class="card kv"><div>${t("type")}</div><div>${esc(v.venue_type)}</div><div>${t("district")}</div><div>${esc(v.district_id)}</div>
+      <div>licence</div><div>${esc(v.licence_no)}</div><div>operator</div><div>${esc(v.operator)}</div>
+      <div>${t("near_school")}</div><div>${v.near_school ? t("yes") + ` (${v.nearest_school_m} m)` : t("no")}</div>
+      <div>${t("sign")}</div><div>${v.sign_posted ? t("yes") + " " + esc(v.sign_checked_on || "") : t("no")}</div>
+      <div>${t("escalation")}</div><div>${esc(v.escalation.suggestion)} ${esc(v.escalation.basis)}</div></div>
+    <div class="card"><h2>${t("nav.alarms")}</h2><table>${v.alarms.map((a) => `<tr><td>${esc(fmtTime(a.raised_at))}</td><td><span class="badge ${esc(a.severity)}">${esc(t(a.verdict))}</span></td></tr>`).join("")}</table></div></div>
+    <div><div class="card"><h2>${t("devices")}</h2>${v.devices.map((d) => `<div>${esc(d.device_id)} · ${d.online ? t("online") : t("offline")} · ${esc(fmtTime(d.last_seen))}
+       ${(d.cameras || []).map((c) => `<div class="muted">${esc(c.camera_id)}: ${esc((c.state || "").replace("CAMERA_STATE_", "").toLowerCase())}</div>`).join("")}</div>`).join("") || "–"}</div>
+    <div class="card"><h2>${t("nav.cases")}</h2>${v.cases.map((c) => `<div><a href="#/cases/${c.id}">${esc(c.number)}</a> · ${esc(c.status)} · ${esc(c.decision || "")}</div>`).join("") || "–"}</div></div></div>`;
+}
+
+// -- dashboard, lists, reports, audit -------------------------------------------------------------
+async function dashboardPage() {
+  const d = await getJSON("/api/dashboard?days=30");
+  const max = Math.max(1, ...d.days.map((x) => x.alarms));
+  const types = Object.entries(d.by_venue_type), tmax = Math.max(1, ...types.map(([, n]) => n));
+  $("#main").innerHTML = `<h1>${t("dashboard.title")}</h1><div class="grid"><div class="card"><h2>${t("per_day")}</h2>
+    <div class="bars" id="per-day">${d.days.map((x) => `<div class="${x.key ? "key" : ""}" title="${x.day}: ${x.alarms} ${esc(x.key)}" style="height:${100 * x.alarms / max}%"></div>`).join("")}</div>
+    <div class="muted">${esc(d.days[0].day)} … ${esc(d.days[d.days.length - 1].day)}</div></div>
+    <div class="card"><h2>${t("by_type")}</h2>${types.map(([k, n]) => `<div class="hbar"><span>${esc(k)}</span><div style="width:${200 * n / tmax}px"></div>${n}</div>`).join("") || "–"}
+    <h2>${t("repeat")}</h2>${d.repeat_venues.map((r) => `<div>${esc(r.name)}: ${r.violations}</div>`).join("") || "–"}
+    <h2>${t("open_cases")}</h2>${Object.entries(d.open_cases).map(([k, n]) => `<span class="badge ${k}">${t("deadline." + k)} ${n}</span> `).join("") || "–"}</div></div>`;
+}
+
+async function listsPage() {
+  const near = (await getJSON("/api/venues?near_school=true")).venues;
+  const nosign = (await getJSON("/api/venues?sign_posted=false")).venues;
+  let insp = "";
+  if (state.me.district && can("cases.read") && state.me.role !== "venue_operator") {
+    const l = await getJSON(`/api/inspection-list?district=${encodeURIComponent(state.me.district)}`);
+    insp = `<div class="card"><h2>${t("inspection")} — ${esc(l.district)} ${esc(l.day)} ${esc(l.key_periods.join(", "))}</h2><table>
+      <tr><th>${t("score")}</th><th>${t("venue")}</th><th>${t("reasons")}</th></tr>${l.venues.map((v) => `<tr><td>${v.score}</td><td>${esc(v.name)}</td><td>${esc(v.reasons.join("; "))}</td></tr>`).join("")}</table></div>`;
+  }
+  const list = (vs) => vs.map((v) => `<div><a href="#/venues/${esc(v.id)}">${esc(v.name)}</a> · ${esc(v.venue_type)} ${v.nearest_school_m ? "· " + v.nearest_school_m + " m" : ""}</div>`).join("") || "–";
+  $("#main").innerHTML = `<h1>${t("lists.title")}</h1><div class="grid"><div class="card"><h2>${t("school_list")}</h2>${list(near)}</div>
+    <div class="card"><h2>${t("sign_list")}</h2>${list(nosign)}</div></div>${insp}`;
+}
+
+function reportsPage() {
+  const now = new Date(), month = `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, "0")}`;
+  $("#main").innerHTML = `<h1>${t("reports.title")}</h1><form class="card filters" id="report-form">
+    <label>${t("district")}<input name="district" value="${esc(state.me.district || "")}" required></label>
+    <label>${t("month")} / ${t("quarter")}<input name="period" value="${month}" pattern="\\d{4}-\\d{2}|\\d{4}[Qq][1-4]" required></label>
+    <label>${t("format")}<select name="fmt"><option>pdf</option><option>xlsx</option><option>csv</option></select></label>
+    <button class="act" type="submit">${t("download")}</button></form>`;
+  $("#report-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const f = Object.fromEntries(new FormData(ev.target));
+    const a = document.createElement("a");
+    a.href = `/api/reports/${encodeURIComponent(f.district)}/${encodeURIComponent(f.period)}.${f.fmt}`;
+    a.download = "";
+    a.id = "report-link";
+    document.body.appendChild(a); a.click(); a.remove();
+  });
+}
+
+async function auditPage() {
+  const { events } = await getJSON("/api/audit");
+  $("#main").innerHTML = `<h1>${t("audit.title")}</h1><div class="card"><table><tr><th>${t("time")}</th><th>${t("user")}</th>
+    <th>${t("action")}</th><th>${t("object")}</th><th>${t("reason")}</th></tr>${events.map((e) => `<tr><td>${esc(fmtTime(e.at))}</td>
+    <td>${esc(e.user)} (${esc(e.role)})</td><td>${esc(e.action)}</td><td>${esc(e.object_type)} ${esc(e.object_id)}</td><td>${esc(e.why)}</td></tr>`).join("")}</table></div>`;
+}
+
+// -- start ---------------------------------------------------------------------------------------
+$("#lang").addEventListener("click", () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("humiao.lang", lang); applyI18n(); state.me ? route() : showLogin(); });
+$("#logout").addEventListener("click", async () => { try { await api("/api/logout", { method: "POST" }); } catch (e) { /* gone anyway */ } showLogin(); });
+window.addEventListener("hashchange", route);
+applyI18n();
+fetch("/api/me", { credentials: "same-origin" }).then(async (r) => (r.ok ? signedIn(await r.json()) : showLogin()));
