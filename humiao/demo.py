@@ -65,7 +65,9 @@ def run(broker_port: int = 18830, http_port: int = 8080, once: bool = False, edg
     broker = EmbeddedBroker(port=broker_port).start()
     hub_cfg = HubConfig(data_dir=state / "hub", http={"port": http_port},
                         mqtt={"port": broker_port, "protocol": "3.1.1", "share_group": None,
-                              "client_id": "humiao-demo-hub"})
+                              "client_id": "humiao-demo-hub"},
+                        # no staff checks IDs in the demo: alarms turn "suspected" after one minute, not ten
+                        rules={"violations": {"id_check_window_min": 1}, "evaluate_interval_s": 5})
     hub = Hub(hub_cfg)
     seed_demo(hub)
     hub.start()
