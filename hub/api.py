@@ -1,20 +1,20 @@
-"""The ingest side of the HTTP API: health, metrics, the inspectors' panel page, and read-only
-ingest views (alerts, devices, dead letters, a plain status page at /ingest). These serve metadata
-only (no faces, no minors' data) and are meant for the operators of the hub host: the hub listens
-on loopback by default; the inspectors' routes (signed in, scoped, audited) are in api_*.py."""
+"""The ingest side of the HTTP API: health and metrics (counts only, for monitoring), the panel
+page, and the operators' ingest views — raw alerts, devices, dead letters and a status page at
+/ingest — for a signed-in admin (``ingest.read``). The inspectors' routes are in api_*.py."""
 
 from __future__ import annotations
 
 import html
 from datetime import datetime
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pathlib import Path
 
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
 
+from hub.deps import principal, require
 from hub.models import Alarm, Alert, DeadLetter, Device, Evidence
 
 router = APIRouter()
@@ -46,7 +46,14 @@ def metrics(request: Request) -> Response:
     return Response(generate_latest(request.app.state.hub.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/api/alerts")
+def _operator(request: Request):
+    """The ingest views are for the hub's operators (admin): raw alerts, devices, dead letters."""
+    who = principal(request)
+    require(who, "ingest.read")
+    return who
+
+
+@router.get("/api/alerts", dependencies=[Depends(_operator)])
 def alerts(request: Request, district: str | None = None, venue: str | None = None, device: str | None = None,
            limit: int = Query(100, ge=1, le=1000), before_id: int | None = None) -> dict:
     q = select(Alert).order_by(Alert.id.desc()).limit(limit)
@@ -61,7 +68,7 @@ def alerts(request: Request, district: str | None = None, venue: str | None = No
     return {"total": total, "alerts": [{"id": a.id, **_row(a, ALERT_FIELDS)} for a in rows]}
 
 
-@router.get("/api/alerts/{event_id}")
+@router.get("/api/alerts/{event_id}", dependencies=[Depends(_operator)])
 def alert(request: Request, event_id: str) -> dict:
     with request.app.state.hub.sessions() as s:
         a = s.scalars(select(Alert).where(Alert.event_id == event_id)).one_or_none()
@@ -70,7 +77,7 @@ def alert(request: Request, event_id: str) -> dict:
     return {"id": a.id, **_row(a, ALERT_FIELDS)}
 
 
-@router.get("/api/devices")
+@router.get("/api/devices", dependencies=[Depends(_operator)])
 def devices(request: Request) -> dict:
     with request.app.state.hub.sessions() as s:
         rows = s.scalars(select(Device).order_by(Device.key)).all()
@@ -79,7 +86,7 @@ def devices(request: Request) -> dict:
     return {"devices": [_row(d, fields) for d in rows]}
 
 
-@router.get("/api/dead-letters")
+@router.get("/api/dead-letters", dependencies=[Depends(_operator)])
 def dead_letters(request: Request, limit: int = Query(50, ge=1, le=500)) -> dict:
     with request.app.state.hub.sessions() as s:
         counts = dict(s.execute(select(DeadLetter.reason, func.count()).group_by(DeadLetter.reason)).all())
@@ -104,7 +111,11 @@ def panel() -> FileResponse:
 
 
 @router.get("/ingest", response_class=HTMLResponse)
-def status_page(request: Request) -> str:
+def status_page(request: Request):
+    try:
+        _operator(request)
+    except HTTPException:
+        return RedirectResponse("/panel")
     hub = request.app.state.hub
     with hub.sessions() as s:
         recent = s.scalars(select(Alert).order_by(Alert.id.desc()).limit(30)).all()

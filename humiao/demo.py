@@ -97,7 +97,7 @@ Humiao demo — all on this machine
   inspectors' panel:                     http://127.0.0.1:{http_port}/panel
       sign in as ct-demo (culture & tourism), police-demo, proc-demo (procuratorate), op-demo (the venue),
       admin-demo or auditor-demo; password {DEMO_PASSWORD} (demo accounts only)
-  ingest status page:                    http://127.0.0.1:{http_port}/ingest
+  ingest status page (admin-demo):       http://127.0.0.1:{http_port}/ingest
   the wire, as JSON lines:               humiao mqtt tail --port {broker_port} --protocol 3.1.1
   hub database (SQLite):                 {hub_cfg.database_url()}
   edge: sample video, venue {cfg.policy.venue_type}, "looks under {cfg.policy.challenge_threshold:g} → check ID"

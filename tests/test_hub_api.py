@@ -136,3 +136,15 @@ def test_rules_table_and_calendar_over_http(hub):
     assert not workday["arcade_devices_allowed_for_minors"] and workday["description"] == "ordinary working day"
     assert b.get("/api/rules", params={"day": "24/11/2026"}).status_code == 422
     assert Browser(hub).get("/api/rules").status_code == 401
+
+
+def test_ingest_views_are_for_the_hub_operator(hub):
+    for path in ("/api/alerts", "/api/devices", "/api/dead-letters"):
+        assert Browser(hub).get(path).status_code == 401
+        assert Browser(hub, "ct-d1").get(path).status_code == 403
+        assert Browser(hub, "admin").get(path).status_code == 200
+    assert Browser(hub, "admin").get("/api/alerts").json()["total"] == 3
+    r = Browser(hub, "ct-d1").client.get("/ingest", follow_redirects=False)
+    assert r.status_code in (302, 307) and r.headers["location"] == "/panel"
+    assert "alerts stored" in Browser(hub, "admin").get("/ingest").text
+    assert Browser(hub).get("/metrics").status_code == 200  # counts only, for monitoring
