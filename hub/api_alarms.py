@@ -15,8 +15,8 @@ from starlette.concurrency import run_in_threadpool
 
 from hub import alarms as alarm_service
 from hub import auth, evidence
-from hub.access import Principal, Target, allowed, scope_filter
-from hub.deps import client, hub_of, principal, require
+from hub.access import Principal, Target, scope_filter
+from hub.deps import client, hub_of, load_scoped, principal, require
 from hub.models import Alarm, Alert, Evidence, EvidenceRequest, Venue
 from proto import sealed
 
@@ -86,12 +86,8 @@ def list_alarms(request: Request, who=Depends(principal), district: str | None =
     return {"alarms": rows}
 
 
-def _load(s, who: Principal, alarm_id: int, permission: str = "alarms.read") -> Alarm:
-    alarm = s.get(Alarm, alarm_id)
-    if alarm is None or not allowed(who, "alarms.read", target(alarm)):
-        raise HTTPException(404, "not found")
-    require(who, permission, target(alarm))
-    return alarm
+def _load(s, who: Principal, alarm_id: int, permission: str | None = None) -> Alarm:
+    return load_scoped(s, who, Alarm, alarm_id, "alarms.read", target, permission)
 
 
 @router.get("/alarms/{alarm_id}")

@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from hub import cases
-from hub.access import Target, allowed, scope_filter
-from hub.deps import hub_of, principal, require
+from hub.access import Target, scope_filter
+from hub.deps import hub_of, load_scoped, principal, require
 from hub.models import Alarm, Case, CaseAlarm, Venue
 
 router = APIRouter(prefix="/api")
@@ -56,12 +56,8 @@ def list_cases(request: Request, who=Depends(principal), status: str | None = No
         return {"cases": [as_dict(c, v, who) for c, v in s.execute(q).all()]}
 
 
-def _load(s, who, case_id: int, permission: str = "cases.read") -> Case:
-    case = s.get(Case, case_id)
-    if case is None or not allowed(who, "cases.read", target(case)):
-        raise HTTPException(404, "not found")
-    require(who, permission, target(case))
-    return case
+def _load(s, who, case_id: int, permission: str | None = None) -> Case:
+    return load_scoped(s, who, Case, case_id, "cases.read", target, permission)
 
 
 @router.get("/cases/{case_id}")

@@ -34,3 +34,14 @@ def principal(request: Request) -> Principal:
 def require(who: Principal, permission: str, target: Target | None = None, hide: bool = False) -> None:
     if not access.allowed(who, permission, target):
         raise HTTPException(404 if hide else 403, "not found" if hide else f"{who.role} may not {permission} here")
+
+
+def load_scoped(session, who: Principal, model, key, read_permission: str, target_of, permission: str | None = None):
+    """An object the caller may read (else 404: its existence is not their business) and, when
+    ``permission`` is given, act on (else 403)."""
+    obj = session.get(model, key)
+    if obj is None or not access.allowed(who, read_permission, target_of(obj)):
+        raise HTTPException(404, "not found")
+    if permission:
+        require(who, permission, target_of(obj))
+    return obj

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from contextlib import contextmanager
 import logging
 import sys
 from pathlib import Path
@@ -140,9 +141,22 @@ def _hub(args) -> int:
         hub.stop()
 
 
+@contextmanager
+def _hub_db(cfg):
+    """A session on the hub's database, migrated, for the offline hub commands."""
+    from hub.db import make_engine, migrate, sessions
+
+    engine = make_engine(cfg.database_url())
+    migrate(engine)
+    try:
+        with sessions(engine)() as s:
+            yield s
+    finally:
+        engine.dispose()
+
+
 def _report(cfg, args) -> int:
     from hub import reports
-    from hub.db import make_engine, migrate, sessions
     from hub.rules.calendar import HolidayCalendar
 
     try:
@@ -150,12 +164,9 @@ def _report(cfg, args) -> int:
     except reports.ReportError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    engine = make_engine(cfg.database_url())
-    migrate(engine)
-    with sessions(engine)() as s:
+    with _hub_db(cfg) as s:
         data, _mime = reports.render(reports.figures(s, args.district, period, HolidayCalendar(cfg.rules.calendar)),
                                      args.format)
-    engine.dispose()
     out = args.out or Path(f"humiao-{args.district}-{period.label}.{args.format}")
     out.write_bytes(data)
     print(f"wrote {out} ({len(data)} bytes)")
@@ -168,68 +179,56 @@ def _users(cfg, args) -> int:
     from sqlalchemy import select
 
     from hub import auth
-    from hub.db import make_engine, migrate, sessions
     from hub.models import User
 
-    engine = make_engine(cfg.database_url())
-    migrate(engine)
-    try:
-        with sessions(engine)() as s:
-            if args.action == "list":
-                for u in s.scalars(select(User).order_by(User.id)):
-                    print(f"{u.id:20} {u.role:18} {u.district_id or '(all districts)':16} "
-                          f"{'active' if u.active else 'disabled'}")
-                return 0
-            if not args.user or not args.role:
-                print("error: users add USER --role ROLE [--district D] [--venue V …]", file=sys.stderr)
-                return 2
-            password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass(
-                f"password for {args.user}: ")
-            try:
-                auth.create_user(s, args.user, password, args.role, args.district, args.name, tuple(args.venue),
-                                 cfg.auth)
-            except auth.AuthError as err:
-                print(f"error: {err}", file=sys.stderr)
-                return 2
-            s.commit()
-            print(f"account {args.user} ({args.role}{', ' + args.district if args.district else ''}) saved")
+    with _hub_db(cfg) as s:
+        if args.action == "list":
+            for u in s.scalars(select(User).order_by(User.id)):
+                print(f"{u.id:20} {u.role:18} {u.district_id or '(all districts)':16} "
+                      f"{'active' if u.active else 'disabled'}")
             return 0
-    finally:
-        engine.dispose()
+        if not args.user or not args.role:
+            print("error: users add USER --role ROLE [--district D] [--venue V …]", file=sys.stderr)
+            return 2
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass(
+            f"password for {args.user}: ")
+        try:
+            auth.create_user(s, args.user, password, args.role, args.district, args.name, tuple(args.venue),
+                             cfg.auth)
+        except auth.AuthError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        s.commit()
+        print(f"account {args.user} ({args.role}{', ' + args.district if args.district else ''}) saved")
+        return 0
 
 
 def _registry(cfg, args) -> int:
     from hub import registry
-    from hub.db import make_engine, migrate, sessions
 
-    engine = make_engine(cfg.database_url())
-    migrate(engine)
-    try:
-        with sessions(engine)() as s:
-            if args.action == "export":
-                text = (registry.export_venues if args.hub_command == "venues" else registry.export_schools)(
-                    s, args.district)
-                if str(args.file) == "-":
-                    sys.stdout.write(text)
-                else:
-                    args.file.write_text(text, encoding="utf-8")
-                    print(f"wrote {text.count(chr(10)) - 1} {args.hub_command} to {args.file}")
-                return 0
-            try:
-                text = args.file.read_text(encoding="utf-8")
-            except OSError as err:
-                print(f"error: cannot read {args.file}: {err.strerror}", file=sys.stderr)
-                return 2
-            try:
-                n = (registry.import_venues if args.hub_command == "venues" else registry.import_schools)(s, text)
-            except registry.RegistryError as err:
-                print(f"error: {err}", file=sys.stderr)
-                return 2
-            s.commit()
-            print(f"imported {n} {args.hub_command} into {cfg.database_url()}")
+    with _hub_db(cfg) as s:
+        if args.action == "export":
+            text = (registry.export_venues if args.hub_command == "venues" else registry.export_schools)(
+                s, args.district)
+            if str(args.file) == "-":
+                sys.stdout.write(text)
+            else:
+                args.file.write_text(text, encoding="utf-8")
+                print(f"wrote {text.count(chr(10)) - 1} {args.hub_command} to {args.file}")
             return 0
-    finally:
-        engine.dispose()
+        try:
+            text = args.file.read_text(encoding="utf-8")
+        except OSError as err:
+            print(f"error: cannot read {args.file}: {err.strerror}", file=sys.stderr)
+            return 2
+        try:
+            n = (registry.import_venues if args.hub_command == "venues" else registry.import_schools)(s, text)
+        except registry.RegistryError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        s.commit()
+        print(f"imported {n} {args.hub_command} into {cfg.database_url()}")
+        return 0
 
 
 def _mqtt_tail(args) -> int:

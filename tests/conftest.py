@@ -138,3 +138,15 @@ def db_url(request, tmp_path):
         if tables:
             conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
     engine.dispose()
+
+
+@pytest.fixture
+def seeded_hub(tmp_path, db_url):
+    """A hub (not connected to a broker) with accounts, venues, an alert and a sealed crop at each
+    venue (tests/hubapi.py); ``alarm_ids`` by venue."""
+    from tests.hubapi import make_hub, seed
+
+    h = make_hub(tmp_path, db_url)
+    h.alarm_ids = seed(h)
+    yield h
+    h.engine.dispose()

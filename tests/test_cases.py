@@ -11,7 +11,6 @@ from sqlalchemy import text
 from hub import cases, inspections
 from hub.access import Principal
 from hub.models import Alarm, Case, Evidence
-from tests.hubapi import make_hub, seed
 
 pytestmark = pytest.mark.services
 CT = Principal("ct-d1", "culture_tourism", "d1")
@@ -20,11 +19,8 @@ OFFICERS = [{"user": "ct-d1", "enforcement_id": "31010001"}, {"user": "ct-d1b", 
 
 
 @pytest.fixture
-def hub(tmp_path, db_url):
-    h = make_hub(tmp_path, db_url)
-    h.alarm_ids = seed(h)
-    yield h
-    h.engine.dispose()
+def hub(seeded_hub):
+    return seeded_hub
 
 
 def test_the_procedure_in_order(hub):

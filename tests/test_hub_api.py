@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.hubapi import Browser, make_hub, seed
+from tests.hubapi import Browser
 
 pytestmark = pytest.mark.services
 
 
 @pytest.fixture
-def hub(tmp_path, db_url):
-    h = make_hub(tmp_path, db_url)
-    h.alarm_ids = seed(h)
-    yield h
-    h.engine.dispose()
+def hub(seeded_hub):
+    return seeded_hub
 
 
 def venues_seen(browser) -> set[str]:
@@ -148,3 +145,25 @@ def test_ingest_views_are_for_the_hub_operator(hub):
     assert r.status_code in (302, 307) and r.headers["location"] == "/panel"
     assert "alerts stored" in Browser(hub, "admin").get("/ingest").text
     assert Browser(hub).get("/metrics").status_code == 200  # counts only, for monitoring
+
+
+def test_cli_accounts(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HUMIAO_HUB__DATA_DIR": str(tmp_path / "hub")}
+
+    def cli(*args, stdin=""):
+        return subprocess.run([sys.executable, "-m", "humiao.cli", "hub", "users", *args], input=stdin,
+                              capture_output=True, text=True, env=env, timeout=60)
+
+    done = cli("add", "ct-9", "--role", "culture_tourism", "--district", "d9", "--password-stdin", stdin="short\n")
+    assert done.returncode == 2 and "shorter than 12" in done.stderr
+    done = cli("add", "ct-9", "--role", "culture_tourism", "--password-stdin", stdin="a long enough secret\n")
+    assert done.returncode == 2 and "needs a district" in done.stderr
+    done = cli("add", "ct-9", "--role", "culture_tourism", "--district", "d9", "--password-stdin",
+               stdin="a long enough secret\n")
+    assert done.returncode == 0, done.stderr
+    listed = cli("list").stdout
+    assert "ct-9" in listed and "culture_tourism" in listed and "d9" in listed

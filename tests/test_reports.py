@@ -10,15 +10,14 @@ import pytest
 
 from hub import alarms, cases, reports
 from hub.access import Principal
-from tests.hubapi import Browser, make_hub, seed
+from tests.hubapi import Browser
 
 pytestmark = pytest.mark.services
 
 
 @pytest.fixture
-def hub(tmp_path, db_url):
-    h = make_hub(tmp_path, db_url)
-    h.alarm_ids = seed(h)
+def hub(seeded_hub):
+    h = seeded_hub
     ct = Principal("ct-d1", "culture_tourism", "d1")
     with h.sessions() as s:  # a confirmed violation at ktv1 with a decided fine
         from hub import store
@@ -39,8 +38,7 @@ def hub(tmp_path, db_url):
         cases.decide(s, c, ct, "fine", "art. 48", fine_yuan=12000)
         s.commit()
         h.case_number = c.number
-    yield h
-    h.engine.dispose()
+    return h
 
 
 def month() -> str:
