@@ -52,6 +52,7 @@ def _apply(session: Session, alarm: Alarm, alert: Alert, venue_type: str, now: d
     changed = alarm.verdict != verdict.status.value
     alarm.verdict, alarm.severity = verdict.status.value, SEVERITY[verdict.status]
     alarm.reasons, alarm.calendar = verdict.reasons, verdict.calendar
+    alarm.reasons_zh, alarm.calendar_zh = verdict.reasons_zh, verdict.calendar_zh
     alarm.departments, alarm.sources = [d.value for d in verdict.departments], verdict.sources
     alarm.updated_at = now
     if not changed:
@@ -77,6 +78,7 @@ def evaluate(session: Session, now: datetime | None = None, calendar: HolidayCal
     for alert, registered_type in new:
         alarm = Alarm(event_id=alert.event_id, district_id=alert.district_id, venue_id=alert.venue_id,
                       venue_type=registered_type or alert.venue_type, verdict="", severity="info", reasons=[],
+                      reasons_zh=[], calendar_zh="",
                       departments=[], sources=[], calendar="", active=True, acknowledged=False,
                       raised_at=alert.stored_at, updated_at=now)
         session.add(alarm)

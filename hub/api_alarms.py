@@ -41,7 +41,7 @@ def row(alarm: Alarm, alert: Alert | None, venue: Venue | None, who: Principal, 
         "id", "event_id", "district_id", "venue_id", "venue_type", "verdict", "severity", "active", "acknowledged",
         "assignee", "raised_at", "acknowledged_at", "acknowledged_by", "cleared_at", "cleared_by", "updated_at",
         "departments", "calendar")}
-    out["reasons"] = alarm.reasons
+    out["reasons"], out["reasons_zh"], out["calendar_zh"] = alarm.reasons, alarm.reasons_zh or [], alarm.calendar_zh
     out["venue_name"] = venue.name if venue else alarm.venue_id
     if alert is not None:
         out.update(age_estimate=round(alert.age_estimate, 1), p_minor=round(alert.p_minor, 3),

@@ -189,9 +189,11 @@ class Alarm(Base):
     verdict: Mapped[str] = mapped_column(String(16), index=True)  # none, pending, suspected, confirmed
     severity: Mapped[str] = mapped_column(String(16))  # info, minor, major, critical
     reasons: Mapped[list] = mapped_column(JSON)
+    reasons_zh: Mapped[list] = mapped_column(JSON, default=list)
     departments: Mapped[list] = mapped_column(JSON)
     sources: Mapped[list] = mapped_column(JSON)
     calendar: Mapped[str] = mapped_column(String(200))
+    calendar_zh: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(Boolean, index=True)
     acknowledged: Mapped[bool] = mapped_column(Boolean)
     assignee: Mapped[str | None] = mapped_column(String(64))

@@ -115,6 +115,7 @@ def test_inspector_flow_in_chromium(system, tmp_path):
         img = page.locator("#evidence-img")
         expect(img).to_be_visible(timeout=10000)
         assert page.evaluate("document.getElementById('evidence-img').naturalWidth") > 32
+        expect(page.locator("#custody")).to_contain_text("sha256")
         shot(page, "2-evidence-revealed")
 
         # open a case from the alarm and take it through the procedure

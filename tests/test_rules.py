@@ -105,3 +105,12 @@ def test_the_documented_table_is_the_code():
 
     doc = (Path(__file__).resolve().parent.parent / "hub" / "rules" / "README.md").read_text()
     assert markdown_table() in doc
+
+
+def test_the_reasoning_is_also_in_chinese():
+    t = at(2026, 10, 2)
+    v = decide("arcade", t, checked("minor_admitted", t, age=12), t, CAL)
+    assert len(v.reasons_zh) == len(v.reasons) and v.calendar_zh == "法定节假日（国庆节）"
+    assert "12 岁" in v.reasons_zh[1] and "未满14周岁" in v.reasons_zh[1] and "游戏设备" in v.reasons_zh[2]
+    late = decide("ktv", at(2026, 11, 24), None, at(2026, 11, 24) + dt.timedelta(hours=1), CAL)
+    assert "接纳未成年人" in late.reasons_zh[-1] and CAL.describe(dt.date(2026, 11, 24), "zh") == "普通工作日"

@@ -20,6 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field
 log = logging.getLogger("humiao.hub.rules")
 
 
+HOLIDAY_ZH = {"New Year's Day": "元旦", "Spring Festival": "春节", "Qingming": "清明节", "Labour Day": "劳动节",
+              "Dragon Boat Festival": "端午节", "Mid-Autumn Festival": "中秋节", "National Day": "国庆节"}
+
+
 class Period(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -87,13 +91,15 @@ class HolidayCalendar:
     def school_vacation(self, day: dt.date) -> str | None:
         return next((p.name for p in self.cfg.school_vacations if p.start <= day <= p.end), None)
 
-    def describe(self, day: dt.date) -> str:
-        """What the calendar says of a day, for the inspector's reasoning."""
+    def describe(self, day: dt.date, lang: str = "en") -> str:
+        """What the calendar says of a day, for the inspector's reasoning (``lang``: en or zh)."""
+        zh = lang == "zh"
         parts = []
         if name := self.statutory(day):
-            parts.append(f"statutory holiday ({name})")
+            base = name.split(" (")[0]
+            parts.append(f"法定节假日（{HOLIDAY_ZH.get(base, base)}）" if zh else f"statutory holiday ({name})")
         if day.weekday() >= 5:
-            parts.append("weekend")
+            parts.append("周末" if zh else "weekend")
         if name := self.school_vacation(day):
-            parts.append(f"school vacation ({name})")
-        return ", ".join(parts) or "ordinary working day"
+            parts.append(f"学校假期（{name}）" if zh else f"school vacation ({name})")
+        return ("、" if zh else ", ").join(parts) or ("普通工作日" if zh else "ordinary working day")

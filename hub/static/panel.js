@@ -24,7 +24,7 @@ const I18N = {
     quarter: "季度", format: "格式", download: "下载", "audit.title": "审计日志", user: "用户", action: "操作",
     object: "对象", saved: "已保存", yes: "是", no: "否", none: "无违法", pending: "待核查", suspected: "疑似违法",
     confirmed: "确认违法", "deadline.ok": "正常", "deadline.due_soon": "临近期限", "deadline.overdue": "已超期",
-    "deadline.met": "已决定", score: "优先级", camera: "摄像头",
+    "deadline.met": "已决定", score: "优先级", camera: "摄像头", custody: "证据链", captured: "采集时间",
   },
   en: {
     "nav.alarms": "Live alarms", "nav.cases": "Cases", "nav.venues": "Venues", "nav.dashboard": "Dashboard",
@@ -52,7 +52,7 @@ const I18N = {
     "audit.title": "Audit log", user: "User", action: "Action", object: "Object", saved: "Saved", yes: "yes", no: "no",
     none: "no violation", pending: "pending", suspected: "suspected", confirmed: "confirmed", "deadline.ok": "on time",
     "deadline.due_soon": "due soon", "deadline.overdue": "overdue", "deadline.met": "decided", score: "Priority",
-    camera: "Camera",
+    camera: "Camera", custody: "Chain of custody", captured: "captured",
   },
 };
 let lang = localStorage.getItem("humiao.lang") || "zh";
@@ -255,7 +255,7 @@ async function showAlarm(id) {
       <div>${t("age")}</div><div>${a.age_estimate ?? "–"} · ${t("pminor")} ${a.p_minor ?? "–"}</div>
       <div>${t("camera")}</div><div>${esc(a.device_id || "")} / ${esc(a.camera_id || "")}</div>
       <div>${t("department")}</div><div>${esc((a.departments || []).join(", "))}</div></div>
-    <h2>${t("reasons")}</h2><ul class="reasons">${a.reasons.map((r) => `<li>${esc(r)}</li>`).join("")}</ul>
+    <h2>${t("reasons")}</h2><ul class="reasons">${(lang === "zh" && a.reasons_zh.length ? a.reasons_zh : a.reasons).map((r) => `<li>${esc(r)}</li>`).join("")}</ul>
     <div>${acts}</div>${ev}
     <h2>${t("history")}</h2><ul class="history">${a.history.map((h) => `<li>${esc(fmtTime(h.at))} · ${esc(h.actor)} · ${esc(h.action)} ${esc(h.detail)}</li>`).join("")}</ul>`;
   $("#alarm-detail").querySelectorAll("[data-act]").forEach((b) => b.addEventListener("click", async () => {
@@ -269,8 +269,11 @@ async function showAlarm(id) {
     const why = prompt(t("why"));
     if (!why) return;
     try {
-      const blob = await (await api(`/api/alarms/${id}/evidence?why=${encodeURIComponent(why)}`)).blob();
+      const r = await api(`/api/alarms/${id}/evidence?why=${encodeURIComponent(why)}`);
+      const blob = await r.blob();
       $("#evidence").innerHTML = `<img id="evidence-img" alt="evidence" src="${URL.createObjectURL(blob)}">`;
+      $("#evidence").insertAdjacentHTML("afterend", `<div class="muted" id="custody">${t("custody")}: sha256 ${esc(r.headers.get("x-evidence-sha256"))}
+        · ${t("captured")} ${esc(fmtTime(r.headers.get("x-evidence-captured-at")))}</div>`);
     } catch (e) { toast(e.message); }
   });
   const req = $("#request-ev");
