@@ -18,4 +18,5 @@ $PY -m benchmarks.edge_speed --json "$OUT/edge_speed.json"
 # the running system: a private Mosquitto, the hub as its own process, PostgreSQL from HUMIAO_TEST_PG_URL
 $PY -m benchmarks.hub_ingest --alerts 50000 --json "$OUT/hub_ingest.json"
 $PY -m benchmarks.end_to_end_latency --passes 3 --json "$OUT/end_to_end_latency.json"
+$PY -m benchmarks.panel_latency --alerts 20 --json "$OUT/panel_latency.json"   # needs Debian's chromium
 $PY -m benchmarks.table "$OUT"

@@ -119,6 +119,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {d['n']} | {d['p50_s']} s | {d['p95_s']} s | {d['max_s']} s | {a['edge_first_seen_to_decided']} / "
                 f"{b['edge_first_seen_to_decided']} s | {a['decided_to_hub_received']} / {b['decided_to_hub_received']} s | "
                 f"{a['hub_received_to_stored']} / {b['hub_received_to_stored']} s |"]
+    p = folder / "panel_latency.json"
+    if p.exists():
+        d = json.loads(p.read_text())
+        h = d["from_hub_received"]
+        out += ["", "### Live feed (alert published → row in an open panel, headless Chromium)",
+                "| n | p50 | p95 | max | from hub ingestion: p50 / p95 / max |", "|---|---|---|---|---|",
+                f"| {d['n']} | {d['p50_s']} s | {d['p95_s']} s | {d['max_s']} s | {h['p50_s']} / {h['p95_s']} / {h['max_s']} s |"]
     print("\n".join(out))
     return 0
 
