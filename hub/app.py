@@ -14,6 +14,7 @@ import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy import text
 from prometheus_client import CollectorRegistry
 
 from hub import alarms, evidence
@@ -74,6 +75,8 @@ class Hub:
     def evaluate(self) -> int:
         """Bring alarms up to date; then fetch the evidence of newly confirmed violations from their edges."""
         with self.sessions() as s, s.begin():
+            if self.engine.dialect.name == "postgresql" and not s.scalar(text("SELECT pg_try_advisory_xact_lock(4815)")):
+                return 0  # another hub worker is evaluating right now; the next round catches up
             touched = alarms.evaluate(s, calendar=self.calendar, cfg=self.cfg.rules.violations)
         with self.sessions() as s:
             for event_id in evidence.confirmed_without_request(s):
