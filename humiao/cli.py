@@ -372,10 +372,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except Exception as err:  # a clear one-line error for the operator; -v shows the trace
+        from sqlalchemy.exc import OperationalError
+
         from edge.capture import SourceError
         from models import ModelError
 
-        if isinstance(err, (SourceError, ModelError, RuntimeError, ValueError)) and not args.verbose:
+        if args.verbose:
+            raise
+        if isinstance(err, OperationalError):
+            print(f"error: cannot use the hub database: {str(err.orig).strip().splitlines()[0]}", file=sys.stderr)
+            return 2
+        if isinstance(err, (SourceError, ModelError, RuntimeError, ValueError)):
             print(f"error: {err}", file=sys.stderr)
             return 2
         raise

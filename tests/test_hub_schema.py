@@ -112,3 +112,17 @@ def test_device_availability_changes_only_when_it_flips(db_url):
         d = s.get(Device, "d/v/e")
         assert not d.online and d.availability_changed == t2
     engine.dispose()
+
+
+def test_hub_run_says_when_the_database_is_unreachable(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.mosquitto import free_port
+
+    env = {**os.environ, "HUMIAO_HUB__DATABASE__URL": f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/x",
+           "HUMIAO_HUB__DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "humiao.cli", "hub", "run"], capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert done.returncode == 2 and "cannot use the hub database" in done.stderr and "Traceback" not in done.stderr
