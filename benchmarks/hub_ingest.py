@@ -10,7 +10,8 @@ simulated edges (distinct device ids) publishing valid alerts with QoS 1, at mos
 unacknowledged at a time. The clock runs from the first publish to the moment the last alert is
 committed (polled from the database). Reported: alerts_per_s, sent, stored (distinct event ids),
 lost (sent − stored; must be 0), duplicates (rows beyond distinct ids; must be 0, the unique
-constraint), and redeliveries the hub absorbed (its own counter). PostgreSQL gets a fresh
+constraint), redeliveries the hub absorbed (its own counter), and when the hub's rules had turned
+every stored alert into an alarm (the same process does both). PostgreSQL gets a fresh
 database, dropped afterwards.
 """
 
@@ -29,7 +30,7 @@ import paho.mqtt.client as mqtt
 from sqlalchemy import create_engine, func, select
 
 from benchmarks.report import write_json
-from hub.models import Alert
+from hub.models import Alarm, Alert
 from humiao.localsvc import PG_ADMIN_URL, HubProcess, Mosquitto, free_port, hub_config, scratch_database
 from proto import humiao_v1_pb2 as pb
 from proto.ids import uuid7
@@ -128,10 +129,18 @@ def run_store(store: str, url: str, n: int, devices: int, window: int, workdir: 
             done = time.perf_counter()
             distinct = conn.execute(select(func.count(func.distinct(Alert.event_id)))).scalar()
             rows = conn.execute(select(func.count()).select_from(Alert)).scalar()
+            raised = 0  # the hub's rules keep up? time until every alert is an alarm
+            while time.perf_counter() - done < 120:
+                raised = conn.execute(select(func.count()).select_from(Alarm)).scalar()
+                if raised >= distinct:
+                    break
+                time.sleep(0.05)
+            alarms_done = time.perf_counter()
         redelivered = hub_counter(http_port, "humiao_hub_duplicates_total")
         elapsed = done - start
         return {"alerts_per_s": round(distinct / elapsed, 1), "sent": n, "stored": distinct, "lost": n - distinct,
                 "duplicates": rows - distinct, "redeliveries_absorbed": int(redelivered), "seconds": round(elapsed, 2),
+                "alarms_raised": raised, "alarms_done_seconds": round(alarms_done - start, 2),
                 "publish_seconds": round(sent_s, 2), "devices": devices, "window": window}
     finally:
         hub.stop()

@@ -13,12 +13,13 @@ one venue are two visits (Humiao never identifies faces to link them).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from hub.models import Alarm, AlarmEvent, Alert, IdCheck, Venue
+from hub.store import insert_new
 from hub.rules.calendar import HolidayCalendar
 from hub.rules.violations import Outcome, Status, ViolationConfig, decide
 
@@ -38,17 +39,21 @@ def _log(session: Session, alarm: Alarm, actor: str, action: str, detail: str = 
     session.add(AlarmEvent(alarm_id=alarm.id, at=at or _now(), actor=actor, action=action, detail=detail))
 
 
-def _outcome(session: Session, event_id: str) -> Outcome | None:
-    check = session.scalars(select(IdCheck).where(IdCheck.event_id == event_id)
-                            .order_by(IdCheck.checked_at.desc()).limit(1)).first()
-    if check is None:
-        return None
-    return Outcome(check.result, check.age_years, check.under_14, check.checked_at)
+def _outcomes(session: Session, event_ids: list[str]) -> dict[str, Outcome]:
+    """The latest ID-check outcome of each of these alerts, in one query."""
+    out: dict[str, Outcome] = {}
+    for i in range(0, len(event_ids), 500):
+        rows = session.scalars(select(IdCheck).where(IdCheck.event_id.in_(event_ids[i:i + 500]))
+                               .order_by(IdCheck.checked_at))
+        for c in rows:  # ordered: the latest check wins
+            out[c.event_id] = Outcome(c.result, c.age_years, c.under_14, c.checked_at)
+    return out
 
 
-def _apply(session: Session, alarm: Alarm, alert: Alert, venue_type: str, now: datetime,
-           calendar: HolidayCalendar, cfg: ViolationConfig) -> None:
-    verdict = decide(venue_type, alert.decided_at, _outcome(session, alert.event_id), now, calendar, cfg)
+def _apply(session: Session, alarm: Alarm, alert: Alert, outcome: Outcome | None, now: datetime,
+           calendar: HolidayCalendar, cfg: ViolationConfig) -> bool:
+    """Bring one alarm's verdict up to date; whether it changed."""
+    verdict = decide(alarm.venue_type, alert.decided_at, outcome, now, calendar, cfg)
     changed = alarm.verdict != verdict.status.value
     alarm.verdict, alarm.severity = verdict.status.value, SEVERITY[verdict.status]
     alarm.reasons, alarm.calendar = verdict.reasons, verdict.calendar
@@ -56,7 +61,7 @@ def _apply(session: Session, alarm: Alarm, alert: Alert, venue_type: str, now: d
     alarm.departments, alarm.sources = [d.value for d in verdict.departments], verdict.sources
     alarm.updated_at = now
     if not changed:
-        return
+        return False
     _log(session, alarm, RULES_ACTOR, "verdict", f"{verdict.status.value}: {verdict.reasons[-1]}", now)
     if verdict.status is Status.NONE and alarm.active:
         alarm.active, alarm.cleared_at, alarm.cleared_by = False, now, RULES_ACTOR
@@ -64,38 +69,76 @@ def _apply(session: Session, alarm: Alarm, alert: Alert, venue_type: str, now: d
     elif verdict.status in (Status.SUSPECTED, Status.CONFIRMED) and not alarm.active:
         alarm.active, alarm.acknowledged, alarm.cleared_at, alarm.cleared_by = True, False, None, None
         _log(session, alarm, RULES_ACTOR, "reactivated", verdict.status.value, now)
+    return True
 
 
 def evaluate(session: Session, now: datetime | None = None, calendar: HolidayCalendar | None = None,
-             cfg: ViolationConfig | None = None) -> int:
-    """Raise alarms for new alerts and bring open verdicts up to date; the number of alarms touched.
+             cfg: ViolationConfig | None = None, limit: int = 1000) -> int:
+    """One round, at most ``limit`` alarms per kind of work (short transactions beside ingest):
+    raise alarms for new alerts, settle pending ones whose check window has run out, and re-decide
+    those with an ID check newer than their verdict. Only these can change. The number of alarms
+    raised or changed; a round that hit ``limit`` leaves work for the next (``pending_work``).
     The venue's registered type wins over the one the edge reported."""
     now, calendar, cfg = now or _now(), calendar or HolidayCalendar(), cfg or ViolationConfig()
     touched = 0
     new = session.execute(select(Alert, Venue.venue_type).outerjoin(Venue, Venue.id == Alert.venue_id)
                           .outerjoin(Alarm, Alarm.event_id == Alert.event_id)
-                          .where(Alarm.id.is_(None), Alert.decision == "check_id").order_by(Alert.id)).all()
-    for alert, registered_type in new:
-        alarm = Alarm(event_id=alert.event_id, district_id=alert.district_id, venue_id=alert.venue_id,
-                      venue_type=registered_type or alert.venue_type, verdict="", severity="info", reasons=[],
-                      reasons_zh=[], calendar_zh="",
-                      departments=[], sources=[], calendar="", active=True, acknowledged=False,
-                      raised_at=alert.stored_at, updated_at=now)
-        session.add(alarm)
-        session.flush()
-        _log(session, alarm, RULES_ACTOR, "raised", f"alert {alert.event_id}", alert.stored_at)
-        _apply(session, alarm, alert, alarm.venue_type, now, calendar, cfg)
-        touched += 1
-    # open verdicts change with an ID check or with time; a recorded check can also settle a closed one
-    open_ = session.execute(select(Alarm, Alert).join(Alert, Alert.event_id == Alarm.event_id)
-                            .where(Alarm.verdict.in_([Status.PENDING.value, Status.SUSPECTED.value])
-                                   | Alarm.event_id.in_(select(IdCheck.event_id).where(IdCheck.received_at > Alarm.updated_at)))
-                            ).all()
-    for alarm, alert in open_:
-        before = alarm.verdict
-        _apply(session, alarm, alert, alarm.venue_type, now, calendar, cfg)
-        touched += alarm.verdict != before
+                          .where(Alarm.id.is_(None), Alert.decision == "check_id").order_by(Alert.id)
+                          .limit(limit)).all()
+    if new:
+        touched += _raise(session, new, now, calendar, cfg)
+    window_over = now - timedelta(minutes=cfg.id_check_window_min)
+    due = session.execute(select(Alarm, Alert).join(Alert, Alert.event_id == Alarm.event_id)
+                          .where(Alarm.verdict == Status.PENDING.value, Alert.decided_at <= window_over)
+                          .limit(limit)).all()
+    newer_check = (select(IdCheck.id).where(IdCheck.event_id == Alarm.event_id, IdCheck.received_at > Alarm.updated_at)
+                   .exists())
+    checked = session.execute(select(Alarm, Alert).join(Alert, Alert.event_id == Alarm.event_id)
+                              .where(newer_check).limit(limit)).all()
+    todo = {alarm.id: (alarm, alert) for alarm, alert in [*due, *checked]}
+    if todo:
+        outcomes = _outcomes(session, [alarm.event_id for alarm, _ in todo.values()])
+        for alarm, alert in todo.values():
+            touched += _apply(session, alarm, alert, outcomes.get(alarm.event_id), now, calendar, cfg)
+    session.info["alarms_more_work"] = len(new) >= limit or len(due) >= limit or len(checked) >= limit
     return touched
+
+
+def _raise(session: Session, new: list, now: datetime, calendar: HolidayCalendar, cfg: ViolationConfig) -> int:
+    """New alarms in bulk: verdicts first, then one idempotent insert (a second hub worker raising the
+    same alarms inserts nothing) and their history rows in one executemany."""
+    outcomes = _outcomes(session, [a.event_id for a, _ in new])
+    rows, firsts = [], {}
+    for alert, registered in new:
+        venue_type = registered or alert.venue_type
+        v = decide(venue_type, alert.decided_at, outcomes.get(alert.event_id), now, calendar, cfg)
+        cleared = v.status is Status.NONE
+        rows.append(dict(event_id=alert.event_id, district_id=alert.district_id, venue_id=alert.venue_id,
+                         venue_type=venue_type, verdict=v.status.value, severity=SEVERITY[v.status], reasons=v.reasons,
+                         reasons_zh=v.reasons_zh, departments=[d.value for d in v.departments], sources=v.sources,
+                         calendar=v.calendar, calendar_zh=v.calendar_zh, active=not cleared, acknowledged=False,
+                         assignee=None, raised_at=alert.stored_at, acknowledged_at=None, acknowledged_by=None,
+                         cleared_at=now if cleared else None, cleared_by=RULES_ACTOR if cleared else None, updated_at=now))
+        firsts[alert.event_id] = (alert.stored_at, f"{v.status.value}: {v.reasons[-1]}", cleared)
+    inserted = insert_new(session, Alarm, rows, "event_id")
+    if not inserted:
+        return 0
+    ids = dict(session.execute(select(Alarm.event_id, Alarm.id).where(Alarm.event_id.in_(sorted(inserted)))).all())
+    events = []
+    for event_id in sorted(inserted):
+        raised_at, verdict_text, cleared = firsts[event_id]
+        alarm_id = ids[event_id]
+        events.append(dict(alarm_id=alarm_id, at=raised_at, actor=RULES_ACTOR, action="raised", detail=f"alert {event_id}"))
+        events.append(dict(alarm_id=alarm_id, at=now, actor=RULES_ACTOR, action="verdict", detail=verdict_text))
+        if cleared:
+            events.append(dict(alarm_id=alarm_id, at=now, actor=RULES_ACTOR, action="cleared", detail="no violation"))
+    session.execute(insert(AlarmEvent), events)
+    return len(inserted)
+
+
+def pending_work(session: Session) -> bool:
+    """Whether the last ``evaluate`` on this session stopped at its limit."""
+    return bool(session.info.get("alarms_more_work"))
 
 
 def _get(session: Session, alarm_id: int) -> Alarm:

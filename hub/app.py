@@ -78,6 +78,8 @@ class Hub:
             if self.engine.dialect.name == "postgresql" and not s.scalar(text("SELECT pg_try_advisory_xact_lock(4815)")):
                 return 0  # another hub worker is evaluating right now; the next round catches up
             touched = alarms.evaluate(s, calendar=self.calendar, cfg=self.cfg.rules.violations)
+            if alarms.pending_work(s):
+                self._changed.set()  # more to do: another round right after this one
         with self.sessions() as s:
             for event_id in evidence.confirmed_without_request(s):
                 try:
@@ -89,7 +91,8 @@ class Hub:
     def _rules_loop(self) -> None:
         """Verdicts for new alerts and ID checks at once, and for expiring check windows periodically."""
         while not self._stop.is_set():
-            self._changed.wait(self.cfg.rules.evaluate_interval_s)
+            if self._changed.wait(self.cfg.rules.evaluate_interval_s):
+                self._stop.wait(0.1)  # gather a burst of batches into one round
             self._changed.clear()
             if self._stop.is_set():
                 return

@@ -73,7 +73,9 @@ class HolidayCalendar:
 
     def statutory(self, day: dt.date) -> str | None:
         """The statutory holiday on ``day`` (name), or None."""
-        days = self._years.setdefault(day.year, statutory_days(day.year))
+        days = self._years.get(day.year)
+        if days is None:
+            days = self._years[day.year] = statutory_days(day.year)
         if day in days:
             return days[day]
         if self.cfg.swapped_days_count_as_holidays:
