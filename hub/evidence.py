@@ -1,8 +1,9 @@
 """Evidence: the hub asks an edge for an alert's sealed crop, stores it sealed, purges it after
 its retention unless a case holds it.
 
-Who may ask, and the audit of every view, arrive with the inspector hub (issue 4); until then a
-request is made by an operator on the hub host (``humiao hub request-evidence``).
+A request comes from the rules (a confirmed violation), from an inspector in the panel (allowed by
+the access matrix, the reason audited first; hub/api_alarms.py) or from an operator on the hub host
+(``humiao hub request-evidence``).
 """
 
 from __future__ import annotations

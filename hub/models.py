@@ -140,7 +140,7 @@ class Evidence(Base):
     captured_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     purge_after: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    held: Mapped[bool] = mapped_column(Boolean, default=False)  # a case holds it (issue 4): not purged
+    held: Mapped[bool] = mapped_column(Boolean, default=False)  # a case holds it: not purged
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
