@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -164,9 +164,10 @@ def view_evidence(alarm_id: int, request: Request, why: str = Query(min_length=3
 
 
 @router.get("/stream")
-async def stream(request: Request, who=Depends(principal)) -> StreamingResponse:
+async def stream(request: Request, who=Depends(principal), after: datetime | None = None) -> StreamingResponse:
     """Server-Sent Events: every alarm the viewer may see, as it is raised or changes (polled from the
-    database every 0.5 s, so it works with several hub workers)."""
+    database every 0.5 s, so it works with several hub workers). ``after``: the newest ``updated_at``
+    the client already has (nothing between its list and its stream is missed; at most an hour back)."""
     require(who, "alarms.read")
     hub = hub_of(request)
     clause = visible(who)
@@ -182,8 +183,14 @@ async def stream(request: Request, who=Depends(principal)) -> StreamingResponse:
             return [row(a, al, v, who, _evidence_state(s, a.event_id)) | {"_cursor": (a.updated_at, a.id)}
                     for a, al, v in s.execute(q).all()]
 
+    now = datetime.now(timezone.utc)
+    start = now
+    if after is not None:
+        after = after if after.tzinfo else after.replace(tzinfo=timezone.utc)
+        start = min(now, max(after, now - timedelta(hours=1)))
+
     async def events():
-        cursor = (datetime.now(timezone.utc), 0)
+        cursor = (start, 2**62)  # rows updated exactly at ``start`` are the client's already
         yield "retry: 2000\n\n"
         idle = 0
         while not await request.is_disconnected():

@@ -215,7 +215,8 @@ function renderAlarms(freshId) {
 
 function startStream() {
   if (state.stream) state.stream.close();
-  const es = new EventSource("/api/stream");
+  const newest = state.alarms.reduce((m, a) => (a.updated_at > m ? a.updated_at : m), "");
+  const es = new EventSource("/api/stream" + (newest ? `?after=${encodeURIComponent(newest)}` : ""));
   state.stream = es;
   es.addEventListener("alarm", (ev) => {
     const a = JSON.parse(ev.data);
