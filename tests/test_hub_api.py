@@ -3,6 +3,8 @@ evidence views audited — on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.hubapi import Browser
@@ -167,3 +169,44 @@ def test_cli_accounts(tmp_path):
     assert done.returncode == 0, done.stderr
     listed = cli("list").stdout
     assert "ct-9" in listed and "culture_tourism" in listed and "d9" in listed
+
+
+def test_live_feed_is_scoped(hub):
+    """The SSE stream carries only what the viewer's list would (a real server, a streaming client)."""
+    import json
+    import threading
+    from datetime import datetime, timedelta, timezone
+
+    import httpx
+    import uvicorn
+
+    from hub.app import create_app
+    from tests.mosquitto import free_port
+    from tests.hubapi import PASSWORD
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    deadline = time.time() + 10
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    after = (datetime.now(timezone.utc) - timedelta(minutes=30)).isoformat()
+    try:
+        for user, expected in (("ct-d1", {"ktv1"}), ("police-d1", {"ktv1", "hotel1"}), ("ct-d2", {"ktv9"}),
+                               ("op-ktv", {"ktv1"})):
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=httpx.Timeout(5, read=2)) as c:
+                assert c.post("/api/login", json={"username": user, "password": PASSWORD}).status_code == 200
+                seen = set()
+                with c.stream("GET", "/api/stream", params={"after": after}) as r:
+                    assert r.headers["content-type"].startswith("text/event-stream")
+                    try:  # everything since ``after`` comes at once; then silence until the keep-alive
+                        for line in r.iter_lines():
+                            if line.startswith("data: "):
+                                seen.add(json.loads(line[6:])["venue_id"])
+                    except httpx.ReadTimeout:
+                        pass
+                assert seen == expected, (user, seen)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as c:
+            assert c.get("/api/stream").status_code == 401
+    finally:
+        server.should_exit = True
