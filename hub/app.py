@@ -62,7 +62,8 @@ class Hub:
         self._stop.set()
         self._changed.set()
         self.ingestor.stop()
-        self._rules.join(timeout=10)
+        if self._rules.is_alive():
+            self._rules.join(timeout=10)
         self.engine.dispose()
 
     def publish(self, topic: str, payload: bytes) -> None:

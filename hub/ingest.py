@@ -116,7 +116,8 @@ class Ingestor:
     def stop(self) -> None:
         """Commit what was received, then disconnect (the session stays on the broker)."""
         self._stop.set()
-        self._writer.join(timeout=30)
+        if self._writer.is_alive():
+            self._writer.join(timeout=30)
         self.client.disconnect()
         self.client.loop_stop()
 

@@ -194,7 +194,7 @@ def test_live_feed_is_scoped(hub):
     try:
         for user, expected in (("ct-d1", {"ktv1"}), ("police-d1", {"ktv1", "hotel1"}), ("ct-d2", {"ktv9"}),
                                ("op-ktv", {"ktv1"})):
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=httpx.Timeout(5, read=2)) as c:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=httpx.Timeout(5, read=1.2)) as c:
                 assert c.post("/api/login", json={"username": user, "password": PASSWORD}).status_code == 200
                 seen = set()
                 with c.stream("GET", "/api/stream", params={"after": after}) as r:
