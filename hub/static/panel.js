@@ -24,7 +24,7 @@ const I18N = {
     quarter: "季度", format: "格式", download: "下载", "audit.title": "审计日志", user: "用户", action: "操作",
     object: "对象", saved: "已保存", yes: "是", no: "否", none: "无违法", pending: "待核查", suspected: "疑似违法",
     confirmed: "确认违法", "deadline.ok": "正常", "deadline.due_soon": "临近期限", "deadline.overdue": "已超期",
-    "deadline.met": "已决定", score: "优先级", camera: "摄像头", custody: "证据链", captured: "采集时间",
+    "deadline.met": "已决定", score: "优先级", camera: "摄像头", custody: "证据链", captured: "采集时间", officers_short: "执法人员",
   },
   en: {
     "nav.alarms": "Live alarms", "nav.cases": "Cases", "nav.venues": "Venues", "nav.dashboard": "Dashboard",
@@ -52,7 +52,7 @@ const I18N = {
     "audit.title": "Audit log", user: "User", action: "Action", object: "Object", saved: "Saved", yes: "yes", no: "no",
     none: "no violation", pending: "pending", suspected: "suspected", confirmed: "confirmed", "deadline.ok": "on time",
     "deadline.due_soon": "due soon", "deadline.overdue": "overdue", "deadline.met": "decided", score: "Priority",
-    camera: "Camera", custody: "Chain of custody", captured: "captured",
+    camera: "Camera", custody: "Chain of custody", captured: "captured", officers_short: "Officers",
   },
 };
 let lang = localStorage.getItem("humiao.lang") || "zh";
@@ -292,6 +292,13 @@ async function showAlarm(id) {
 }
 
 // -- cases ---------------------------------------------------------------------------------------
+function describe(detail) {
+  // a history entry's details as "key: value" pairs (officers as name (id))
+  return Object.entries(detail || {}).filter(([, v]) => v !== null && v !== "" && !(Array.isArray(v) && !v.length))
+    .map(([k, v]) => `${k.replace(/_/g, " ")}: ${Array.isArray(v) ? v.map((o) => (o && o.user ? `${o.user} (${o.enforcement_id})` : o)).join(", ") : v}`)
+    .join("; ");
+}
+
 async function casesPage() {
   const { cases } = await getJSON("/api/cases");
   $("#main").innerHTML = `<h1>${t("cases.title")}</h1><div class="card"><table><thead><tr><th>${t("number")}</th>
@@ -325,12 +332,12 @@ async function casePage(id) {
   const kv = [["number", c.number], ["venue", c.venue_name], ["department", c.department], ["status", c.status],
     ["deadline", `${fmtTime(c.decision_deadline)} (${t("deadline." + c.deadline_state)})`], ["findings", c.findings || "–"],
     ["decision", (c.decision || "–") + (c.fine_yuan ? ` ¥${c.fine_yuan}` : "") + (c.suspension_months ? ` ${c.suspension_months}m` : "")],
-    ["officers", (c.officers || []).map((o) => `${o.user} (${o.enforcement_id})`).join(", ") || "–"],
+    ["officers_short", (c.officers || []).map((o) => `${o.user} (${o.enforcement_id})`).join(", ") || "–"],
     ["other_actions", (c.other_actions || []).map((o) => `${o.number} ${o.department} ${o.decision || o.status}`).join("; ") || "–"],
     ["escalation", `${c.escalation.suggestion} ${c.escalation.basis || ""}`]];
   $("#main").innerHTML = `<h1>${esc(c.number)} <span class="badge ${esc(c.deadline_state)}" id="case-status">${esc(c.status)}</span></h1>
     <div class="grid"><div><div class="card kv">${kv.map(([k, v]) => `<div>${t(k)}</div><div>${esc(v)}</div>`).join("")}</div>${steps}</div>
-    <div class="card"><h2>${t("history")}</h2><ul class="history">${c.history.map((h) => `<li>${esc(fmtTime(h.at))} · ${esc(h.actor)} · <b>${esc(h.action)}</b> ${esc(JSON.stringify(h.detail))}</li>`).join("")}</ul></div></div>`;
+    <div class="card"><h2>${t("history")}</h2><ul class="history">${c.history.map((h) => `<li>${esc(fmtTime(h.at))} · ${esc(h.actor)} · <b>${esc(h.action)}</b> ${esc(describe(h.detail))}</li>`).join("")}</ul></div></div>`;
   document.querySelectorAll("form.step").forEach((f) => f.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const data = Object.fromEntries(new FormData(f));
