@@ -159,3 +159,48 @@ def test_inspector_flow_in_chromium(system, tmp_path):
         expect(audit.locator("main table")).to_contain_text("e2e: checking the alert on site")
         shot(audit, "4-audit-log")
         browser.close()
+
+
+def test_admin_imports_the_registry_in_chromium(tmp_path):
+    """The admin's registry import/export from the panel's venue page."""
+    import threading
+
+    import uvicorn
+    from playwright.sync_api import expect, sync_playwright
+
+    from hub import auth
+    from hub.app import Hub, create_app
+    from hub.config import HubConfig
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed")
+    hub = Hub(HubConfig(data_dir=tmp_path / "hub"))
+    with hub.sessions() as s:
+        auth.create_user(s, "admin", PASSWORD, "admin", None)
+        s.commit()
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    assert wait_for(lambda: server.started, 10)
+    csv_file = tmp_path / "venues.csv"
+    csv_file.write_text("id,name,venue_type,district_id\nbar-1,夜色酒吧,bar,d1\n", encoding="utf-8")
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(accept_downloads=True)
+            page.goto(f"http://127.0.0.1:{port}/panel")
+            page.fill("input[name=username]", "admin")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("#login-form button[type=submit]")
+            page.goto(f"http://127.0.0.1:{port}/panel#/venues")
+            page.set_input_files("#registry input[data-what=venues]", str(csv_file))
+            expect(page.locator("main table")).to_contain_text("夜色酒吧", timeout=10000)
+            with page.expect_download() as dl:
+                page.click("#registry a[href='/api/registry/venues.csv']")
+            out = tmp_path / "export.csv"
+            dl.value.save_as(out)
+            assert "bar-1,夜色酒吧,bar,d1" in out.read_text(encoding="utf-8")
+            shot(page, "5-admin-registry")
+            browser.close()
+    finally:
+        server.should_exit = True

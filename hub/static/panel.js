@@ -24,7 +24,7 @@ const I18N = {
     quarter: "季度", format: "格式", download: "下载", "audit.title": "审计日志", user: "用户", action: "操作",
     object: "对象", saved: "已保存", yes: "是", no: "否", none: "无违法", pending: "待核查", suspected: "疑似违法",
     confirmed: "确认违法", "deadline.ok": "正常", "deadline.due_soon": "临近期限", "deadline.overdue": "已超期",
-    "deadline.met": "已决定", score: "优先级", camera: "摄像头", custody: "证据链", captured: "采集时间", officers_short: "执法人员",
+    "deadline.met": "已决定", score: "优先级", camera: "摄像头", custody: "证据链", captured: "采集时间", officers_short: "执法人员", export: "导出", import: "导入", imported: "已导入",
   },
   en: {
     "nav.alarms": "Live alarms", "nav.cases": "Cases", "nav.venues": "Venues", "nav.dashboard": "Dashboard",
@@ -52,7 +52,7 @@ const I18N = {
     "audit.title": "Audit log", user: "User", action: "Action", object: "Object", saved: "Saved", yes: "yes", no: "no",
     none: "no violation", pending: "pending", suspected: "suspected", confirmed: "confirmed", "deadline.ok": "on time",
     "deadline.due_soon": "due soon", "deadline.overdue": "overdue", "deadline.met": "decided", score: "Priority",
-    camera: "Camera", custody: "Chain of custody", captured: "captured", officers_short: "Officers",
+    camera: "Camera", custody: "Chain of custody", captured: "captured", officers_short: "Officers", export: "Export", import: "Import", imported: "Imported",
   },
 };
 let lang = localStorage.getItem("humiao.lang") || "zh";
@@ -354,13 +354,27 @@ async function casePage(id) {
 // -- venues --------------------------------------------------------------------------------------
 async function venuesPage(query = "") {
   const { venues } = await getJSON(`/api/venues${query}`);
-  $("#main").innerHTML = `<h1>${t("venues.title")}</h1><div class="card"><table><thead><tr><th>${t("venue")}</th><th>${t("type")}</th>
+  const admin = can("venues.write") ? `<div class="card filters" id="registry">
+      <a class="act" href="/api/registry/venues.csv" download>${t("export")} venues.csv</a>
+      <a class="act secondary" href="/api/registry/schools.csv" download>${t("export")} schools.csv</a>
+      <label>${t("import")} venues.csv<input type="file" accept=".csv,text/csv" data-what="venues"></label>
+      <label>${t("import")} schools.csv<input type="file" accept=".csv,text/csv" data-what="schools"></label></div>` : "";
+  $("#main").innerHTML = `<h1>${t("venues.title")}</h1>${admin}<div class="card"><table><thead><tr><th>${t("venue")}</th><th>${t("type")}</th>
     <th>${t("district")}</th><th>${t("near_school")}</th><th>${t("sign")}</th><th>${t("violations")}</th><th>${t("devices")}</th></tr></thead>
     <tbody>${venues.map((v) => `<tr class="row" data-id="${esc(v.id)}"><td>${esc(v.name)}<div class="muted">${esc(v.address)}</div></td>
       <td>${esc(v.venue_type)}</td><td>${esc(v.district_id)}</td><td>${v.near_school ? `${t("yes")} (${v.nearest_school_m} m)` : t("no")}</td>
       <td>${v.sign_posted ? t("yes") : `<b>${t("no")}</b>`}</td><td>${v.violations}</td>
       <td>${v.devices.map((d) => `${esc(d.device_id)}: ${d.online ? t("online") : t("offline")}`).join("<br>")}</td></tr>`).join("")}</tbody></table></div>`;
   document.querySelectorAll("tr.row").forEach((tr) => tr.addEventListener("click", () => { location.hash = `#/venues/${tr.dataset.id}`; }));
+  document.querySelectorAll("#registry input[type=file]").forEach((input) => input.addEventListener("change", async () => {
+    const file = input.files[0];
+    if (!file) return;
+    try {
+      const r = await api(`/api/registry/${input.dataset.what}.csv`, { method: "POST", body: file, headers: { "Content-Type": "text/csv" } });
+      toast(`${t("imported")}: ${(await r.json()).imported}`);
+      venuesPage();
+    } catch (e) { toast(e.message); }
+  }));
 }
 
 async function venuePage(id) {
