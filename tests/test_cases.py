@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+
+from tests.hubapi import Browser
 from sqlalchemy import text
 
 from hub import cases, inspections
@@ -109,3 +111,19 @@ def test_deadlines_escalation_and_inspection_list(hub):
     assert inspections.key_periods(datetime(2026, 7, 20).date(), cal, cfg) == ["school vacation: summer"]
     assert inspections.key_periods(datetime(2026, 10, 1).date(), cal, cfg) == ["statutory holiday: National Day"]
     assert inspections.key_periods(datetime(2026, 6, 8).date(), cal, cfg) == ["gaokao"]
+
+
+def test_evidence_is_purged_after_retention_unless_a_case_holds_it(hub):
+    from hub import evidence
+
+    with hub.sessions() as s:
+        cases.open_case(s, CT, [hub.alarm_ids["ktv1"]])  # holds ktv1's crop
+        s.commit()
+        later = datetime.now(timezone.utc) + timedelta(days=31)  # past the 30-day retention
+        assert evidence.purge_expired(s, later) == 2  # hotel1 and ktv9
+        rows = {s.get(Alarm, hub.alarm_ids[v]).event_id: v for v in ("ktv1", "hotel1", "ktv9")}
+        left = {rows[e.event_id]: (e.ciphertext is not None, e.purged_at is not None) for e in s.query(Evidence)}
+    assert left == {"ktv1": (True, False), "hotel1": (False, True), "ktv9": (False, True)}
+    b = Browser(hub, "police-d1")
+    r = b.get(f"/api/alarms/{hub.alarm_ids['hotel1']}/evidence", params={"why": "too late"})
+    assert r.status_code == 404 and "purged" in r.json()["detail"]  # the hashes and times stay, the face does not
