@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
-from tests.hubapi import Browser
 from sqlalchemy import text
 
 from hub import cases, inspections
 from hub.access import Principal
 from hub.models import Alarm, Case, Evidence
+from tests.hubapi import Browser
 
 pytestmark = pytest.mark.services
 CT = Principal("ct-d1", "culture_tourism", "d1")
