@@ -14,7 +14,7 @@ import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from prometheus_client import CollectorRegistry
 
 from hub import alarms, evidence
@@ -23,6 +23,7 @@ from hub.api import router
 from hub.config import HubConfig
 from hub.db import make_engine, migrate, sessions
 from hub.ingest import Ingestor
+from hub.models import Alarm
 from hub.rules.calendar import HolidayCalendar
 from proto import sealed
 
@@ -37,6 +38,9 @@ class Hub:
         self.sessions = sessions(self.engine)
         self.private_key = self._evidence_key()
         self.registry = CollectorRegistry()
+        from prometheus_client import Gauge
+
+        self.open_alarms = Gauge("humiao_hub_open_alarms", "active alarms by verdict", ["verdict"], registry=self.registry)
         self._changed = threading.Event()
         self.ingestor = Ingestor(cfg, self.sessions, self.registry, self.private_key,
                                  on_stored=lambda _ids: self._changed.set())
@@ -81,6 +85,10 @@ class Hub:
             touched = alarms.evaluate(s, calendar=self.calendar, cfg=self.cfg.rules.violations)
             if alarms.pending_work(s):
                 self._changed.set()  # more to do: another round right after this one
+            counts = dict(s.execute(select(Alarm.verdict, func.count()).where(Alarm.active.is_(True))
+                                    .group_by(Alarm.verdict)).all())
+        for verdict in ("pending", "suspected", "confirmed"):
+            self.open_alarms.labels(verdict).set(counts.get(verdict, 0))
         with self.sessions() as s:
             for event_id in evidence.confirmed_without_request(s):
                 try:

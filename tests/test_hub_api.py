@@ -210,3 +210,9 @@ def test_live_feed_is_scoped(hub):
             assert c.get("/api/stream").status_code == 401
     finally:
         server.should_exit = True
+
+
+def test_open_alarms_are_a_metric(hub):
+    hub.evaluate()
+    text = Browser(hub).get("/metrics").text
+    assert 'humiao_hub_open_alarms{verdict="pending"} 3.0' in text

@@ -24,7 +24,7 @@ const I18N = {
     quarter: "季度", format: "格式", download: "下载", "audit.title": "审计日志", user: "用户", action: "操作",
     object: "对象", saved: "已保存", yes: "是", no: "否", none: "无违法", pending: "待核查", suspected: "疑似违法",
     confirmed: "确认违法", "deadline.ok": "正常", "deadline.due_soon": "临近期限", "deadline.overdue": "已超期",
-    "deadline.met": "已决定", score: "优先级", camera: "摄像头", custody: "证据链", captured: "采集时间", officers_short: "执法人员", export: "导出", import: "导入", imported: "已导入",
+    "deadline.met": "已决定", score: "优先级", camera: "摄像头", custody: "证据链", captured: "采集时间", officers_short: "执法人员", export: "导出", import: "导入", imported: "已导入", more: "加载更早的预警",
   },
   en: {
     "nav.alarms": "Live alarms", "nav.cases": "Cases", "nav.venues": "Venues", "nav.dashboard": "Dashboard",
@@ -52,7 +52,7 @@ const I18N = {
     "audit.title": "Audit log", user: "User", action: "Action", object: "Object", saved: "Saved", yes: "yes", no: "no",
     none: "no violation", pending: "pending", suspected: "suspected", confirmed: "confirmed", "deadline.ok": "on time",
     "deadline.due_soon": "due soon", "deadline.overdue": "overdue", "deadline.met": "decided", score: "Priority",
-    camera: "Camera", custody: "Chain of custody", captured: "captured", officers_short: "Officers", export: "Export", import: "Import", imported: "Imported",
+    camera: "Camera", custody: "Chain of custody", captured: "captured", officers_short: "Officers", export: "Export", import: "Import", imported: "Imported", more: "Load older alarms",
   },
 };
 let lang = localStorage.getItem("humiao.lang") || "zh";
@@ -184,17 +184,22 @@ async function alarmsPage() {
       <label>${t("since")}<input name="since" type="date" value="${esc(filters.since)}"></label>
     </div>
     <div class="grid"><div class="card"><table><thead><tr><th>${t("time")}</th><th>${t("venue")}</th><th>${t("type")}</th>
-      <th>${t("age")}</th><th>${t("verdict")}</th><th>${t("status")}</th></tr></thead><tbody id="alarm-rows"></tbody></table></div>
+      <th>${t("age")}</th><th>${t("verdict")}</th><th>${t("status")}</th></tr></thead><tbody id="alarm-rows"></tbody></table>
+      <button class="act secondary" id="more" type="button">${t("more")}</button></div>
       <div class="card" id="alarm-detail"><p class="muted">—</p></div></div>`;
   $("#filters").addEventListener("change", (ev) => { filters[ev.target.name] = ev.target.value; loadAlarms(); });
+  $("#more").addEventListener("click", () => loadAlarms(true));
   await loadAlarms();
   startStream();
 }
 
-async function loadAlarms() {
+async function loadAlarms(older = false) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(filters)) if (v) q.set(k, k === "since" ? new Date(v).toISOString() : v);
-  state.alarms = (await getJSON(`/api/alarms?${q}`)).alarms;
+  if (older && state.alarms.length) q.set("before_id", Math.min(...state.alarms.map((a) => a.id)));
+  const page = (await getJSON(`/api/alarms?${q}`)).alarms;
+  state.alarms = older ? state.alarms.concat(page) : page;
+  $("#more").hidden = page.length < 100;
   renderAlarms();
 }
 
