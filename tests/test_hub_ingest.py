@@ -190,3 +190,21 @@ def test_bad_messages_go_to_dead_letters_and_ingest_goes_on(broker, db_url, tmp_
         c.loop_stop()
     finally:
         hub.stop()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_mqtt_311_edge_and_hub_with_a_shared_subscription(broker, db_url, tmp_path):
+    """MQTT 3.1.1 on both sides (the setting for brokers without v5); Mosquitto still honours the
+    shared subscription for 3.1.1 clients, and a hub killed mid-stream loses nothing."""
+    hub = HubProcess(tmp_path, hub_config(tmp_path, db_url, broker.port, protocol="3.1.1")).start()
+    try:
+        stream = Stream(tmp_path, broker.port, protocol="3.1.1", n=300).start()
+        time.sleep(0.5)
+        hub.kill()
+        time.sleep(1.0)
+        hub.start()
+        stream.finish()
+        assert_exactly_once(db_url, stream.sent)
+        assert "$share/hub/humiao/#" in hub.log.read_text()
+    finally:
+        hub.stop()
