@@ -52,12 +52,20 @@ def row(alarm: Alarm, alert: Alert | None, venue: Venue | None, who: Principal, 
     return out
 
 
+def _evidence_states(s, event_ids: list[str]) -> dict[str, str]:
+    """For each alert: "stored", "purged", "requested" or "" (two queries for a whole list)."""
+    if not event_ids:
+        return {}
+    out = {e: "requested" for e in s.scalars(select(EvidenceRequest.event_id)
+                                             .where(EvidenceRequest.event_id.in_(event_ids)))}
+    for e, purged in s.execute(select(Evidence.event_id, Evidence.ciphertext.is_(None))
+                               .where(Evidence.event_id.in_(event_ids))).all():
+        out[e] = "purged" if purged else "stored"
+    return out
+
+
 def _evidence_state(s, event_id: str) -> str:
-    ev = s.get(Evidence, event_id)
-    if ev is not None:
-        return "purged" if ev.ciphertext is None else "stored"
-    req = s.scalars(select(EvidenceRequest).where(EvidenceRequest.event_id == event_id)).first()
-    return "requested" if req else ""
+    return _evidence_states(s, [event_id]).get(event_id, "")
 
 
 @router.get("/alarms")
@@ -76,13 +84,15 @@ def list_alarms(request: Request, who=Depends(principal), district: str | None =
         if value is not None:
             q = q.where(col == value)
     if since:
-        q = q.where(Alarm.raised_at >= since if since.tzinfo else since.replace(tzinfo=timezone.utc))
+        q = q.where(Alarm.raised_at >= (since if since.tzinfo else since.replace(tzinfo=timezone.utc)))
     if until:
-        q = q.where(Alarm.raised_at < until if until.tzinfo else until.replace(tzinfo=timezone.utc))
+        q = q.where(Alarm.raised_at < (until if until.tzinfo else until.replace(tzinfo=timezone.utc)))
     if before_id:
         q = q.where(Alarm.id < before_id)
     with hub_of(request).sessions() as s:
-        rows = [row(a, al, v, who, _evidence_state(s, a.event_id)) for a, al, v in s.execute(q).all()]
+        found = s.execute(q).all()
+        states = _evidence_states(s, [a.event_id for a, _al, _v in found])
+        rows = [row(a, al, v, who, states.get(a.event_id, "")) for a, al, v in found]
     return {"alarms": rows}
 
 
@@ -180,8 +190,10 @@ async def stream(request: Request, who=Depends(principal), after: datetime | Non
         if clause is not None:
             q = q.where(clause)
         with hub.sessions() as s:
-            return [row(a, al, v, who, _evidence_state(s, a.event_id)) | {"_cursor": (a.updated_at, a.id)}
-                    for a, al, v in s.execute(q).all()]
+            found = s.execute(q).all()
+            states = _evidence_states(s, [a.event_id for a, _al, _v in found])
+            return [row(a, al, v, who, states.get(a.event_id, "")) | {"_cursor": (a.updated_at, a.id)}
+                    for a, al, v in found]
 
     now = datetime.now(timezone.utc)
     start = now

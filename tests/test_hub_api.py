@@ -216,3 +216,12 @@ def test_open_alarms_are_a_metric(hub):
     hub.evaluate()
     text = Browser(hub).get("/metrics").text
     assert 'humiao_hub_open_alarms{verdict="pending"} 3.0' in text
+
+
+def test_alarm_filters(hub):
+    b = Browser(hub, "police-d1")
+    assert {a["venue_id"] for a in b.get("/api/alarms", params={"venue_type": "hotel"}).json()["alarms"]} == {"hotel1"}
+    assert b.get("/api/alarms", params={"since": "2000-01-01T00:00:00"}).json()["alarms"]  # naive: read as UTC
+    assert b.get("/api/alarms", params={"until": "2000-01-01T00:00:00Z"}).json()["alarms"] == []
+    assert b.get("/api/alarms", params={"verdict": "confirmed"}).json()["alarms"] == []
+    assert all(a["evidence"] == "stored" for a in b.get("/api/alarms").json()["alarms"])
