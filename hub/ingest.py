@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import paho.mqtt.client as mqtt
+from sqlalchemy.exc import DataError, IntegrityError
 from prometheus_client import CollectorRegistry, Counter as PromCounter, Gauge, Histogram
 
 from hub import store
@@ -180,6 +181,17 @@ class Ingestor:
             self.metrics.queue.set(self._queue.qsize())
             try:
                 self._commit(pending)
+            except (IntegrityError, DataError) as err:  # a message the database refuses, not a database down
+                log.warning("a batch of %d was refused (%s); storing its messages one by one", len(pending),
+                            str(err.orig).splitlines()[0] if getattr(err, "orig", None) else err)
+                try:
+                    self._commit_one_by_one(pending)
+                except Exception:
+                    self.metrics.db_errors.inc()
+                    log.exception("ingest transaction failed; retrying in %.1f s", backoff)
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, 10)
+                    continue
             except Exception:  # database down or failing: keep the messages, unacknowledged, and retry
                 self.metrics.db_errors.inc()
                 log.exception("ingest transaction failed; retrying in %.1f s", backoff)
@@ -192,6 +204,21 @@ class Ingestor:
                 if item.qos > 0:
                     self.client.ack(item.mid, item.qos)
             pending = []
+
+    def _commit_one_by_one(self, items: list[Incoming]) -> None:
+        """Each message in its own transaction; one the database refuses becomes a dead letter."""
+        for item in items:
+            try:
+                self._commit([item])
+            except (IntegrityError, DataError) as err:
+                reason = str(err.orig).strip().splitlines()[0] if getattr(err, "orig", None) else str(err)
+                self.metrics.dead.labels("invalid").inc()
+                self.stats["dead_letters"] += 1
+                with self.sessions() as session, session.begin():
+                    store.dead_letters(session, [dict(
+                        received_at=item.received_at, topic=item.topic[:1000], reason="invalid",
+                        detail=f"refused by the database: {reason}"[:2000], size=len(item.payload),
+                        payload_head=item.payload[:self.cfg.ingest.dead_letter_keep_bytes])])
 
     def _commit(self, items: list[Incoming]) -> None:
         started = time.perf_counter()

@@ -78,10 +78,18 @@ def venue_type_name(value: int) -> str:
     return pb.VenueType.Name(value).removeprefix("VENUE_TYPE_").lower()
 
 
+def _bounded(value: str, field: str, limit: int) -> str:
+    if len(value) > limit:
+        raise Rejected("invalid", f"{field} is {len(value)} characters, at most {limit}")
+    return value
+
+
 def alert_row(msg: pb.Alert, where: Topic, received_at: datetime) -> dict:
     _origin(msg.origin, where)
     if not msg.origin.camera_id:
         raise Rejected("invalid", "origin.camera_id is missing")
+    _bounded(msg.origin.camera_id, "origin.camera_id", 64)
+    _bounded(msg.policy_version, "policy_version", 64)
     if msg.decision == pb.DECISION_UNSPECIFIED:
         raise Rejected("invalid", "decision is unspecified")
     if msg.venue_type == pb.VENUE_TYPE_UNSPECIFIED:

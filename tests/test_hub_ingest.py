@@ -166,6 +166,23 @@ def test_bad_messages_go_to_dead_letters_and_ingest_goes_on(broker, db_url, tmp_
             (topic, bad_id, "invalid"),
             (topic, wrong_origin, "invalid"),  # origin ≠ topic
         ]
+        import hashlib
+
+        from proto import humiao_v1_pb2 as pb
+        from proto import sealed
+
+        # well formed and properly sealed, but for an alert the hub never stored: the database refuses it
+        # (foreign key), and only that message becomes a dead letter
+        stray = wire.alert()[2]
+        box, cipher = sealed.seal(sealed.load_public(tmp_path / "hubdata" / "evidence.pub"), b"jpeg", stray)
+        orphan = pb.Evidence(request_id="r1", event_id=stray, ciphertext=box, cipher=cipher,
+                             plaintext_sha256=hashlib.sha256(b"jpeg").hexdigest())
+        orphan.captured_at.GetCurrentTime()
+        cases.append((wire.topic(*wire.ORIGIN, "evidence"), orphan.SerializeToString(), "invalid"))
+        long_policy = pb.Alert()
+        long_policy.ParseFromString(wire.alert()[1])
+        long_policy.policy_version = "p" * 300  # longer than the column allows
+        cases.append((topic, long_policy.SerializeToString(), "invalid"))
         for t, payload, _ in cases:
             c.publish(t, payload, qos=1).wait_for_publish(5)
         t2, p2, eid = wire.alert()
@@ -184,6 +201,10 @@ def test_bad_messages_go_to_dead_letters_and_ingest_goes_on(broker, db_url, tmp_
         have = Counter(reasons)
         assert all(have[r] >= n for r, n in want.items()), (have, want)
         assert have["decode"] + have["invalid"] == want["decode"] + want["invalid"] + 1
+        with engine.connect() as conn:
+            details = list(conn.execute(select(DeadLetter.detail)).scalars())
+        assert any("refused by the database" in d for d in details)
+        assert any("policy_version is 300 characters" in d for d in details)
         assert sizes["oversized"] == (1 << 20) + 1 and heads <= 4096  # counted, and only its head kept
         assert hub.proc.poll() is None
         c.disconnect()
