@@ -131,6 +131,18 @@ def create_app(hub: Hub) -> FastAPI:
 
     app = FastAPI(title="Humiao hub", version="0.1.0", lifespan=lifespan)
     app.state.hub = hub
+
+    @app.middleware("http")
+    async def security_headers(request, call_next):
+        """The panel runs only its own script; nothing frames it; no referrer leaves; no sniffing."""
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy",
+                                    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                    "img-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
     app.include_router(router)
     app.include_router(api_auth.router)
     app.include_router(api_alarms.router)

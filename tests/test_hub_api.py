@@ -225,3 +225,9 @@ def test_alarm_filters(hub):
     assert b.get("/api/alarms", params={"until": "2000-01-01T00:00:00Z"}).json()["alarms"] == []
     assert b.get("/api/alarms", params={"verdict": "confirmed"}).json()["alarms"] == []
     assert all(a["evidence"] == "stored" for a in b.get("/api/alarms").json()["alarms"])
+
+
+def test_security_headers(hub):
+    r = Browser(hub).get("/panel")
+    assert r.status_code == 200 and "script-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
