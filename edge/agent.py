@@ -131,7 +131,8 @@ class EdgeAgent:
 
     def _put(self, kind: str, key: str, message) -> None:
         self.spool.put(key, kind, self.messages.topic(kind), message.SerializeToString())
-        self.publisher.wake() if self.publisher else None
+        if self.publisher:
+            self.publisher.wake()
 
     # -- the frame loop ----------------------------------------------------------------------
     def run(self, on_event: Callable[[TrackEvent], None] | None = None, uri: str | None = None) -> RunSummary:

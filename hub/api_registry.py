@@ -77,10 +77,10 @@ def get_venue(venue_id: str, request: Request, who=Depends(principal)) -> dict:
 @router.get("/schools")
 def list_schools(request: Request, who=Depends(principal), district: str | None = None) -> dict:
     require(who, "venues.read")
-    q = select(School).order_by(School.id)
-    clause = scope_filter(who, "venues.read", School.district_id, None) if who.role != "venue_operator" else None
-    if who.role == "venue_operator":
+    if who.role == "venue_operator":  # its scope is its own venues; schools are not among them
         return {"schools": []}
+    q = select(School).order_by(School.id)
+    clause = scope_filter(who, "venues.read", School.district_id)
     if clause is not None:
         q = q.where(clause)
     if district:
