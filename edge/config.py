@@ -13,6 +13,7 @@ from edge.policy import PolicyConfig
 from edge.publisher import MqttConfig
 from edge.quality import QualityConfig
 from edge.track import TrackerConfig
+from proto.topics import SEGMENT
 
 
 class _Section(BaseModel):
@@ -58,7 +59,7 @@ class FusionConfig(_Section):
     calibration_file: Path | None = Field(None, description="default: the shipped models/calibration/age_calibration.json")
 
 
-SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+SLUG = SEGMENT.pattern  # ids travel in MQTT topics: the wire's rule
 
 
 class SourceConfig(_Section):

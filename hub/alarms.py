@@ -13,12 +13,12 @@ one venue are two visits (Humiao never identifies faces to link them).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from hub.models import Alarm, AlarmEvent, Alert, IdCheck, Venue
+from hub.models import Alarm, AlarmEvent, Alert, IdCheck, Venue, utcnow
 from hub.store import insert_new
 from hub.rules.calendar import HolidayCalendar
 from hub.rules.violations import Outcome, Status, ViolationConfig, decide
@@ -31,12 +31,8 @@ class AlarmError(ValueError):
     pass
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _log(session: Session, alarm: Alarm, actor: str, action: str, detail: str = "", at: datetime | None = None) -> None:
-    session.add(AlarmEvent(alarm_id=alarm.id, at=at or _now(), actor=actor, action=action, detail=detail))
+    session.add(AlarmEvent(alarm_id=alarm.id, at=at or utcnow(), actor=actor, action=action, detail=detail))
 
 
 def _outcomes(session: Session, event_ids: list[str]) -> dict[str, Outcome]:
@@ -79,7 +75,7 @@ def evaluate(session: Session, now: datetime | None = None, calendar: HolidayCal
     those with an ID check newer than their verdict. Only these can change. The number of alarms
     raised or changed; a round that hit ``limit`` leaves work for the next (``pending_work``).
     The venue's registered type wins over the one the edge reported."""
-    now, calendar, cfg = now or _now(), calendar or HolidayCalendar(), cfg or ViolationConfig()
+    now, calendar, cfg = now or utcnow(), calendar or HolidayCalendar(), cfg or ViolationConfig()
     touched = 0
     new = session.execute(select(Alert, Venue.venue_type).outerjoin(Venue, Venue.id == Alert.venue_id)
                           .outerjoin(Alarm, Alarm.event_id == Alert.event_id)
@@ -152,7 +148,7 @@ def acknowledge(session: Session, alarm_id: int, actor: str, comment: str = "") 
     alarm = _get(session, alarm_id)
     if alarm.acknowledged:
         raise AlarmError(f"alarm {alarm_id} is already acknowledged by {alarm.acknowledged_by}")
-    now = _now()
+    now = utcnow()
     alarm.acknowledged, alarm.acknowledged_at, alarm.acknowledged_by, alarm.updated_at = True, now, actor, now
     _log(session, alarm, actor, "acknowledged", comment, now)
     return alarm
@@ -160,7 +156,7 @@ def acknowledge(session: Session, alarm_id: int, actor: str, comment: str = "") 
 
 def assign(session: Session, alarm_id: int, actor: str, assignee: str) -> Alarm:
     alarm = _get(session, alarm_id)
-    alarm.assignee, alarm.updated_at = assignee, _now()
+    alarm.assignee, alarm.updated_at = assignee, utcnow()
     _log(session, alarm, actor, "assigned", assignee)
     return alarm
 
@@ -179,7 +175,7 @@ def clear(session: Session, alarm_id: int, actor: str, reason: str) -> Alarm:
     alarm = _get(session, alarm_id)
     if not alarm.active:
         raise AlarmError(f"alarm {alarm_id} is already cleared")
-    now = _now()
+    now = utcnow()
     alarm.active, alarm.cleared_at, alarm.cleared_by, alarm.updated_at = False, now, actor, now
     _log(session, alarm, actor, "cleared", reason.strip(), now)
     return alarm

@@ -5,7 +5,6 @@ page, and the operators' ingest views — raw alerts, devices, dead letters and 
 from __future__ import annotations
 
 import html
-from datetime import datetime
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pathlib import Path
@@ -14,7 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
 
-from hub.deps import principal, require
+from hub.deps import iso, principal, require
 from hub.models import Alarm, Alert, DeadLetter, Device, Evidence
 
 router = APIRouter()
@@ -26,11 +25,7 @@ ALERT_FIELDS = ("event_id", "district_id", "venue_id", "device_id", "camera_id",
 
 
 def _row(obj, fields) -> dict:
-    out = {}
-    for f in fields:
-        v = getattr(obj, f)
-        out[f] = v.isoformat() if isinstance(v, datetime) else v
-    return out
+    return {f: iso(getattr(obj, f)) for f in fields}
 
 
 @router.get("/healthz")

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from hub import alarms as alarm_service
 from hub import auth, evidence
 from hub.access import Principal, Target, scope_filter
-from hub.deps import client, hub_of, load_scoped, principal, require
+from hub.deps import iso, client, hub_of, load_scoped, principal, require
 from hub.models import Alarm, Alert, Evidence, EvidenceRequest, Venue
 from proto import sealed
 
@@ -32,12 +32,8 @@ def visible(who: Principal, permission: str = "alarms.read"):
                         lambda dept: cast(Alarm.departments, String).like(f'%"{dept}"%'))
 
 
-def _iso(v):
-    return v.isoformat() if isinstance(v, datetime) else v
-
-
 def row(alarm: Alarm, alert: Alert | None, venue: Venue | None, who: Principal, evidence_state: str = "") -> dict:
-    out = {k: _iso(getattr(alarm, k)) for k in (
+    out = {k: iso(getattr(alarm, k)) for k in (
         "id", "event_id", "district_id", "venue_id", "venue_type", "verdict", "severity", "active", "acknowledged",
         "assignee", "raised_at", "acknowledged_at", "acknowledged_by", "cleared_at", "cleared_by", "updated_at",
         "departments", "calendar")}
@@ -106,7 +102,7 @@ def get_alarm(alarm_id: int, request: Request, who=Depends(principal)) -> dict:
         alarm = _load(s, who, alarm_id)
         out = row(alarm, s.scalars(select(Alert).where(Alert.event_id == alarm.event_id)).one(),
                   s.get(Venue, alarm.venue_id), who, _evidence_state(s, alarm.event_id))
-        out["history"] = [{"at": _iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
+        out["history"] = [{"at": iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
                           for e in alarm_service.history(s, alarm_id)]
     return out
 

@@ -3,7 +3,6 @@ opening from alarms, and each procedure step as an action."""
 
 from __future__ import annotations
 
-from datetime import datetime
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
@@ -11,7 +10,7 @@ from sqlalchemy import select
 
 from hub import cases
 from hub.access import Target, scope_filter
-from hub.deps import hub_of, load_scoped, principal, require
+from hub.deps import iso, hub_of, load_scoped, principal, require
 from hub.models import Alarm, Case, CaseAlarm, Venue
 
 router = APIRouter(prefix="/api")
@@ -26,12 +25,8 @@ def target(case: Case) -> Target:
     return Target(case.district_id, case.venue_id, (case.department,))
 
 
-def _iso(v):
-    return v.isoformat() if isinstance(v, datetime) else v
-
-
 def as_dict(case: Case, venue: Venue | None = None, who=None) -> dict:
-    out = {f: _iso(getattr(case, f)) for f in FIELDS}
+    out = {f: iso(getattr(case, f)) for f in FIELDS}
     out["venue_name"] = venue.name if venue else case.venue_id
     out["deadline_state"] = cases.deadline_state(case)
     if who is not None and who.role == "venue_operator":  # the party sees the procedure, not the officers' notes
@@ -66,7 +61,7 @@ def get_case(case_id: int, request: Request, who=Depends(principal)) -> dict:
         case = _load(s, who, case_id)
         out = as_dict(case, s.get(Venue, case.venue_id), who)
         out["alarms"] = list(s.scalars(select(CaseAlarm.alarm_id).where(CaseAlarm.case_id == case.id)))
-        out["history"] = [{"at": _iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
+        out["history"] = [{"at": iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
                           for e in cases.history(s, case.id)] if who.role != "venue_operator" else []
         out["other_actions"] = [{"number": c.number, "department": c.department, "status": c.status,
                                  "decision": c.decision} for c in cases.other_actions(s, case)]

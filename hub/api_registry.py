@@ -13,20 +13,16 @@ from hub.access import Target, allowed, scope_filter
 from hub.api_alarms import row as alarm_row
 from hub.api_alarms import visible
 from hub.api_cases import as_dict as case_dict
-from hub.deps import client, hub_of, principal, require
+from hub.deps import iso, client, hub_of, principal, require
 from hub.models import Alarm, Alert, Case, Device, School, Venue
 
 router = APIRouter(prefix="/api")
 VENUE_FIELDS = registry.VENUE_COLUMNS + ["near_school", "nearest_school_m"]
 
 
-def _iso(v):
-    return v.isoformat() if isinstance(v, (datetime, date)) else v
-
-
 def venue_dict(v: Venue, devices: list[Device] = ()) -> dict:
-    out = {f: _iso(getattr(v, f)) for f in VENUE_FIELDS}
-    out["devices"] = [{"device_id": d.device_id, "online": d.online, "last_seen": _iso(d.last_seen),
+    out = {f: iso(getattr(v, f)) for f in VENUE_FIELDS}
+    out["devices"] = [{"device_id": d.device_id, "online": d.online, "last_seen": iso(d.last_seen),
                        "cameras": (d.status or {}).get("cameras", [])} for d in devices]
     return out
 

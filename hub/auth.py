@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from hub.access import ROLES, Principal
-from hub.models import AuditEvent, User, UserVenue, WebSession
+from hub.models import AuditEvent, User, UserVenue, WebSession, utcnow
 
 COOKIE = "humiao_session"
 _hasher = PasswordHasher()  # argon2id, library defaults (RFC 9106 second recommendation)
@@ -35,10 +35,6 @@ class AuthError(ValueError):
     pass
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _sha(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -55,7 +51,7 @@ def create_user(session: Session, user_id: str, password: str, role: str, distri
     if role == "venue_operator" and not venue_ids:
         raise AuthError("a venue operator account needs its venues")
     user = User(id=user_id, display_name=display_name or user_id, role=role, district_id=district_id,
-                password_hash=_hasher.hash(password), active=True, failed_logins=0, created_at=_now())
+                password_hash=_hasher.hash(password), active=True, failed_logins=0, created_at=utcnow())
     session.merge(user)
     session.execute(delete(UserVenue).where(UserVenue.user_id == user_id))
     for v in venue_ids:
@@ -69,7 +65,7 @@ def login(session: Session, user_id: str, password: str, cfg: AuthConfig | None 
     except a lockout (which says until when)."""
     cfg = cfg or AuthConfig()
     user = session.get(User, user_id)
-    now = _now()
+    now = utcnow()
     if user is None or not user.active:
         _hasher.hash(password)  # the same work whether or not the account exists
         raise AuthError("wrong name or password")
@@ -101,7 +97,7 @@ def principal_for(session: Session, token: str | None) -> tuple[Principal, str] 
     if not token:
         return None
     ws = session.get(WebSession, _sha(token))
-    if ws is None or ws.expires_at <= _now():
+    if ws is None or ws.expires_at <= utcnow():
         return None
     user = session.get(User, ws.user_id)
     if user is None or not user.active:
@@ -121,5 +117,5 @@ def csrf_ok(expected: str, presented: str | None) -> bool:
 
 def audit(session: Session, who: Principal, action: str, object_type: str, object_id: str, why: str = "",
           client: str = "") -> None:
-    session.add(AuditEvent(at=_now(), user_id=who.user_id, role=who.role, action=action, object_type=object_type,
+    session.add(AuditEvent(at=utcnow(), user_id=who.user_id, role=who.role, action=action, object_type=object_type,
                            object_id=object_id, why=why, client=client[:64]))

@@ -16,13 +16,13 @@ Limitation: 2 years (art. 36).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hub.access import DEPARTMENTS, Principal
-from hub.models import Alarm, Case, CaseAlarm, CaseEvent, Evidence, Venue
+from hub.models import Alarm, Case, CaseAlarm, CaseEvent, Evidence, Venue, utcnow
 from hub.rules.statutes import rule_for
 
 DECISION_DAYS, PAYMENT_DAYS, WARN_DAYS, LIMITATION_DAYS = 90, 15, 15, 730
@@ -35,12 +35,8 @@ class CaseError(ValueError):
     pass
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _log(session: Session, case: Case, actor: str, action: str, **detail) -> None:
-    session.add(CaseEvent(case_id=case.id, at=_now(), actor=actor, action=action,
+    session.add(CaseEvent(case_id=case.id, at=utcnow(), actor=actor, action=action,
                           detail={k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in detail.items()}))
 
 
@@ -62,7 +58,7 @@ def open_case(session: Session, who: Principal, alarm_ids: list[int], source: st
     if len(venues) != 1:
         raise CaseError(f"one case is about one venue; these alarms are at {sorted(venues)}")
     first = min(found, key=lambda a: a.raised_at)
-    now = _now()
+    now = utcnow()
     if (now - first.raised_at).days > LIMITATION_DAYS:
         raise CaseError(f"the violation of {first.raised_at:%Y-%m-%d} is past the 2-year limitation (art. 36)")
     rule = rule_for(first.venue_type)
@@ -97,7 +93,7 @@ def assign_officers(session: Session, case: Case, who: Principal, officers: list
              if o.get("user") and o.get("enforcement_id")]
     if len({o["user"] for o in clean}) < 2:
         raise CaseError("at least two enforcement officers, each with an enforcement id (行政处罚法 art. 42)")
-    case.officers, case.status, case.updated_at = clean, "assigned", _now()
+    case.officers, case.status, case.updated_at = clean, "assigned", utcnow()
     _log(session, case, who.user_id, "assigned", officers=clean)
     return case
 
@@ -107,7 +103,7 @@ def record_inspection(session: Session, case: Case, who: Principal, findings: st
     _need(case, "assigned", "inspected")
     if not findings.strip():
         raise CaseError("an inspection records its findings")
-    case.findings, case.evidence_notes, case.status, case.updated_at = findings.strip(), evidence_notes.strip(), "inspected", _now()
+    case.findings, case.evidence_notes, case.status, case.updated_at = findings.strip(), evidence_notes.strip(), "inspected", utcnow()
     if minor:  # minimised: age, under 14, guardian notified — never a name
         allowed = {k: minor[k] for k in ("age", "under_14", "guardian_notified_at") if k in minor}
         case.facts = {**case.facts, "minor": allowed}
@@ -117,7 +113,7 @@ def record_inspection(session: Session, case: Case, who: Principal, findings: st
 
 def notify_right_to_respond(session: Session, case: Case, who: Principal, hearing_requested: bool = False) -> Case:
     _need(case, "inspected")
-    case.respond_notice_at, case.hearing_requested, case.updated_at = _now(), hearing_requested, _now()
+    case.respond_notice_at, case.hearing_requested, case.updated_at = utcnow(), hearing_requested, utcnow()
     _log(session, case, who.user_id, "respond_notice", hearing_requested=hearing_requested)
     return case
 
@@ -126,8 +122,8 @@ def legal_review(session: Session, case: Case, who: Principal, opinion: str) -> 
     _need(case, "inspected")
     if not opinion.strip():
         raise CaseError("a legal review records its opinion")
-    case.legal_review_at, case.legal_review_by, case.legal_review_opinion = _now(), who.user_id, opinion.strip()
-    case.updated_at = _now()
+    case.legal_review_at, case.legal_review_by, case.legal_review_opinion = utcnow(), who.user_id, opinion.strip()
+    case.updated_at = utcnow()
     _log(session, case, who.user_id, "legal_review", opinion=case.legal_review_opinion)
     return case
 
@@ -158,7 +154,7 @@ def decide(session: Session, case: Case, who: Principal, decision: str, basis: s
                             "(行政处罚法 art. 29: not fined twice; the higher-fine norm applies)")
     if decision == "suspension" and not suspension_months:
         raise CaseError("a suspension needs its length in months")
-    now = _now()
+    now = utcnow()
     case.decision, case.decision_basis, case.decided_at, case.status = decision, basis.strip(), now, "decided"
     case.fine_yuan = fine_yuan if decision == "fine" else None
     case.suspension_months = suspension_months if decision == "suspension" else None
@@ -173,7 +169,7 @@ def record_payment(session: Session, case: Case, who: Principal) -> Case:
     _need(case, "decided")
     if case.decision != "fine":
         raise CaseError("only a fine is paid")
-    case.paid_at, case.updated_at = _now(), _now()
+    case.paid_at, case.updated_at = utcnow(), utcnow()
     _log(session, case, who.user_id, "paid", late=case.paid_at > case.payment_due)
     return case
 
@@ -182,7 +178,7 @@ def close(session: Session, case: Case, who: Principal, note: str = "") -> Case:
     _need(case, "decided")
     if case.decision == "fine" and case.paid_at is None and not note.strip():
         raise CaseError("the fine is unpaid: say why the case closes anyway (e.g. passed to enforcement by court)")
-    case.status, case.closed_at, case.updated_at = "closed", _now(), _now()
+    case.status, case.closed_at, case.updated_at = "closed", utcnow(), utcnow()
     _log(session, case, who.user_id, "closed", note=note.strip())
     return case
 
@@ -195,20 +191,20 @@ def transfer(session: Session, case: Case, who: Principal, to_department: str, r
         raise CaseError("a transfer records why")
     _log(session, case, who.user_id, "transferred", from_department=case.department, to_department=to_department,
          reason=reason.strip())
-    case.department, case.status, case.officers, case.updated_at = to_department, "open", [], _now()
+    case.department, case.status, case.officers, case.updated_at = to_department, "open", [], utcnow()
     return case
 
 
 def deadline_state(case: Case, now: datetime | None = None) -> str:
     if case.status in ("decided", "closed"):
         return "met"
-    left = (case.decision_deadline - (now or _now())).days
+    left = (case.decision_deadline - (now or utcnow())).days
     return "overdue" if left < 0 else "due_soon" if left <= WARN_DAYS else "ok"
 
 
 def escalation(session: Session, venue_id: str, now: datetime | None = None) -> dict:
     """What the venue's record suggests for a new violation (KTV and arcades, art. 53)."""
-    now = now or _now()
+    now = now or utcnow()
     venue = session.get(Venue, venue_id)
     venue_type = venue.venue_type if venue else None
     since = now - timedelta(days=LIMITATION_DAYS)

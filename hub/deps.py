@@ -4,10 +4,17 @@ of the object is not the caller's business)."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from fastapi import HTTPException, Request
 
 from hub import access, auth
 from hub.access import Principal, Target
+
+
+def iso(value):
+    """JSON for a value that may be a datetime or date."""
+    return value.isoformat() if isinstance(value, (datetime, date)) else value
 
 
 def hub_of(request: Request):

@@ -30,7 +30,8 @@ from prometheus_client import CollectorRegistry, Counter as PromCounter, Gauge, 
 from hub import store
 from hub.config import HubConfig
 from hub.models import EvidenceRequest
-from hub.validate import Rejected, alert_row, check_device_message, idcheck_row, parse, status_json, ts
+from hub.validate import (Rejected, alert_row, check_device_message, idcheck_row, parse, status_json, ts, uuid7_text,
+                          venue_type_name)
 from proto import humiao_v1_pb2 as pb
 from proto import sealed
 from proto.topics import topic as make_topic
@@ -309,8 +310,6 @@ class Ingestor:
             batch.devices[dev] = fields
         elif kind == "birth":
             check_device_message(msg, where)
-            from hub.validate import venue_type_name
-
             batch.devices[dev] = {**batch.devices.get(dev, {}), "seen": item.received_at,
                                   "started_at": ts(msg.started_at, "started_at"),
                                   "software_version": msg.software_version,
@@ -328,9 +327,7 @@ class Ingestor:
         batch.seen[dev] = max(when, batch.seen.get(dev, when))
 
     def _evidence_row(self, msg: pb.Evidence, item: Incoming) -> dict:
-        from hub.validate import _event_id
-
-        event_id = _event_id(msg.event_id)
+        event_id = uuid7_text(msg.event_id)
         if self.private_key is None:
             raise Rejected("invalid", "evidence arrived but this hub has no evidence key")
         try:

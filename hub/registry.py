@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from hub.models import School, Venue
 from hub.rules.statutes import RULES
+from proto.topics import SEGMENT
 
-SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+SLUG = SEGMENT.pattern  # venue and district ids travel in MQTT topics: the wire's rule
 EARTH_M = 6371008.8
 
 

@@ -51,7 +51,7 @@ def ts(value, field: str, required: bool = True) -> datetime | None:
     return value.ToDatetime(tzinfo=timezone.utc)
 
 
-def _event_id(value: str, field: str = "event_id") -> str:
+def uuid7_text(value: str, field: str = "event_id") -> str:
     try:
         u = uuid.UUID(value)
     except ValueError:
@@ -100,7 +100,7 @@ def alert_row(msg: pb.Alert, where: Topic, received_at: datetime) -> dict:
     if decided_at < first_seen:
         raise Rejected("invalid", "decided_at is before first_seen")
     return dict(
-        event_id=_event_id(msg.event_id), district_id=where.district, venue_id=where.venue, device_id=where.device,
+        event_id=uuid7_text(msg.event_id), district_id=where.district, venue_id=where.venue, device_id=where.device,
         camera_id=msg.origin.camera_id, track_id=msg.track_id, first_seen=first_seen, decided_at=decided_at,
         received_at=received_at, age_estimate=float(msg.age_estimate), p_minor=_prob(msg.p_minor, "p_minor"),
         p_under_threshold=_prob(msg.p_under_threshold, "p_under_threshold"), threshold=float(msg.threshold),
@@ -113,7 +113,7 @@ def alert_row(msg: pb.Alert, where: Topic, received_at: datetime) -> dict:
 def idcheck_row(msg: pb.IdCheckOutcome, where: Topic, received_at: datetime) -> dict:
     _origin(msg.origin, where)
     return dict(
-        check_id=_event_id(msg.check_id, "check_id"), event_id=_event_id(msg.event_id), district_id=where.district,
+        check_id=uuid7_text(msg.check_id, "check_id"), event_id=uuid7_text(msg.event_id), district_id=where.district,
         venue_id=where.venue, device_id=where.device, checked_at=ts(msg.checked_at, "checked_at"),
         received_at=received_at, result=pb.IdCheckResult.Name(msg.result).removeprefix("ID_CHECK_RESULT_").lower(),
         age_years=msg.age_years, under_14=msg.under_14, id_keyed_hash=msg.id_keyed_hash,

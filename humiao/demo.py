@@ -30,7 +30,6 @@ DEMO_ACCOUNTS = (  # user, role, district, venues — demo only; real accounts: 
 
 def seed_demo(hub) -> None:
     """The demo's venue, a school 150 m away, and one account per role (once)."""
-    from datetime import datetime, timezone
 
     from hub import auth, registry
     from hub.models import User

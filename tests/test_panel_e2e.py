@@ -5,9 +5,7 @@ and taken to closed, the month's PDF is exported and read back. Screenshots: art
 
 from __future__ import annotations
 
-import os
 import threading
-from datetime import datetime
 from pathlib import Path
 
 import pytest
