@@ -62,6 +62,12 @@ class Batch:
     kinds: Counter = field(default_factory=Counter)
 
 
+def _db_reason(err: Exception) -> str:
+    """The database's own first line for a refused statement."""
+    orig = getattr(err, "orig", None)
+    return str(orig if orig is not None else err).strip().splitlines()[0]
+
+
 class IngestMetrics:
     def __init__(self, registry: CollectorRegistry):
         self.messages = PromCounter("humiao_hub_messages", "messages read off the broker, by kind", ["kind"], registry=registry)
@@ -181,18 +187,12 @@ class Ingestor:
                     continue
             self.metrics.queue.set(self._queue.qsize())
             try:
-                self._commit(pending)
-            except (IntegrityError, DataError) as err:  # a message the database refuses, not a database down
-                log.warning("a batch of %d was refused (%s); storing its messages one by one", len(pending),
-                            str(err.orig).splitlines()[0] if getattr(err, "orig", None) else err)
                 try:
+                    self._commit(pending)
+                except (IntegrityError, DataError) as err:  # a message the database refuses, not a database down
+                    log.warning("a batch of %d was refused (%s); storing its messages one by one", len(pending),
+                                _db_reason(err))
                     self._commit_one_by_one(pending)
-                except Exception:
-                    self.metrics.db_errors.inc()
-                    log.exception("ingest transaction failed; retrying in %.1f s", backoff)
-                    self._stop.wait(backoff)
-                    backoff = min(backoff * 2, 10)
-                    continue
             except Exception:  # database down or failing: keep the messages, unacknowledged, and retry
                 self.metrics.db_errors.inc()
                 log.exception("ingest transaction failed; retrying in %.1f s", backoff)
@@ -212,14 +212,15 @@ class Ingestor:
             try:
                 self._commit([item])
             except (IntegrityError, DataError) as err:
-                reason = str(err.orig).strip().splitlines()[0] if getattr(err, "orig", None) else str(err)
                 self.metrics.dead.labels("invalid").inc()
                 self.stats["dead_letters"] += 1
                 with self.sessions() as session, session.begin():
-                    store.dead_letters(session, [dict(
-                        received_at=item.received_at, topic=item.topic[:1000], reason="invalid",
-                        detail=f"refused by the database: {reason}"[:2000], size=len(item.payload),
-                        payload_head=item.payload[:self.cfg.ingest.dead_letter_keep_bytes])])
+                    store.dead_letters(session, [self._dead_letter(item, "invalid",
+                                                                   f"refused by the database: {_db_reason(err)}")])
+
+    def _dead_letter(self, item: Incoming, reason: str, detail: str) -> dict:
+        return dict(received_at=item.received_at, topic=item.topic[:1000], reason=reason, detail=detail[:2000],
+                    size=len(item.payload), payload_head=item.payload[:self.cfg.ingest.dead_letter_keep_bytes])
 
     def _commit(self, items: list[Incoming]) -> None:
         started = time.perf_counter()
@@ -272,7 +273,6 @@ class Ingestor:
 
     def _classify(self, items: list[Incoming]) -> Batch:
         batch = Batch()
-        keep = self.cfg.ingest.dead_letter_keep_bytes
         for item in items:
             try:
                 parsed = parse(item.topic, item.payload)
@@ -285,8 +285,7 @@ class Ingestor:
                 batch.kinds["rejected"] += 1
                 self.metrics.dead.labels(err.reason).inc()
                 log.warning("dead letter (%s) on %r: %s", err.reason, item.topic[:200], err.detail)
-                batch.dead.append(dict(received_at=item.received_at, topic=item.topic[:1000], reason=err.reason,
-                                       detail=err.detail[:2000], size=len(item.payload), payload_head=item.payload[:keep]))
+                batch.dead.append(self._dead_letter(item, err.reason, err.detail))
         return batch
 
     def _route(self, batch: Batch, parsed, item: Incoming) -> None:

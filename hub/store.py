@@ -77,6 +77,11 @@ def dead_letters(session: Session, rows: list[dict]) -> None:
         session.execute(DeadLetter.__table__.insert(), rows)
 
 
+def _later(stored, incoming):
+    """In an upsert: the incoming time if it is later than the stored one (or nothing is stored)."""
+    return case((func.coalesce(stored < incoming, True), incoming), else_=stored)
+
+
 def device_key(district: str, venue: str, device: str) -> str:
     return f"{district}/{venue}/{device}"
 
@@ -93,8 +98,7 @@ def touch_device(session: Session, district: str, venue: str, device: str, seen:
         update["availability_changed"] = case((table.c.online.is_distinct_from(stmt.excluded.online),
                                                stmt.excluded.availability_changed),
                                               else_=table.c.availability_changed)
-    update["last_seen"] = case((func.coalesce(table.c.last_seen < stmt.excluded.last_seen, True), stmt.excluded.last_seen),
-                               else_=table.c.last_seen)
+    update["last_seen"] = _later(table.c.last_seen, stmt.excluded.last_seen)
     where = None
     if "status_sent_at" in fields:
         where = or_(table.c.status_sent_at.is_(None), table.c.status_sent_at <= stmt.excluded.status_sent_at)
@@ -113,6 +117,5 @@ def devices_seen(session: Session, seen: dict[tuple[str, str, str], datetime]) -
     rows = [dict(key=device_key(*dev), district_id=dev[0], venue_id=dev[1], device_id=dev[2], last_seen=when,
                  online=False) for dev, when in sorted(seen.items())]
     stmt = _insert(session, table).values(rows)
-    later = case((func.coalesce(table.c.last_seen < stmt.excluded.last_seen, True), stmt.excluded.last_seen),
-                 else_=table.c.last_seen)
-    session.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"last_seen": later}))
+    session.execute(stmt.on_conflict_do_update(index_elements=["key"],
+                                               set_={"last_seen": _later(table.c.last_seen, stmt.excluded.last_seen)}))
