@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from hub.models import Alarm, AlarmEvent, Alert, IdCheck, Venue, utcnow
 from hub.store import insert_new
 from hub.rules.calendar import HolidayCalendar
-from hub.rules.violations import Outcome, Status, ViolationConfig, decide
+from hub.rules.violations import Outcome, Status, Verdict, ViolationConfig, decide
 
 SEVERITY = {Status.CONFIRMED: "critical", Status.SUSPECTED: "major", Status.PENDING: "minor", Status.NONE: "info"}
 RULES_ACTOR = "rules"
@@ -46,15 +46,20 @@ def _outcomes(session: Session, event_ids: list[str]) -> dict[str, Outcome]:
     return out
 
 
+def verdict_fields(v: Verdict) -> dict:
+    """What an alarm stores of a verdict (raising and re-deciding alike)."""
+    return dict(verdict=v.status.value, severity=SEVERITY[v.status], reasons=v.reasons, reasons_zh=v.reasons_zh,
+                calendar=v.calendar, calendar_zh=v.calendar_zh, departments=[d.value for d in v.departments],
+                sources=v.sources)
+
+
 def _apply(session: Session, alarm: Alarm, alert: Alert, outcome: Outcome | None, now: datetime,
            calendar: HolidayCalendar, cfg: ViolationConfig) -> bool:
     """Bring one alarm's verdict up to date; whether it changed."""
     verdict = decide(alarm.venue_type, alert.decided_at, outcome, now, calendar, cfg)
     changed = alarm.verdict != verdict.status.value
-    alarm.verdict, alarm.severity = verdict.status.value, SEVERITY[verdict.status]
-    alarm.reasons, alarm.calendar = verdict.reasons, verdict.calendar
-    alarm.reasons_zh, alarm.calendar_zh = verdict.reasons_zh, verdict.calendar_zh
-    alarm.departments, alarm.sources = [d.value for d in verdict.departments], verdict.sources
+    for name, value in verdict_fields(verdict).items():
+        setattr(alarm, name, value)
     alarm.updated_at = now
     if not changed:
         return False
@@ -110,9 +115,7 @@ def _raise(session: Session, new: list, now: datetime, calendar: HolidayCalendar
         v = decide(venue_type, alert.decided_at, outcomes.get(alert.event_id), now, calendar, cfg)
         cleared = v.status is Status.NONE
         rows.append(dict(event_id=alert.event_id, district_id=alert.district_id, venue_id=alert.venue_id,
-                         venue_type=venue_type, verdict=v.status.value, severity=SEVERITY[v.status], reasons=v.reasons,
-                         reasons_zh=v.reasons_zh, departments=[d.value for d in v.departments], sources=v.sources,
-                         calendar=v.calendar, calendar_zh=v.calendar_zh, active=not cleared, acknowledged=False,
+                         venue_type=venue_type, **verdict_fields(v), active=not cleared, acknowledged=False,
                          assignee=None, raised_at=alert.stored_at, acknowledged_at=None, acknowledged_by=None,
                          cleared_at=now if cleared else None, cleared_by=RULES_ACTOR if cleared else None, updated_at=now))
         firsts[alert.event_id] = (alert.stored_at, f"{v.status.value}: {v.reasons[-1]}", cleared)
