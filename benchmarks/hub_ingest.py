@@ -31,28 +31,14 @@ from sqlalchemy import create_engine, func, select
 
 from benchmarks.report import write_json
 from hub.models import Alarm, Alert
-from humiao.localsvc import PG_ADMIN_URL, HubProcess, Mosquitto, free_port, hub_config, scratch_database
+from humiao.localsvc import PG_ADMIN_URL, HubProcess, Mosquitto, free_port, hub_config, sample_alert, scratch_database
 from proto import humiao_v1_pb2 as pb
-from proto.ids import uuid7
-from proto.topics import topic
 
 
 
 def make_alerts(n: int, devices: int) -> list[tuple[str, bytes, str]]:
-    now = time.time()
-    out = []
-    for i in range(n):
-        dev = ("bench", f"venue{i % devices}", f"edge{i % devices}")
-        eid = str(uuid7())
-        msg = pb.Alert(event_id=eid, origin=pb.Origin(district_id=dev[0], venue_id=dev[1], device_id=dev[2],
-                                                      camera_id="cam0"),
-                       track_id=i, age_estimate=15.0, p_minor=0.8, p_under_threshold=0.9, threshold=25.0,
-                       decision=pb.DECISION_CHECK_ID, venue_type=pb.VENUE_TYPE_KTV, frames_used=6,
-                       models=[pb.ModelRef(id="cydral-age-v1", graph_sha256="0" * 64)], policy_version="bench")
-        msg.first_seen.FromNanoseconds(int((now - 1) * 1e9))
-        msg.decided_at.FromNanoseconds(int(now * 1e9))
-        out.append((topic(*dev, "alert"), msg.SerializeToString(), eid))
-    return out
+    return [sample_alert(("bench", f"venue{i % devices}", f"edge{i % devices}"), venue_type=pb.VENUE_TYPE_KTV,
+                         track_id=i, policy_version="bench") for i in range(n)]
 
 
 class Generator:

@@ -27,27 +27,13 @@ from sqlalchemy import select
 
 from benchmarks.report import write_json
 from hub.models import Alarm, Alert
-from humiao.localsvc import Mosquitto, free_port
+from humiao.localsvc import Mosquitto, free_port, sample_alert
 from proto import humiao_v1_pb2 as pb
-from proto.ids import uuid7
-from proto.topics import topic
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-quic"]
 PASSWORD = "benchmark password"
-
-
-def alert_payload(district: str, venue: str) -> tuple[str, bytes, str]:
-    eid, now = str(uuid7()), time.time()
-    msg = pb.Alert(event_id=eid, origin=pb.Origin(district_id=district, venue_id=venue, device_id="door-1",
-                                                  camera_id="cam0"),
-                   track_id=1, age_estimate=15.0, p_minor=0.8, p_under_threshold=0.9, threshold=25.0,
-                   decision=pb.DECISION_CHECK_ID, venue_type=pb.VENUE_TYPE_KTV, frames_used=6,
-                   models=[pb.ModelRef(id="cydral-age-v1", graph_sha256="0" * 64)], policy_version="bench")
-    msg.first_seen.FromNanoseconds(int((now - 1) * 1e9))
-    msg.decided_at.FromNanoseconds(int(now * 1e9))
-    return topic(district, venue, "door-1", "alert"), msg.SerializeToString(), eid
 
 
 def pct(values, q):
@@ -100,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
                       if (!(tr.dataset.id in window.appeared)) window.appeared[tr.dataset.id] = Date.now() / 1000; }))
                     .observe(document.getElementById('alarm-rows'), {childList: true, subtree: true}); }""")
                 for _ in range(args.alerts):
-                    t, payload, eid = alert_payload("d1", "ktv-bench")
+                    t, payload, eid = sample_alert(("d1", "ktv-bench", "door-1"), venue_type=pb.VENUE_TYPE_KTV,
+                                                   policy_version="bench")
                     published[eid] = time.time()
                     pub.publish(t, payload, qos=1).wait_for_publish(5)
                     time.sleep(args.interval)

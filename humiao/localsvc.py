@@ -132,3 +132,24 @@ def scratch_database(admin_url: str = PG_ADMIN_URL, prefix: str = "humiao_scratc
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         finally:
             admin.dispose()
+
+
+def sample_alert(origin: tuple[str, str, str], event_id: str | None = None, age: float = 15.0,
+                 first_seen: float | None = None, venue_type: int | None = None, track_id: int = 7,
+                 policy_version: str = "test") -> tuple[str, bytes, str]:
+    """(topic, payload, event id) of a valid CHECK ID alert from ``origin`` (district, venue, device),
+    as tests and the load benchmarks publish them (the edge builds its own in edge/messages.py)."""
+    from proto import humiao_v1_pb2 as pb
+    from proto.ids import uuid7
+    from proto.topics import topic
+
+    eid = event_id or str(uuid7())
+    now = time.time()
+    msg = pb.Alert(event_id=eid, origin=pb.Origin(district_id=origin[0], venue_id=origin[1], device_id=origin[2],
+                                                  camera_id="cam0"),
+                   track_id=track_id, age_estimate=age, p_minor=0.9, p_under_threshold=0.95, threshold=25.0,
+                   decision=pb.DECISION_CHECK_ID, venue_type=venue_type or pb.VENUE_TYPE_INTERNET_CAFE, frames_used=5,
+                   models=[pb.ModelRef(id="cydral-age-v1", graph_sha256="0" * 64)], policy_version=policy_version)
+    msg.first_seen.FromNanoseconds(int((first_seen or now - 0.5) * 1e9))
+    msg.decided_at.FromNanoseconds(int(now * 1e9))
+    return topic(*origin, "alert"), msg.SerializeToString(), eid
