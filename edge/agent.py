@@ -4,7 +4,7 @@
       ─► motion gate (edge.motion: skip idle frames) ─► detection-rate gate (detect_fps)
       ─► VisionPipeline.process (detect → track → align → age → fuse → policy) ─► TrackEvent
       ─► CHECK ID: seal the face crop (edge.evidence) ─► Alert (no pixels) ─► spool (on disk)
-      ─► publisher (MQTT QoS 1, removed from the spool on PUBACK)
+      ─► publisher (MQTT QoS 1; alerts and ID checks leave the spool on the hub's receipt, the rest on PUBACK)
 
 Alongside: a status loop (retained ``status`` with camera states and spool depth, every
 ``status.interval_s``, on every reconnect and on camera state changes; Last Will
@@ -99,6 +99,7 @@ class EdgeAgent:
         self._stop = threading.Event()
         self._status_now = threading.Event()
         self._status_thread: threading.Thread | None = None
+        self._skipped_seen = 0  # camera.frames_skipped already counted in the metrics
         self.metrics_port: int | None = None
 
     # -- wiring ------------------------------------------------------------------------------
@@ -277,7 +278,7 @@ class EdgeAgent:
             m.reconnects.labels(c["camera_id"]).set(c["reconnects"])
             m.fps.labels(c["camera_id"]).set(c["fps"])
         if self.camera:
-            skipped = self.camera.frames_skipped - getattr(self, "_skipped_seen", 0)
+            skipped = self.camera.frames_skipped - self._skipped_seen
             if skipped > 0:
                 m.frames.labels("skipped_reader").inc(skipped)
             self._skipped_seen = self.camera.frames_skipped

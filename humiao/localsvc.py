@@ -4,6 +4,7 @@ worker as its own process (``humiao hub run``), and a scratch PostgreSQL databas
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import signal
@@ -36,6 +37,9 @@ class Mosquitto:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.conf = self.workdir / "mosquitto.conf"
         self.conf.write_text(
+            # run as whoever runs us: as root, Mosquitto would otherwise switch to the ``mosquitto``
+            # user, which cannot write its persistence file into our private directory
+            f"user {getpass.getuser()}\n"
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
             f"persistence true\npersistence_location {self.workdir}/\n"
             "autosave_interval 30\nmax_queued_messages 1000000\nmax_queued_bytes 0\n"
@@ -62,9 +66,13 @@ class Mosquitto:
             self.proc.wait(5)
 
     def stop(self) -> None:
+        """A clean stop: Mosquitto saves its persistent state (sessions, queued messages) first."""
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(5)
+            log = (self.workdir / "mosquitto.log").read_text(errors="replace")
+            if "Error saving in-memory database" in log:
+                raise RuntimeError(f"mosquitto could not save its persistent state: {log[-300:]}")
 
 
 def hub_config(workdir: Path, db_url: str, mqtt_port: int, protocol: str = "5", client_id: str = "hub-test-1",
