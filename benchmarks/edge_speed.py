@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import cv2
 
-from benchmarks.report import write_json
+from benchmarks.report import machine, write_json
 from edge.agent import EdgeAgent
 from edge.capture import frames
 from edge.config import EdgeConfig
@@ -93,8 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     dec_ms = 1000 * dec_s / n
     out = {
         "video": {"frames": n, "size": [1280, 720], "people": len(people), "codec": "mp4v"},
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores_used": 1 if not args.all_cores else os.cpu_count(),
-                    "python": platform.python_version()},
+        "machine": machine(cores_used=1 if not args.all_cores else os.cpu_count()),
         "config": {"detector": cfg.models.detector, "tiles": cfg.detector.tiles, "landmarks": cfg.models.landmarks,
                    "flip": cfg.fusion.flip, "detect_fps": cfg.detect_fps},
         "decode_only": {"ms_per_frame": round(dec_ms, 3), "fps": round(n / dec_s, 2)},

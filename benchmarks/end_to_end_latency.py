@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 from contextlib import ExitStack
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import create_engine, select
 
-from benchmarks.report import write_json
+from benchmarks.report import machine, write_json
 from edge.agent import EdgeAgent, resolve_source
 from edge.config import EdgeConfig
 from hub.models import Alert
@@ -99,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         "parts_p95_s": {"edge_first_seen_to_decided": pct(edge, 95), "decided_to_hub_received": pct(wire, 95),
                         "hub_received_to_stored": pct(hubt, 95)},
         "alert_within_s": cfg.policy.alert_within_s, "detect_fps": cfg.detect_fps,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "machine": machine(),
         "target": {"p95_s": 1.0},
     }
     write_json(args.json, result)

@@ -1,25 +1,31 @@
 """Hub ingest throughput: alerts/s sustained through Mosquitto into SQLite and into PostgreSQL.
 
-    python -m benchmarks.hub_ingest --json OUT.json [--alerts 30000] [--stores sqlite,postgresql]
+    python -m benchmarks.hub_ingest --json OUT.json [--alerts 30000]
+                                    [--runs sqlite:1,postgresql:2,postgresql:1]
                                     [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
-Per store: a private Mosquitto on a free loopback port (Debian's binary, deploy/mosquitto
-settings), one hub worker as its own process (``humiao hub run``, the production path: manual
-PUBACK after each committed batch), and a bounded load generator in this process: several
+Per run (``store:workers``): a private Mosquitto on a free loopback port (Debian's binary,
+deploy/mosquitto settings), that many hub workers, each its own process (``humiao hub run``, the
+production path: manual PUBACK after each committed batch) sharing the ``$share/hub/...``
+subscription and one data directory, and a bounded load generator in this process: several
 simulated edges (distinct device ids) publishing valid alerts with QoS 1, at most ``--window``
 unacknowledged at a time. The clock runs from the first publish to the moment the last alert is
 committed (polled from the database). Reported: alerts_per_s, sent, stored (distinct event ids),
 lost (sent − stored; must be 0), duplicates (rows beyond distinct ids; must be 0, the unique
-constraint), redeliveries the hub absorbed (its own counter), and when the hub's rules had turned
-every stored alert into an alarm (the same process does both). PostgreSQL gets a fresh
-database, dropped afterwards.
+constraint), redeliveries the hub absorbed (its counters), and when the hub's rules had turned
+every stored alert into an alarm (one worker at a time evaluates them). PostgreSQL gets a fresh
+database per run, dropped afterwards.
+
+JSON keys: the first run of a store under the store's name (``sqlite``, ``postgresql``), further
+runs of it as ``<store>_<N>_worker(s)``. The default runs the embedded SQLite with its one worker,
+PostgreSQL as deployed for load (two workers on this 2-core box) and, for comparison, PostgreSQL
+with one worker.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import threading
 import time
@@ -29,9 +35,9 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from sqlalchemy import create_engine, func, select
 
-from benchmarks.report import write_json
+from benchmarks.report import machine, write_json
 from hub.models import Alarm, Alert
-from humiao.localsvc import PG_ADMIN_URL, HubProcess, Mosquitto, free_port, hub_config, sample_alert, scratch_database
+from humiao.localsvc import PG_ADMIN_URL, HubProcess, Mosquitto, hub_config, sample_alert, scratch_database
 from proto import humiao_v1_pb2 as pb
 
 
@@ -47,7 +53,8 @@ class Generator:
     def __init__(self, port: int, window: int):
         self.client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id="bench-load",
                                   protocol=mqtt.MQTTv5)
-        self.client.max_inflight_messages_set(window)
+        # the window is kept here; paho's own limit would rescan its whole outbox on every PUBACK
+        self.client.max_inflight_messages_set(0)
         self.window = window
         self.acked = 0
         self._cond = threading.Condition()
@@ -83,21 +90,23 @@ def hub_counter(port: int, name: str) -> float:
                or line.startswith(name + "{"))
 
 
-def run_store(store: str, url: str, n: int, devices: int, window: int, workdir: Path) -> dict:
+def run_store(store: str, url: str, n: int, devices: int, window: int, workdir: Path, workers: int = 1) -> dict:
     broker = Mosquitto(workdir / "mosquitto").start()
-    http_port = free_port()
-    cfg = hub_config(workdir, url, broker.port, client_id="bench-hub", http_port=http_port)
-    cfg["ingest"] = {}  # production batching
-    hub = HubProcess(workdir, cfg)
+    hubs = []
+    for w in range(workers):  # workers share the subscription (and, as in production, one data dir)
+        cfg = hub_config(workdir, url, broker.port, client_id=f"bench-hub-{w}")
+        cfg["ingest"] = {}  # production batching
+        hubs.append(HubProcess(workdir / f"worker{w}", cfg))
     engine = create_engine(url)
     try:
-        hub.start()
+        for hub in hubs:
+            hub.start()
         alerts = make_alerts(n, devices)
         if os.environ.get("HUMIAO_BENCH_PROFILE"):  # py-spy on the hub while it ingests (development aid)
             import subprocess
 
             subprocess.Popen(["py-spy", "record", "-o", os.environ["HUMIAO_BENCH_PROFILE"] + f".{store}.txt", "-f",
-                              "raw", "-d", "6", "-p", str(hub.proc.pid)], stdout=subprocess.DEVNULL,
+                              "raw", "-d", "6", "-p", str(hubs[0].proc.pid)], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
             time.sleep(1)
         gen = Generator(broker.port, window)
@@ -122,14 +131,15 @@ def run_store(store: str, url: str, n: int, devices: int, window: int, workdir: 
                     break
                 time.sleep(0.05)
             alarms_done = time.perf_counter()
-        redelivered = hub_counter(http_port, "humiao_hub_duplicates_total")
+        redelivered = sum(hub_counter(h.config["http"]["port"], "humiao_hub_duplicates_total") for h in hubs)
         elapsed = done - start
         return {"alerts_per_s": round(distinct / elapsed, 1), "sent": n, "stored": distinct, "lost": n - distinct,
                 "duplicates": rows - distinct, "redeliveries_absorbed": int(redelivered), "seconds": round(elapsed, 2),
                 "alarms_raised": raised, "alarms_done_seconds": round(alarms_done - start, 2),
-                "publish_seconds": round(sent_s, 2), "devices": devices, "window": window}
+                "publish_seconds": round(sent_s, 2), "devices": devices, "window": window, "hub_workers": workers}
     finally:
-        hub.stop()
+        for hub in hubs:
+            hub.stop()
         engine.dispose()
         broker.stop()
 
@@ -140,25 +150,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--alerts", type=int, default=30000)
     ap.add_argument("--devices", type=int, default=50)
     ap.add_argument("--window", type=int, default=2000, help="unacknowledged publishes at most")
-    ap.add_argument("--stores", default="sqlite,postgresql")
+    ap.add_argument("--runs", default="sqlite:1,postgresql:2,postgresql:1",
+                    help="store:hub-workers, comma-separated (store: sqlite or postgresql)")
     ap.add_argument("--pg-url", default=os.environ.get("HUMIAO_TEST_PG_URL", PG_ADMIN_URL),
                     help="a server where a scratch database may be created")
     args = ap.parse_args(argv)
+    runs = []
+    for spec in args.runs.split(","):
+        store, _, workers = spec.strip().partition(":")
+        if store not in ("sqlite", "postgresql") or not (workers or "1").isdigit() or int(workers or "1") < 1:
+            ap.error(f"--runs: {spec!r} is not store:workers (store sqlite or postgresql, workers ≥ 1)")
+        runs.append((store, int(workers or "1")))
 
     results: dict = {}
-    for store in args.stores.split(","):
+    for store, workers in runs:
+        key = store if store not in results else f"{store}_{workers}_worker" + ("s" if workers > 1 else "")
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             if store == "sqlite":
-                results["sqlite"] = run_store(store, f"sqlite:///{work / 'hub.db'}", args.alerts, args.devices,
-                                              args.window, work)
-            elif store == "postgresql":
-                with scratch_database(args.pg_url, "humiao_bench") as url:
-                    results["postgresql"] = run_store(store, url, args.alerts, args.devices, args.window, work)
+                results[key] = run_store(store, f"sqlite:///{work / 'hub.db'}", args.alerts, args.devices,
+                                         args.window, work, workers)
             else:
-                raise SystemExit(f"unknown store {store!r}")
-            print(store, results[store], flush=True)
-    results["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
+                with scratch_database(args.pg_url, "humiao_bench") as url:
+                    results[key] = run_store(store, url, args.alerts, args.devices, args.window, work, workers)
+            print(key, results[key], flush=True)
+    results["machine"] = machine()
     results["targets"] = {"postgresql_alerts_per_s": 5000, "sqlite_alerts_per_s": 1000, "lost": 0, "duplicates": 0}
     write_json(args.json, results)
     return 0

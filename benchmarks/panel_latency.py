@@ -14,8 +14,6 @@ alarm loop has turned the stored alert into an alarm.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import tempfile
 import threading
 import time
@@ -25,7 +23,7 @@ import numpy as np
 import paho.mqtt.client as mqtt
 from sqlalchemy import select
 
-from benchmarks.report import write_json
+from benchmarks.report import machine, write_json
 from hub.models import Alarm, Alert
 from humiao.localsvc import Mosquitto, free_port, sample_alert
 from proto import humiao_v1_pb2 as pb
@@ -117,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         "from_hub_received": {"p50_s": pct(from_ingest, 50), "p95_s": pct(from_ingest, 95),
                               "max_s": round(max(from_ingest), 3)},
         "browser": "Debian chromium (headless), Playwright", "sse_poll_s": 0.5,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "machine": machine(),
         "target": {"from_hub_received_s": 1.0},
     }
     write_json(args.json, result)

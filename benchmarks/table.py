@@ -102,14 +102,16 @@ def main(argv: list[str] | None = None) -> int:
     p = folder / "hub_ingest.json"
     if p.exists():
         d = json.loads(p.read_text())
-        out += ["", "### Hub ingest (Mosquitto → hub worker → database, loopback, 2 cores shared with the load generator)",
-                "| store | alerts/s | sent | stored | lost | duplicates | seconds (publishing) | every alarm raised after |",
-                "|---|---|---|---|---|---|---|---|"]
-        for store in ("sqlite", "postgresql"):
-            if store in d:
-                v = d[store]
-                out.append(f"| {store} | {v['alerts_per_s']} | {v['sent']} | {v['stored']} | {v['lost']} | {v['duplicates']} | "
-                           f"{v['seconds']} ({v['publish_seconds']}) | {v.get('alarms_done_seconds', '–')} s |")
+        out += ["", "### Hub ingest (Mosquitto → hub workers → database, loopback, 2 cores shared with the load generator)",
+                "| store | hub workers | alerts/s | sent | stored | lost | duplicates | seconds (publishing) | every alarm raised after |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        for key, v in d.items():
+            if isinstance(v, dict) and "alerts_per_s" in v:
+                out.append(f"| {key.split('_')[0]} | {v.get('hub_workers', 1)} | {v['alerts_per_s']} | {v['sent']} | "
+                           f"{v['stored']} | {v['lost']} | {v['duplicates']} | {v['seconds']} ({v['publish_seconds']}) | "
+                           f"{v.get('alarms_done_seconds', '–')} s |")
+        if "machine" in d:
+            out.append(f"\n{d['machine'].get('cpu', '?')}, {d['machine'].get('cpus')} CPUs.")
     p = folder / "end_to_end_latency.json"
     if p.exists():
         d = json.loads(p.read_text())
