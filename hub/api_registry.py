@@ -124,4 +124,5 @@ def inspection_list(request: Request, district: str, who=Depends(principal), day
         ranked = inspections.inspection_list(s, district, when, hub.cfg.rules.key_periods)
     return {"district": district, "day": when.date().isoformat(),
             "key_periods": inspections.key_periods(when.date(), hub.calendar, hub.cfg.rules.key_periods),
+            "key_periods_zh": inspections.key_periods(when.date(), hub.calendar, hub.cfg.rules.key_periods, "zh"),
             "venues": ranked}

@@ -213,14 +213,16 @@ def escalation(session: Session, venue_id: str, now: datetime | None = None) -> 
     suspensions = sum(c.decision == "suspension" for c in decided)
     out = {"venue_id": venue_id, "venue_type": venue_type, "window_days": LIMITATION_DAYS,
            "warnings_or_fines": warnings_fines, "suspensions": suspensions, "suggestion": "per the facts",
-           "basis": ""}
+           "basis": "", "suggestion_zh": "依事实处理", "basis_zh": ""}
     if venue_type in ESCALATING_TYPES:
         if suspensions >= 2:
-            out.update(suggestion="licence revocation",
-                       basis="2 suspensions within 2 years + a new violation (娱乐场所管理条例 art. 53)")
+            out.update(suggestion="licence revocation", suggestion_zh="吊销许可证",
+                       basis="2 suspensions within 2 years + a new violation (娱乐场所管理条例 art. 53)",
+                       basis_zh="2年内2次责令停业整顿后再次违法（《娱乐场所管理条例》第五十三条）")
         elif warnings_fines >= 3:
-            out.update(suggestion="suspension 3-6 months",
-                       basis="3 warnings or fines within 2 years + a new violation (娱乐场所管理条例 art. 53)")
+            out.update(suggestion="suspension 3-6 months", suggestion_zh="责令停业整顿3至6个月",
+                       basis="3 warnings or fines within 2 years + a new violation (娱乐场所管理条例 art. 53)",
+                       basis_zh="2年内3次警告或罚款后再次违法（《娱乐场所管理条例》第五十三条）")
     return out
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from hub import cases
 from hub.models import Alarm, Venue
-from hub.rules.calendar import HolidayCalendar, Period
+from hub.rules.calendar import HOLIDAY_ZH, HolidayCalendar, Period
 
 
 class KeyPeriodConfig(BaseModel):
@@ -26,12 +26,14 @@ class KeyPeriodConfig(BaseModel):
     lookback_days: int = Field(90, ge=7, le=730)
 
 
-def key_periods(day: dt.date, calendar: HolidayCalendar, cfg: KeyPeriodConfig) -> list[str]:
-    out = []
+def key_periods(day: dt.date, calendar: HolidayCalendar, cfg: KeyPeriodConfig, lang: str = "en") -> list[str]:
+    """The key periods ``day`` falls in (``lang``: en or zh; configured names are shown as written)."""
+    zh, out = lang == "zh", []
     if name := calendar.statutory(day):
-        out.append(f"statutory holiday: {name}")
+        base = name.split(" (")[0]
+        out.append(f"法定节假日：{HOLIDAY_ZH.get(base, base)}" if zh else f"statutory holiday: {name}")
     if name := calendar.school_vacation(day):
-        out.append(f"school vacation: {name}")
+        out.append(f"学校假期：{name}" if zh else f"school vacation: {name}")
     out += [p.name for p in cfg.periods if p.start <= day <= p.end]
     return out
 
@@ -45,19 +47,24 @@ def inspection_list(session: Session, district: str, now: dt.datetime, cfg: KeyP
     out = []
     for venue in session.scalars(select(Venue).where(Venue.district_id == district).order_by(Venue.id)):
         confirmed, suspected = counts.get((venue.id, "confirmed"), 0), counts.get((venue.id, "suspected"), 0)
-        score, why = 3 * confirmed + 2 * suspected, []
+        score, why, why_zh = 3 * confirmed + 2 * suspected, [], []
         if confirmed or suspected:
             why.append(f"{confirmed} confirmed and {suspected} suspected violations in {cfg.lookback_days} days")
+            why_zh.append(f"近{cfg.lookback_days}天确认违法{confirmed}次、疑似违法{suspected}次")
         esc = cases.escalation(session, venue.id, now)
         if esc["suggestion"] != "per the facts":
             score += 3
             why.append(f"record suggests {esc['suggestion']} at the next violation")
-        for flag, points, text in ((venue.near_school, 2, f"school within 200 m ({venue.nearest_school_m} m)"),
-                                   (venue.dishonest_list, 2, "on the dishonest-venue list"),
-                                   (not venue.sign_posted, 1, "no 未成年人禁入/限入 sign on record")):
+            why_zh.append(f"按违法记录，再次违法建议{esc['suggestion_zh']}")
+        m = venue.nearest_school_m
+        for flag, points, text, text_zh in (
+                (venue.near_school, 2, f"school within 200 m ({m} m)", f"200米内有学校（{m}米）"),
+                (venue.dishonest_list, 2, "on the dishonest-venue list", "列入失信名单"),
+                (not venue.sign_posted, 1, "no 未成年人禁入/限入 sign on record", "无未成年人禁入/限入标志记录")):
             if flag:
                 score += points
                 why.append(text)
+                why_zh.append(text_zh)
         out.append({"venue_id": venue.id, "name": venue.name, "venue_type": venue.venue_type,
-                    "address": venue.address, "score": score, "reasons": why})
+                    "address": venue.address, "score": score, "reasons": why, "reasons_zh": why_zh})
     return sorted(out, key=lambda r: (-r["score"], r["venue_id"]))

@@ -101,6 +101,10 @@ def test_deadlines_escalation_and_inspection_list(hub):
         assert cases.escalation(s, "hotel1", now)["suggestion"] == "per the facts"  # art. 53 is for KTV/arcades
         ranked = inspections.inspection_list(s, "d1", now)
         assert [r["venue_id"] for r in ranked][:1] == ["ktv1"] and any("suspension" in w for w in ranked[0]["reasons"])
+        # the same reasoning in Chinese for the panel, line for line
+        assert esc["suggestion_zh"] == "责令停业整顿3至6个月" and "第五十三条" in esc["basis_zh"]
+        assert len(ranked[0]["reasons_zh"]) == len(ranked[0]["reasons"])
+        assert any("责令停业整顿" in w for w in ranked[0]["reasons_zh"])
         assert {r["venue_id"] for r in ranked} == {"ktv1", "hotel1"}  # d2's venue is not on d1's list
     from hub.rules.calendar import CalendarConfig, HolidayCalendar, Period
     cal = HolidayCalendar(CalendarConfig(school_vacations=[Period(name="summer", start=datetime(2026, 7, 4).date(),
@@ -109,6 +113,8 @@ def test_deadlines_escalation_and_inspection_list(hub):
                                                       end=datetime(2026, 6, 10).date())])
     assert inspections.key_periods(datetime(2026, 7, 20).date(), cal, cfg) == ["school vacation: summer"]
     assert inspections.key_periods(datetime(2026, 10, 1).date(), cal, cfg) == ["statutory holiday: National Day"]
+    assert inspections.key_periods(datetime(2026, 10, 1).date(), cal, cfg, "zh") == ["法定节假日：国庆节"]
+    assert inspections.key_periods(datetime(2026, 7, 20).date(), cal, cfg, "zh") == ["学校假期：summer"]
     assert inspections.key_periods(datetime(2026, 6, 8).date(), cal, cfg) == ["gaokao"]
 
 

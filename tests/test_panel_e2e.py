@@ -84,7 +84,7 @@ def test_inspector_flow_in_chromium(system, tmp_path):
         page.fill("input[name=username]", "ct-d1")
         page.fill("input[name=password]", PASSWORD)
         page.click("#login-form button[type=submit]")
-        expect(page.locator("#who")).to_contain_text("ct-d1 · culture_tourism · d1")
+        expect(page.locator("#who")).to_contain_text("ct-d1 · 文化和旅游 · d1")  # the role in the default language, Chinese
         page.click("#lang")  # English
         expect(page.locator("h1")).to_contain_text("Live alarms")
         assert page.locator("#alarm-rows tr").count() == 0
@@ -95,6 +95,7 @@ def test_inspector_flow_in_chromium(system, tmp_path):
         row = page.locator("#alarm-rows tr").first
         expect(row).to_be_visible(timeout=30000)
         expect(row).to_contain_text("端到端网咖")
+        expect(row).to_contain_text("internet café")  # the venue type as words, not its code
         shot(page, "1-live-alarm")
 
         # evidence: requested from the edge (audited), stored sealed, revealed with a reason (audited)
@@ -133,6 +134,12 @@ def test_inspector_flow_in_chromium(system, tmp_path):
         expect(page.locator("#case-status")).to_have_text("decided")
         step("close", note="no violation")
         expect(page.locator("#case-status")).to_have_text("closed")
+        expect(page.locator(".kv")).to_contain_text("no penalty")
+        page.click("#lang")  # 中文: the case in Chinese, codes as words
+        expect(page.locator("#case-status")).to_have_text("已结案")
+        expect(page.locator(".kv")).to_contain_text("不予处罚")
+        expect(page.locator(".history")).to_contain_text("法制审核")
+        page.click("#lang")  # back to English
         shot(page, "3-case-closed")
 
         # the month's PDF, downloaded from the panel

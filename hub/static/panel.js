@@ -24,7 +24,18 @@ const I18N = {
     quarter: "季度", format: "格式", download: "下载", "audit.title": "审计日志", user: "用户", action: "操作",
     object: "对象", saved: "已保存", yes: "是", no: "否", none: "无违法", pending: "待核查", suspected: "疑似违法",
     confirmed: "确认违法", "deadline.ok": "正常", "deadline.due_soon": "临近期限", "deadline.overdue": "已超期",
-    "deadline.met": "已决定", score: "优先级", camera: "摄像头", custody: "证据链", captured: "采集时间", officers_short: "执法人员", export: "导出", import: "导入", imported: "已导入", more: "加载更早的预警",
+    "deadline.met": "已决定", score: "优先级", camera: "摄像头", licence: "许可证号", operator: "经营者",
+    "vt.ktv": "KTV（歌舞娱乐场所）", "vt.bar": "酒吧", "vt.internet_cafe": "网吧", "vt.arcade": "游艺娱乐场所", "vt.hotel": "旅馆",
+    "vt.esports_hotel": "电竞酒店", "vt.script_entertainment": "剧本娱乐场所",
+    "dept.police": "公安", "dept.culture_tourism": "文化和旅游", "dept.market_regulation": "市场监管", "dept.procuratorate": "检察院",
+    "role.police": "公安", "role.culture_tourism": "文化和旅游", "role.market_regulation": "市场监管", "role.procuratorate": "检察院",
+    "role.venue_operator": "场所经营者", "role.admin": "管理员", "role.auditor": "审计员",
+    "cs.open": "已立案", "cs.assigned": "已指派", "cs.inspected": "已检查", "cs.decided": "已决定", "cs.closed": "已结案",
+    "dec.no_penalty": "不予处罚", "dec.warning": "警告", "dec.fine": "罚款", "dec.suspension": "责令停业整顿", "dec.revocation": "吊销许可证",
+    "ev.opened": "立案", "ev.assigned": "指派", "ev.inspected": "检查", "ev.respond_notice": "告知陈述申辩", "ev.legal_review": "法制审核",
+    "ev.decided": "决定", "ev.paid": "缴款", "ev.closed": "结案", "ev.transferred": "移送",
+    "aev.raised": "触发预警", "aev.verdict": "研判", "aev.cleared": "解除", "aev.acknowledged": "确认", "aev.assigned": "指派",
+    "aev.commented": "备注", "aev.reactivated": "重新启用", custody: "证据链", captured: "采集时间", officers_short: "执法人员", export: "导出", import: "导入", imported: "已导入", more: "加载更早的预警",
   },
   en: {
     "nav.alarms": "Live alarms", "nav.cases": "Cases", "nav.venues": "Venues", "nav.dashboard": "Dashboard",
@@ -52,11 +63,22 @@ const I18N = {
     "audit.title": "Audit log", user: "User", action: "Action", object: "Object", saved: "Saved", yes: "yes", no: "no",
     none: "no violation", pending: "pending", suspected: "suspected", confirmed: "confirmed", "deadline.ok": "on time",
     "deadline.due_soon": "due soon", "deadline.overdue": "overdue", "deadline.met": "decided", score: "Priority",
+    licence: "Licence", operator: "Operator",
+    "vt.ktv": "KTV", "vt.bar": "bar", "vt.internet_cafe": "internet café", "vt.arcade": "arcade", "vt.hotel": "hotel",
+    "vt.esports_hotel": "e-sports hotel", "vt.script_entertainment": "script entertainment",
+    "dept.police": "police", "dept.culture_tourism": "culture & tourism", "dept.market_regulation": "market regulation",
+    "dept.procuratorate": "procuratorate", "role.police": "police", "role.culture_tourism": "culture & tourism",
+    "role.market_regulation": "market regulation", "role.procuratorate": "procuratorate", "role.venue_operator": "venue operator",
+    "dec.no_penalty": "no penalty", "dec.revocation": "licence revocation",
     camera: "Camera", custody: "Chain of custody", captured: "captured", officers_short: "Officers", export: "Export", import: "Import", imported: "Imported", more: "Load older alarms",
   },
 };
 let lang = localStorage.getItem("humiao.lang") || "zh";
 const t = (k) => (I18N[lang][k] ?? I18N.en[k] ?? k);
+// a stored code (venue type, department, role, case status, decision, case event) in the viewer's language; unknown codes as they are
+const label = (kind, code) => (code ? (I18N[lang][`${kind}.${code}`] ?? I18N.en[`${kind}.${code}`] ?? code) : "");
+// the Chinese form of a server-side text where the API gives one
+const zh = (en, zhText) => (lang === "zh" && zhText ? zhText : en);
 const $ = (sel, root = document) => root.querySelector(sel);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 const fmtTime = (iso) => iso ? new Date(iso).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB", { hour12: false }) : "–";
@@ -124,7 +146,7 @@ function showLogin() {
 function signedIn(me) {
   state.me = me; state.csrf = me.csrf_token;
   $("#nav").hidden = false; $("#logout").hidden = false;
-  $("#who").textContent = `${me.user} · ${me.role}${me.district ? " · " + me.district : ""}`;
+  $("#who").textContent = `${me.user} · ${label("role", me.role)}${me.district ? " · " + me.district : ""}`;
   document.querySelectorAll("#nav a").forEach((a) => {
     const need = { "#/alarms": "alarms.read", "#/cases": "cases.read", "#/venues": "venues.read", "#/dashboard": "alarms.read",
       "#/lists": "venues.read", "#/reports": "reports.read", "#/audit": "audit.read" }[a.getAttribute("href")];
@@ -178,7 +200,7 @@ async function alarmsPage() {
   $("#main").innerHTML = `<h1>${t("alarms.title")} <span class="badge ok" id="live">● ${t("live")}</span></h1>
     <div class="filters" id="filters">
       <label>${t("district")}<input name="district" value="${esc(filters.district)}" placeholder="${esc(state.me.district || "")}" size="12"></label>
-      <label>${t("type")}<select name="venue_type">${opt(VENUE_TYPES, filters.venue_type)}</select></label>
+      <label>${t("type")}<select name="venue_type">${opt(VENUE_TYPES, filters.venue_type, (v) => label("vt", v))}</select></label>
       <label>${t("verdict")}<select name="verdict">${opt(["confirmed", "suspected", "pending", "none"], filters.verdict, t)}</select></label>
       <label>${t("status")}<select name="active">${opt(["true", "false"], filters.active, (v) => v === "true" ? t("active") : t("cleared"))}</select></label>
       <label>${t("since")}<input name="since" type="date" value="${esc(filters.since)}"></label>
@@ -206,7 +228,7 @@ async function loadAlarms(older = false) {
 function alarmRow(a, fresh) {
   return `<tr class="row ${state.selected === a.id ? "sel" : ""} ${fresh ? "fresh" : ""}" data-id="${a.id}">
     <td>${esc(fmtTime(a.raised_at))}</td><td>${esc(a.venue_name)}<div class="muted">${esc(a.district_id)}</div></td>
-    <td>${esc(a.venue_type)}</td><td>${a.age_estimate ?? "–"}</td>
+    <td>${esc(label("vt", a.venue_type))}</td><td>${a.age_estimate ?? "–"}</td>
     <td><span class="badge ${esc(a.severity)}">${esc(t(a.verdict))}</span></td>
     <td>${a.active ? t("active") : t("cleared")}${a.acknowledged ? " · " + t("acknowledged") : ""}</td></tr>`;
 }
@@ -257,13 +279,13 @@ async function showAlarm(id) {
   }
   $("#alarm-detail").innerHTML = `<h2>${esc(a.venue_name)} · <span class="badge ${esc(a.severity)}">${esc(t(a.verdict))}</span></h2>
     <div class="kv"><div>${t("time")}</div><div>${esc(fmtTime(a.raised_at))}</div>
-      <div>${t("venue")}</div><div><a href="#/venues/${esc(a.venue_id)}">${esc(a.venue_id)}</a> (${esc(a.venue_type)})</div>
+      <div>${t("venue")}</div><div><a href="#/venues/${esc(a.venue_id)}">${esc(a.venue_id)}</a> (${esc(label("vt", a.venue_type))})</div>
       <div>${t("age")}</div><div>${a.age_estimate ?? "–"} · ${t("pminor")} ${a.p_minor ?? "–"}</div>
       <div>${t("camera")}</div><div>${esc(a.device_id || "")} / ${esc(a.camera_id || "")}</div>
-      <div>${t("department")}</div><div>${esc((a.departments || []).join(", "))}</div></div>
+      <div>${t("department")}</div><div>${esc((a.departments || []).map((d) => label("dept", d)).join(lang === "zh" ? "、" : ", "))}</div></div>
     <h2>${t("reasons")}</h2><ul class="reasons">${(lang === "zh" && a.reasons_zh.length ? a.reasons_zh : a.reasons).map((r) => `<li>${esc(r)}</li>`).join("")}</ul>
     <div>${acts}</div>${ev}
-    <h2>${t("history")}</h2><ul class="history">${a.history.map((h) => `<li>${esc(fmtTime(h.at))} · ${esc(h.actor)} · ${esc(h.action)} ${esc(h.detail)}</li>`).join("")}</ul>`;
+    <h2>${t("history")}</h2><ul class="history">${a.history.map((h) => `<li>${esc(fmtTime(h.at))} · ${esc(h.actor)} · ${esc(label("aev", h.action))} ${esc(h.detail)}</li>`).join("")}</ul>`;
   $("#alarm-detail").querySelectorAll("[data-act]").forEach((b) => b.addEventListener("click", async () => {
     let text = "";
     if (b.dataset.act === "comment" || b.dataset.act === "clear") { text = prompt(t(b.dataset.act === "clear" ? "reason" : "comment")); if (!text) return; }
@@ -309,9 +331,9 @@ async function casesPage() {
   $("#main").innerHTML = `<h1>${t("cases.title")}</h1><div class="card"><table><thead><tr><th>${t("number")}</th>
     <th>${t("venue")}</th><th>${t("department")}</th><th>${t("status")}</th><th>${t("deadline")}</th><th>${t("decision")}</th></tr></thead>
     <tbody>${cases.map((c) => `<tr class="row" data-id="${c.id}"><td>${esc(c.number)}</td><td>${esc(c.venue_name)}</td>
-      <td>${esc(c.department)}</td><td>${esc(c.status)}</td>
+      <td>${esc(label("dept", c.department))}</td><td>${esc(label("cs", c.status))}</td>
       <td><span class="badge ${esc(c.deadline_state)}">${esc(t("deadline." + c.deadline_state))}</span> ${esc(fmtTime(c.decision_deadline).split(" ")[0])}</td>
-      <td>${esc(c.decision || "")}${c.fine_yuan ? " ¥" + c.fine_yuan : ""}</td></tr>`).join("")}</tbody></table></div>`;
+      <td>${esc(label("dec", c.decision))}${c.fine_yuan ? " ¥" + c.fine_yuan : ""}</td></tr>`).join("")}</tbody></table></div>`;
   document.querySelectorAll("tr.row").forEach((tr) => tr.addEventListener("click", () => { location.hash = `#/cases/${tr.dataset.id}`; }));
 }
 
@@ -327,22 +349,22 @@ async function casePage(id) {
     if (c.status === "inspected") {
       steps += step("respond_notice", "");
       steps += step("legal_review", area("opinion", "opinion"));
-      steps += step("decide", `<select name="decision"><option>warning</option><option>fine</option><option>suspension</option><option>revocation</option><option>no_penalty</option></select>
+      steps += step("decide", `<select name="decision">${["warning", "fine", "suspension", "revocation", "no_penalty"].map((d) => `<option value="${d}">${esc(label("dec", d))}</option>`).join("")}</select>
         <input name="fine_yuan" type="number" placeholder="${t("fine")}"> <input name="suspension_months" type="number" placeholder="${t("months")}"><br>${area("basis", "basis")}`);
     }
     if (c.status === "decided" && c.decision === "fine" && !c.paid_at) steps += step("pay", "");
     if (c.status === "decided") steps += step("close", area("note", "reason"), "close");
-    if (["open", "assigned", "inspected"].includes(c.status)) steps += step("transfer", `<select name="to_department">${["police", "culture_tourism", "market_regulation"].filter((d) => d !== c.department).map((d) => `<option>${d}</option>`).join("")}</select><br>${area("reason", "reason")}`);
+    if (["open", "assigned", "inspected"].includes(c.status)) steps += step("transfer", `<select name="to_department">${["police", "culture_tourism", "market_regulation"].filter((d) => d !== c.department).map((d) => `<option value="${d}">${esc(label("dept", d))}</option>`).join("")}</select><br>${area("reason", "reason")}`);
   }
-  const kv = [["number", c.number], ["venue", c.venue_name], ["department", c.department], ["status", c.status],
+  const kv = [["number", c.number], ["venue", c.venue_name], ["department", label("dept", c.department)], ["status", label("cs", c.status)],
     ["deadline", `${fmtTime(c.decision_deadline)} (${t("deadline." + c.deadline_state)})`], ["findings", c.findings || "–"],
-    ["decision", (c.decision || "–") + (c.fine_yuan ? ` ¥${c.fine_yuan}` : "") + (c.suspension_months ? ` ${c.suspension_months}m` : "")],
+    ["decision", (label("dec", c.decision) || "–") + (c.fine_yuan ? ` ¥${c.fine_yuan}` : "") + (c.suspension_months ? ` ${c.suspension_months}m` : "")],
     ["officers_short", (c.officers || []).map((o) => `${o.user} (${o.enforcement_id})`).join(", ") || "–"],
-    ["other_actions", (c.other_actions || []).map((o) => `${o.number} ${o.department} ${o.decision || o.status}`).join("; ") || "–"],
-    ["escalation", `${c.escalation.suggestion} ${c.escalation.basis || ""}`]];
-  $("#main").innerHTML = `<h1>${esc(c.number)} <span class="badge ${esc(c.deadline_state)}" id="case-status">${esc(c.status)}</span></h1>
+    ["other_actions", (c.other_actions || []).map((o) => `${o.number} ${label("dept", o.department)} ${o.decision ? label("dec", o.decision) : label("cs", o.status)}`).join("; ") || "–"],
+    ["escalation", `${zh(c.escalation.suggestion, c.escalation.suggestion_zh)} ${zh(c.escalation.basis || "", c.escalation.basis_zh)}`]];
+  $("#main").innerHTML = `<h1>${esc(c.number)} <span class="badge ${esc(c.deadline_state)}" id="case-status">${esc(label("cs", c.status))}</span></h1>
     <div class="grid"><div><div class="card kv">${kv.map(([k, v]) => `<div>${t(k)}</div><div>${esc(v)}</div>`).join("")}</div>${steps}</div>
-    <div class="card"><h2>${t("history")}</h2><ul class="history">${c.history.map((h) => `<li>${esc(fmtTime(h.at))} · ${esc(h.actor)} · <b>${esc(h.action)}</b> ${esc(describe(h.detail))}</li>`).join("")}</ul></div></div>`;
+    <div class="card"><h2>${t("history")}</h2><ul class="history">${c.history.map((h) => `<li>${esc(fmtTime(h.at))} · ${esc(h.actor)} · <b>${esc(label("ev", h.action))}</b> ${esc(describe(h.detail))}</li>`).join("")}</ul></div></div>`;
   document.querySelectorAll("form.step").forEach((f) => f.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const data = Object.fromEntries(new FormData(f));
@@ -367,7 +389,7 @@ async function venuesPage(query = "") {
   $("#main").innerHTML = `<h1>${t("venues.title")}</h1>${admin}<div class="card"><table><thead><tr><th>${t("venue")}</th><th>${t("type")}</th>
     <th>${t("district")}</th><th>${t("near_school")}</th><th>${t("sign")}</th><th>${t("violations")}</th><th>${t("devices")}</th></tr></thead>
     <tbody>${venues.map((v) => `<tr class="row" data-id="${esc(v.id)}"><td>${esc(v.name)}<div class="muted">${esc(v.address)}</div></td>
-      <td>${esc(v.venue_type)}</td><td>${esc(v.district_id)}</td><td>${v.near_school ? `${t("yes")} (${v.nearest_school_m} m)` : t("no")}</td>
+      <td>${esc(label("vt", v.venue_type))}</td><td>${esc(v.district_id)}</td><td>${v.near_school ? `${t("yes")} (${v.nearest_school_m} m)` : t("no")}</td>
       <td>${v.sign_posted ? t("yes") : `<b>${t("no")}</b>`}</td><td>${v.violations}</td>
       <td>${v.devices.map((d) => `${esc(d.device_id)}: ${d.online ? t("online") : t("offline")}`).join("<br>")}</td></tr>`).join("")}</tbody></table></div>`;
   document.querySelectorAll("tr.row").forEach((tr) => tr.addEventListener("click", () => { location.hash = `#/venues/${tr.dataset.id}`; }));
@@ -385,15 +407,15 @@ async function venuesPage(query = "") {
 async function venuePage(id) {
   const v = await getJSON(`/api/venues/${encodeURIComponent(id)}`);
   $("#main").innerHTML = `<h1>${esc(v.name)}</h1><div class="grid"><div>
-    <div class="card kv"><div>${t("type")}</div><div>${esc(v.venue_type)}</div><div>${t("district")}</div><div>${esc(v.district_id)}</div>
-      <div>licence</div><div>${esc(v.licence_no)}</div><div>operator</div><div>${esc(v.operator)}</div>
+    <div class="card kv"><div>${t("type")}</div><div>${esc(label("vt", v.venue_type))}</div><div>${t("district")}</div><div>${esc(v.district_id)}</div>
+      <div>${t("licence")}</div><div>${esc(v.licence_no)}</div><div>${t("operator")}</div><div>${esc(v.operator)}</div>
       <div>${t("near_school")}</div><div>${v.near_school ? t("yes") + ` (${v.nearest_school_m} m)` : t("no")}</div>
       <div>${t("sign")}</div><div>${v.sign_posted ? t("yes") + " " + esc(v.sign_checked_on || "") : t("no")}</div>
-      <div>${t("escalation")}</div><div>${esc(v.escalation.suggestion)} ${esc(v.escalation.basis)}</div></div>
+      <div>${t("escalation")}</div><div>${esc(zh(v.escalation.suggestion, v.escalation.suggestion_zh))} ${esc(zh(v.escalation.basis, v.escalation.basis_zh))}</div></div>
     <div class="card"><h2>${t("nav.alarms")}</h2><table>${v.alarms.map((a) => `<tr><td>${esc(fmtTime(a.raised_at))}</td><td><span class="badge ${esc(a.severity)}">${esc(t(a.verdict))}</span></td></tr>`).join("")}</table></div></div>
     <div><div class="card"><h2>${t("devices")}</h2>${v.devices.map((d) => `<div>${esc(d.device_id)} · ${d.online ? t("online") : t("offline")} · ${esc(fmtTime(d.last_seen))}
        ${(d.cameras || []).map((c) => `<div class="muted">${esc(c.camera_id)}: ${esc((c.state || "").replace("CAMERA_STATE_", "").toLowerCase())}</div>`).join("")}</div>`).join("") || "–"}</div>
-    <div class="card"><h2>${t("nav.cases")}</h2>${v.cases.map((c) => `<div><a href="#/cases/${c.id}">${esc(c.number)}</a> · ${esc(c.status)} · ${esc(c.decision || "")}</div>`).join("") || "–"}</div></div></div>`;
+    <div class="card"><h2>${t("nav.cases")}</h2>${v.cases.map((c) => `<div><a href="#/cases/${c.id}">${esc(c.number)}</a> · ${esc(label("cs", c.status))} · ${esc(label("dec", c.decision))}</div>`).join("") || "–"}</div></div></div>`;
 }
 
 // -- dashboard, lists, reports, audit -------------------------------------------------------------
@@ -404,7 +426,7 @@ async function dashboardPage() {
   $("#main").innerHTML = `<h1>${t("dashboard.title")}</h1><div class="grid"><div class="card"><h2>${t("per_day")}</h2>
     <div class="bars" id="per-day">${d.days.map((x) => `<div class="${x.key ? "key" : ""}" title="${x.day}: ${x.alarms} ${esc(x.key)}" style="height:${100 * x.alarms / max}%"></div>`).join("")}</div>
     <div class="muted">${esc(d.days[0].day)} … ${esc(d.days[d.days.length - 1].day)}</div></div>
-    <div class="card"><h2>${t("by_type")}</h2>${types.map(([k, n]) => `<div class="hbar"><span>${esc(k)}</span><div style="width:${200 * n / tmax}px"></div>${n}</div>`).join("") || "–"}
+    <div class="card"><h2>${t("by_type")}</h2>${types.map(([k, n]) => `<div class="hbar"><span>${esc(label("vt", k))}</span><div style="width:${200 * n / tmax}px"></div>${n}</div>`).join("") || "–"}
     <h2>${t("repeat")}</h2>${d.repeat_venues.map((r) => `<div>${esc(r.name)}: ${r.violations}</div>`).join("") || "–"}
     <h2>${t("open_cases")}</h2>${Object.entries(d.open_cases).map(([k, n]) => `<span class="badge ${k}">${t("deadline." + k)} ${n}</span> `).join("") || "–"}</div></div>`;
 }
@@ -415,11 +437,11 @@ async function listsPage() {
   let insp = "";
   if (state.me.district && can("cases.read") && state.me.role !== "venue_operator") {
     const l = await getJSON(`/api/inspection-list?district=${encodeURIComponent(state.me.district)}`);
-    insp = `<div class="card"><h2>${t("inspection")} — ${esc(l.district)} ${esc(l.day)} ${esc(l.key_periods.join(", "))}</h2><table>
-      <tr><th>${t("score")}</th><th>${t("venue")}</th><th>${t("reasons")}</th></tr>${l.venues.map((v) => `<tr><td>${v.score}</td><td>${esc(v.name)}</td><td>${esc(v.reasons.join("; "))}</td></tr>`).join("")}</table></div>`;
+    insp = `<div class="card"><h2>${t("inspection")} — ${esc(l.district)} ${esc(l.day)} ${esc(zh(l.key_periods, l.key_periods_zh).join(lang === "zh" ? "、" : ", "))}</h2><table>
+      <tr><th>${t("score")}</th><th>${t("venue")}</th><th>${t("reasons")}</th></tr>${l.venues.map((v) => `<tr><td>${v.score}</td><td>${esc(v.name)}</td><td>${esc(zh(v.reasons, v.reasons_zh).join(lang === "zh" ? "；" : "; "))}</td></tr>`).join("")}</table></div>`;
   }
-  const list = (vs) => vs.map((v) => `<div><a href="#/venues/${esc(v.id)}">${esc(v.name)}</a> · ${esc(v.venue_type)} ${v.nearest_school_m ? "· " + v.nearest_school_m + " m" : ""}</div>`).join("") || "–";
-  $("#main").innerHTML = `<h1>${t("lists.title")}</h1><div class="grid"><div class="card"><h2>${t("school_list")}</h2>${list(near)}</div>
+  const list = (vs, dist) => vs.map((v) => `<div><a href="#/venues/${esc(v.id)}">${esc(v.name)}</a> · ${esc(label("vt", v.venue_type))} ${dist && v.nearest_school_m ? "· " + v.nearest_school_m + " m" : ""}</div>`).join("") || "–";
+  $("#main").innerHTML = `<h1>${t("lists.title")}</h1><div class="grid"><div class="card"><h2>${t("school_list")}</h2>${list(near, true)}</div>
     <div class="card"><h2>${t("sign_list")}</h2>${list(nosign)}</div></div>${insp}`;
 }
 
