@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from hub.models import Alarm, Case, CaseAlarm, Venue
 from hub.rules.calendar import HolidayCalendar
+from hub.rules.statutes import RULES
 
 TZ = ZoneInfo("Asia/Shanghai")
 FORMATS = ("csv", "xlsx", "pdf")
@@ -187,6 +188,19 @@ def to_xlsx(f: Figures) -> bytes:
 
 
 # -- PDF ---------------------------------------------------------------------------------------
+VERDICT_LABEL = {"confirmed": "确认违法 confirmed", "suspected": "疑似违法 suspected", "pending": "待核查 pending",
+                 "none": "无违法 none"}
+
+
+def _type_zh(venue_type: str) -> str:
+    """A venue type as the regulations name it (the code where the table has no such type)."""
+    return RULES[venue_type].name_zh if venue_type in RULES else venue_type
+
+
+def _type_en(venue_type: str) -> str:
+    return RULES[venue_type].name_en if venue_type in RULES else venue_type
+
+
 def _chart_png(f: Figures) -> bytes:
     import matplotlib
 
@@ -204,7 +218,7 @@ def _chart_png(f: Figures) -> bytes:
         a.bar(range(1, len(days) + 1), [f.per_day[d] for d in days], color=colours)
     types = sorted(f.by_type)
     if types:
-        b.barh(types, [f.by_type[t] for t in types], color="#6a51a3")
+        b.barh([_type_en(t) for t in types], [f.by_type[t] for t in types], color="#6a51a3")
     else:
         b.text(0.5, 0.5, "no violations", ha="center", va="center", transform=b.transAxes)
         b.set_xticks([])
@@ -277,7 +291,8 @@ def to_pdf(f: Figures) -> bytes:
                    [(r["venue_id"], r["venue"], r["violations"]) for r in f.repeat_venues] or [("-", "-", "-")]),
              PageBreak(), Paragraph("Violations 违法预警明细", h2),
              table([("time 时间", "venue 场所", "type 类型", "verdict 结论", "case 案件")] +
-                   [(v["time"], v["venue"], v["venue_type"], v["verdict"], v["case"]) for v in f.violations]
+                   [(v["time"], v["venue"], _type_zh(v["venue_type"]), VERDICT_LABEL.get(v["verdict"], v["verdict"]), v["case"])
+                    for v in f.violations]
                    if f.violations else [("time", "venue", "type", "verdict", "case"), ("-", "-", "-", "-", "-")]),
              Paragraph("Cases 案件", h2),
              table([("number 编号", "venue 场所", "department 部门", "status 状态", "decision 决定", "fine ¥")] +

@@ -70,6 +70,7 @@ def test_three_formats(hub, tmp_path):
     pdf = pypdf.PdfReader(io.BytesIO(reports.to_pdf(f)))
     text = "".join(p.extract_text() for p in pdf.pages)
     assert len(pdf.pages) >= 2 and "联合执法通报" in text and hub.case_number in text and "12000" in text
+    assert "歌舞娱乐场所" in text and "确认违法 confirmed" in text  # the violation as the regulations name it, not codes
     assert "secret-hash" not in text and pdf.pages[0].images  # the chart image is on page 1
 
 
