@@ -35,7 +35,8 @@ const I18N = {
     "ev.opened": "立案", "ev.assigned": "指派", "ev.inspected": "检查", "ev.respond_notice": "告知陈述申辩", "ev.legal_review": "法制审核",
     "ev.decided": "决定", "ev.paid": "缴款", "ev.closed": "结案", "ev.transferred": "移送",
     "aev.raised": "触发预警", "aev.verdict": "研判", "aev.cleared": "解除", "aev.acknowledged": "确认", "aev.assigned": "指派",
-    "aev.commented": "备注", "aev.reactivated": "重新启用", custody: "证据链", captured: "采集时间", officers_short: "执法人员", export: "导出", import: "导入", imported: "已导入", more: "加载更早的预警",
+    "aev.commented": "备注", "aev.reactivated": "重新启用",
+    "cam.streaming": "正常", "cam.reconnecting": "重连中", "cam.stalled": "无画面", "cam.down": "断开", "cam.unspecified": "未知", custody: "证据链", captured: "采集时间", officers_short: "执法人员", export: "导出", import: "导入", imported: "已导入", more: "加载更早的预警",
   },
   en: {
     "nav.alarms": "Live alarms", "nav.cases": "Cases", "nav.venues": "Venues", "nav.dashboard": "Dashboard",
@@ -414,7 +415,7 @@ async function venuePage(id) {
       <div>${t("escalation")}</div><div>${esc(zh(v.escalation.suggestion, v.escalation.suggestion_zh))} ${esc(zh(v.escalation.basis, v.escalation.basis_zh))}</div></div>
     <div class="card"><h2>${t("nav.alarms")}</h2><table>${v.alarms.map((a) => `<tr><td>${esc(fmtTime(a.raised_at))}</td><td><span class="badge ${esc(a.severity)}">${esc(t(a.verdict))}</span></td></tr>`).join("")}</table></div></div>
     <div><div class="card"><h2>${t("devices")}</h2>${v.devices.map((d) => `<div>${esc(d.device_id)} · ${d.online ? t("online") : t("offline")} · ${esc(fmtTime(d.last_seen))}
-       ${(d.cameras || []).map((c) => `<div class="muted">${esc(c.camera_id)}: ${esc((c.state || "").replace("CAMERA_STATE_", "").toLowerCase())}</div>`).join("")}</div>`).join("") || "–"}</div>
+       ${(d.cameras || []).map((c) => `<div class="muted">${esc(c.camera_id)}: ${esc(label("cam", (c.state || "").replace("CAMERA_STATE_", "").toLowerCase()))}</div>`).join("")}</div>`).join("") || "–"}</div>
     <div class="card"><h2>${t("nav.cases")}</h2>${v.cases.map((c) => `<div><a href="#/cases/${c.id}">${esc(c.number)}</a> · ${esc(label("cs", c.status))} · ${esc(label("dec", c.decision))}</div>`).join("") || "–"}</div></div></div>`;
 }
 
