@@ -158,9 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for spec in args.runs.split(","):
         store, _, workers = spec.strip().partition(":")
-        if store not in ("sqlite", "postgresql") or not (workers or "1").isdigit() or int(workers or "1") < 1:
+        workers = workers or "1"
+        if store not in ("sqlite", "postgresql") or not workers.isdigit() or int(workers) < 1:
             ap.error(f"--runs: {spec!r} is not store:workers (store sqlite or postgresql, workers ≥ 1)")
-        runs.append((store, int(workers or "1")))
+        runs.append((store, int(workers)))
 
     results: dict = {}
     for store, workers in runs:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from hub import cases
 from hub.models import Alarm, Venue
-from hub.rules.calendar import HOLIDAY_ZH, HolidayCalendar, Period
+from hub.rules.calendar import HolidayCalendar, Period, holiday_zh
 
 
 class KeyPeriodConfig(BaseModel):
@@ -30,8 +30,7 @@ def key_periods(day: dt.date, calendar: HolidayCalendar, cfg: KeyPeriodConfig, l
     """The key periods ``day`` falls in (``lang``: en or zh; configured names are shown as written)."""
     zh, out = lang == "zh", []
     if name := calendar.statutory(day):
-        base = name.split(" (")[0]
-        out.append(f"法定节假日：{HOLIDAY_ZH.get(base, base)}" if zh else f"statutory holiday: {name}")
+        out.append(f"法定节假日：{holiday_zh(name)}" if zh else f"statutory holiday: {name}")
     if name := calendar.school_vacation(day):
         out.append(f"学校假期：{name}" if zh else f"school vacation: {name}")
     out += [p.name for p in cfg.periods if p.start <= day <= p.end]

@@ -24,6 +24,13 @@ HOLIDAY_ZH = {"New Year's Day": "元旦", "Spring Festival": "春节", "Qingming
               "Dragon Boat Festival": "端午节", "Mid-Autumn Festival": "中秋节", "National Day": "国庆节"}
 
 
+def holiday_zh(name: str) -> str:
+    """The Chinese name of a statutory holiday as ``HolidayCalendar.statutory`` gives it (a swapped
+    day's "(…)" note dropped); a name the table does not know as it is."""
+    base = name.split(" (")[0]
+    return HOLIDAY_ZH.get(base, base)
+
+
 class Period(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -98,8 +105,7 @@ class HolidayCalendar:
         zh = lang == "zh"
         parts = []
         if name := self.statutory(day):
-            base = name.split(" (")[0]
-            parts.append(f"法定节假日（{HOLIDAY_ZH.get(base, base)}）" if zh else f"statutory holiday ({name})")
+            parts.append(f"法定节假日（{holiday_zh(name)}）" if zh else f"statutory holiday ({name})")
         if day.weekday() >= 5:
             parts.append("周末" if zh else "weekend")
         if name := self.school_vacation(day):

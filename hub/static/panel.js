@@ -28,7 +28,6 @@ const I18N = {
     "vt.ktv": "KTV（歌舞娱乐场所）", "vt.bar": "酒吧", "vt.internet_cafe": "网吧", "vt.arcade": "游艺娱乐场所", "vt.hotel": "旅馆",
     "vt.esports_hotel": "电竞酒店", "vt.script_entertainment": "剧本娱乐场所",
     "dept.police": "公安", "dept.culture_tourism": "文化和旅游", "dept.market_regulation": "市场监管", "dept.procuratorate": "检察院",
-    "role.police": "公安", "role.culture_tourism": "文化和旅游", "role.market_regulation": "市场监管", "role.procuratorate": "检察院",
     "role.venue_operator": "场所经营者", "role.admin": "管理员", "role.auditor": "审计员",
     "cs.open": "已立案", "cs.assigned": "已指派", "cs.inspected": "已检查", "cs.decided": "已决定", "cs.closed": "已结案",
     "dec.no_penalty": "不予处罚", "dec.warning": "警告", "dec.fine": "罚款", "dec.suspension": "责令停业整顿", "dec.revocation": "吊销许可证",
@@ -68,18 +67,19 @@ const I18N = {
     "vt.ktv": "KTV", "vt.bar": "bar", "vt.internet_cafe": "internet café", "vt.arcade": "arcade", "vt.hotel": "hotel",
     "vt.esports_hotel": "e-sports hotel", "vt.script_entertainment": "script entertainment",
     "dept.police": "police", "dept.culture_tourism": "culture & tourism", "dept.market_regulation": "market regulation",
-    "dept.procuratorate": "procuratorate", "role.police": "police", "role.culture_tourism": "culture & tourism",
-    "role.market_regulation": "market regulation", "role.procuratorate": "procuratorate", "role.venue_operator": "venue operator",
+    "dept.procuratorate": "procuratorate", "role.venue_operator": "venue operator",
     "dec.no_penalty": "no penalty", "dec.revocation": "licence revocation",
     camera: "Camera", custody: "Chain of custody", captured: "captured", officers_short: "Officers", export: "Export", import: "Import", imported: "Imported", more: "Load older alarms",
   },
 };
+// the four department roles are named as their departments
+for (const words of Object.values(I18N)) for (const d of ["police", "culture_tourism", "market_regulation", "procuratorate"]) words[`role.${d}`] = words[`dept.${d}`];
 let lang = localStorage.getItem("humiao.lang") || "zh";
 const t = (k) => (I18N[lang][k] ?? I18N.en[k] ?? k);
 // a stored code (venue type, department, role, case status, decision, case event) in the viewer's language; unknown codes as they are
 const label = (kind, code) => (code ? (I18N[lang][`${kind}.${code}`] ?? I18N.en[`${kind}.${code}`] ?? code) : "");
-// the Chinese form of a server-side text where the API gives one
-const zh = (en, zhText) => (lang === "zh" && zhText ? zhText : en);
+// the Chinese form of a server-side text (or list of them) where the API gives one
+const zh = (en, zhText) => (lang === "zh" && zhText && zhText.length ? zhText : en);
 const $ = (sel, root = document) => root.querySelector(sel);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 const fmtTime = (iso) => iso ? new Date(iso).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB", { hour12: false }) : "–";
@@ -284,7 +284,7 @@ async function showAlarm(id) {
       <div>${t("age")}</div><div>${a.age_estimate ?? "–"} · ${t("pminor")} ${a.p_minor ?? "–"}</div>
       <div>${t("camera")}</div><div>${esc(a.device_id || "")} / ${esc(a.camera_id || "")}</div>
       <div>${t("department")}</div><div>${esc((a.departments || []).map((d) => label("dept", d)).join(lang === "zh" ? "、" : ", "))}</div></div>
-    <h2>${t("reasons")}</h2><ul class="reasons">${(lang === "zh" && a.reasons_zh.length ? a.reasons_zh : a.reasons).map((r) => `<li>${esc(r)}</li>`).join("")}</ul>
+    <h2>${t("reasons")}</h2><ul class="reasons">${zh(a.reasons, a.reasons_zh).map((r) => `<li>${esc(r)}</li>`).join("")}</ul>
     <div>${acts}</div>${ev}
     <h2>${t("history")}</h2><ul class="history">${a.history.map((h) => `<li>${esc(fmtTime(h.at))} · ${esc(h.actor)} · ${esc(label("aev", h.action))} ${esc(h.detail)}</li>`).join("")}</ul>`;
   $("#alarm-detail").querySelectorAll("[data-act]").forEach((b) => b.addEventListener("click", async () => {
