@@ -25,11 +25,11 @@ import numpy as np
 from benchmarks.datasets import load_labels, shuffled, split
 from benchmarks.faceeval import FaceEvaluator
 from benchmarks.metrics import BANDS, flag_rates, mae_by_band, operating_threshold
-from edge import calibration
-from edge.calibration import AgeCalibration
-from edge.config import EdgeConfig
-from edge.fuse import fuse
-from edge.pipeline import build_stages
+from humiao.edge import calibration
+from humiao.edge.calibration import AgeCalibration
+from humiao.edge.config import EdgeConfig
+from humiao.edge.fuse import fuse
+from humiao.edge.pipeline import build_stages
 from humiao.config import load_config
 
 THRESHOLDS = (18, 21, 25)

@@ -16,10 +16,10 @@ import numpy as np
 from benchmarks.report import write_json
 from benchmarks.datasets import load_labels, scene, split
 from benchmarks.metrics import flag_rates
-from edge.age import build_age_estimator, expected_age
-from edge.align import align
-from edge.detect import build_detector, iou_matrix
-from edge.landmarks import build_landmarks
+from humiao.edge.age import build_age_estimator, expected_age
+from humiao.edge.align import align
+from humiao.edge.detect import build_detector, iou_matrix
+from humiao.edge.landmarks import build_landmarks
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,10 +20,10 @@ import numpy as np
 from benchmarks.datasets import load_labels, split
 from benchmarks.faceeval import FaceEvaluator
 from benchmarks.metrics import operating_threshold
-from edge import calibration
-from edge.config import EdgeConfig
-from edge.fuse import fuse
-from edge.pipeline import build_stages
+from humiao.edge import calibration
+from humiao.edge.config import EdgeConfig
+from humiao.edge.fuse import fuse
+from humiao.edge.pipeline import build_stages
 from humiao.config import load_config
 
 

@@ -24,9 +24,9 @@ import numpy as np
 
 from benchmarks.datasets import load_labels, shuffled
 from benchmarks.dlib_reference import DlibReference
-from edge.detect import build_detector
-from edge.sample_video import _background
-from models import ModelError
+from humiao.edge.detect import build_detector
+from humiao.edge.sample_video import _background
+from humiao.models import ModelError
 
 SIZES = (40, 64, 100, 160)
 CANDIDATES = {

@@ -27,10 +27,10 @@ from pathlib import Path
 import cv2
 
 from benchmarks.report import machine, write_json
-from edge.agent import EdgeAgent
-from edge.capture import frames
-from edge.config import EdgeConfig
-from edge.sample_video import build
+from humiao.edge.agent import EdgeAgent
+from humiao.edge.capture import frames
+from humiao.edge.config import EdgeConfig
+from humiao.edge.sample_video import build
 from humiao.config import load_config
 
 

@@ -25,10 +25,10 @@ import numpy as np
 from sqlalchemy import create_engine, select
 
 from benchmarks.report import machine, write_json
-from edge.agent import EdgeAgent, resolve_source
-from edge.config import EdgeConfig
-from hub.models import Alert
-from humiao.localsvc import PG_ADMIN_URL, HubProcess, Mosquitto, hub_config, scratch_database
+from humiao.edge.agent import EdgeAgent, resolve_source
+from humiao.edge.config import EdgeConfig
+from humiao.hub.tables import Alert
+from tests.support.services import PG_ADMIN_URL, HubProcess, Mosquitto, hub_config, scratch_database
 
 
 def pct(values: list[float], q: float) -> float:

@@ -18,10 +18,10 @@ import cv2
 import numpy as np
 
 from benchmarks.datasets import LabeledImage, bucket, scene
-from edge.age import AgeEstimator
-from edge.config import EdgeConfig
-from edge.detect import FaceDetector
-from edge.pipeline import estimate_ages, observe_face
+from humiao.edge.age import AgeEstimator
+from humiao.edge.config import EdgeConfig
+from humiao.edge.detect import FaceDetector
+from humiao.edge.pipeline import estimate_ages, observe_face
 
 
 @dataclass

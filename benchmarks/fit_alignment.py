@@ -19,8 +19,8 @@ import numpy as np
 
 from benchmarks.datasets import load_labels, scene, split
 from benchmarks.dlib_reference import DlibReference
-from edge.detect import build_detector, iou_matrix
-from edge.landmarks import build_landmarks
+from humiao.edge.detect import build_detector, iou_matrix
+from humiao.edge.landmarks import build_landmarks
 
 POINTS = {
     "blazeface": (0, 1, 2, 3),  # right eye, left eye, nose tip, mouth centre

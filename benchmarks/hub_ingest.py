@@ -36,9 +36,9 @@ import paho.mqtt.client as mqtt
 from sqlalchemy import create_engine, func, select
 
 from benchmarks.report import machine, write_json
-from hub.models import Alarm, Alert
-from humiao.localsvc import PG_ADMIN_URL, HubProcess, Mosquitto, hub_config, sample_alert, scratch_database
-from proto import humiao_v1_pb2 as pb
+from humiao.hub.tables import Alarm, Alert
+from tests.support.services import PG_ADMIN_URL, HubProcess, Mosquitto, hub_config, sample_alert, scratch_database
+from humiao.proto import humiao_v1_pb2 as pb
 
 
 

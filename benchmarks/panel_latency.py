@@ -24,9 +24,9 @@ import paho.mqtt.client as mqtt
 from sqlalchemy import select
 
 from benchmarks.report import machine, write_json
-from hub.models import Alarm, Alert
-from humiao.localsvc import Mosquitto, free_port, sample_alert
-from proto import humiao_v1_pb2 as pb
+from humiao.hub.tables import Alarm, Alert
+from tests.support.services import Mosquitto, free_port, sample_alert
+from humiao.proto import humiao_v1_pb2 as pb
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -48,9 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
     from playwright.sync_api import sync_playwright
 
-    from hub import auth, registry
-    from hub.app import Hub, create_app
-    from hub.config import HubConfig
+    from humiao.hub import auth, registry
+    from humiao.hub.app import Hub, create_app
+    from humiao.hub.config import HubConfig
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.runtime import OnnxModel, open_model
+from humiao.models.runtime import OnnxModel, open_model
 
 MEANS = np.array([122.781998, 117.000999, 104.297997], dtype=np.float32)
 N_AGES = 81

@@ -25,18 +25,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge.capture import CameraReader, is_file, open_capture
-from edge.config import EdgeConfig
-from edge.evidence import EvidenceStore
-from edge.messages import Messages
-from edge.metrics import EdgeMetrics
-from edge.motion import MotionGate
-from edge.pipeline import TrackEvent, VisionPipeline
-from edge.publisher import Publisher
-from edge.spool import Spool
-from proto import humiao_v1_pb2 as pb
-from proto.ids import uuid7
-from proto.topics import PayloadError, TopicError, decode
+from humiao.edge.capture import CameraReader, is_file, open_capture
+from humiao.edge.config import EdgeConfig
+from humiao.edge.evidence import EvidenceStore
+from humiao.edge.messages import Messages
+from humiao.edge.metrics import EdgeMetrics
+from humiao.edge.motion import MotionGate
+from humiao.edge.pipeline import TrackEvent, VisionPipeline
+from humiao.edge.publisher import Publisher
+from humiao.edge.spool import Spool
+from humiao.proto import humiao_v1_pb2 as pb
+from humiao.proto.ids import uuid7
+from humiao.proto.topics import PayloadError, TopicError, decode
 
 log = logging.getLogger("humiao.edge")
 
@@ -60,7 +60,7 @@ def resolve_source(cfg: EdgeConfig, cache: Path | None = None) -> str:
     """'sample' → the generated demo video (built once into the cache); anything else as given."""
     if cfg.source.uri != "sample":
         return cfg.source.uri
-    from edge import sample_video
+    from humiao.edge import sample_video
 
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "humiao" / "sample"
     path = (cache or base) / "entrance.mp4"
@@ -71,7 +71,7 @@ def resolve_source(cfg: EdgeConfig, cache: Path | None = None) -> str:
 
 
 def model_refs(cfg: EdgeConfig) -> list[tuple[str, str]]:
-    from models import manifests
+    from humiao.models import manifests
 
     ids = [cfg.models.detector if cfg.models.pack == "default" else "insightface-scrfd"]
     if cfg.models.landmarks == "facemesh":

@@ -7,13 +7,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from edge.evidence import EvidenceConfig
-from edge.motion import MotionConfig
-from edge.policy import PolicyConfig
-from edge.publisher import MqttConfig
-from edge.quality import QualityConfig
-from edge.track import TrackerConfig
-from proto.topics import SEGMENT
+from humiao.edge.evidence import EvidenceConfig
+from humiao.edge.motion import MotionConfig
+from humiao.edge.policy import PolicyConfig
+from humiao.edge.publisher import MqttConfig
+from humiao.edge.quality import QualityConfig
+from humiao.edge.track import TrackerConfig
+from humiao.proto.topics import SEGMENT
 
 
 class _Section(BaseModel):

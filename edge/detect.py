@@ -17,8 +17,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from edge.types import Detection
-from models.runtime import OnnxModel
+from humiao.edge.types import Detection
+from humiao.models.runtime import OnnxModel
 
 
 class FaceDetector(Protocol):
@@ -284,7 +284,7 @@ DETECTORS = {**{k: BlazeFaceDetector for k in SPECS}, "yunet-2023mar": YuNetDete
 
 def build_detector(model_id: str = "blazeface-full-range", threads: int = 1, **options) -> FaceDetector:
     """A detector from a model id; options go to the detector (score_threshold, tiles, ...)."""
-    from models.runtime import open_model
+    from humiao.models.runtime import open_model
 
     try:
         kind = DETECTORS[model_id]

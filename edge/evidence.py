@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from proto import sealed
+from humiao.proto import sealed
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS crops (

@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from edge.age import expected_age
+from humiao.edge.age import expected_age
 
 FusionMethod = Literal["quality", "mean", "best"]
 MIN_WEIGHT = 1e-3  # frames of zero quality still count a little, so a track always has an estimate

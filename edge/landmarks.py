@@ -12,8 +12,8 @@ import math
 import cv2
 import numpy as np
 
-from edge.types import Detection
-from models.runtime import OnnxModel, open_model
+from humiao.edge.types import Detection
+from humiao.models.runtime import OnnxModel, open_model
 
 INPUT = 192
 ROI_SCALE = 1.5

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from edge.config import EdgeConfig
-from edge.types import AgeDecision
-from proto import humiao_v1_pb2 as pb
-from proto.topics import topic
+from humiao.edge.config import EdgeConfig
+from humiao.edge.types import AgeDecision
+from humiao.proto import humiao_v1_pb2 as pb
+from humiao.proto.topics import topic
 
 try:
     SOFTWARE_VERSION = version("humiao")

@@ -16,17 +16,17 @@ from typing import Literal
 
 import numpy as np
 
-from edge.age import build_age_estimator
-from edge.align import align
-from edge.calibration import AgeCalibration
-from edge.config import EdgeConfig
-from edge.detect import build_detector
-from edge.fuse import fuse
-from edge.landmarks import build_landmarks
-from edge.policy import alert_due, confident, decide
-from edge.quality import QualityConfig, assess
-from edge.track import Tracker
-from edge.types import AgeDecision, Detection, FaceObservation, Quality, TrackState
+from humiao.edge.age import build_age_estimator
+from humiao.edge.align import align
+from humiao.edge.calibration import AgeCalibration
+from humiao.edge.config import EdgeConfig
+from humiao.edge.detect import build_detector
+from humiao.edge.fuse import fuse
+from humiao.edge.landmarks import build_landmarks
+from humiao.edge.policy import alert_due, confident, decide
+from humiao.edge.quality import QualityConfig, assess
+from humiao.edge.track import Tracker
+from humiao.edge.types import AgeDecision, Detection, FaceObservation, Quality, TrackState
 
 @dataclass(slots=True)
 class TrackEvent:
@@ -58,8 +58,8 @@ def build_stages(cfg: EdgeConfig):
     """(detector, landmarks, age estimator) as configured; models are prepared on first use."""
     m, d = cfg.models, cfg.detector
     if m.pack == "insightface":
-        from edge.detect import InsightFaceDetector
-        from models import insightface_pack
+        from humiao.edge.detect import InsightFaceDetector
+        from humiao.models import insightface_pack
 
         licence = insightface_pack.inspect(m.insightface_dir)
         insightface_pack.check_allowed(licence, m.mode, m.allow_non_commercial)
@@ -71,7 +71,7 @@ def build_stages(cfg: EdgeConfig):
                                   min_face_px=d.min_face_px)
     landmarks = build_landmarks(m.landmarks, threads=m.threads)
     if m.age == "insightface-genderage":
-        from models import insightface_pack
+        from humiao.models import insightface_pack
 
         age = insightface_pack.GenderAgeEstimator(insightface_pack.find_model(m.insightface_dir, "genderage"))
     else:

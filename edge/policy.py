@@ -11,9 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.calibration import AgeCalibration
-from edge.fuse import FusedAge
-from edge.types import AgeDecision
+from humiao.edge.calibration import AgeCalibration
+from humiao.edge.fuse import FusedAge
+from humiao.edge.types import AgeDecision
 
 VenueType = Literal["ktv", "bar", "internet_cafe", "arcade", "hotel", "esports_hotel", "script_entertainment"]
 

@@ -25,8 +25,8 @@ from typing import Literal
 import paho.mqtt.client as mqtt
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.spool import RECEIPTED, Spool
-from proto import humiao_v1_pb2 as pb
+from humiao.edge.spool import RECEIPTED, Spool
+from humiao.proto import humiao_v1_pb2 as pb
 
 log = logging.getLogger("humiao.edge.mqtt")
 

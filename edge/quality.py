@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.types import Detection, Quality
+from humiao.edge.types import Detection, Quality
 
 
 class QualityConfig(BaseModel):

@@ -17,7 +17,7 @@ import itertools
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.types import Detection, TrackState
+from humiao.edge.types import Detection, TrackState
 
 
 class TrackerConfig(BaseModel):

@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from hub.models import Alarm, AlarmEvent, Alert, IdCheck, Venue, utcnow
-from hub.store import insert_new
-from hub.rules.calendar import HolidayCalendar
-from hub.rules.violations import Outcome, Status, Verdict, ViolationConfig, decide
+from humiao.hub.tables import Alarm, AlarmEvent, Alert, IdCheck, Venue, utcnow
+from humiao.hub.store import insert_new
+from humiao.hub.rules.calendar import HolidayCalendar
+from humiao.hub.rules.violations import Outcome, Status, Verdict, ViolationConfig, decide
 
 SEVERITY = {Status.CONFIRMED: "critical", Status.SUSPECTED: "major", Status.PENDING: "minor", Status.NONE: "info"}
 RULES_ACTOR = "rules"

@@ -13,8 +13,8 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
 
-from hub.deps import iso, principal, require
-from hub.models import Alarm, Alert, DeadLetter, Device, Evidence
+from humiao.hub.deps import iso, principal, require
+from humiao.hub.tables import Alarm, Alert, DeadLetter, Device, Evidence
 
 router = APIRouter()
 STATIC = Path(__file__).with_name("static")

@@ -13,12 +13,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import String, cast, select
 from starlette.concurrency import run_in_threadpool
 
-from hub import alarms as alarm_service
-from hub import auth, evidence
-from hub.access import Principal, Target, scope_filter
-from hub.deps import iso, client, hub_of, load_scoped, principal, require
-from hub.models import Alarm, Alert, Evidence, EvidenceRequest, Venue
-from proto import sealed
+from humiao.hub import alarms as alarm_service
+from humiao.hub import auth, evidence
+from humiao.hub.access import Principal, Target, scope_filter
+from humiao.hub.deps import iso, client, hub_of, load_scoped, principal, require
+from humiao.hub.tables import Alarm, Alert, Evidence, EvidenceRequest, Venue
+from humiao.proto import sealed
 
 router = APIRouter(prefix="/api")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel
 
-from hub import access, auth
-from hub.deps import client, hub_of, principal
+from humiao.hub import access, auth
+from humiao.hub.deps import client, hub_of, principal
 
 router = APIRouter(prefix="/api")
 
@@ -55,8 +55,8 @@ def audit_log(request: Request, who=Depends(principal), action: str | None = Non
               limit: int = 200) -> dict:
     from sqlalchemy import select
 
-    from hub.deps import require
-    from hub.models import AuditEvent
+    from humiao.hub.deps import require
+    from humiao.hub.tables import AuditEvent
 
     require(who, "audit.read")
     q = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(min(max(limit, 1), 1000))

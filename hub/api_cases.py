@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from hub import cases
-from hub.access import Target, scope_filter
-from hub.deps import iso, hub_of, load_scoped, principal, require
-from hub.models import Alarm, Case, CaseAlarm, Venue
+from humiao.hub import cases
+from humiao.hub.access import Target, scope_filter
+from humiao.hub.deps import iso, hub_of, load_scoped, principal, require
+from humiao.hub.tables import Alarm, Case, CaseAlarm, Venue
 
 router = APIRouter(prefix="/api")
 FIELDS = ("id", "number", "district_id", "venue_id", "venue_type", "department", "status", "source", "rule",

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import func, select
 
-from hub import cases, inspections, registry
-from hub.access import Target, allowed, scope_filter
-from hub.api_alarms import row as alarm_row
-from hub.api_alarms import visible
-from hub.api_cases import as_dict as case_dict
-from hub.deps import iso, client, hub_of, principal, require
-from hub.models import Alarm, Alert, Case, Device, School, Venue
+from humiao.hub import cases, inspections, registry
+from humiao.hub.access import Target, allowed, scope_filter
+from humiao.hub.api_alarms import row as alarm_row
+from humiao.hub.api_alarms import visible
+from humiao.hub.api_cases import as_dict as case_dict
+from humiao.hub.deps import iso, client, hub_of, principal, require
+from humiao.hub.tables import Alarm, Alert, Case, Device, School, Venue
 
 router = APIRouter(prefix="/api")
 VENUE_FIELDS = registry.VENUE_COLUMNS + ["near_school", "nearest_school_m"]
@@ -108,7 +108,7 @@ async def import_csv(what: str, request: Request, who=Depends(principal)) -> dic
             n = (registry.import_venues if what == "venues" else registry.import_schools)(s, text)
         except registry.RegistryError as err:
             raise HTTPException(422, str(err)) from None
-        from hub.auth import audit
+        from humiao.hub.auth import audit
 
         audit(s, who, f"{what}.import", what, str(n), "", client(request))
         s.commit()

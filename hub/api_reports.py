@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
-from hub import reports
-from hub.access import Target
-from hub.auth import audit
-from hub.deps import client, hub_of, principal, require
+from humiao.hub import reports
+from humiao.hub.access import Target
+from humiao.hub.auth import audit
+from humiao.hub.deps import client, hub_of, principal, require
 
 router = APIRouter(prefix="/api")
 
@@ -39,10 +39,10 @@ def dashboard(request: Request, who=Depends(principal), days: int = 30) -> dict:
 
     from sqlalchemy import select
 
-    from hub import cases as case_service
-    from hub.access import scope_filter
-    from hub.api_alarms import visible
-    from hub.models import Alarm, Case, Venue
+    from humiao.hub import cases as case_service
+    from humiao.hub.access import scope_filter
+    from humiao.hub.api_alarms import visible
+    from humiao.hub.tables import Alarm, Case, Venue
 
     require(who, "alarms.read")
     hub = hub_of(request)
@@ -79,7 +79,7 @@ def rules_table(request: Request, who=Depends(principal), day: str | None = None
     Asia/Shanghai) — for any signed-in user: the law is public."""
     from datetime import date, datetime
 
-    from hub.rules.statutes import RULES
+    from humiao.hub.rules.statutes import RULES
 
     hub = hub_of(request)
     try:

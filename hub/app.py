@@ -17,15 +17,15 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, text
 from prometheus_client import CollectorRegistry
 
-from hub import alarms, evidence
-from hub import api_alarms, api_auth, api_cases, api_registry, api_reports
-from hub.api import router
-from hub.config import HubConfig
-from hub.db import make_engine, migrate, sessions
-from hub.ingest import Ingestor
-from hub.models import Alarm
-from hub.rules.calendar import HolidayCalendar
-from proto import sealed
+from humiao.hub import alarms, evidence
+from humiao.hub import api_alarms, api_auth, api_cases, api_registry, api_reports
+from humiao.hub.api import router
+from humiao.hub.config import HubConfig
+from humiao.hub.db import make_engine, migrate, sessions
+from humiao.hub.ingest import Ingestor
+from humiao.hub.tables import Alarm
+from humiao.hub.rules.calendar import HolidayCalendar
+from humiao.proto import sealed
 
 log = logging.getLogger("humiao.hub")
 
@@ -151,7 +151,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(api_reports.router)
     from fastapi.staticfiles import StaticFiles
 
-    from hub.api import STATIC
+    from humiao.hub.api import STATIC
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

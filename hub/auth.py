@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from hub.access import ROLES, Principal
-from hub.models import AuditEvent, User, UserVenue, WebSession, utcnow
+from humiao.hub.access import ROLES, Principal
+from humiao.hub.tables import AuditEvent, User, UserVenue, WebSession, utcnow
 
 COOKIE = "humiao_session"
 _hasher = PasswordHasher()  # argon2id, library defaults (RFC 9106 second recommendation)

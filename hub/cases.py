@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from hub.access import DEPARTMENTS, Principal
-from hub.models import Alarm, Case, CaseAlarm, CaseEvent, Evidence, Venue, utcnow
-from hub.rules.statutes import rule_for
+from humiao.hub.access import DEPARTMENTS, Principal
+from humiao.hub.tables import Alarm, Case, CaseAlarm, CaseEvent, Evidence, Venue, utcnow
+from humiao.hub.rules.statutes import rule_for
 
 DECISION_DAYS, PAYMENT_DAYS, WARN_DAYS, LIMITATION_DAYS = 90, 15, 15, 730
 STATUSES = ("open", "assigned", "inspected", "decided", "closed")

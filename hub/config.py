@@ -12,10 +12,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hub.auth import AuthConfig
-from hub.inspections import KeyPeriodConfig
-from hub.rules.calendar import CalendarConfig
-from hub.rules.violations import ViolationConfig
+from humiao.hub.auth import AuthConfig
+from humiao.hub.inspections import KeyPeriodConfig
+from humiao.hub.rules.calendar import CalendarConfig
+from humiao.hub.rules.violations import ViolationConfig
 
 ENV_PREFIX = "HUMIAO_HUB__"
 

@@ -8,8 +8,8 @@ from datetime import date, datetime
 
 from fastapi import HTTPException, Request
 
-from hub import access, auth
-from hub.access import Principal, Target
+from humiao.hub import access, auth
+from humiao.hub.access import Principal, Target
 
 
 def iso(value):

@@ -13,10 +13,10 @@ from datetime import datetime, timezone
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hub.models import Alarm, Alert, Evidence, EvidenceRequest
-from proto import humiao_v1_pb2 as pb
-from proto.ids import uuid7
-from proto.topics import topic
+from humiao.hub.tables import Alarm, Alert, Evidence, EvidenceRequest
+from humiao.proto import humiao_v1_pb2 as pb
+from humiao.proto.ids import uuid7
+from humiao.proto.topics import topic
 
 REASONS = {"violation_confirmed": pb.EVIDENCE_REASON_VIOLATION_CONFIRMED,
            "inspector_request": pb.EVIDENCE_REASON_INSPECTOR_REQUEST}

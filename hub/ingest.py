@@ -27,14 +27,14 @@ import paho.mqtt.client as mqtt
 from sqlalchemy.exc import DataError, IntegrityError
 from prometheus_client import CollectorRegistry, Counter as PromCounter, Gauge, Histogram
 
-from hub import store
-from hub.config import HubConfig
-from hub.models import EvidenceRequest
-from hub.validate import (Rejected, alert_row, check_device_message, idcheck_row, parse, status_json, ts, uuid7_text,
+from humiao.hub import store
+from humiao.hub.config import HubConfig
+from humiao.hub.tables import EvidenceRequest
+from humiao.hub.validate import (Rejected, alert_row, check_device_message, idcheck_row, parse, status_json, ts, uuid7_text,
                           venue_type_name)
-from proto import humiao_v1_pb2 as pb
-from proto import sealed
-from proto.topics import topic as make_topic
+from humiao.proto import humiao_v1_pb2 as pb
+from humiao.proto import sealed
+from humiao.proto.topics import topic as make_topic
 
 log = logging.getLogger("humiao.hub.ingest")
 

@@ -15,9 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub import cases
-from hub.models import Alarm, Venue
-from hub.rules.calendar import HolidayCalendar, Period, holiday_zh
+from humiao.hub import cases
+from humiao.hub.tables import Alarm, Venue
+from humiao.hub.rules.calendar import HolidayCalendar, Period, holiday_zh
 
 
 class KeyPeriodConfig(BaseModel):

@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.models import School, Venue
-from hub.rules.statutes import RULES
-from proto.topics import SEGMENT
+from humiao.hub.tables import School, Venue
+from humiao.hub.rules.statutes import RULES
+from humiao.proto.topics import SEGMENT
 
 SLUG = SEGMENT.pattern  # venue and district ids travel in MQTT topics: the wire's rule
 EARTH_M = 6371008.8

@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.models import Alarm, Case, CaseAlarm, Venue
-from hub.rules.calendar import HolidayCalendar
-from hub.rules.statutes import RULES
+from humiao.hub.tables import Alarm, Case, CaseAlarm, Venue
+from humiao.hub.rules.calendar import HolidayCalendar
+from humiao.hub.rules.statutes import RULES
 
 TZ = ZoneInfo("Asia/Shanghai")
 FORMATS = ("csv", "xlsx", "pdf")

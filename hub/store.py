@@ -10,7 +10,7 @@ from sqlalchemy import JSON, Table, TypeDecorator, case, func, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from hub.models import Alert, DeadLetter, Device, Evidence, IdCheck
+from humiao.hub.tables import Alert, DeadLetter, Device, Evidence, IdCheck
 
 
 def _insert(session: Session, table: Table):

@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 
 from google.protobuf.json_format import MessageToDict
 
-from proto import humiao_v1_pb2 as pb
-from proto.topics import EDGE_KINDS, HUB_KINDS, MAX_PAYLOAD, PayloadError, Topic, TopicError, decode
+from humiao.proto import humiao_v1_pb2 as pb
+from humiao.proto.topics import EDGE_KINDS, HUB_KINDS, MAX_PAYLOAD, PayloadError, Topic, TopicError, decode
 
 
 class Rejected(ValueError):

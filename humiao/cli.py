@@ -22,8 +22,8 @@ from humiao.config import ConfigError, load_config
 
 
 def _models(args) -> int:
-    from models import ModelError, manifests, prepare
-    from models.prepare import cache_dir, prepared_path, verify
+    from humiao.models import ModelError, manifests, prepare
+    from humiao.models.prepare import cache_dir, prepared_path, verify
 
     if args.action == "list":
         for m in manifests().values():
@@ -68,7 +68,7 @@ def _truth_for(event, people) -> float | None:
 
 
 def _edge_run(cfg, source: str | None, show_truth: bool) -> int:
-    from edge.agent import EdgeAgent, resolve_source
+    from humiao.edge.agent import EdgeAgent, resolve_source
 
     uri = source or resolve_source(cfg)
     people = []
@@ -105,11 +105,11 @@ def _edge_run(cfg, source: str | None, show_truth: bool) -> int:
 
 
 def _hub(args) -> int:
-    from hub.config import ENV_PREFIX, HubConfig
+    from humiao.hub.config import ENV_PREFIX, HubConfig
 
     cfg = load_config(HubConfig, args.config, prefix=ENV_PREFIX)
     if args.hub_command == "run":
-        from hub.app import serve
+        from humiao.hub.app import serve
 
         print(f"hub: database {cfg.database_url()}; broker {cfg.mqtt.host}:{cfg.mqtt.port} (MQTT {cfg.mqtt.protocol}, "
               f"{'shared group ' + cfg.mqtt.share_group if cfg.mqtt.share_group else 'no shared subscription'}); "
@@ -122,8 +122,8 @@ def _hub(args) -> int:
         return _report(cfg, args)
     if args.hub_command == "users":
         return _users(cfg, args)
-    from hub.app import Hub
-    from hub.evidence import EvidenceError
+    from humiao.hub.app import Hub
+    from humiao.hub.evidence import EvidenceError
 
     hub = Hub(cfg)
     hub.ingestor.start()
@@ -144,7 +144,7 @@ def _hub(args) -> int:
 @contextmanager
 def _hub_db(cfg):
     """A session on the hub's database, migrated, for the offline hub commands."""
-    from hub.db import make_engine, migrate, sessions
+    from humiao.hub.db import make_engine, migrate, sessions
 
     engine = make_engine(cfg.database_url())
     migrate(engine)
@@ -156,8 +156,8 @@ def _hub_db(cfg):
 
 
 def _report(cfg, args) -> int:
-    from hub import reports
-    from hub.rules.calendar import HolidayCalendar
+    from humiao.hub import reports
+    from humiao.hub.rules.calendar import HolidayCalendar
 
     try:
         period = reports.Period.parse(args.month or args.quarter)
@@ -178,8 +178,8 @@ def _users(cfg, args) -> int:
 
     from sqlalchemy import select
 
-    from hub import auth
-    from hub.models import User
+    from humiao.hub import auth
+    from humiao.hub.tables import User
 
     with _hub_db(cfg) as s:
         if args.action == "list":
@@ -204,7 +204,7 @@ def _users(cfg, args) -> int:
 
 
 def _registry(cfg, args) -> int:
-    from hub import registry
+    from humiao.hub import registry
 
     with _hub_db(cfg) as s:
         if args.action == "export":
@@ -236,7 +236,7 @@ def _mqtt_tail(args) -> int:
 
     import paho.mqtt.client as mqtt
 
-    from proto.jsonmap import render
+    from humiao.proto.jsonmap import render
 
     done = threading.Event()
     seen = [0]
@@ -355,12 +355,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "hub":
             return _hub(args)
         if args.command == "edge" and args.edge_command == "sample-video":
-            from edge.sample_video import build
+            from humiao.edge.sample_video import build
 
             path, people = build(args.out)
             print(f"wrote {path} ({len(people)} people); ground truth in {path}.json")
             return 0
-        from edge.config import EdgeConfig
+        from humiao.edge.config import EdgeConfig
 
         cfg = load_config(EdgeConfig, getattr(args, "config", None))
         if args.command == "demo":
@@ -374,8 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # a clear one-line error for the operator; -v shows the trace
         from sqlalchemy.exc import OperationalError
 
-        from edge.capture import SourceError
-        from models import ModelError
+        from humiao.edge.capture import SourceError
+        from humiao.models import ModelError
 
         if args.verbose:
             raise

@@ -31,8 +31,8 @@ DEMO_ACCOUNTS = (  # user, role, district, venues — demo only; real accounts: 
 def seed_demo(hub) -> None:
     """The demo's venue, a school 150 m away, and one account per role (once)."""
 
-    from hub import auth, registry
-    from hub.models import User
+    from humiao.hub import auth, registry
+    from humiao.hub.tables import User
 
     with hub.sessions() as s:
         if s.get(User, "ct-demo") is not None:
@@ -53,11 +53,11 @@ def _state_home() -> Path:
 def run(broker_port: int = 18830, http_port: int = 8080, once: bool = False, edge_config=None) -> int:
     import uvicorn
 
-    from edge.agent import EdgeAgent
-    from edge.config import EdgeConfig
-    from hub.app import Hub, create_app
-    from hub.config import HubConfig
-    from hub.models import Alert, Evidence
+    from humiao.edge.agent import EdgeAgent
+    from humiao.edge.config import EdgeConfig
+    from humiao.hub.app import Hub, create_app
+    from humiao.hub.config import HubConfig
+    from humiao.hub.tables import Alert, Evidence
     from humiao.embedded_broker import EmbeddedBroker
 
     state = _state_home()
@@ -74,7 +74,7 @@ def run(broker_port: int = 18830, http_port: int = 8080, once: bool = False, edg
     web = threading.Thread(target=server.run, name="hub-http", daemon=True)
     web.start()
 
-    from edge.publisher import MqttConfig
+    from humiao.edge.publisher import MqttConfig
 
     base = edge_config or EdgeConfig()
     cfg = base.model_copy(update={
@@ -122,8 +122,8 @@ Humiao demo — all on this machine
                           flush=True)
                     counts["alerts"] += 1
                     if not asked and a.evidence_available:
-                        from hub.access import Principal
-                        from hub.auth import audit
+                        from humiao.hub.access import Principal
+                        from humiao.hub.auth import audit
 
                         audit(s, Principal("ct-demo", "culture_tourism", "demo-district"), "evidence.request", "alert",
                               a.event_id, "demo: the first alert's crop", "demo")

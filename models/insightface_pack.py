@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.errors import ModelError
+from humiao.models.errors import ModelError
 
 log = logging.getLogger("humiao.models")
 

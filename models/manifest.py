@@ -9,7 +9,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from models.errors import ModelError
+from humiao.models.errors import ModelError
 
 MANIFEST_DIR = Path(__file__).with_name("manifests")
 

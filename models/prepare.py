@@ -28,9 +28,9 @@ import time
 import zipfile
 from pathlib import Path
 
-from models import digest
-from models.errors import ModelError
-from models.manifest import Manifest, get, manifests
+from humiao.models import digest
+from humiao.models.errors import ModelError
+from humiao.models.manifest import Manifest, get, manifests
 
 log = logging.getLogger("humiao.models")
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from models.errors import ModelError
-from models.manifest import Manifest, get
-from models.prepare import ensure_prepared
+from humiao.models.errors import ModelError
+from humiao.models.manifest import Manifest, get
+from humiao.models.prepare import ensure_prepared
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Regenerate ``humiao_v1_pb2.py`` (and its ``.pyi``) from ``humiao_v1.proto`` with grpcio-tools.
 
-    python -m proto.generate [--out DIR]
+    python -m humiao.proto.generate [--out DIR]
 """
 
 from __future__ import annotations

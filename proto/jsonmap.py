@@ -6,7 +6,7 @@ import json
 
 from google.protobuf.json_format import MessageToDict
 
-from proto.topics import decode
+from humiao.proto.topics import decode
 
 
 def to_dict(message) -> dict:

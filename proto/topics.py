@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError, Message
 
-from proto import humiao_v1_pb2 as pb
+from humiao.proto import humiao_v1_pb2 as pb
 
 ROOT = "humiao"
 VERSION = "v1"

@@ -52,28 +52,28 @@ def shared_faces() -> Path:
 
 @pytest.fixture(scope="session")
 def full_range():
-    from edge.detect import build_detector
+    from humiao.edge.detect import build_detector
 
     return build_detector("blazeface-full-range")
 
 
 @pytest.fixture(scope="session")
 def short_range():
-    from edge.detect import build_detector
+    from humiao.edge.detect import build_detector
 
     return build_detector("blazeface-short-range")
 
 
 @pytest.fixture(scope="session")
 def mesh():
-    from edge.landmarks import build_landmarks
+    from humiao.edge.landmarks import build_landmarks
 
     return build_landmarks("facemesh")
 
 
 @pytest.fixture(scope="session")
 def age_model():
-    from edge.age import build_age_estimator
+    from humiao.edge.age import build_age_estimator
 
     return build_age_estimator()
 
@@ -91,7 +91,7 @@ def _missing(what: str) -> None:
 @pytest.fixture
 def broker(tmp_path):
     """A Mosquitto of our own on a free loopback port, with persistence, that tests may kill."""
-    from tests.mosquitto import Mosquitto
+    from tests.support.mosquitto import Mosquitto
 
     try:
         b = Mosquitto(tmp_path / "mosquitto").start()
@@ -109,7 +109,7 @@ def pg_server_url():
 
     from sqlalchemy.exc import OperationalError
 
-    from humiao.localsvc import PG_ADMIN_URL, scratch_database
+    from tests.support.services import PG_ADMIN_URL, scratch_database
 
     admin = os.environ.get("HUMIAO_TEST_PG_URL", PG_ADMIN_URL)
     try:
@@ -144,7 +144,7 @@ def db_url(request, tmp_path):
 def seeded_hub(tmp_path, db_url):
     """A hub (not connected to a broker) with accounts, venues, an alert and a sealed crop at each
     venue (tests/hubapi.py); ``alarm_ids`` by venue."""
-    from tests.hubapi import make_hub, seed
+    from tests.support.hubapi import make_hub, seed
 
     h = make_hub(tmp_path, db_url)
     h.alarm_ids = seed(h)

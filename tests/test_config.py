@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.config import EdgeConfig
+from humiao.edge.config import EdgeConfig
 from humiao.config import ConfigError, load_config
 
 

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from tests.hubproc import ROOT
-from tests.mosquitto import free_port
+from tests.support.hubproc import ROOT
+from tests.support.mosquitto import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 

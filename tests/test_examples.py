@@ -9,8 +9,8 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from edge.config import EdgeConfig
-from hub.config import ENV_PREFIX, HubConfig
+from humiao.edge.config import EdgeConfig
+from humiao.hub.config import ENV_PREFIX, HubConfig
 from humiao.config import load_config
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"

@@ -4,7 +4,7 @@ of the Alembic config when run by hand (``alembic -c hub/alembic.ini upgrade hea
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from hub.models import Base
+from humiao.hub.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -23,8 +23,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.rules.calendar import HolidayCalendar
-from hub.rules.statutes import Department, MinorRule, VenueRule, rule_for
+from humiao.hub.rules.calendar import HolidayCalendar
+from humiao.hub.rules.statutes import Department, MinorRule, VenueRule, rule_for
 
 
 class Status(StrEnum):

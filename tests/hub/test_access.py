@@ -1,0 +1,64 @@
+"""The access matrix: the written one is the code's, and every cell behaves as its scope says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from humiao.hub.access import MATRIX, PERMISSIONS, ROLES, Principal, Target, allowed, markdown
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# one object of each kind of relation to the principal below (district d1; venue v1 is its own)
+TARGETS = {
+    "own_dept": Target("d1", "v2", ("culture_tourism", "police")),
+    "other_dept": Target("d1", "v2", ("market_regulation",)),
+    "other_district": Target("d2", "v9", ("culture_tourism", "police", "market_regulation")),
+    "own_venue": Target("d1", "v1", ("market_regulation",)),
+    "other_venue_same_district": Target("d1", "v3", ("police",)),
+}
+# what each scope means, target by target (stated here independently of hub.access)
+MEANS = {
+    "none": set(),
+    "all": set(TARGETS),
+    "district": {"own_dept", "other_dept", "own_venue", "other_venue_same_district"},
+    "own_venues": {"own_venue"},
+}
+
+
+def principal(role: str) -> Principal:
+    return Principal("u", role, None if role in ("admin", "auditor") else "d1", frozenset({"v1"}))
+
+
+def expected(role: str, scope: str) -> set[str]:
+    if scope == "district+dept":  # in d1 and enforced by the role's department
+        return {k for k, t in TARGETS.items() if t.district_id == "d1" and role in t.departments}
+    return MEANS[scope]
+
+
+def test_the_written_matrix_is_the_code():
+    assert markdown() in (ROOT / "hub" / "ACCESS.md").read_text()
+    assert set(MATRIX) == set(ROLES) and all(set(MATRIX[r]) == set(PERMISSIONS) for r in ROLES)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("permission", PERMISSIONS)
+def test_every_cell(role, permission):
+    who, scope = principal(role), MATRIX[role][permission]
+    got = {name for name, t in TARGETS.items() if allowed(who, permission, t)}
+    assert got == expected(role, scope), (role, permission, scope)
+
+
+def test_the_rules_that_matter_most():
+    """Spelled out: what the issue asks of the matrix."""
+    ct, police, op = principal("culture_tourism"), principal("police"), principal("venue_operator")
+    hotel = Target("d1", "h1", ("police", "market_regulation"))
+    assert not allowed(ct, "evidence.view", hotel) and allowed(police, "evidence.view", hotel)
+    assert not allowed(ct, "venues.read", Target("d2", "x", ())) and allowed(ct, "venues.read", Target("d1", "x", ()))
+    assert allowed(op, "alarms.read", Target("d1", "v1", ())) and not allowed(op, "alarms.read", Target("d1", "v3", ()))
+    assert not allowed(op, "evidence.view", Target("d1", "v1", ("police",)))
+    assert not any(allowed(principal("admin"), p, TARGETS["own_dept"]) for p in ("alarms.read", "evidence.view", "cases.read"))
+    assert [p for p in PERMISSIONS if allowed(principal("auditor"), p, TARGETS["own_dept"])] == ["audit.read"]
+    proc = principal("procuratorate")
+    assert allowed(proc, "evidence.view", TARGETS["other_dept"]) and not allowed(proc, "alarms.act", TARGETS["own_dept"])

@@ -1,0 +1,112 @@
+"""Alarms from stored alerts: verdicts kept current by ID checks and time, the lifecycle an inspector
+drives, and an append-only history — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import text
+
+from humiao.hub import alarms, store
+from humiao.hub.db import make_engine, migrate, sessions
+from humiao.hub.tables import Alarm, Venue
+from humiao.hub.validate import alert_row
+from humiao.proto import humiao_v1_pb2 as pb
+from humiao.proto.ids import uuid7
+from humiao.proto.topics import parse
+from tests.support import wire
+
+pytestmark = pytest.mark.services
+T0 = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)  # a Tuesday, 20:00 in Shanghai
+
+
+@pytest.fixture
+def db(db_url):
+    engine = make_engine(db_url)
+    migrate(engine)
+    yield sessions(engine)
+    engine.dispose()
+
+
+def add_alert(s, origin=wire.ORIGIN, at=T0) -> str:
+    t, payload, eid = wire.alert(origin=origin, first_seen=at.timestamp() - 1)
+    msg = pb.Alert()
+    msg.ParseFromString(payload)
+    msg.decided_at.FromDatetime(at)
+    store.alerts(s, [{**alert_row(msg, parse(t), at), "stored_at": at}])
+    return eid
+
+
+def add_check(s, event_id, result, at, age=16):
+    store.id_checks(s, [dict(check_id=str(uuid7()), event_id=event_id, district_id="d1", venue_id="venue1",
+                             device_id="edge1", checked_at=at, received_at=at, result=result, age_years=age,
+                             under_14=age < 14, id_keyed_hash="h", checksum_valid=True)])
+
+
+def test_verdicts_follow_checks_and_time(db):
+    with db() as s, s.begin():
+        a, b, c = add_alert(s), add_alert(s), add_alert(s)
+        assert alarms.evaluate(s, now=T0 + timedelta(minutes=1)) == 3
+    with db() as s:
+        rows = {x.event_id: x for x in s.query(Alarm)}
+        assert {r.verdict for r in rows.values()} == {"pending"} and all(r.active and not r.acknowledged for r in rows.values())
+        assert rows[a].severity == "minor" and rows[a].departments[0] == "culture_tourism"
+    with db() as s, s.begin():
+        add_check(s, a, "minor_admitted", T0 + timedelta(minutes=2))
+        add_check(s, b, "minor_refused", T0 + timedelta(minutes=2))
+        alarms.evaluate(s, now=T0 + timedelta(minutes=20))  # c: no check after the 10 min window
+    with db() as s:
+        rows = {x.event_id: x for x in s.query(Alarm)}
+        assert (rows[a].verdict, rows[a].severity, rows[a].active) == ("confirmed", "critical", True)
+        assert (rows[b].verdict, rows[b].active, rows[b].cleared_by) == ("none", False, "rules")
+        assert (rows[c].verdict, rows[c].severity) == ("suspected", "major")
+        assert any("no ID check recorded within 10 min" in r for r in rows[c].reasons)
+        assert [e.action for e in alarms.history(s, rows[b].id)] == ["raised", "verdict", "verdict", "cleared"]
+    with db() as s, s.begin():  # a late check settles the suspicion
+        add_check(s, c, "adult_admitted", T0 + timedelta(minutes=25), age=31)
+        alarms.evaluate(s, now=T0 + timedelta(minutes=26))
+    with db() as s:
+        assert s.query(Alarm).filter_by(event_id=c).one().verdict == "none"
+        assert alarms.evaluate(s, now=T0 + timedelta(hours=2)) == 0  # nothing left to change
+
+
+def test_the_registered_venue_type_wins(db):
+    with db() as s, s.begin():
+        s.add(Venue(id="venue1", name="X 游艺", venue_type="arcade", district_id="d1", updated_at=T0))
+        eid = add_alert(s)  # the edge says internet café
+        add_check(s, eid, "minor_admitted", T0 + timedelta(minutes=1))
+        alarms.evaluate(s, now=T0 + timedelta(minutes=2))
+    with db() as s:
+        alarm = s.query(Alarm).one()
+        assert alarm.venue_type == "arcade" and alarm.verdict == "suspected"  # arcade on a workday
+        assert alarm.calendar == "ordinary working day"
+
+
+def test_inspector_lifecycle_and_append_only_history(db):
+    with db() as s, s.begin():
+        add_alert(s)
+        alarms.evaluate(s, now=T0)
+    with db() as s, s.begin():
+        alarm = s.query(Alarm).one()
+        alarms.acknowledge(s, alarm.id, "ct-inspector-1", "on my way")
+        with pytest.raises(alarms.AlarmError, match="already acknowledged"):
+            alarms.acknowledge(s, alarm.id, "ct-inspector-2")
+        alarms.assign(s, alarm.id, "ct-lead", "ct-inspector-1")
+        alarms.comment(s, alarm.id, "ct-inspector-1", "venue says the person left")
+        with pytest.raises(alarms.AlarmError, match="needs a reason"):
+            alarms.clear(s, alarm.id, "ct-inspector-1", " ")
+        alarms.clear(s, alarm.id, "ct-inspector-1", "checked on site: adult")
+        alarm_id = alarm.id
+    with db() as s:
+        a = s.get(Alarm, alarm_id)
+        assert a.acknowledged_by == "ct-inspector-1" and a.assignee == "ct-inspector-1" and not a.active
+        events = alarms.history(s, alarm_id)
+        assert [e.action for e in events] == ["raised", "verdict", "acknowledged", "assigned", "commented", "cleared"]
+        assert [e.actor for e in events][2:] == ["ct-inspector-1", "ct-lead", "ct-inspector-1", "ct-inspector-1"]
+        assert all(e.at.tzinfo is not None for e in events)
+    for statement in ("UPDATE alarm_events SET detail = 'forged'", "DELETE FROM alarm_events"):
+        with db() as s:
+            with pytest.raises(Exception, match="append-only"):
+                s.execute(text(statement))
+                s.commit()

@@ -1,0 +1,163 @@
+"""Private instances of the real services, for tests and benchmarks that start, kill and restart
+them: Mosquitto (Debian's binary) on a free loopback port with deploy/mosquitto settings, a hub
+worker as its own process (``humiao hub run``), and a scratch PostgreSQL database."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Mosquitto:
+    def __init__(self, workdir: Path):
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not Path(exe).exists():
+            raise FileNotFoundError("mosquitto is not installed: sudo apt-get install -y mosquitto")
+        self.exe = exe
+        self.port = free_port()
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.conf = self.workdir / "mosquitto.conf"
+        self.conf.write_text(
+            # run as whoever runs us: as root, Mosquitto would otherwise switch to the ``mosquitto``
+            # user, which cannot write its persistence file into our private directory
+            f"user {getpass.getuser()}\n"
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            f"persistence true\npersistence_location {self.workdir}/\n"
+            "autosave_interval 30\nmax_queued_messages 1000000\nmax_queued_bytes 0\n"
+            "max_inflight_messages 1000\nmessage_size_limit 2097152\n")
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Mosquitto":
+        self.proc = subprocess.Popen([self.exe, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
+                                     stderr=open(self.workdir / "mosquitto.log", "ab"))
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"mosquitto exited: {(self.workdir / 'mosquitto.log').read_text()[-500:]}") from None
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start listening")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def stop(self) -> None:
+        """A clean stop: Mosquitto saves its persistent state (sessions, queued messages) first."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+            log = (self.workdir / "mosquitto.log").read_text(errors="replace")
+            if "Error saving in-memory database" in log:
+                raise RuntimeError(f"mosquitto could not save its persistent state: {log[-300:]}")
+
+
+def hub_config(workdir: Path, db_url: str, mqtt_port: int, protocol: str = "5", client_id: str = "hub-test-1",
+               share_group: str | None = "hub", http_port: int | None = None) -> dict:
+    return {"data_dir": str(Path(workdir) / "hubdata"), "database": {"url": db_url},
+            "mqtt": {"port": mqtt_port, "protocol": protocol, "client_id": client_id, "share_group": share_group},
+            "http": {"port": http_port or free_port()}, "ingest": {"batch_wait_ms": 5}}
+
+
+class HubProcess:
+    """``humiao hub run`` in its own process, with its log in ``workdir``; ``kill()`` is SIGKILL."""
+
+    def __init__(self, workdir: Path, config: dict):
+        import yaml
+
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config_path = self.workdir / f"hub-{config['mqtt']['client_id']}.yaml"
+        self.config_path.write_text(yaml.safe_dump(config))
+        self.config = config
+        self.proc: subprocess.Popen | None = None
+        self.log = self.workdir / "hub.log"
+
+    def start(self, wait_s: float = 60) -> "HubProcess":
+        self.proc = subprocess.Popen([sys.executable, "-m", "humiao.cli", "-v", "hub", "run", "--config",
+                                      str(self.config_path)], cwd=str(ROOT), stdout=open(self.log, "ab"),
+                                     stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.time() + wait_s
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hub exited: {self.log.read_text()[-2000:]}")
+            if "subscribed to" in self.log.read_text():
+                return self
+            time.sleep(0.1)
+        raise RuntimeError(f"hub did not connect: {self.log.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@contextmanager
+def scratch_database(admin_url: str = PG_ADMIN_URL, prefix: str = "humiao_scratch"):
+    """A new PostgreSQL database on the server of ``admin_url``; its URL; dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
+            admin.dispose()
+
+
+def sample_alert(origin: tuple[str, str, str], event_id: str | None = None, age: float = 15.0,
+                 first_seen: float | None = None, venue_type: int | None = None, track_id: int = 7,
+                 policy_version: str = "test") -> tuple[str, bytes, str]:
+    """(topic, payload, event id) of a valid CHECK ID alert from ``origin`` (district, venue, device),
+    as tests and the load benchmarks publish them (the edge builds its own in edge/messages.py)."""
+    from humiao.proto import humiao_v1_pb2 as pb
+    from humiao.proto.ids import uuid7
+    from humiao.proto.topics import topic
+
+    eid = event_id or str(uuid7())
+    now = time.time()
+    msg = pb.Alert(event_id=eid, origin=pb.Origin(district_id=origin[0], venue_id=origin[1], device_id=origin[2],
+                                                  camera_id="cam0"),
+                   track_id=track_id, age_estimate=age, p_minor=0.9, p_under_threshold=0.95, threshold=25.0,
+                   decision=pb.DECISION_CHECK_ID, venue_type=venue_type or pb.VENUE_TYPE_INTERNET_CAFE, frames_used=5,
+                   models=[pb.ModelRef(id="cydral-age-v1", graph_sha256="0" * 64)], policy_version=policy_version)
+    msg.first_seen.FromNanoseconds(int((first_seen or now - 0.5) * 1e9))
+    msg.decided_at.FromNanoseconds(int(now * 1e9))
+    return topic(*origin, "alert"), msg.SerializeToString(), eid
