@@ -22,15 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.datasets import load_labels, shuffled, split
-from benchmarks.faceeval import FaceEvaluator
-from benchmarks.metrics import BANDS, flag_rates, mae_by_band, operating_threshold
+from humiao.config import load_config
 from humiao.edge import calibration
 from humiao.edge.calibration import AgeCalibration
 from humiao.edge.config import EdgeConfig
 from humiao.edge.fuse import fuse
 from humiao.edge.pipeline import build_stages
-from humiao.config import load_config
+
+from benchmarks.datasets import load_labels, shuffled, split
+from benchmarks.faceeval import FaceEvaluator
+from benchmarks.metrics import BANDS, flag_rates, mae_by_band, operating_threshold
 
 THRESHOLDS = (18, 21, 25)
 METHODS = ("quality", "mean", "best")
@@ -85,14 +86,29 @@ def plot(res: dict, cal: AgeCalibration, path: Path, title: str) -> None:
     a1.scatter(true, est, s=4, alpha=0.35)
     a1.plot([0, 80], [0, 80], "k--", lw=1)
     a1.axhline(18, color="r", lw=0.8)
-    a1.set(xlabel="true age", ylabel="estimated age (calibrated)", title=f"{title}: estimate vs truth", xlim=(0, 80), ylim=(0, 80))
+    a1.set(
+        xlabel="true age",
+        ylabel="estimated age (calibrated)",
+        title=f"{title}: estimate vs truth",
+        xlim=(0, 80),
+        ylim=(0, 80),
+    )
     ts = np.arange(14, 41)
-    for mask, label in (((true >= 13) & (true < 18), "13-17 flagged"), (true < 18, "under 18 flagged"), (true >= 25, "25+ flagged")):
+    for mask, label in (
+        ((true >= 13) & (true < 18), "13-17 flagged"),
+        (true < 18, "under 18 flagged"),
+        (true >= 25, "25+ flagged"),
+    ):
         if mask.any():
             a2.plot(ts, [(est[mask] < t).mean() for t in ts], label=label)
     a2.axhline(0.99, color="g", ls=":", lw=1, label="99 %")
     a2.axhline(0.15, color="r", ls=":", lw=1, label="15 %")
-    a2.set(xlabel="challenge threshold T (check ID if estimate < T)", ylabel="share flagged", title="flag rate vs threshold", ylim=(0, 1.01))
+    a2.set(
+        xlabel="challenge threshold T (check ID if estimate < T)",
+        ylabel="share flagged",
+        title="flag rate vs threshold",
+        ylim=(0, 1.01),
+    )
     a2.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -104,8 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, required=True, help="folder with labels.csv")
     ap.add_argument("--json", type=Path, required=True)
     ap.add_argument("--views", type=int, default=1, help="frames per simulated track (1: each photo once)")
-    ap.add_argument("--split", choices=["all", "fit", "test"], default="all",
-                    help="'test': only the subjects the shipped calibration was not fitted on")
+    ap.add_argument(
+        "--split",
+        choices=["all", "fit", "test"],
+        default="all",
+        help="'test': only the subjects the shipped calibration was not fitted on",
+    )
     ap.add_argument("--limit", type=int, help="at most this many photos (a fixed pseudo-random sample)")
     ap.add_argument("--config", type=Path, help="edge config YAML (default settings otherwise)")
     ap.add_argument("--plot", type=Path, help="PNG path (default: beside the JSON)")
@@ -131,8 +151,12 @@ def main(argv: list[str] | None = None) -> int:
         "split": args.split,
         "views_per_track": args.views,
         "unreadable_images": unreadable,
-        "config": {"detector": cfg.models.detector, "landmarks": cfg.models.landmarks,
-                   "fusion": cfg.fusion.method, "flip": cfg.fusion.flip},
+        "config": {
+            "detector": cfg.models.detector,
+            "landmarks": cfg.models.landmarks,
+            "fusion": cfg.fusion.method,
+            "flip": cfg.fusion.flip,
+        },
         **summary(main_res, cal, len(records)),
     }
     n_minors_all = sum(1 for r in records if r.item.age < 18)
@@ -155,8 +179,10 @@ def main(argv: list[str] | None = None) -> int:
         fusion[method] = {
             "mae": round(float(np.mean(np.abs(res["est"] - res["true"]))), 3),
             "at_operating_point": flag_rates(res["p_minor"] >= cal.operating_p_minor, res["true"]),
-            "at_99pct_minors_oracle": {**flag_rates(res["p_minor"] >= oracle, res["true"]),
-                                       "p_minor_threshold": round(oracle, 6)},
+            "at_99pct_minors_oracle": {
+                **flag_rates(res["p_minor"] >= oracle, res["true"]),
+                "p_minor_threshold": round(oracle, 6),
+            },
         }
     out["fusion"] = fusion
     out["bands"] = {k: list(v) for k, v in BANDS.items()}

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.report import write_json
-from benchmarks.datasets import load_labels, scene, split
-from benchmarks.metrics import flag_rates
 from humiao.edge.age import build_age_estimator, expected_age
 from humiao.edge.align import align
 from humiao.edge.detect import build_detector, iou_matrix
 from humiao.edge.landmarks import build_landmarks
+
+from benchmarks.datasets import load_labels, scene, split
+from benchmarks.metrics import flag_rates
+from benchmarks.report import write_json
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,12 +71,21 @@ def main(argv: list[str] | None = None) -> int:
             "reference_mae": round(float(np.mean(ref_err)), 3) if diffs else None,
             "ours_mae": round(float(np.mean(our_err)), 3) if diffs else None,
             # the age model's own reference pipeline as a screening rule "looks under T → check ID"
-            "reference_flag_rates": {str(t): flag_rates(np.array(ref_ages) < t, np.array(truths))
-                                     for t in (18, 21, 25, 30)} if diffs else None,
+            "reference_flag_rates": {
+                str(t): flag_rates(np.array(ref_ages) < t, np.array(truths)) for t in (18, 21, 25, 30)
+            }
+            if diffs
+            else None,
         }
     all_n = sum(v["faces_compared"] for v in report.values())
     overall = sum((v["mean_abs_diff_years"] or 0) * v["faces_compared"] for v in report.values()) / max(all_n, 1)
-    out = {"landmarks": args.landmarks, "per_dataset": report, "faces_compared": all_n, "mean_abs_diff_years": round(overall, 3), "target": 1.5}
+    out = {
+        "landmarks": args.landmarks,
+        "per_dataset": report,
+        "faces_compared": all_n,
+        "mean_abs_diff_years": round(overall, 3),
+        "target": 1.5,
+    }
     write_json(args.json, out)
     return 0
 

@@ -17,14 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.datasets import load_labels, split
-from benchmarks.faceeval import FaceEvaluator
-from benchmarks.metrics import operating_threshold
+from humiao.config import load_config
 from humiao.edge import calibration
 from humiao.edge.config import EdgeConfig
 from humiao.edge.fuse import fuse
 from humiao.edge.pipeline import build_stages
-from humiao.config import load_config
+
+from benchmarks.datasets import load_labels, split
+from benchmarks.faceeval import FaceEvaluator
+from benchmarks.metrics import operating_threshold
 
 
 def fused_estimates(evaluator: FaceEvaluator, items, n_views: int, method: str):
@@ -45,10 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target", type=float, default=0.99, help="share of minors the operating point must flag")
     ap.add_argument("--max-per-set", type=int, default=3000)
     ap.add_argument("--out", type=Path, help="default: the config's fusion.calibration_file, else the shipped file")
-    ap.add_argument("--config", type=Path, help="edge config YAML (e.g. another model pack); default settings otherwise")
+    ap.add_argument(
+        "--config", type=Path, help="edge config YAML (e.g. another model pack); default settings otherwise"
+    )
     ap.add_argument("--json", type=Path, help="also write the fit report here")
-    ap.add_argument("--estimates", type=Path,
-                    help="npz cache of the fused estimates: read if it exists, else written (to refit without re-running the models)")
+    ap.add_argument(
+        "--estimates",
+        type=Path,
+        help="npz cache of the fused estimates: read if it exists, else written (to refit without re-running the models)",
+    )
     args = ap.parse_args(argv)
 
     cfg = load_config(EdgeConfig, args.config)

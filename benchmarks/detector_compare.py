@@ -22,11 +22,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from benchmarks.datasets import load_labels, shuffled
-from benchmarks.dlib_reference import DlibReference
 from humiao.edge.detect import build_detector
 from humiao.edge.sample_video import _background
 from humiao.models import ModelError
+
+from benchmarks.datasets import load_labels, shuffled
+from benchmarks.dlib_reference import DlibReference
 
 SIZES = (40, 64, 100, 160)
 CANDIDATES = {
@@ -62,7 +63,7 @@ def scenes(items, n: int, seed: int = 11):
                 continue
             ox, oy = int(rng.integers(0, 1280 - pw)), int(rng.integers(0, 720 - ph))
             frame = bg.copy()
-            frame[oy:oy + ph, ox:ox + pw] = photo
+            frame[oy : oy + ph, ox : ox + pw] = photo
             box = np.array([x1 * s + ox, y1 * s + oy, x2 * s + ox, y2 * s + oy])
             out.append((frame, box, size))
     return out
@@ -109,7 +110,12 @@ def main(argv: list[str] | None = None) -> int:
             "ms_per_720p_frame": round(1000 * t / len(frames), 2),
         }
         print(name, json.dumps(results[name]))
-    out = {"frames": len(frames), "face_sizes_px": list(SIZES), "data": [str(p) for p in args.data], "detectors": results}
+    out = {
+        "frames": len(frames),
+        "face_sizes_px": list(SIZES),
+        "data": [str(p) for p in args.data],
+        "detectors": results,
+    }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=2) + "\n")
     return 0

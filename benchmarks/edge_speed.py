@@ -26,13 +26,13 @@ from pathlib import Path
 
 import cv2
 
-from benchmarks.report import machine, write_json
+from humiao.config import load_config
 from humiao.edge.agent import EdgeAgent
 from humiao.edge.capture import frames
 from humiao.edge.config import EdgeConfig
 from humiao.edge.sample_video import build
-from humiao.config import load_config
 
+from benchmarks.report import machine, write_json
 
 EVERY_FRAME_FPS = 120.0  # the highest detect_fps: every frame of the 25 fps video is processed
 
@@ -47,8 +47,9 @@ def decode_only(path: str) -> tuple[int, float]:
 
 def pipeline_pass(cfg: EdgeConfig, path: str, detect_fps: float) -> dict:
     """The agent itself over the file; its timer has every stage, decoding included."""
-    agent = EdgeAgent(cfg.model_copy(update={"detect_fps": detect_fps,
-                                             "source": cfg.source.model_copy(update={"mode": "offline"})}))
+    agent = EdgeAgent(
+        cfg.model_copy(update={"detect_fps": detect_fps, "source": cfg.source.model_copy(update={"mode": "offline"})})
+    )
     summary = agent.run(lambda event: None, path)
     timer, n = agent.pipeline.timer, summary.frames_read
     return {
@@ -84,8 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         n, dec_s = decode_only(str(video))
         at_rate = pipeline_pass(cfg, str(video), cfg.detect_fps)
         every = pipeline_pass(cfg, str(video), EVERY_FRAME_FPS)
-        quiet_video, _ = build(Path(tmp) / "quiet.mp4", seconds_per_person=args.seconds_per_person, limit=args.people,
-                               gap_s=args.idle_gap_s)
+        quiet_video, _ = build(
+            Path(tmp) / "quiet.mp4",
+            seconds_per_person=args.seconds_per_person,
+            limit=args.people,
+            gap_s=args.idle_gap_s,
+        )
         qn, qdec_s = decode_only(str(quiet_video))
         quiet = pipeline_pass(cfg, str(quiet_video), cfg.detect_fps)
         quiet["frames_gated_by_motion"] = quiet.pop("frames_gated", None)
@@ -93,15 +98,25 @@ def main(argv: list[str] | None = None) -> int:
     out = {
         "video": {"frames": n, "size": [1280, 720], "people": len(people), "codec": "mp4v"},
         "machine": machine(cores_used=1 if not args.all_cores else os.cpu_count()),
-        "config": {"detector": cfg.models.detector, "tiles": cfg.detector.tiles, "landmarks": cfg.models.landmarks,
-                   "flip": cfg.fusion.flip, "detect_fps": cfg.detect_fps},
+        "config": {
+            "detector": cfg.models.detector,
+            "tiles": cfg.detector.tiles,
+            "landmarks": cfg.models.landmarks,
+            "flip": cfg.fusion.flip,
+            "detect_fps": cfg.detect_fps,
+        },
         "decode_only": {"ms_per_frame": round(dec_ms, 3), "fps": round(n / dec_s, 2)},
         "pipeline_at_detect_fps": at_rate,
         "pipeline_every_frame": every,
         "ratio_pipeline_to_decode_at_detect_fps": round(1000 * at_rate["seconds"] / n / dec_ms, 2),
         "ratio_pipeline_to_decode_every_frame": round(1000 * every["seconds"] / n / dec_ms, 2),
-        "quiet_entrance": {"idle_gap_s": args.idle_gap_s, "frames": qn, "decode_only_fps": round(qn / qdec_s, 2),
-                           "pipeline": quiet, "ratio_pipeline_to_decode": round(quiet["seconds"] / qdec_s, 2)},
+        "quiet_entrance": {
+            "idle_gap_s": args.idle_gap_s,
+            "frames": qn,
+            "decode_only_fps": round(qn / qdec_s, 2),
+            "pipeline": quiet,
+            "ratio_pipeline_to_decode": round(quiet["seconds"] / qdec_s, 2),
+        },
         "target_ratio": 1.5,
     }
     write_json(args.json, out)

@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import create_engine, select
 
-from benchmarks.report import machine, write_json
 from humiao.edge.agent import EdgeAgent, resolve_source
 from humiao.edge.config import EdgeConfig
 from humiao.hub.tables import Alert
+
+from benchmarks.report import machine, write_json
 from tests.support.services import PG_ADMIN_URL, HubProcess, Mosquitto, hub_config, scratch_database
 
 
@@ -56,30 +57,36 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         work = Path(tmp)
-        url = (stack.enter_context(scratch_database(args.pg_url, "humiao_bench")) if args.store == "postgresql"
-               else f"sqlite:///{work / 'hub.db'}")
+        url = (
+            stack.enter_context(scratch_database(args.pg_url, "humiao_bench"))
+            if args.store == "postgresql"
+            else f"sqlite:///{work / 'hub.db'}"
+        )
         broker = Mosquitto(work / "mosquitto").start()
         stack.callback(broker.stop)
         hub_cfg = hub_config(work, url, broker.port, client_id="latency-hub")
         hub_cfg["ingest"] = {}  # production batching
         hub = HubProcess(work, hub_cfg).start()
         stack.callback(hub.stop)
-        cfg = EdgeConfig.model_validate({
-            **base.model_dump(mode="json", exclude={"mqtt", "source", "device", "evidence", "metrics"}),
-            "mqtt": {"port": broker.port, "client_id": "latency-edge"},
-            "device": {"state_dir": str(work / "edge")},
-            "evidence": {"hub_public_key": str(work / "hubdata" / "evidence.pub")},
-            "metrics": {"port": None},
-            "source": {"uri": video, "mode": "live", "on_end": "loop", "max_frames": frames * args.passes},
-        })
+        cfg = EdgeConfig.model_validate(
+            {
+                **base.model_dump(mode="json", exclude={"mqtt", "source", "device", "evidence", "metrics"}),
+                "mqtt": {"port": broker.port, "client_id": "latency-edge"},
+                "device": {"state_dir": str(work / "edge")},
+                "evidence": {"hub_public_key": str(work / "hubdata" / "evidence.pub")},
+                "metrics": {"port": None},
+                "source": {"uri": video, "mode": "live", "on_end": "loop", "max_frames": frames * args.passes},
+            }
+        )
         summary = EdgeAgent(cfg).run()
         engine = create_engine(url)
         deadline = time.time() + 30
         rows = []
         while time.time() < deadline:
             with engine.connect() as conn:
-                rows = conn.execute(select(Alert.first_seen, Alert.decided_at, Alert.received_at,
-                                           Alert.stored_at)).all()
+                rows = conn.execute(
+                    select(Alert.first_seen, Alert.decided_at, Alert.received_at, Alert.stored_at)
+                ).all()
             if len(rows) >= len(summary.alerts):
                 break
             time.sleep(0.2)
@@ -90,14 +97,26 @@ def main(argv: list[str] | None = None) -> int:
     wire = [(r - d).total_seconds() for f, d, r, s in rows]
     hubt = [(s - r).total_seconds() for f, d, r, s in rows]
     result = {
-        "p50_s": pct(total, 50), "p95_s": pct(total, 95), "max_s": round(max(total), 3) if total else None,
-        "n": len(total), "alerts_sent": len(summary.alerts), "people_decided": len(summary.decisions),
-        "store": args.store, "video_frames": frames * args.passes,
-        "parts_p50_s": {"edge_first_seen_to_decided": pct(edge, 50), "decided_to_hub_received": pct(wire, 50),
-                        "hub_received_to_stored": pct(hubt, 50)},
-        "parts_p95_s": {"edge_first_seen_to_decided": pct(edge, 95), "decided_to_hub_received": pct(wire, 95),
-                        "hub_received_to_stored": pct(hubt, 95)},
-        "alert_within_s": cfg.policy.alert_within_s, "detect_fps": cfg.detect_fps,
+        "p50_s": pct(total, 50),
+        "p95_s": pct(total, 95),
+        "max_s": round(max(total), 3) if total else None,
+        "n": len(total),
+        "alerts_sent": len(summary.alerts),
+        "people_decided": len(summary.decisions),
+        "store": args.store,
+        "video_frames": frames * args.passes,
+        "parts_p50_s": {
+            "edge_first_seen_to_decided": pct(edge, 50),
+            "decided_to_hub_received": pct(wire, 50),
+            "hub_received_to_stored": pct(hubt, 50),
+        },
+        "parts_p95_s": {
+            "edge_first_seen_to_decided": pct(edge, 95),
+            "decided_to_hub_received": pct(wire, 95),
+            "hub_received_to_stored": pct(hubt, 95),
+        },
+        "alert_within_s": cfg.policy.alert_within_s,
+        "detect_fps": cfg.detect_fps,
         "machine": machine(),
         "target": {"p95_s": 1.0},
     }

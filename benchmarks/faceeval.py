@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from benchmarks.datasets import LabeledImage, bucket, scene
 from humiao.edge.age import AgeEstimator
 from humiao.edge.config import EdgeConfig
 from humiao.edge.detect import FaceDetector
 from humiao.edge.pipeline import estimate_ages, observe_face
+
+from benchmarks.datasets import LabeledImage, bucket, scene
 
 
 @dataclass

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.datasets import load_labels, scene, split
-from benchmarks.dlib_reference import DlibReference
 from humiao.edge.detect import build_detector, iou_matrix
 from humiao.edge.landmarks import build_landmarks
+
+from benchmarks.datasets import load_labels, scene, split
+from benchmarks.dlib_reference import DlibReference
 
 POINTS = {
     "blazeface": (0, 1, 2, 3),  # right eye, left eye, nose tip, mouth centre
@@ -40,7 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     detector = build_detector("blazeface-full-range")
     marker = build_landmarks(args.landmarks)
     index = list(POINTS[args.landmarks])
-    out = args.out or Path(__file__).resolve().parent.parent / "models" / "calibration" / f"alignment_{args.landmarks}.json"
+    out = (
+        args.out
+        or Path(__file__).resolve().parent.parent / "models" / "calibration" / f"alignment_{args.landmarks}.json"
+    )
     points = []
     for folder in args.data:
         fit, _ = split(load_labels(folder))
@@ -63,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     pts = np.stack(points)
     template = np.median(pts, axis=0)
     spread = np.median(np.linalg.norm(pts - template, axis=2), axis=0)
-    weights = (1.0 / np.maximum(spread, 0.25))
+    weights = 1.0 / np.maximum(spread, 0.25)
     weights = weights / weights.sum()
     result = {
         "chip_size": 64,

@@ -35,24 +35,32 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from sqlalchemy import create_engine, func, select
 
-from benchmarks.report import machine, write_json
 from humiao.hub.tables import Alarm, Alert
-from tests.support.services import PG_ADMIN_URL, HubProcess, Mosquitto, hub_config, sample_alert, scratch_database
 from humiao.proto import humiao_v1_pb2 as pb
 
+from benchmarks.report import machine, write_json
+from tests.support.services import PG_ADMIN_URL, HubProcess, Mosquitto, hub_config, sample_alert, scratch_database
 
 
 def make_alerts(n: int, devices: int) -> list[tuple[str, bytes, str]]:
-    return [sample_alert(("bench", f"venue{i % devices}", f"edge{i % devices}"), venue_type=pb.VENUE_TYPE_KTV,
-                         track_id=i, policy_version="bench") for i in range(n)]
+    return [
+        sample_alert(
+            ("bench", f"venue{i % devices}", f"edge{i % devices}"),
+            venue_type=pb.VENUE_TYPE_KTV,
+            track_id=i,
+            policy_version="bench",
+        )
+        for i in range(n)
+    ]
 
 
 class Generator:
     """QoS 1 publisher with a bounded window of unacknowledged messages."""
 
     def __init__(self, port: int, window: int):
-        self.client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id="bench-load",
-                                  protocol=mqtt.MQTTv5)
+        self.client = mqtt.Client(
+            callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id="bench-load", protocol=mqtt.MQTTv5
+        )
         # the window is kept here; paho's own limit would rescan its whole outbox on every PUBACK
         self.client.max_inflight_messages_set(0)
         self.window = window
@@ -86,8 +94,11 @@ class Generator:
 
 def hub_counter(port: int, name: str) -> float:
     body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    return sum(float(line.split()[-1]) for line in body.splitlines() if line.startswith(name + " ")
-               or line.startswith(name + "{"))
+    return sum(
+        float(line.split()[-1])
+        for line in body.splitlines()
+        if line.startswith(name + " ") or line.startswith(name + "{")
+    )
 
 
 def run_store(store: str, url: str, n: int, devices: int, window: int, workdir: Path, workers: int = 1) -> dict:
@@ -105,9 +116,22 @@ def run_store(store: str, url: str, n: int, devices: int, window: int, workdir: 
         if os.environ.get("HUMIAO_BENCH_PROFILE"):  # py-spy on the hub while it ingests (development aid)
             import subprocess
 
-            subprocess.Popen(["py-spy", "record", "-o", os.environ["HUMIAO_BENCH_PROFILE"] + f".{store}.txt", "-f",
-                              "raw", "-d", "6", "-p", str(hubs[0].proc.pid)], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+            subprocess.Popen(
+                [
+                    "py-spy",
+                    "record",
+                    "-o",
+                    os.environ["HUMIAO_BENCH_PROFILE"] + f".{store}.txt",
+                    "-f",
+                    "raw",
+                    "-d",
+                    "6",
+                    "-p",
+                    str(hubs[0].proc.pid),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             time.sleep(1)
         gen = Generator(broker.port, window)
         start = gen.send(alerts)
@@ -133,10 +157,21 @@ def run_store(store: str, url: str, n: int, devices: int, window: int, workdir: 
             alarms_done = time.perf_counter()
         redelivered = sum(hub_counter(h.config["http"]["port"], "humiao_hub_duplicates_total") for h in hubs)
         elapsed = done - start
-        return {"alerts_per_s": round(distinct / elapsed, 1), "sent": n, "stored": distinct, "lost": n - distinct,
-                "duplicates": rows - distinct, "redeliveries_absorbed": int(redelivered), "seconds": round(elapsed, 2),
-                "alarms_raised": raised, "alarms_done_seconds": round(alarms_done - start, 2),
-                "publish_seconds": round(sent_s, 2), "devices": devices, "window": window, "hub_workers": workers}
+        return {
+            "alerts_per_s": round(distinct / elapsed, 1),
+            "sent": n,
+            "stored": distinct,
+            "lost": n - distinct,
+            "duplicates": rows - distinct,
+            "redeliveries_absorbed": int(redelivered),
+            "seconds": round(elapsed, 2),
+            "alarms_raised": raised,
+            "alarms_done_seconds": round(alarms_done - start, 2),
+            "publish_seconds": round(sent_s, 2),
+            "devices": devices,
+            "window": window,
+            "hub_workers": workers,
+        }
     finally:
         for hub in hubs:
             hub.stop()
@@ -150,10 +185,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--alerts", type=int, default=30000)
     ap.add_argument("--devices", type=int, default=50)
     ap.add_argument("--window", type=int, default=2000, help="unacknowledged publishes at most")
-    ap.add_argument("--runs", default="sqlite:1,postgresql:2,postgresql:1",
-                    help="store:hub-workers, comma-separated (store: sqlite or postgresql)")
-    ap.add_argument("--pg-url", default=os.environ.get("HUMIAO_TEST_PG_URL", PG_ADMIN_URL),
-                    help="a server where a scratch database may be created")
+    ap.add_argument(
+        "--runs",
+        default="sqlite:1,postgresql:2,postgresql:1",
+        help="store:hub-workers, comma-separated (store: sqlite or postgresql)",
+    )
+    ap.add_argument(
+        "--pg-url",
+        default=os.environ.get("HUMIAO_TEST_PG_URL", PG_ADMIN_URL),
+        help="a server where a scratch database may be created",
+    )
     args = ap.parse_args(argv)
     runs = []
     for spec in args.runs.split(","):
@@ -169,8 +210,9 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             if store == "sqlite":
-                results[key] = run_store(store, f"sqlite:///{work / 'hub.db'}", args.alerts, args.devices,
-                                         args.window, work, workers)
+                results[key] = run_store(
+                    store, f"sqlite:///{work / 'hub.db'}", args.alerts, args.devices, args.window, work, workers
+                )
             else:
                 with scratch_database(args.pg_url, "humiao_bench") as url:
                     results[key] = run_store(store, url, args.alerts, args.devices, args.window, work, workers)

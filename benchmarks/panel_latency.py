@@ -23,14 +23,22 @@ import numpy as np
 import paho.mqtt.client as mqtt
 from sqlalchemy import select
 
-from benchmarks.report import machine, write_json
 from humiao.hub.tables import Alarm, Alert
-from tests.support.services import Mosquitto, free_port, sample_alert
 from humiao.proto import humiao_v1_pb2 as pb
 
+from benchmarks.report import machine, write_json
+from tests.support.services import Mosquitto, free_port, sample_alert
+
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 PASSWORD = "benchmark password"
 
 
@@ -84,8 +92,9 @@ def main(argv: list[str] | None = None) -> int:
                       if (!(tr.dataset.id in window.appeared)) window.appeared[tr.dataset.id] = Date.now() / 1000; }))
                     .observe(document.getElementById('alarm-rows'), {childList: true, subtree: true}); }""")
                 for _ in range(args.alerts):
-                    t, payload, eid = sample_alert(("d1", "ktv-bench", "door-1"), venue_type=pb.VENUE_TYPE_KTV,
-                                                   policy_version="bench")
+                    t, payload, eid = sample_alert(
+                        ("d1", "ktv-bench", "door-1"), venue_type=pb.VENUE_TYPE_KTV, policy_version="bench"
+                    )
                     published[eid] = time.time()
                     pub.publish(t, payload, qos=1).wait_for_publish(5)
                     time.sleep(args.interval)
@@ -100,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
             hub.stop()
             broker.stop()
             with hub.sessions() as s:
-                rows = s.execute(select(Alarm.id, Alert.event_id, Alert.received_at)
-                                 .join(Alert, Alert.event_id == Alarm.event_id)).all()
+                rows = s.execute(
+                    select(Alarm.id, Alert.event_id, Alert.received_at).join(Alert, Alert.event_id == Alarm.event_id)
+                ).all()
 
     from_publish, from_ingest = [], []
     for alarm_id, eid, received_at in rows:
@@ -110,11 +120,18 @@ def main(argv: list[str] | None = None) -> int:
             from_publish.append(shown - published[eid])
             from_ingest.append(shown - received_at.timestamp())
     result = {
-        "n": len(from_publish), "sent": args.alerts,
-        "p50_s": pct(from_publish, 50), "p95_s": pct(from_publish, 95), "max_s": round(max(from_publish), 3),
-        "from_hub_received": {"p50_s": pct(from_ingest, 50), "p95_s": pct(from_ingest, 95),
-                              "max_s": round(max(from_ingest), 3)},
-        "browser": "Debian chromium (headless), Playwright", "sse_poll_s": 0.5,
+        "n": len(from_publish),
+        "sent": args.alerts,
+        "p50_s": pct(from_publish, 50),
+        "p95_s": pct(from_publish, 95),
+        "max_s": round(max(from_publish), 3),
+        "from_hub_received": {
+            "p50_s": pct(from_ingest, 50),
+            "p95_s": pct(from_ingest, 95),
+            "max_s": round(max(from_ingest), 3),
+        },
+        "browser": "Debian chromium (headless), Playwright",
+        "sse_poll_s": 0.5,
         "machine": machine(),
         "target": {"from_hub_received_s": 1.0},
     }

@@ -19,8 +19,13 @@ def machine(**extra) -> dict:
                 break
     except OSError:
         pass
-    return {"cpu": model, "cpus": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version(), **extra}
+    return {
+        "cpu": model,
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        **extra,
+    }
 
 
 def write_json(path: Path, result: dict, echo: bool = True) -> None:

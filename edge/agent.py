@@ -114,8 +114,10 @@ class EdgeAgent:
             probe.touch()
             probe.unlink()
         except OSError as err:
-            raise StateError(f"device.state_dir {state}: not writable ({err.strerror}); the spool and sealed "
-                              "evidence live there — create it for this user or set device.state_dir") from None
+            raise StateError(
+                f"device.state_dir {state}: not writable ({err.strerror}); the spool and sealed "
+                "evidence live there — create it for this user or set device.state_dir"
+            ) from None
         self.spool = Spool(state / "spool.db", max_bytes=int(self.cfg.spool.max_mb * (1 << 20)))
         self.evidence = EvidenceStore(state / "evidence.db", self.cfg.evidence)
         if not self.evidence.enabled:
@@ -123,10 +125,15 @@ class EdgeAgent:
         m = self.messages
         # the Last Will carries no time: the broker sends it when we are gone, and the hub stamps it then
         offline = pb.Status(origin=m.origin(), online=False).SerializeToString()
-        self.publisher = Publisher(self.spool, self.cfg.mqtt, will=(m.topic("status"), offline),
-                                   subscriptions=[m.topic("evidence_request"), m.topic("evidence_ack")],
-                                   on_message=self._on_hub_message, on_connected=lambda _p: self._status_now.set(),
-                                   receipt_topic=m.topic("receipt"))
+        self.publisher = Publisher(
+            self.spool,
+            self.cfg.mqtt,
+            will=(m.topic("status"), offline),
+            subscriptions=[m.topic("evidence_request"), m.topic("evidence_ack")],
+            on_message=self._on_hub_message,
+            on_connected=lambda _p: self._status_now.set(),
+            receipt_topic=m.topic("receipt"),
+        )
         self._put("birth", f"birth:{uuid7()}", m.birth(self.started_at))
         self.publisher.start()
 
@@ -152,8 +159,17 @@ class EdgeAgent:
         except Exception:
             self.close(reason="failed to start")
             raise
-        self.camera = CameraReader(uri, src.camera_id, src.mode, src.on_end, src.stall_timeout_s, src.reconnect_min_s,
-                                   src.reconnect_max_s, src.max_frames, on_state=self._camera_changed).start()
+        self.camera = CameraReader(
+            uri,
+            src.camera_id,
+            src.mode,
+            src.on_end,
+            src.stall_timeout_s,
+            src.reconnect_min_s,
+            src.reconnect_max_s,
+            src.max_frames,
+            on_state=self._camera_changed,
+        ).start()
         self._status_thread = threading.Thread(target=self._status_loop, name="edge-status", daemon=True)
         self._status_thread.start()
 
@@ -219,8 +235,9 @@ class EdgeAgent:
         event.best_crop = None  # the plain crop is not kept past this point
         # offline (a file faster than real time) the clock is the video's; live it is the wall clock
         decided_at = self._frame_wall if self.cfg.source.mode == "offline" else time.time()
-        msg = self.messages.alert(event_id, event.track_id, event.first_seen + self._wall_offset, decided_at,
-                                  event.decision, kept)
+        msg = self.messages.alert(
+            event_id, event.track_id, event.first_seen + self._wall_offset, decided_at, event.decision, kept
+        )
         self._put("alert", event_id, msg)
         return event_id
 
@@ -234,11 +251,19 @@ class EdgeAgent:
         if where.kind == "evidence_request":
             sealed = self.evidence.get(msg.event_id) if self.evidence else None
             if sealed is None:
-                log.warning("evidence request %s for %s: no crop here (never kept, expired or already sent)",
-                            msg.request_id, msg.event_id)
+                log.warning(
+                    "evidence request %s for %s: no crop here (never kept, expired or already sent)",
+                    msg.request_id,
+                    msg.event_id,
+                )
                 return
-            log.info("evidence request %s for %s by %s (%s)", msg.request_id, msg.event_id, msg.requested_by,
-                     pb.EvidenceReason.Name(msg.reason))
+            log.info(
+                "evidence request %s for %s by %s (%s)",
+                msg.request_id,
+                msg.event_id,
+                msg.requested_by,
+                pb.EvidenceReason.Name(msg.reason),
+            )
             self._put("evidence", f"evidence:{msg.request_id}", self.messages.evidence(msg.request_id, sealed))
             self.evidence.mark_sent(msg.event_id, msg.request_id)
             self.metrics.evidence.labels("sent").inc()
@@ -256,14 +281,23 @@ class EdgeAgent:
         c = self.camera
         if c is None:
             return []
-        return [dict(camera_id=c.camera_id, state=c.state, state_since=c.state_since, fps=c.fps,
-                     frames_skipped=c.frames_skipped, reconnects=c.reconnects)]
+        return [
+            dict(
+                camera_id=c.camera_id,
+                state=c.state,
+                state_since=c.state_since,
+                fps=c.fps,
+                frames_skipped=c.frames_skipped,
+                reconnects=c.reconnects,
+            )
+        ]
 
     def _status(self, online: bool) -> pb.Status:
         depth = self.spool.depth() if self.spool else 0
         size = self.spool.size_bytes() if self.spool else 0
-        return self.messages.status(online, time.time(), self.camera_status(), depth, size,
-                                    time.time() - self.started_at)
+        return self.messages.status(
+            online, time.time(), self.camera_status(), depth, size, time.time() - self.started_at
+        )
 
     def _refresh_gauges(self) -> None:
         m = self.metrics
@@ -297,8 +331,9 @@ class EdgeAgent:
                         self.metrics.evidence.labels("expired").inc(expired)
                         log.info("deleted %d unrequested evidence crops past retention", expired)
                 if self.publisher:
-                    self.publisher.send_now(self.messages.topic("status"),
-                                            self._status(online=True).SerializeToString(), retain=True)
+                    self.publisher.send_now(
+                        self.messages.topic("status"), self._status(online=True).SerializeToString(), retain=True
+                    )
             except Exception:
                 log.exception("status update failed")
 
@@ -321,10 +356,12 @@ class EdgeAgent:
             while self.spool.depth() and time.monotonic() < deadline:
                 time.sleep(0.05)
             if self.spool.depth():
-                log.warning("%d messages still spooled at shutdown; they are sent at the next start",
-                            self.spool.depth())
-            self.publisher.send_now(self.messages.topic("status"), self._status(online=False).SerializeToString(),
-                                    retain=True)
+                log.warning(
+                    "%d messages still spooled at shutdown; they are sent at the next start", self.spool.depth()
+                )
+            self.publisher.send_now(
+                self.messages.topic("status"), self._status(online=False).SerializeToString(), retain=True
+            )
             time.sleep(0.1)
             self.publisher.stop()
             self.publisher = None

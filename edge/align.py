@@ -55,7 +55,7 @@ def similarity(src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = No
     # complex-number form: d ≈ z * s with z = a + ib
     num_a = (w * (s[:, 0] * d[:, 0] + s[:, 1] * d[:, 1])).sum()
     num_b = (w * (s[:, 0] * d[:, 1] - s[:, 1] * d[:, 0])).sum()
-    den = (w * (s ** 2).sum(1)).sum()
+    den = (w * (s**2).sum(1)).sum()
     if den <= 1e-12:
         raise ValueError("degenerate keypoints")
     a, b = num_a / den, num_b / den
@@ -94,8 +94,9 @@ def warp_chip(frame: np.ndarray, transform: np.ndarray, size: int = CHIP_SIZE) -
         source = region
     else:
         source = frame
-    return cv2.warpAffine(source, m, (size, size), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.warpAffine(
+        source, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
 
 
 def align(frame: np.ndarray, landmarks: np.ndarray, source: str) -> np.ndarray:

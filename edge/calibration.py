@@ -57,7 +57,7 @@ class AgeCalibration:
         sigma = np.asarray(self.sigma)[None, :]
         z = (y - np.asarray(self.mu)[None, :]) / sigma
         prior = np.asarray(self.prior) / np.sum(self.prior)
-        logpost = -0.5 * z ** 2 - np.log(sigma) + np.log(np.maximum(prior, 1e-12))[None, :]
+        logpost = -0.5 * z**2 - np.log(sigma) + np.log(np.maximum(prior, 1e-12))[None, :]
         logpost -= logpost.max(1, keepdims=True)
         post = np.exp(logpost)
         return post / post.sum(1, keepdims=True)
@@ -76,29 +76,44 @@ class AgeCalibration:
         med = np.array([np.interp(0.5, row, AGES + 0.5) for row in cdf])
         return float(med[0]) if np.ndim(estimate) == 0 else med
 
-    def with_prior(self, prior: np.ndarray) -> "AgeCalibration":
+    def with_prior(self, prior: np.ndarray) -> AgeCalibration:
         prior = np.asarray(prior, dtype=np.float64)
         return AgeCalibration(self.mu, self.sigma, tuple(prior / prior.sum()), self.operating_p_minor, self.meta)
 
     def to_json(self) -> dict:
-        return {"mu": [round(v, 6) for v in self.mu], "sigma": [round(v, 6) for v in self.sigma],
-                "prior": [round(p, 6) for p in self.prior], "operating_p_minor": self.operating_p_minor,
-                "meta": self.meta or {}}
+        return {
+            "mu": [round(v, 6) for v in self.mu],
+            "sigma": [round(v, 6) for v in self.sigma],
+            "prior": [round(p, 6) for p in self.prior],
+            "operating_p_minor": self.operating_p_minor,
+            "meta": self.meta or {},
+        }
 
     @classmethod
-    def load(cls, path: Path | None = None) -> "AgeCalibration":
+    def load(cls, path: Path | None = None) -> AgeCalibration:
         path = Path(path or DEFAULT_FILE)
         try:
             data = json.loads(path.read_text())
-            return cls(tuple(data["mu"]), tuple(data["sigma"]), tuple(data["prior"]),
-                       float(data["operating_p_minor"]), data.get("meta"))
+            return cls(
+                tuple(data["mu"]),
+                tuple(data["sigma"]),
+                tuple(data["prior"]),
+                float(data["operating_p_minor"]),
+                data.get("meta"),
+            )
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise ValueError(f"calibration file {path}: {err}; run `python -m benchmarks.calibrate`") from err
 
 
-def fit(estimates: np.ndarray, truths: np.ndarray, bandwidth: float = 0.18, min_sigma: float = 0.04,
-        min_support: float = 30.0,
-        prior_smoothing: float = 2.0, prior_floor: float = 0.002) -> AgeCalibration:
+def fit(
+    estimates: np.ndarray,
+    truths: np.ndarray,
+    bandwidth: float = 0.18,
+    min_sigma: float = 0.04,
+    min_support: float = 30.0,
+    prior_smoothing: float = 2.0,
+    prior_floor: float = 0.002,
+) -> AgeCalibration:
     """mu[a], sigma[a]: Gaussian-kernel weighted mean and spread of log(1 + estimate) over faces
     whose log(1 + true age) is near log(1 + a) (bandwidth in log-age units, widened where fewer
     than ``min_support`` faces fall in the window); the prior is the
@@ -133,7 +148,13 @@ def reliability(p: np.ndarray, outcome: np.ndarray, bins: int = 10) -> dict:
     for lo, hi in zip(edges[:-1], edges[1:]):
         m = (p >= lo) & ((p < hi) if hi < 1 else (p <= hi))
         if m.any():
-            rows.append({"bin": [round(lo, 2), round(hi, 2)], "n": int(m.sum()),
-                         "mean_p": round(float(p[m].mean()), 4), "observed": round(float(o[m].mean()), 4)})
+            rows.append(
+                {
+                    "bin": [round(lo, 2), round(hi, 2)],
+                    "n": int(m.sum()),
+                    "mean_p": round(float(p[m].mean()), 4),
+                    "observed": round(float(o[m].mean()), 4),
+                }
+            )
             ece += m.mean() * abs(p[m].mean() - o[m].mean())
     return {"ece": round(float(ece), 4), "brier": round(float(np.mean((p - o) ** 2)), 4), "table": rows}

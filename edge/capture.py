@@ -60,8 +60,11 @@ def open_capture(uri: str, timeout_ms: int = 10000) -> cv2.VideoCapture:
     elif uri.isdigit():
         cap = cv2.VideoCapture(int(uri))
     else:
-        cap = cv2.VideoCapture(uri, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms,
-                                                     cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms])
+        cap = cv2.VideoCapture(
+            uri,
+            cv2.CAP_FFMPEG,
+            [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms],
+        )
     if not cap.isOpened():
         raise SourceError(f"video source {uri!r}: OpenCV could not open it")
     return cap
@@ -85,9 +88,18 @@ def frames(uri: str, max_frames: int | None = None) -> Iterator[Frame]:
 
 
 class CameraReader:
-    def __init__(self, uri: str, camera_id: str = "cam0", mode: str = "live", on_end: str = "stop",
-                 stall_timeout_s: float = 5.0, reconnect_min_s: float = 0.5, reconnect_max_s: float = 30.0,
-                 max_frames: int | None = None, on_state=None):
+    def __init__(
+        self,
+        uri: str,
+        camera_id: str = "cam0",
+        mode: str = "live",
+        on_end: str = "stop",
+        stall_timeout_s: float = 5.0,
+        reconnect_min_s: float = 0.5,
+        reconnect_max_s: float = 30.0,
+        max_frames: int | None = None,
+        on_state=None,
+    ):
         self.uri, self.camera_id, self.mode, self.on_end = uri, camera_id, mode, on_end
         self.stall_timeout_s = stall_timeout_s
         self.reconnect_min_s, self.reconnect_max_s = reconnect_min_s, reconnect_max_s
@@ -107,7 +119,7 @@ class CameraReader:
         self.last_error = ""
 
     # -- consumer side -----------------------------------------------------------------------
-    def start(self) -> "CameraReader":
+    def start(self) -> CameraReader:
         self._thread.start()
         return self
 
@@ -154,7 +166,9 @@ class CameraReader:
         if state == self.state:
             return
         self.state, self.state_since = state, time.time()
-        (log.info if state in (STREAMING, ENDED) else log.warning)("camera %s: %s%s", self.camera_id, state, f" ({why})" if why else "")
+        (log.info if state in (STREAMING, ENDED) else log.warning)(
+            "camera %s: %s%s", self.camera_id, state, f" ({why})" if why else ""
+        )
         if self.on_state:
             self.on_state(self.camera_id, state)
 

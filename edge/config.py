@@ -24,21 +24,26 @@ class ModelsConfig(_Section):
     detector: Literal["blazeface-full-range", "blazeface-short-range", "yunet-2023mar"] = Field(
         "blazeface-full-range",
         description="full-range for wide views, short-range for close entrance cameras, "
-                    "yunet-2023mar if the operator added it (humiao models prepare yunet-2023mar --from FILE)")
+        "yunet-2023mar if the operator added it (humiao models prepare yunet-2023mar --from FILE)",
+    )
     landmarks: Literal["facemesh", "blazeface"] = Field(
-        "facemesh", description="alignment landmarks: FaceMesh eye corners (precise) or detector keypoints (cheaper)")
+        "facemesh", description="alignment landmarks: FaceMesh eye corners (precise) or detector keypoints (cheaper)"
+    )
     age: Literal["cydral-age-v1", "insightface-genderage"] = Field(
-        "cydral-age-v1", description="insightface-genderage needs pack 'insightface' and its own calibration file")
+        "cydral-age-v1", description="insightface-genderage needs pack 'insightface' and its own calibration file"
+    )
     threads: int = Field(1, ge=1, le=16, description="onnxruntime threads per model")
     mode: Literal["production", "evaluation"] = Field(
-        "production", description="production refuses model packs whose licence forbids commercial use")
+        "production", description="production refuses model packs whose licence forbids commercial use"
+    )
     pack: Literal["default", "insightface"] = Field(
-        "default", description="default: the licence-clean PyPI pack; insightface: SCRFD from insightface_dir")
+        "default", description="default: the licence-clean PyPI pack; insightface: SCRFD from insightface_dir"
+    )
     insightface_dir: Path | None = Field(None, description="directory of the operator's insightface model pack")
     allow_non_commercial: bool = Field(False, description="explicit override: run a non-commercial pack in production")
 
     @model_validator(mode="after")
-    def _pack_needs_dir(self) -> "ModelsConfig":
+    def _pack_needs_dir(self) -> ModelsConfig:
         if self.pack == "insightface" and self.insightface_dir is None:
             raise ValueError("pack 'insightface' needs models.insightface_dir")
         return self
@@ -47,7 +52,9 @@ class ModelsConfig(_Section):
 class DetectorConfig(_Section):
     score_threshold: float = Field(0.5, gt=0, lt=1)
     nms_iou: float = Field(0.3, gt=0, lt=1)
-    tiles: int = Field(1, ge=0, le=4, description="0: whole frame only; N≥1: also N rows of overlapping square tiles (small faces)")
+    tiles: int = Field(
+        1, ge=0, le=4, description="0: whole frame only; N≥1: also N rows of overlapping square tiles (small faces)"
+    )
     tile_overlap: float = Field(0.25, ge=0, lt=0.9)
     min_face_px: float = Field(0.0, ge=0, description="drop detections narrower than this")
 
@@ -56,20 +63,27 @@ class FusionConfig(_Section):
     method: Literal["quality", "mean", "best"] = "quality"
     max_observations: int = Field(24, ge=1, le=500, description="frames kept per track (lowest quality dropped)")
     flip: bool = Field(True, description="also score the mirrored chip and average")
-    calibration_file: Path | None = Field(None, description="default: the shipped models/calibration/age_calibration.json")
+    calibration_file: Path | None = Field(
+        None, description="default: the shipped models/calibration/age_calibration.json"
+    )
 
 
 SLUG = SEGMENT.pattern  # ids travel in MQTT topics: the wire's rule
 
 
 class SourceConfig(_Section):
-    uri: str = Field("sample", description="'sample' (generated demo video), a video file path, rtsp://…, or a USB index")
+    uri: str = Field(
+        "sample", description="'sample' (generated demo video), a video file path, rtsp://…, or a USB index"
+    )
     camera_id: str = Field("cam0", pattern=SLUG)
     mode: Literal["live", "offline"] = Field(
-        "live", description="live: latest frame only (files paced at their frame rate); offline: every frame, "
-                            "as fast as processed (evaluation)")
+        "live",
+        description="live: latest frame only (files paced at their frame rate); offline: every frame, "
+        "as fast as processed (evaluation)",
+    )
     on_end: Literal["stop", "loop", "reopen"] = Field(
-        "stop", description="at the end of a file: stop the agent, loop, or wait for the file to come back")
+        "stop", description="at the end of a file: stop the agent, loop, or wait for the file to come back"
+    )
     max_frames: int | None = Field(None, ge=1)
     stall_timeout_s: float = Field(5.0, gt=0, description="no frame for this long: the camera is stalled, reconnect")
     reconnect_min_s: float = Field(0.5, gt=0)
@@ -78,12 +92,13 @@ class SourceConfig(_Section):
 
 class DeviceConfig(_Section):
     """Who this edge is: the ids in every topic and message."""
+
     district_id: str = Field("demo-district", pattern=SLUG)
     venue_id: str = Field("demo-venue", pattern=SLUG)
     device_id: str = Field("edge-1", pattern=SLUG)
-    state_dir: Path = Field(Path("/var/lib/humiao-edge"),
-                            description="spool and sealed evidence; on the device's own disk")
-
+    state_dir: Path = Field(
+        Path("/var/lib/humiao-edge"), description="spool and sealed evidence; on the device's own disk"
+    )
 
     @field_validator("state_dir")
     @classmethod
@@ -102,7 +117,9 @@ class MetricsConfig(_Section):
 
 
 class SpoolConfig(_Section):
-    max_mb: float = Field(256.0, gt=0, description="spool budget; over it, the oldest evidence bytes go first, alerts never")
+    max_mb: float = Field(
+        256.0, gt=0, description="spool budget; over it, the oldest evidence bytes go first, alerts never"
+    )
 
 
 class EdgeConfig(_Section):
@@ -123,14 +140,17 @@ class EdgeConfig(_Section):
     detect_fps: float = Field(10.0, gt=0, le=120, description="frames per second sent to detection")
 
     @model_validator(mode="after")
-    def _landmarks_match_detector(self) -> "EdgeConfig":
+    def _landmarks_match_detector(self) -> EdgeConfig:
         if self.models.age == "insightface-genderage":
             if self.models.pack != "insightface":
                 raise ValueError("models.age 'insightface-genderage' needs models.pack 'insightface'")
             if self.fusion.calibration_file is None:
-                raise ValueError("models.age 'insightface-genderage' needs fusion.calibration_file fitted for it "
-                                 "(python -m benchmarks.calibrate --config … --out …); the shipped one is for cydral-age-v1")
+                raise ValueError(
+                    "models.age 'insightface-genderage' needs fusion.calibration_file fitted for it "
+                    "(python -m benchmarks.calibrate --config … --out …); the shipped one is for cydral-age-v1"
+                )
         if self.models.landmarks == "blazeface" and (
-                self.models.pack != "default" or not self.models.detector.startswith("blazeface")):
+            self.models.pack != "default" or not self.models.detector.startswith("blazeface")
+        ):
             raise ValueError("models.landmarks 'blazeface' needs a BlazeFace detector")
         return self

@@ -97,8 +97,15 @@ def to_detections(merged, width: int, height: int, min_face_px: float) -> list[D
 class BlazeFaceDetector:
     """BlazeFace over the whole frame and, optionally, over a grid of overlapping square tiles."""
 
-    def __init__(self, model: OnnxModel, score_threshold: float = 0.5, nms_iou: float = 0.3,
-                 tiles: int = 0, tile_overlap: float = 0.25, min_face_px: float = 0.0):
+    def __init__(
+        self,
+        model: OnnxModel,
+        score_threshold: float = 0.5,
+        nms_iou: float = 0.3,
+        tiles: int = 0,
+        tile_overlap: float = 0.25,
+        min_face_px: float = 0.0,
+    ):
         spec = SPECS.get(model.manifest.id)
         if spec is None:
             raise ValueError(f"{model.manifest.id} is not a BlazeFace model")
@@ -130,7 +137,9 @@ class BlazeFaceDetector:
         side = max(side, self.spec.input_size)
         ys, xs = _starts(height, side, self.tile_overlap), _starts(width, side, self.tile_overlap)
         tiles = [(x0, y0, side) for y0 in ys for x0 in xs]
-        overlap = min([side] + [side - (b - a) for a, b in zip(ys, ys[1:])] + [side - (b - a) for a, b in zip(xs, xs[1:])])
+        overlap = min(
+            [side] + [side - (b - a) for a, b in zip(ys, ys[1:])] + [side - (b - a) for a, b in zip(xs, xs[1:])]
+        )
         return tiles if overlap >= 0.5 * min(height, width) and side >= min(height, width) else [whole, *tiles]
 
     def _inputs(self, frame: np.ndarray, regions: list[tuple[int, int, int]]) -> list[tuple[np.ndarray, float]]:
@@ -155,9 +164,9 @@ class BlazeFaceDetector:
                 small_by_side[side] = (small, scale)
             small, scale = small_by_side[side]
             sx, sy = round(x0 * scale), round(y0 * scale)
-            crop = small[sy:sy + size, sx:sx + size]
+            crop = small[sy : sy + size, sx : sx + size]
             canvas = np.full((size, size, 3), -1.0, dtype=np.float32)  # padding is black, as before
-            canvas[:crop.shape[0], :crop.shape[1]] = crop
+            canvas[: crop.shape[0], : crop.shape[1]] = crop
             out.append((canvas.transpose(2, 0, 1), scale))
         return out
 
@@ -211,8 +220,9 @@ class YuNetDetector:
     STRIDES = (8, 16, 32)
     SIZE = 640
 
-    def __init__(self, model: OnnxModel, score_threshold: float = 0.6, nms_iou: float = 0.3,
-                 min_face_px: float = 0.0, **_ignored):  # tiling options do not apply: 640×640 input
+    def __init__(
+        self, model: OnnxModel, score_threshold: float = 0.6, nms_iou: float = 0.3, min_face_px: float = 0.0, **_ignored
+    ):  # tiling options do not apply: 640×640 input
         self.name = model.manifest.id
         self.model = model
         self.score_threshold = score_threshold
@@ -252,8 +262,9 @@ class YuNetDetector:
             scores.append(score[keep])
         if not scores:
             return []
-        merged = weighted_nms(np.concatenate(boxes) / scale, np.concatenate(scores),
-                              np.concatenate(kps) / scale, self.nms_iou)
+        merged = weighted_nms(
+            np.concatenate(boxes) / scale, np.concatenate(scores), np.concatenate(kps) / scale, self.nms_iou
+        )
         return to_detections(merged, w, h, self.min_face_px)
 
 
@@ -261,7 +272,9 @@ class InsightFaceDetector:
     """SCRFD (or another insightface detection model) from an operator's insightface pack.
     Its five keypoints are right eye, left eye, nose, mouth corners, as our stages expect."""
 
-    def __init__(self, model, score_threshold: float = 0.5, input_size: int = 640, min_face_px: float = 0.0, **_ignored):
+    def __init__(
+        self, model, score_threshold: float = 0.5, input_size: int = 640, min_face_px: float = 0.0, **_ignored
+    ):
         self.name = "insightface-" + Path(getattr(model, "model_file", "scrfd")).stem
         self.model = model
         self.input_size = input_size
@@ -279,7 +292,7 @@ class InsightFaceDetector:
         return out
 
 
-DETECTORS = {**{k: BlazeFaceDetector for k in SPECS}, "yunet-2023mar": YuNetDetector}
+DETECTORS = {**dict.fromkeys(SPECS, BlazeFaceDetector), "yunet-2023mar": YuNetDetector}
 
 
 def build_detector(model_id: str = "blazeface-full-range", threads: int = 1, **options) -> FaceDetector:

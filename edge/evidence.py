@@ -37,8 +37,11 @@ CREATE TABLE IF NOT EXISTS crops (
 
 class EvidenceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    hub_public_key: Path | None = Field(None, description="the hub's X25519 public key (base64 file, the hub writes "
-                                                          "<data_dir>/evidence.pub); none: no crops are kept at all")
+    hub_public_key: Path | None = Field(
+        None,
+        description="the hub's X25519 public key (base64 file, the hub writes "
+        "<data_dir>/evidence.pub); none: no crops are kept at all",
+    )
     retention_h: float = Field(72.0, gt=0, le=24 * 30, description="unrequested crops are deleted after this")
     max_side_px: int = Field(256, ge=64, le=1024, description="longest side of a kept crop")
     jpeg_quality: int = Field(90, ge=50, le=100)
@@ -95,14 +98,18 @@ class EvidenceStore:
         del plain
         now = captured_at or time.time()
         with self._lock:
-            self._db.execute("INSERT OR IGNORE INTO crops VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                             (event_id, box, cipher, digest, now, now + self.cfg.retention_h * 3600))
+            self._db.execute(
+                "INSERT OR IGNORE INTO crops VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                (event_id, box, cipher, digest, now, now + self.cfg.retention_h * 3600),
+            )
         return True
 
     def get(self, event_id: str) -> Sealed | None:
         with self._lock:
-            row = self._db.execute("SELECT event_id, sealed, cipher, plaintext_sha256, captured_at FROM crops "
-                                   "WHERE event_id = ?", (event_id,)).fetchone()
+            row = self._db.execute(
+                "SELECT event_id, sealed, cipher, plaintext_sha256, captured_at FROM crops WHERE event_id = ?",
+                (event_id,),
+            ).fetchone()
         return None if row is None else Sealed(row[0], bytes(row[1]), row[2], row[3], row[4])
 
     def mark_sent(self, event_id: str, request_id: str) -> None:

@@ -44,14 +44,16 @@ class FaceMesh:
         s = INPUT / side
         ca, sa = math.cos(-angle) * s, math.sin(-angle) * s
         # rotate by -angle about the box centre, scale, then centre in the input
-        return np.array([[ca, -sa, INPUT / 2 - (ca * cx - sa * cy)],
-                         [sa, ca, INPUT / 2 - (sa * cx + ca * cy)]], dtype=np.float64)
+        return np.array(
+            [[ca, -sa, INPUT / 2 - (ca * cx - sa * cy)], [sa, ca, INPUT / 2 - (sa * cx + ca * cy)]], dtype=np.float64
+        )
 
     def landmarks(self, frame_rgb: np.ndarray, det: Detection) -> tuple[np.ndarray, float]:
         """((468, 2) frame coordinates, face presence probability)."""
         m = self.roi_transform(det)
-        crop = cv2.warpAffine(frame_rgb, m, (INPUT, INPUT), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        crop = cv2.warpAffine(
+            frame_rgb, m, (INPUT, INPUT), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )
         tensor = (crop.astype(np.float32) * (1.0 / 255.0)).transpose(2, 0, 1)[None]
         raw, presence = self.model.run(tensor)
         pts = raw.reshape(-1, 3)[:, :2].astype(np.float64)

@@ -15,8 +15,13 @@ except PackageNotFoundError:  # running from a source tree
     SOFTWARE_VERSION = "0+source"
 
 VENUE_TYPES = {name.removeprefix("VENUE_TYPE_").lower(): value for name, value in pb.VenueType.items()}
-CAMERA_STATES = {"streaming": pb.CAMERA_STATE_STREAMING, "reconnecting": pb.CAMERA_STATE_RECONNECTING,
-                 "stalled": pb.CAMERA_STATE_STALLED, "down": pb.CAMERA_STATE_DOWN, "ended": pb.CAMERA_STATE_DOWN}
+CAMERA_STATES = {
+    "streaming": pb.CAMERA_STATE_STREAMING,
+    "reconnecting": pb.CAMERA_STATE_RECONNECTING,
+    "stalled": pb.CAMERA_STATE_STALLED,
+    "down": pb.CAMERA_STATE_DOWN,
+    "ended": pb.CAMERA_STATE_DOWN,
+}
 
 
 def _stamp(field, unix: float) -> None:
@@ -34,35 +39,63 @@ class Messages:
         return topic(*self.ids, kind)
 
     def origin(self) -> pb.Origin:
-        return pb.Origin(district_id=self.ids[0], venue_id=self.ids[1], device_id=self.ids[2],
-                         camera_id=self.cfg.source.camera_id)
+        return pb.Origin(
+            district_id=self.ids[0], venue_id=self.ids[1], device_id=self.ids[2], camera_id=self.cfg.source.camera_id
+        )
 
-    def alert(self, event_id: str, track_id: int, first_seen: float, decided_at: float, d: AgeDecision,
-              evidence: bool) -> pb.Alert:
-        msg = pb.Alert(event_id=event_id, origin=self.origin(), track_id=track_id, age_estimate=d.age,
-                       p_minor=d.p_minor, p_under_threshold=d.p_under_threshold, threshold=d.threshold,
-                       decision=pb.DECISION_CHECK_ID if d.check_id else pb.DECISION_PASS,
-                       venue_type=VENUE_TYPES[self.cfg.policy.venue_type], frames_used=d.frames_used,
-                       models=self.models, policy_version=self.cfg.policy.version, evidence_available=evidence)
+    def alert(
+        self, event_id: str, track_id: int, first_seen: float, decided_at: float, d: AgeDecision, evidence: bool
+    ) -> pb.Alert:
+        msg = pb.Alert(
+            event_id=event_id,
+            origin=self.origin(),
+            track_id=track_id,
+            age_estimate=d.age,
+            p_minor=d.p_minor,
+            p_under_threshold=d.p_under_threshold,
+            threshold=d.threshold,
+            decision=pb.DECISION_CHECK_ID if d.check_id else pb.DECISION_PASS,
+            venue_type=VENUE_TYPES[self.cfg.policy.venue_type],
+            frames_used=d.frames_used,
+            models=self.models,
+            policy_version=self.cfg.policy.version,
+            evidence_available=evidence,
+        )
         _stamp(msg.first_seen, first_seen)
         _stamp(msg.decided_at, decided_at)
         return msg
 
-    def status(self, online: bool, now: float, cameras: list[dict], spool_depth: int, spool_bytes: int,
-               uptime_s: float) -> pb.Status:
-        msg = pb.Status(origin=self.origin(), online=online, spool_depth=spool_depth, spool_bytes=spool_bytes,
-                        uptime_s=uptime_s, software_version=SOFTWARE_VERSION)
+    def status(
+        self, online: bool, now: float, cameras: list[dict], spool_depth: int, spool_bytes: int, uptime_s: float
+    ) -> pb.Status:
+        msg = pb.Status(
+            origin=self.origin(),
+            online=online,
+            spool_depth=spool_depth,
+            spool_bytes=spool_bytes,
+            uptime_s=uptime_s,
+            software_version=SOFTWARE_VERSION,
+        )
         _stamp(msg.sent_at, now)
         for c in cameras:
-            cs = msg.cameras.add(camera_id=c["camera_id"], state=CAMERA_STATES[c["state"]], fps=c["fps"],
-                                 frames_skipped=c["frames_skipped"], reconnects=c["reconnects"])
+            cs = msg.cameras.add(
+                camera_id=c["camera_id"],
+                state=CAMERA_STATES[c["state"]],
+                fps=c["fps"],
+                frames_skipped=c["frames_skipped"],
+                reconnects=c["reconnects"],
+            )
             _stamp(cs.state_since, c["state_since"])
         return msg
 
     def birth(self, started_at: float) -> pb.Birth:
-        msg = pb.Birth(origin=self.origin(), software_version=SOFTWARE_VERSION, models=self.models,
-                       venue_type=VENUE_TYPES[self.cfg.policy.venue_type],
-                       challenge_threshold=self.cfg.policy.challenge_threshold)
+        msg = pb.Birth(
+            origin=self.origin(),
+            software_version=SOFTWARE_VERSION,
+            models=self.models,
+            venue_type=VENUE_TYPES[self.cfg.policy.venue_type],
+            challenge_threshold=self.cfg.policy.challenge_threshold,
+        )
         _stamp(msg.started_at, started_at)
         return msg
 
@@ -72,7 +105,12 @@ class Messages:
         return msg
 
     def evidence(self, request_id: str, sealed) -> pb.Evidence:
-        msg = pb.Evidence(request_id=request_id, event_id=sealed.event_id, ciphertext=sealed.box, cipher=sealed.cipher,
-                          plaintext_sha256=sealed.plaintext_sha256)
+        msg = pb.Evidence(
+            request_id=request_id,
+            event_id=sealed.event_id,
+            ciphertext=sealed.box,
+            cipher=sealed.cipher,
+            plaintext_sha256=sealed.plaintext_sha256,
+        )
         _stamp(msg.captured_at, sealed.captured_at)
         return msg

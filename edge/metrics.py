@@ -14,21 +14,35 @@ CAMERA_STATES = ("streaming", "reconnecting", "stalled", "down", "ended")
 class EdgeMetrics:
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
-        self.stage = Histogram("humiao_edge_stage_seconds", "time per stage per processed frame", ["stage"], registry=r,
-                               buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1))
-        self.frames = Counter("humiao_edge_frames", "frames by fate: read, processed, skipped_reader (overwritten "
-                              "before use), skipped_rate (detection fps), skipped_motion (nothing moved)",
-                              ["fate"], registry=r)
+        self.stage = Histogram(
+            "humiao_edge_stage_seconds",
+            "time per stage per processed frame",
+            ["stage"],
+            registry=r,
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1),
+        )
+        self.frames = Counter(
+            "humiao_edge_frames",
+            "frames by fate: read, processed, skipped_reader (overwritten "
+            "before use), skipped_rate (detection fps), skipped_motion (nothing moved)",
+            ["fate"],
+            registry=r,
+        )
         self.decisions = Counter("humiao_edge_decisions", "person-visits decided, by verdict", ["verdict"], registry=r)
         self.alerts = Counter("humiao_edge_alerts", "alerts written to the spool", registry=r)
-        self.evidence = Counter("humiao_edge_evidence", "evidence crops by event: kept, sent, deleted_acked, expired",
-                                ["event"], registry=r)
+        self.evidence = Counter(
+            "humiao_edge_evidence", "evidence crops by event: kept, sent, deleted_acked, expired", ["event"], registry=r
+        )
         self.evidence_held = Gauge("humiao_edge_evidence_held", "sealed crops held on this device", registry=r)
         self.spool_depth = Gauge("humiao_edge_spool_depth", "messages waiting for a PUBACK", registry=r)
         self.spool_bytes = Gauge("humiao_edge_spool_bytes", "bytes waiting for a PUBACK", registry=r)
         self.connected = Gauge("humiao_edge_broker_connected", "1 while connected to the broker", registry=r)
-        self.camera = Gauge("humiao_edge_camera_state", "1 for the camera's current state", ["camera", "state"], registry=r)
-        self.reconnects = Gauge("humiao_edge_camera_reconnects", "camera reconnects since start", ["camera"], registry=r)
+        self.camera = Gauge(
+            "humiao_edge_camera_state", "1 for the camera's current state", ["camera", "state"], registry=r
+        )
+        self.reconnects = Gauge(
+            "humiao_edge_camera_reconnects", "camera reconnects since start", ["camera"], registry=r
+        )
         self.fps = Gauge("humiao_edge_camera_fps", "frames/s read from the camera", ["camera"], registry=r)
         self._server = None
 

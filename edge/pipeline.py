@@ -28,6 +28,7 @@ from humiao.edge.quality import QualityConfig, assess
 from humiao.edge.track import Tracker
 from humiao.edge.types import AgeDecision, Detection, FaceObservation, Quality, TrackState
 
+
 @dataclass(slots=True)
 class TrackEvent:
     kind: Literal["decided", "ended"]
@@ -63,12 +64,21 @@ def build_stages(cfg: EdgeConfig):
 
         licence = insightface_pack.inspect(m.insightface_dir)
         insightface_pack.check_allowed(licence, m.mode, m.allow_non_commercial)
-        detector = InsightFaceDetector(insightface_pack.find_model(m.insightface_dir, "detection"),
-                                       score_threshold=d.score_threshold, min_face_px=d.min_face_px)
+        detector = InsightFaceDetector(
+            insightface_pack.find_model(m.insightface_dir, "detection"),
+            score_threshold=d.score_threshold,
+            min_face_px=d.min_face_px,
+        )
     else:
-        detector = build_detector(m.detector, threads=m.threads, score_threshold=d.score_threshold,
-                                  nms_iou=d.nms_iou, tiles=d.tiles, tile_overlap=d.tile_overlap,
-                                  min_face_px=d.min_face_px)
+        detector = build_detector(
+            m.detector,
+            threads=m.threads,
+            score_threshold=d.score_threshold,
+            nms_iou=d.nms_iou,
+            tiles=d.tiles,
+            tile_overlap=d.tile_overlap,
+            min_face_px=d.min_face_px,
+        )
     landmarks = build_landmarks(m.landmarks, threads=m.threads)
     if m.age == "insightface-genderage":
         from humiao.models import insightface_pack
@@ -79,7 +89,9 @@ def build_stages(cfg: EdgeConfig):
     return detector, landmarks, age
 
 
-def observe_face(frame_rgb: np.ndarray, det: Detection, landmarks, quality: QualityConfig) -> tuple[np.ndarray, Quality] | None:
+def observe_face(
+    frame_rgb: np.ndarray, det: Detection, landmarks, quality: QualityConfig
+) -> tuple[np.ndarray, Quality] | None:
     """One detection's aligned chip and quality, or None when the landmark model sees no face there."""
     points, presence = landmarks.landmarks(frame_rgb, det)
     if presence < quality.min_presence:
@@ -95,7 +107,7 @@ def face_crop(frame_rgb: np.ndarray, box: np.ndarray, margin: float = 0.4) -> np
     mx, my = (x2 - x1) * margin, (y2 - y1) * margin
     x1, y1 = max(0, int(x1 - mx)), max(0, int(y1 - my))
     x2, y2 = min(w, int(x2 + mx + 0.5)), min(h, int(y2 + my + 0.5))
-    return frame_rgb[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)].copy()
+    return frame_rgb[y1 : max(y2, y1 + 1), x1 : max(x2, x1 + 1)].copy()
 
 
 def estimate_ages(age, frames: list[np.ndarray], detections: list[Detection], chips: list[np.ndarray]) -> np.ndarray:
@@ -155,8 +167,9 @@ class VisionPipeline:
             if track.track_id in self._decided or not self.tracker.confirmed(track):
                 continue
             track.decision = self._decide(track)
-            if confident(track.decision, self.cfg.policy) or alert_due(track.decision, now - track.first_seen,
-                                                                          self.cfg.policy):
+            if confident(track.decision, self.cfg.policy) or alert_due(
+                track.decision, now - track.first_seen, self.cfg.policy
+            ):
                 events.append(self._event("decided", track))
         for track in ended:
             events.extend(self._finish(track))

@@ -24,10 +24,16 @@ class PolicyConfig(BaseModel):
     challenge_threshold: float = Field(25.0, ge=18, le=40, description="'looks under T years → check ID'")
     use_operating_point: bool = Field(True, description="also flag when calibrated P(minor) ≥ the operating point")
     min_frames: int = Field(3, ge=1, description="frames a track needs before it is decided early")
-    decide_confidence: float = Field(0.97, gt=0.5, lt=1,
-                                     description="decide before the track ends once P(under threshold) is this far from 0.5")
-    alert_within_s: float = Field(0.8, gt=0, le=30, description="a track whose running verdict is CHECK ID after this "
-                                  "long (and min_frames) alerts now, confident or not: staff need it at the door")
+    decide_confidence: float = Field(
+        0.97, gt=0.5, lt=1, description="decide before the track ends once P(under threshold) is this far from 0.5"
+    )
+    alert_within_s: float = Field(
+        0.8,
+        gt=0,
+        le=30,
+        description="a track whose running verdict is CHECK ID after this "
+        "long (and min_frames) alerts now, confident or not: staff need it at the door",
+    )
     version: str = Field("policy-v1", max_length=64, description="recorded in every alert")
 
 
@@ -35,8 +41,14 @@ def decide(fused: FusedAge, cal: AgeCalibration, cfg: PolicyConfig) -> AgeDecisi
     p_minor = float(cal.p_under(fused.age, 18.0))
     p_thr = float(cal.p_under(fused.age, cfg.challenge_threshold))
     check = p_thr >= 0.5 or (cfg.use_operating_point and p_minor >= cal.operating_p_minor)
-    return AgeDecision(age=float(cal.age(fused.age)), p_minor=p_minor, p_under_threshold=p_thr,
-                       threshold=cfg.challenge_threshold, frames_used=fused.frames, check_id=bool(check))
+    return AgeDecision(
+        age=float(cal.age(fused.age)),
+        p_minor=p_minor,
+        p_under_threshold=p_thr,
+        threshold=cfg.challenge_threshold,
+        frames_used=fused.frames,
+        check_id=bool(check),
+    )
 
 
 def confident(decision: AgeDecision, cfg: PolicyConfig) -> bool:

@@ -42,14 +42,24 @@ class MqttConfig(BaseModel):
     reconnect_min_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)
     receipt_timeout_s: float | None = Field(
-        30.0, gt=0, description="send an alert again when the hub's receipt is this late (doubling); "
-                                "null: trust the broker's PUBACK alone")
+        30.0,
+        gt=0,
+        description="send an alert again when the hub's receipt is this late (doubling); "
+        "null: trust the broker's PUBACK alone",
+    )
 
 
 class Publisher:
-    def __init__(self, spool: Spool, cfg: MqttConfig | None = None, will: tuple[str, bytes] | None = None,
-                 subscriptions: Sequence[str] = (), on_message: Callable[[str, bytes], None] | None = None,
-                 on_connected: Callable[["Publisher"], None] | None = None, receipt_topic: str | None = None):
+    def __init__(
+        self,
+        spool: Spool,
+        cfg: MqttConfig | None = None,
+        will: tuple[str, bytes] | None = None,
+        subscriptions: Sequence[str] = (),
+        on_message: Callable[[str, bytes], None] | None = None,
+        on_connected: Callable[[Publisher], None] | None = None,
+        receipt_topic: str | None = None,
+    ):
         self.spool = spool
         self.cfg = cfg or MqttConfig()
         self.receipt_topic = receipt_topic
@@ -59,8 +69,12 @@ class Publisher:
         self.on_message = on_message
         self.on_connected = on_connected
         v5 = self.cfg.protocol == "5"
-        self.client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=self.cfg.client_id,
-                                  protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311, clean_session=None if v5 else False)
+        self.client = mqtt.Client(
+            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            client_id=self.cfg.client_id,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            clean_session=None if v5 else False,
+        )
         self.client.max_inflight_messages_set(self.cfg.window)
         self.client.reconnect_delay_set(self.cfg.reconnect_min_s, self.cfg.reconnect_max_s)
         self.client.on_connect = self._on_connect
@@ -90,9 +104,13 @@ class Publisher:
             props.SessionExpiryInterval = 7 * 24 * 3600  # keep the session (and requests for us) across outages
         if self.will:
             self.client.will_set(self.will[0], self.will[1], qos=1, retain=True)
-        self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s,
-                                  clean_start=False if self.cfg.protocol == "5" else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
-                                  properties=props)
+        self.client.connect_async(
+            self.cfg.host,
+            self.cfg.port,
+            keepalive=self.cfg.keepalive_s,
+            clean_start=False if self.cfg.protocol == "5" else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+            properties=props,
+        )
         self.client.loop_start()
         self._pump.start()
 
@@ -192,8 +210,9 @@ class Publisher:
                 resend = bool(batch)
                 if resend:
                     self.resent += len(batch)
-                    log.info("%d alerts acknowledged by the broker but not confirmed by the hub: sending again",
-                             len(batch))
+                    log.info(
+                        "%d alerts acknowledged by the broker but not confirmed by the hub: sending again", len(batch)
+                    )
             if not batch:
                 with self._cond:
                     self._cond.wait(0.5)

@@ -26,8 +26,9 @@ class QualityConfig(BaseModel):
     min_sharpness: float = Field(20.0, ge=0, description="Laplacian variance with zero weight")
     full_sharpness: float = Field(250.0, gt=0, description="Laplacian variance with full weight")
     max_yaw: float = Field(0.6, gt=0, le=2, description="|yaw| (nose offset / IOD) at which weight reaches 0")
-    min_presence: float = Field(0.5, ge=0, le=1,
-                                description="FaceMesh face-presence below this: not a face, the frame is ignored")
+    min_presence: float = Field(
+        0.5, ge=0, le=1, description="FaceMesh face-presence below this: not a face, the frame is ignored"
+    )
 
 
 def _ramp(x: float, lo: float, hi: float) -> float:

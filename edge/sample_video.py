@@ -86,15 +86,26 @@ def _background(w: int, h: int, rng: np.random.Generator) -> np.ndarray:
     bg = np.clip(base + rng.normal(0, 4, (h, w, 3)), 0, 255).astype(np.uint8)
     for _ in range(6):  # door frames and posters
         x0 = int(rng.uniform(0, w - 120))
-        cv2.rectangle(bg, (x0, int(h * 0.1)), (x0 + int(rng.uniform(60, 160)), int(h * 0.8)),
-                      tuple(int(c) for c in rng.uniform(40, 200, 3)), -1)
+        cv2.rectangle(
+            bg,
+            (x0, int(h * 0.1)),
+            (x0 + int(rng.uniform(60, 160)), int(h * 0.8)),
+            tuple(int(c) for c in rng.uniform(40, 200, 3)),
+            -1,
+        )
     return bg
 
 
-def build(path: Path, seconds_per_person: float = 3.0, fps: float = 25.0, size=(1280, 720),
-          limit: int = 8, seed: int = 7,
-          photos: list[tuple[np.ndarray, str, float | None]] | None = None,
-          gap_s: float = 0.6) -> tuple[Path, list[Person]]:
+def build(
+    path: Path,
+    seconds_per_person: float = 3.0,
+    fps: float = 25.0,
+    size=(1280, 720),
+    limit: int = 8,
+    seed: int = 7,
+    photos: list[tuple[np.ndarray, str, float | None]] | None = None,
+    gap_s: float = 0.6,
+) -> tuple[Path, list[Person]]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)

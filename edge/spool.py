@@ -75,7 +75,8 @@ class Spool:
         with self._lock:
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO outbox (key, kind, topic, payload, size, created) VALUES (?, ?, ?, ?, ?, ?)",
-                (key, kind, topic, payload, len(payload), time.time()))
+                (key, kind, topic, payload, len(payload), time.time()),
+            )
             added = cur.rowcount == 1
             if added:
                 self._enforce_budget()
@@ -87,7 +88,8 @@ class Spool:
             return
         marks = ",".join("?" * len(DROPPABLE))
         rows = self._db.execute(
-            f"SELECT seq, size FROM outbox WHERE dropped = 0 AND kind IN ({marks}) ORDER BY seq", DROPPABLE).fetchall()
+            f"SELECT seq, size FROM outbox WHERE dropped = 0 AND kind IN ({marks}) ORDER BY seq", DROPPABLE
+        ).fetchall()
         for seq, size in rows:
             if total <= self.max_bytes:
                 break
@@ -100,9 +102,13 @@ class Spool:
         with self._lock:
             rows = self._db.execute(
                 "SELECT seq, key, kind, topic, payload, attempts FROM outbox WHERE seq > ? AND acked_at IS NULL "
-                "ORDER BY seq LIMIT ?", (after_seq, limit)).fetchall()
-        return [Entry(seq, key, kind, topic, None if payload is None else bytes(payload), attempts)
-                for seq, key, kind, topic, payload, attempts in rows]
+                "ORDER BY seq LIMIT ?",
+                (after_seq, limit),
+            ).fetchall()
+        return [
+            Entry(seq, key, kind, topic, None if payload is None else bytes(payload), attempts)
+            for seq, key, kind, topic, payload, attempts in rows
+        ]
 
     def due(self, limit: int = 100, now: float | None = None) -> list[Entry]:
         """Acknowledged by the broker, no receipt from the hub in time: to send again. Their next
@@ -112,19 +118,28 @@ class Spool:
         with self._lock:
             rows = self._db.execute(
                 "SELECT seq, key, kind, topic, payload, attempts, resend_at - acked_at FROM outbox "
-                "WHERE acked_at IS NOT NULL AND resend_at <= ? ORDER BY seq LIMIT ?", (now, limit)).fetchall()
+                "WHERE acked_at IS NOT NULL AND resend_at <= ? ORDER BY seq LIMIT ?",
+                (now, limit),
+            ).fetchall()
             for seq, *_rest, wait in rows:
-                self._db.execute("UPDATE outbox SET resend_at = ? WHERE seq = ?",
-                                 (now + min(2 * max(wait or 1.0, 1.0), MAX_RESEND_S), seq))
-        return [Entry(seq, key, kind, topic, None if payload is None else bytes(payload), attempts)
-                for seq, key, kind, topic, payload, attempts, _wait in rows]
+                self._db.execute(
+                    "UPDATE outbox SET resend_at = ? WHERE seq = ?",
+                    (now + min(2 * max(wait or 1.0, 1.0), MAX_RESEND_S), seq),
+                )
+        return [
+            Entry(seq, key, kind, topic, None if payload is None else bytes(payload), attempts)
+            for seq, key, kind, topic, payload, attempts, _wait in rows
+        ]
 
     def await_receipt(self, seq: int, timeout_s: float) -> None:
         """The broker acknowledged a receipted message: keep it until the hub confirms it."""
         now = time.time()
         with self._lock:
-            self._db.execute("UPDATE outbox SET acked_at = ?, resend_at = CASE WHEN acked_at IS NULL THEN ? "
-                             "ELSE resend_at END WHERE seq = ?", (now, now + timeout_s, seq))
+            self._db.execute(
+                "UPDATE outbox SET acked_at = ?, resend_at = CASE WHEN acked_at IS NULL THEN ? "
+                "ELSE resend_at END WHERE seq = ?",
+                (now, now + timeout_s, seq),
+            )
 
     def confirm(self, keys: list[str]) -> int:
         """The hub committed these: forget them. The number of entries removed."""
@@ -133,9 +148,10 @@ class Spool:
         with self._lock:
             removed = 0
             for i in range(0, len(keys), 500):
-                chunk = keys[i:i + 500]
-                removed += self._db.execute(f"DELETE FROM outbox WHERE key IN ({','.join('?' * len(chunk))})",
-                                            chunk).rowcount
+                chunk = keys[i : i + 500]
+                removed += self._db.execute(
+                    f"DELETE FROM outbox WHERE key IN ({','.join('?' * len(chunk))})", chunk
+                ).rowcount
             return removed
 
     def awaiting_receipt(self) -> int:

@@ -43,7 +43,9 @@ class Tracker:
         dt = now - track.last_seen
         return track.box + v * dt
 
-    def update(self, detections: list[Detection], now: float) -> tuple[list[tuple[TrackState, Detection]], list[TrackState]]:
+    def update(
+        self, detections: list[Detection], now: float
+    ) -> tuple[list[tuple[TrackState, Detection]], list[TrackState]]:
         """Assign detections at time ``now``. Returns ([(track, detection)], [tracks that ended])."""
         live = [t for t in self.tracks.values() if not t.finished]
         predicted = np.stack([self._predict(t, now) for t in live]) if live else np.zeros((0, 4), np.float32)
@@ -93,6 +95,7 @@ class Tracker:
 
     def _cost(self, tracks: np.ndarray, dets: np.ndarray) -> np.ndarray:
         """Centre distance in face sizes; pairs whose sizes differ too much cost infinity."""
+
         def centre_size(b):
             return (b[:, :2] + b[:, 2:]) / 2, np.sqrt(np.maximum((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-6))
 

@@ -17,27 +17,62 @@ from dataclasses import dataclass, field
 
 ROLES = ("police", "culture_tourism", "market_regulation", "procuratorate", "venue_operator", "admin", "auditor")
 DEPARTMENTS = ("police", "culture_tourism", "market_regulation")
-PERMISSIONS = ("alarms.read", "alarms.act", "evidence.request", "evidence.view", "cases.read", "cases.act",
-               "venues.read", "venues.write", "reports.read", "audit.read", "users.manage", "ingest.read")
+PERMISSIONS = (
+    "alarms.read",
+    "alarms.act",
+    "evidence.request",
+    "evidence.view",
+    "cases.read",
+    "cases.act",
+    "venues.read",
+    "venues.write",
+    "reports.read",
+    "audit.read",
+    "users.manage",
+    "ingest.read",
+)
 
 _D, _DD, _OWN, _ALL, _NO = "district", "district+dept", "own_venues", "all", "none"
-_INSPECTOR = {"alarms.read": _DD, "alarms.act": _DD, "evidence.request": _DD, "evidence.view": _DD,
-              "cases.read": _DD, "cases.act": _DD, "venues.read": _D, "venues.write": _NO, "reports.read": _D,
-              "audit.read": _NO, "users.manage": _NO, "ingest.read": _NO}
+_INSPECTOR = {
+    "alarms.read": _DD,
+    "alarms.act": _DD,
+    "evidence.request": _DD,
+    "evidence.view": _DD,
+    "cases.read": _DD,
+    "cases.act": _DD,
+    "venues.read": _D,
+    "venues.write": _NO,
+    "reports.read": _D,
+    "audit.read": _NO,
+    "users.manage": _NO,
+    "ingest.read": _NO,
+}
 MATRIX: dict[str, dict[str, str]] = {
     "police": dict(_INSPECTOR),
     "culture_tourism": dict(_INSPECTOR),
     "market_regulation": dict(_INSPECTOR),
     # reads every department's records in its district (public-interest litigation), acts on none
-    "procuratorate": {**{p: _NO for p in PERMISSIONS}, "alarms.read": _D, "evidence.view": _D, "cases.read": _D,
-                      "venues.read": _D, "reports.read": _D},
+    "procuratorate": {
+        **dict.fromkeys(PERMISSIONS, _NO),
+        "alarms.read": _D,
+        "evidence.view": _D,
+        "cases.read": _D,
+        "venues.read": _D,
+        "reports.read": _D,
+    },
     # its own venues' alarms and cases (redacted: no minor's identity, no face), never evidence
-    "venue_operator": {**{p: _NO for p in PERMISSIONS}, "alarms.read": _OWN, "cases.read": _OWN, "venues.read": _OWN},
+    "venue_operator": {**dict.fromkeys(PERMISSIONS, _NO), "alarms.read": _OWN, "cases.read": _OWN, "venues.read": _OWN},
     # runs the registry and the accounts; sees no alarms, faces or cases (separation of duties)
-    "admin": {**{p: _NO for p in PERMISSIONS}, "venues.read": _ALL, "venues.write": _ALL, "users.manage": _ALL,
-              "reports.read": _ALL, "ingest.read": _ALL},
+    "admin": {
+        **dict.fromkeys(PERMISSIONS, _NO),
+        "venues.read": _ALL,
+        "venues.write": _ALL,
+        "users.manage": _ALL,
+        "reports.read": _ALL,
+        "ingest.read": _ALL,
+    },
     # reads the audit log, nothing else
-    "auditor": {**{p: _NO for p in PERMISSIONS}, "audit.read": _ALL},
+    "auditor": {**dict.fromkeys(PERMISSIONS, _NO), "audit.read": _ALL},
 }
 
 
@@ -56,6 +91,7 @@ class Principal:
 @dataclass(frozen=True)
 class Target:
     """What an object exposes to the access check."""
+
     district_id: str | None = None
     venue_id: str | None = None
     departments: tuple[str, ...] = ()

@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from humiao.hub.tables import Alarm, AlarmEvent, Alert, IdCheck, Venue, utcnow
-from humiao.hub.store import insert_new
 from humiao.hub.rules.calendar import HolidayCalendar
 from humiao.hub.rules.violations import Outcome, Status, Verdict, ViolationConfig, decide
+from humiao.hub.store import insert_new
+from humiao.hub.tables import Alarm, AlarmEvent, Alert, IdCheck, Venue, utcnow
 
 SEVERITY = {Status.CONFIRMED: "critical", Status.SUSPECTED: "major", Status.PENDING: "minor", Status.NONE: "info"}
 RULES_ACTOR = "rules"
@@ -39,8 +39,9 @@ def _outcomes(session: Session, event_ids: list[str]) -> dict[str, Outcome]:
     """The latest ID-check outcome of each of these alerts, in one query."""
     out: dict[str, Outcome] = {}
     for i in range(0, len(event_ids), 500):
-        rows = session.scalars(select(IdCheck).where(IdCheck.event_id.in_(event_ids[i:i + 500]))
-                               .order_by(IdCheck.checked_at))
+        rows = session.scalars(
+            select(IdCheck).where(IdCheck.event_id.in_(event_ids[i : i + 500])).order_by(IdCheck.checked_at)
+        )
         for c in rows:  # ordered: the latest check wins
             out[c.event_id] = Outcome(c.result, c.age_years, c.under_14, c.checked_at)
     return out
@@ -48,13 +49,27 @@ def _outcomes(session: Session, event_ids: list[str]) -> dict[str, Outcome]:
 
 def verdict_fields(v: Verdict) -> dict:
     """What an alarm stores of a verdict (raising and re-deciding alike)."""
-    return dict(verdict=v.status.value, severity=SEVERITY[v.status], reasons=v.reasons, reasons_zh=v.reasons_zh,
-                calendar=v.calendar, calendar_zh=v.calendar_zh, departments=[d.value for d in v.departments],
-                sources=v.sources)
+    return dict(
+        verdict=v.status.value,
+        severity=SEVERITY[v.status],
+        reasons=v.reasons,
+        reasons_zh=v.reasons_zh,
+        calendar=v.calendar,
+        calendar_zh=v.calendar_zh,
+        departments=[d.value for d in v.departments],
+        sources=v.sources,
+    )
 
 
-def _apply(session: Session, alarm: Alarm, alert: Alert, outcome: Outcome | None, now: datetime,
-           calendar: HolidayCalendar, cfg: ViolationConfig) -> bool:
+def _apply(
+    session: Session,
+    alarm: Alarm,
+    alert: Alert,
+    outcome: Outcome | None,
+    now: datetime,
+    calendar: HolidayCalendar,
+    cfg: ViolationConfig,
+) -> bool:
     """Bring one alarm's verdict up to date; whether it changed."""
     verdict = decide(alarm.venue_type, alert.decided_at, outcome, now, calendar, cfg)
     changed = alarm.verdict != verdict.status.value
@@ -73,8 +88,13 @@ def _apply(session: Session, alarm: Alarm, alert: Alert, outcome: Outcome | None
     return True
 
 
-def evaluate(session: Session, now: datetime | None = None, calendar: HolidayCalendar | None = None,
-             cfg: ViolationConfig | None = None, limit: int = 1000) -> int:
+def evaluate(
+    session: Session,
+    now: datetime | None = None,
+    calendar: HolidayCalendar | None = None,
+    cfg: ViolationConfig | None = None,
+    limit: int = 1000,
+) -> int:
     """One round, at most ``limit`` alarms per kind of work (short transactions beside ingest):
     raise alarms for new alerts, settle pending ones whose check window has run out, and re-decide
     those with an ID check newer than their verdict. Only these can change. The number of alarms
@@ -82,20 +102,29 @@ def evaluate(session: Session, now: datetime | None = None, calendar: HolidayCal
     The venue's registered type wins over the one the edge reported."""
     now, calendar, cfg = now or utcnow(), calendar or HolidayCalendar(), cfg or ViolationConfig()
     touched = 0
-    new = session.execute(select(Alert, Venue.venue_type).outerjoin(Venue, Venue.id == Alert.venue_id)
-                          .outerjoin(Alarm, Alarm.event_id == Alert.event_id)
-                          .where(Alarm.id.is_(None), Alert.decision == "check_id").order_by(Alert.id)
-                          .limit(limit)).all()
+    new = session.execute(
+        select(Alert, Venue.venue_type)
+        .outerjoin(Venue, Venue.id == Alert.venue_id)
+        .outerjoin(Alarm, Alarm.event_id == Alert.event_id)
+        .where(Alarm.id.is_(None), Alert.decision == "check_id")
+        .order_by(Alert.id)
+        .limit(limit)
+    ).all()
     if new:
         touched += _raise(session, new, now, calendar, cfg)
     window_over = now - timedelta(minutes=cfg.id_check_window_min)
-    due = session.execute(select(Alarm, Alert).join(Alert, Alert.event_id == Alarm.event_id)
-                          .where(Alarm.verdict == Status.PENDING.value, Alert.decided_at <= window_over)
-                          .limit(limit)).all()
-    newer_check = (select(IdCheck.id).where(IdCheck.event_id == Alarm.event_id, IdCheck.received_at > Alarm.updated_at)
-                   .exists())
-    checked = session.execute(select(Alarm, Alert).join(Alert, Alert.event_id == Alarm.event_id)
-                              .where(newer_check).limit(limit)).all()
+    due = session.execute(
+        select(Alarm, Alert)
+        .join(Alert, Alert.event_id == Alarm.event_id)
+        .where(Alarm.verdict == Status.PENDING.value, Alert.decided_at <= window_over)
+        .limit(limit)
+    ).all()
+    newer_check = (
+        select(IdCheck.id).where(IdCheck.event_id == Alarm.event_id, IdCheck.received_at > Alarm.updated_at).exists()
+    )
+    checked = session.execute(
+        select(Alarm, Alert).join(Alert, Alert.event_id == Alarm.event_id).where(newer_check).limit(limit)
+    ).all()
     todo = {alarm.id: (alarm, alert) for alarm, alert in [*due, *checked]}
     if todo:
         outcomes = _outcomes(session, [alarm.event_id for alarm, _ in todo.values()])
@@ -114,10 +143,24 @@ def _raise(session: Session, new: list, now: datetime, calendar: HolidayCalendar
         venue_type = registered or alert.venue_type
         v = decide(venue_type, alert.decided_at, outcomes.get(alert.event_id), now, calendar, cfg)
         cleared = v.status is Status.NONE
-        rows.append(dict(event_id=alert.event_id, district_id=alert.district_id, venue_id=alert.venue_id,
-                         venue_type=venue_type, **verdict_fields(v), active=not cleared, acknowledged=False,
-                         assignee=None, raised_at=alert.stored_at, acknowledged_at=None, acknowledged_by=None,
-                         cleared_at=now if cleared else None, cleared_by=RULES_ACTOR if cleared else None, updated_at=now))
+        rows.append(
+            dict(
+                event_id=alert.event_id,
+                district_id=alert.district_id,
+                venue_id=alert.venue_id,
+                venue_type=venue_type,
+                **verdict_fields(v),
+                active=not cleared,
+                acknowledged=False,
+                assignee=None,
+                raised_at=alert.stored_at,
+                acknowledged_at=None,
+                acknowledged_by=None,
+                cleared_at=now if cleared else None,
+                cleared_by=RULES_ACTOR if cleared else None,
+                updated_at=now,
+            )
+        )
         firsts[alert.event_id] = (alert.stored_at, f"{v.status.value}: {v.reasons[-1]}", cleared)
     inserted = insert_new(session, Alarm, rows, "event_id")
     if not inserted:
@@ -127,7 +170,9 @@ def _raise(session: Session, new: list, now: datetime, calendar: HolidayCalendar
     for event_id in sorted(inserted):
         raised_at, verdict_text, cleared = firsts[event_id]
         alarm_id = ids[event_id]
-        events.append(dict(alarm_id=alarm_id, at=raised_at, actor=RULES_ACTOR, action="raised", detail=f"alert {event_id}"))
+        events.append(
+            dict(alarm_id=alarm_id, at=raised_at, actor=RULES_ACTOR, action="raised", detail=f"alert {event_id}")
+        )
         events.append(dict(alarm_id=alarm_id, at=now, actor=RULES_ACTOR, action="verdict", detail=verdict_text))
         if cleared:
             events.append(dict(alarm_id=alarm_id, at=now, actor=RULES_ACTOR, action="cleared", detail="no violation"))

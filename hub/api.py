@@ -5,10 +5,9 @@ page, and the operators' ingest views — raw alerts, devices, dead letters and 
 from __future__ import annotations
 
 import html
-
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pathlib import Path
 
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
@@ -19,9 +18,28 @@ from humiao.hub.tables import Alarm, Alert, DeadLetter, Device, Evidence
 router = APIRouter()
 STATIC = Path(__file__).with_name("static")
 
-ALERT_FIELDS = ("event_id", "district_id", "venue_id", "device_id", "camera_id", "track_id", "first_seen", "decided_at",
-                "received_at", "stored_at", "age_estimate", "p_minor", "p_under_threshold", "threshold", "decision",
-                "venue_type", "frames_used", "models", "policy_version", "evidence_available")
+ALERT_FIELDS = (
+    "event_id",
+    "district_id",
+    "venue_id",
+    "device_id",
+    "camera_id",
+    "track_id",
+    "first_seen",
+    "decided_at",
+    "received_at",
+    "stored_at",
+    "age_estimate",
+    "p_minor",
+    "p_under_threshold",
+    "threshold",
+    "decision",
+    "venue_type",
+    "frames_used",
+    "models",
+    "policy_version",
+    "evidence_available",
+)
 
 
 def _row(obj, fields) -> dict:
@@ -49,8 +67,14 @@ def _operator(request: Request):
 
 
 @router.get("/api/alerts", dependencies=[Depends(_operator)])
-def alerts(request: Request, district: str | None = None, venue: str | None = None, device: str | None = None,
-           limit: int = Query(100, ge=1, le=1000), before_id: int | None = None) -> dict:
+def alerts(
+    request: Request,
+    district: str | None = None,
+    venue: str | None = None,
+    device: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    before_id: int | None = None,
+) -> dict:
     q = select(Alert).order_by(Alert.id.desc()).limit(limit)
     for col, value in ((Alert.district_id, district), (Alert.venue_id, venue), (Alert.device_id, device)):
         if value:
@@ -76,8 +100,19 @@ def alert(request: Request, event_id: str) -> dict:
 def devices(request: Request) -> dict:
     with request.app.state.hub.sessions() as s:
         rows = s.scalars(select(Device).order_by(Device.key)).all()
-    fields = ("district_id", "venue_id", "device_id", "online", "last_seen", "status_sent_at", "status",
-              "software_version", "venue_type", "started_at", "availability_changed")
+    fields = (
+        "district_id",
+        "venue_id",
+        "device_id",
+        "online",
+        "last_seen",
+        "status_sent_at",
+        "status",
+        "software_version",
+        "venue_type",
+        "started_at",
+        "availability_changed",
+    )
     return {"devices": [_row(d, fields) for d in rows]}
 
 
@@ -86,8 +121,10 @@ def dead_letters(request: Request, limit: int = Query(50, ge=1, le=500)) -> dict
     with request.app.state.hub.sessions() as s:
         counts = dict(s.execute(select(DeadLetter.reason, func.count()).group_by(DeadLetter.reason)).all())
         rows = s.scalars(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)).all()
-    return {"counts": counts, "recent": [_row(d, ("id", "received_at", "topic", "reason", "detail", "size"))
-                                         for d in rows]}
+    return {
+        "counts": counts,
+        "recent": [_row(d, ("id", "received_at", "topic", "reason", "detail", "size")) for d in rows],
+    }
 
 
 @router.get("/", include_in_schema=False)
@@ -114,10 +151,18 @@ def status_page(request: Request):
     hub = request.app.state.hub
     with hub.sessions() as s:
         recent = s.scalars(select(Alert).order_by(Alert.id.desc()).limit(30)).all()
-        verdicts = dict(s.execute(select(Alarm.event_id, Alarm.verdict).where(
-            Alarm.event_id.in_([a.event_id for a in recent]))).all())
-        at_hub = set(s.scalars(select(Evidence.event_id).where(Evidence.event_id.in_([a.event_id for a in recent]),
-                                                                Evidence.ciphertext.is_not(None))))
+        verdicts = dict(
+            s.execute(
+                select(Alarm.event_id, Alarm.verdict).where(Alarm.event_id.in_([a.event_id for a in recent]))
+            ).all()
+        )
+        at_hub = set(
+            s.scalars(
+                select(Evidence.event_id).where(
+                    Evidence.event_id.in_([a.event_id for a in recent]), Evidence.ciphertext.is_not(None)
+                )
+            )
+        )
         total = s.scalar(select(func.count()).select_from(Alert))
         devs = s.scalars(select(Device).order_by(Device.key)).all()
         dead = s.scalar(select(func.count()).select_from(DeadLetter))
@@ -129,17 +174,20 @@ def status_page(request: Request):
     rows = "".join(
         f"<tr><td>{e(a.decided_at.strftime('%Y-%m-%d %H:%M:%S'))}</td><td>{e(a.district_id)}/{e(a.venue_id)}</td>"
         f"<td>{e(a.device_id)}</td><td>{e(a.venue_type)}</td><td>{a.age_estimate:.1f}</td><td>{a.p_minor:.2f}</td>"
-        f"<td>{e(a.decision)}</td><td>{e(verdicts.get(a.event_id, '…'))}</td><td>{crop(a)}</td></tr>" for a in recent)
+        f"<td>{e(a.decision)}</td><td>{e(verdicts.get(a.event_id, '…'))}</td><td>{crop(a)}</td></tr>"
+        for a in recent
+    )
     devrows = "".join(
         f"<tr><td>{e(d.key)}</td><td class={'on' if d.online else 'off'}>{'online' if d.online else 'offline'}</td>"
         f"<td>{e(d.last_seen.strftime('%H:%M:%S') if d.last_seen else '-')}</td>"
         f"<td>{e(', '.join(c.get('camera_id', '') + ': ' + c.get('state', '').removeprefix('CAMERA_STATE_').lower() for c in (d.status or {}).get('cameras', [])))}</td></tr>"
-        for d in devs)
+        for d in devs
+    )
     return f"""<!doctype html><html lang=en><meta charset=utf-8><meta http-equiv=refresh content=2>
 <title>Humiao hub — ingest</title><style>body{{font:14px system-ui;margin:2em}}table{{border-collapse:collapse}}
 td,th{{padding:3px 10px;border-bottom:1px solid #ddd;text-align:left}}.on{{color:#070}}.off{{color:#a00}}</style>
 <h1>Humiao hub · 护苗 — ingest</h1><p>{total} alerts stored · {dead} dead letters ·
-broker {'connected' if hub.ingestor.connected.is_set() else '<b>not connected</b>'} ·
+broker {"connected" if hub.ingestor.connected.is_set() else "<b>not connected</b>"} ·
 <a href=/api/alerts>/api/alerts</a> · <a href=/api/devices>/api/devices</a> · <a href=/api/dead-letters>/api/dead-letters</a> ·
 <a href=/metrics>/metrics</a></p>
 <h2>Devices</h2><table><tr><th>device</th><th>availability</th><th>last seen (UTC)</th><th>cameras</th></tr>{devrows}</table>

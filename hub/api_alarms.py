@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from humiao.hub import alarms as alarm_service
 from humiao.hub import auth, evidence
 from humiao.hub.access import Principal, Target, scope_filter
-from humiao.hub.deps import iso, client, hub_of, load_scoped, principal, require
+from humiao.hub.deps import client, hub_of, iso, load_scoped, principal, require
 from humiao.hub.tables import Alarm, Alert, Evidence, EvidenceRequest, Venue
 from humiao.proto import sealed
 
@@ -28,22 +28,53 @@ def target(alarm: Alarm) -> Target:
 
 
 def visible(who: Principal, permission: str = "alarms.read"):
-    return scope_filter(who, permission, Alarm.district_id, Alarm.venue_id,
-                        lambda dept: cast(Alarm.departments, String).like(f'%"{dept}"%'))
+    return scope_filter(
+        who,
+        permission,
+        Alarm.district_id,
+        Alarm.venue_id,
+        lambda dept: cast(Alarm.departments, String).like(f'%"{dept}"%'),
+    )
 
 
 def row(alarm: Alarm, alert: Alert | None, venue: Venue | None, who: Principal, evidence_state: str = "") -> dict:
-    out = {k: iso(getattr(alarm, k)) for k in (
-        "id", "event_id", "district_id", "venue_id", "venue_type", "verdict", "severity", "active", "acknowledged",
-        "assignee", "raised_at", "acknowledged_at", "acknowledged_by", "cleared_at", "cleared_by", "updated_at",
-        "departments", "calendar")}
+    out = {
+        k: iso(getattr(alarm, k))
+        for k in (
+            "id",
+            "event_id",
+            "district_id",
+            "venue_id",
+            "venue_type",
+            "verdict",
+            "severity",
+            "active",
+            "acknowledged",
+            "assignee",
+            "raised_at",
+            "acknowledged_at",
+            "acknowledged_by",
+            "cleared_at",
+            "cleared_by",
+            "updated_at",
+            "departments",
+            "calendar",
+        )
+    }
     out["reasons"], out["reasons_zh"], out["calendar_zh"] = alarm.reasons, alarm.reasons_zh or [], alarm.calendar_zh
     out["venue_name"] = venue.name if venue else alarm.venue_id
     if alert is not None:
-        out.update(age_estimate=round(alert.age_estimate, 1), p_minor=round(alert.p_minor, 3),
-                   device_id=alert.device_id, camera_id=alert.camera_id, evidence_available=alert.evidence_available)
+        out.update(
+            age_estimate=round(alert.age_estimate, 1),
+            p_minor=round(alert.p_minor, 3),
+            device_id=alert.device_id,
+            camera_id=alert.camera_id,
+            evidence_available=alert.evidence_available,
+        )
     out["evidence"] = evidence_state
-    if who.role == "venue_operator":  # the venue sees that it was alerted and what followed, not the reasoning's sources
+    if (
+        who.role == "venue_operator"
+    ):  # the venue sees that it was alerted and what followed, not the reasoning's sources
         out.pop("departments")
     return out
 
@@ -52,10 +83,10 @@ def _evidence_states(s, event_ids: list[str]) -> dict[str, str]:
     """For each alert: "stored", "purged", "requested" or "" (two queries for a whole list)."""
     if not event_ids:
         return {}
-    out = {e: "requested" for e in s.scalars(select(EvidenceRequest.event_id)
-                                             .where(EvidenceRequest.event_id.in_(event_ids)))}
-    for e, purged in s.execute(select(Evidence.event_id, Evidence.ciphertext.is_(None))
-                               .where(Evidence.event_id.in_(event_ids))).all():
+    out = dict.fromkeys(s.scalars(select(EvidenceRequest.event_id).where(EvidenceRequest.event_id.in_(event_ids))), "requested")
+    for e, purged in s.execute(
+        select(Evidence.event_id, Evidence.ciphertext.is_(None)).where(Evidence.event_id.in_(event_ids))
+    ).all():
         out[e] = "purged" if purged else "stored"
     return out
 
@@ -65,24 +96,45 @@ def _evidence_state(s, event_id: str) -> str:
 
 
 @router.get("/alarms")
-def list_alarms(request: Request, who=Depends(principal), district: str | None = None, venue: str | None = None,
-                venue_type: str | None = None, verdict: str | None = None, active: bool | None = None,
-                acknowledged: bool | None = None, since: datetime | None = None, until: datetime | None = None,
-                limit: int = Query(100, ge=1, le=1000), before_id: int | None = None) -> dict:
+def list_alarms(
+    request: Request,
+    who=Depends(principal),
+    district: str | None = None,
+    venue: str | None = None,
+    venue_type: str | None = None,
+    verdict: str | None = None,
+    active: bool | None = None,
+    acknowledged: bool | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    before_id: int | None = None,
+) -> dict:
     require(who, "alarms.read")
-    q = (select(Alarm, Alert, Venue).join(Alert, Alert.event_id == Alarm.event_id)
-         .outerjoin(Venue, Venue.id == Alarm.venue_id).order_by(Alarm.id.desc()).limit(limit))
+    q = (
+        select(Alarm, Alert, Venue)
+        .join(Alert, Alert.event_id == Alarm.event_id)
+        .outerjoin(Venue, Venue.id == Alarm.venue_id)
+        .order_by(Alarm.id.desc())
+        .limit(limit)
+    )
     clause = visible(who)
     if clause is not None:
         q = q.where(clause)
-    for col, value in ((Alarm.district_id, district), (Alarm.venue_id, venue), (Alarm.venue_type, venue_type),
-                       (Alarm.verdict, verdict), (Alarm.active, active), (Alarm.acknowledged, acknowledged)):
+    for col, value in (
+        (Alarm.district_id, district),
+        (Alarm.venue_id, venue),
+        (Alarm.venue_type, venue_type),
+        (Alarm.verdict, verdict),
+        (Alarm.active, active),
+        (Alarm.acknowledged, acknowledged),
+    ):
         if value is not None:
             q = q.where(col == value)
     if since:
-        q = q.where(Alarm.raised_at >= (since if since.tzinfo else since.replace(tzinfo=timezone.utc)))
+        q = q.where(Alarm.raised_at >= (since if since.tzinfo else since.replace(tzinfo=UTC)))
     if until:
-        q = q.where(Alarm.raised_at < (until if until.tzinfo else until.replace(tzinfo=timezone.utc)))
+        q = q.where(Alarm.raised_at < (until if until.tzinfo else until.replace(tzinfo=UTC)))
     if before_id:
         q = q.where(Alarm.id < before_id)
     with hub_of(request).sessions() as s:
@@ -100,10 +152,17 @@ def _load(s, who: Principal, alarm_id: int, permission: str | None = None) -> Al
 def get_alarm(alarm_id: int, request: Request, who=Depends(principal)) -> dict:
     with hub_of(request).sessions() as s:
         alarm = _load(s, who, alarm_id)
-        out = row(alarm, s.scalars(select(Alert).where(Alert.event_id == alarm.event_id)).one(),
-                  s.get(Venue, alarm.venue_id), who, _evidence_state(s, alarm.event_id))
-        out["history"] = [{"at": iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
-                          for e in alarm_service.history(s, alarm_id)]
+        out = row(
+            alarm,
+            s.scalars(select(Alert).where(Alert.event_id == alarm.event_id)).one(),
+            s.get(Venue, alarm.venue_id),
+            who,
+            _evidence_state(s, alarm.event_id),
+        )
+        out["history"] = [
+            {"at": iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
+            for e in alarm_service.history(s, alarm_id)
+        ]
     return out
 
 
@@ -151,22 +210,34 @@ def request_evidence(alarm_id: int, body: Why, request: Request, who=Depends(pri
 
 
 @router.get("/alarms/{alarm_id}/evidence")
-def view_evidence(alarm_id: int, request: Request, why: str = Query(min_length=3, max_length=500),
-                  who=Depends(principal)) -> Response:
+def view_evidence(
+    alarm_id: int, request: Request, why: str = Query(min_length=3, max_length=500), who=Depends(principal)
+) -> Response:
     """The face crop, decrypted for this viewer; every view is written to the audit log first."""
     hub = hub_of(request)
     with hub.sessions() as s:
         alarm = _load(s, who, alarm_id, "evidence.view")
         ev = s.get(Evidence, alarm.event_id)
         if ev is None or ev.ciphertext is None:
-            raise HTTPException(404, "no evidence stored for this alarm (request it from the edge first)"
-                                if ev is None else "evidence purged after its retention")
+            raise HTTPException(
+                404,
+                "no evidence stored for this alarm (request it from the edge first)"
+                if ev is None
+                else "evidence purged after its retention",
+            )
         auth.audit(s, who, "evidence.view", "evidence", alarm.event_id, why, client(request))
         s.commit()
         jpeg = sealed.open_box(hub.private_key, ev.ciphertext, alarm.event_id)
-    return Response(jpeg, media_type="image/jpeg", headers={
-        "Cache-Control": "no-store", "X-Evidence-SHA256": ev.plaintext_sha256,
-        "X-Evidence-Stored-SHA256": ev.stored_sha256, "X-Evidence-Captured-At": ev.captured_at.isoformat()})
+    return Response(
+        jpeg,
+        media_type="image/jpeg",
+        headers={
+            "Cache-Control": "no-store",
+            "X-Evidence-SHA256": ev.plaintext_sha256,
+            "X-Evidence-Stored-SHA256": ev.stored_sha256,
+            "X-Evidence-Captured-At": ev.captured_at.isoformat(),
+        },
+    )
 
 
 @router.get("/stream")
@@ -179,22 +250,27 @@ async def stream(request: Request, who=Depends(principal), after: datetime | Non
     clause = visible(who)
 
     def changed_since(cursor: tuple[datetime, int]) -> list[dict]:
-        q = (select(Alarm, Alert, Venue).join(Alert, Alert.event_id == Alarm.event_id)
-             .outerjoin(Venue, Venue.id == Alarm.venue_id)
-             .where((Alarm.updated_at > cursor[0]) | ((Alarm.updated_at == cursor[0]) & (Alarm.id > cursor[1])))
-             .order_by(Alarm.updated_at, Alarm.id).limit(200))
+        q = (
+            select(Alarm, Alert, Venue)
+            .join(Alert, Alert.event_id == Alarm.event_id)
+            .outerjoin(Venue, Venue.id == Alarm.venue_id)
+            .where((Alarm.updated_at > cursor[0]) | ((Alarm.updated_at == cursor[0]) & (Alarm.id > cursor[1])))
+            .order_by(Alarm.updated_at, Alarm.id)
+            .limit(200)
+        )
         if clause is not None:
             q = q.where(clause)
         with hub.sessions() as s:
             found = s.execute(q).all()
             states = _evidence_states(s, [a.event_id for a, _al, _v in found])
-            return [row(a, al, v, who, states.get(a.event_id, "")) | {"_cursor": (a.updated_at, a.id)}
-                    for a, al, v in found]
+            return [
+                row(a, al, v, who, states.get(a.event_id, "")) | {"_cursor": (a.updated_at, a.id)} for a, al, v in found
+            ]
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     start = now
     if after is not None:
-        after = after if after.tzinfo else after.replace(tzinfo=timezone.utc)
+        after = after if after.tzinfo else after.replace(tzinfo=UTC)
         start = min(now, max(after, now - timedelta(hours=1)))
 
     async def events():
@@ -212,5 +288,6 @@ async def stream(request: Request, who=Depends(principal), after: datetime | Non
                 idle = 0
             await asyncio.sleep(0.5)
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )

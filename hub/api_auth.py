@@ -25,8 +25,15 @@ def login(body: Login, request: Request, response: Response) -> dict:
         except auth.AuthError as err:
             raise HTTPException(401, str(err)) from None
         who, _ = auth.principal_for(s, token)
-    response.set_cookie(auth.COOKIE, token, httponly=True, samesite="strict", secure=hub.cfg.auth.secure_cookie,
-                        max_age=int(hub.cfg.auth.session_hours * 3600), path="/")
+    response.set_cookie(
+        auth.COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=hub.cfg.auth.secure_cookie,
+        max_age=int(hub.cfg.auth.session_hours * 3600),
+        path="/",
+    )
     return {"csrf_token": csrf, **_me(who)}
 
 
@@ -46,13 +53,19 @@ def me(request: Request, who=Depends(principal)) -> dict:
 
 
 def _me(who) -> dict:
-    return {"user": who.user_id, "role": who.role, "district": who.district_id, "venues": sorted(who.venue_ids),
-            "permissions": {p: access.scope(who, p) for p in access.PERMISSIONS}}
+    return {
+        "user": who.user_id,
+        "role": who.role,
+        "district": who.district_id,
+        "venues": sorted(who.venue_ids),
+        "permissions": {p: access.scope(who, p) for p in access.PERMISSIONS},
+    }
 
 
 @router.get("/audit")
-def audit_log(request: Request, who=Depends(principal), action: str | None = None, user: str | None = None,
-              limit: int = 200) -> dict:
+def audit_log(
+    request: Request, who=Depends(principal), action: str | None = None, user: str | None = None, limit: int = 200
+) -> dict:
     from sqlalchemy import select
 
     from humiao.hub.deps import require
@@ -66,6 +79,18 @@ def audit_log(request: Request, who=Depends(principal), action: str | None = Non
         q = q.where(AuditEvent.user_id == user)
     with hub_of(request).sessions() as s:
         rows = s.scalars(q).all()
-    return {"events": [{"at": e.at.isoformat(), "user": e.user_id, "role": e.role, "action": e.action,
-                        "object_type": e.object_type, "object_id": e.object_id, "why": e.why, "client": e.client}
-                       for e in rows]}
+    return {
+        "events": [
+            {
+                "at": e.at.isoformat(),
+                "user": e.user_id,
+                "role": e.role,
+                "action": e.action,
+                "object_type": e.object_type,
+                "object_id": e.object_id,
+                "why": e.why,
+                "client": e.client,
+            }
+            for e in rows
+        ]
+    }

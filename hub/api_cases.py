@@ -3,22 +3,48 @@ opening from alarms, and each procedure step as an action."""
 
 from __future__ import annotations
 
-
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from humiao.hub import cases
 from humiao.hub.access import Target, scope_filter
-from humiao.hub.deps import iso, hub_of, load_scoped, principal, require
+from humiao.hub.deps import hub_of, iso, load_scoped, principal, require
 from humiao.hub.tables import Alarm, Case, CaseAlarm, Venue
 
 router = APIRouter(prefix="/api")
-FIELDS = ("id", "number", "district_id", "venue_id", "venue_type", "department", "status", "source", "rule",
-          "opened_at", "opened_by", "decision_deadline", "officers", "facts", "findings", "evidence_notes",
-          "respond_notice_at", "hearing_requested", "legal_review_at", "legal_review_by", "legal_review_opinion",
-          "decision", "fine_yuan", "suspension_months", "decision_basis", "decided_at", "payment_due", "paid_at",
-          "closed_at", "updated_at")
+FIELDS = (
+    "id",
+    "number",
+    "district_id",
+    "venue_id",
+    "venue_type",
+    "department",
+    "status",
+    "source",
+    "rule",
+    "opened_at",
+    "opened_by",
+    "decision_deadline",
+    "officers",
+    "facts",
+    "findings",
+    "evidence_notes",
+    "respond_notice_at",
+    "hearing_requested",
+    "legal_review_at",
+    "legal_review_by",
+    "legal_review_opinion",
+    "decision",
+    "fine_yuan",
+    "suspension_months",
+    "decision_basis",
+    "decided_at",
+    "payment_due",
+    "paid_at",
+    "closed_at",
+    "updated_at",
+)
 
 
 def target(case: Case) -> Target:
@@ -36,8 +62,13 @@ def as_dict(case: Case, venue: Venue | None = None, who=None) -> dict:
 
 
 @router.get("/cases")
-def list_cases(request: Request, who=Depends(principal), status: str | None = None, venue: str | None = None,
-               limit: int = Query(200, ge=1, le=1000)) -> dict:
+def list_cases(
+    request: Request,
+    who=Depends(principal),
+    status: str | None = None,
+    venue: str | None = None,
+    limit: int = Query(200, ge=1, le=1000),
+) -> dict:
     require(who, "cases.read")
     q = select(Case, Venue).outerjoin(Venue, Venue.id == Case.venue_id).order_by(Case.id.desc()).limit(limit)
     clause = scope_filter(who, "cases.read", Case.district_id, Case.venue_id, lambda d: Case.department == d)
@@ -61,10 +92,18 @@ def get_case(case_id: int, request: Request, who=Depends(principal)) -> dict:
         case = _load(s, who, case_id)
         out = as_dict(case, s.get(Venue, case.venue_id), who)
         out["alarms"] = list(s.scalars(select(CaseAlarm.alarm_id).where(CaseAlarm.case_id == case.id)))
-        out["history"] = [{"at": iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
-                          for e in cases.history(s, case.id)] if who.role != "venue_operator" else []
-        out["other_actions"] = [{"number": c.number, "department": c.department, "status": c.status,
-                                 "decision": c.decision} for c in cases.other_actions(s, case)]
+        out["history"] = (
+            [
+                {"at": iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
+                for e in cases.history(s, case.id)
+            ]
+            if who.role != "venue_operator"
+            else []
+        )
+        out["other_actions"] = [
+            {"number": c.number, "department": c.department, "status": c.status, "decision": c.decision}
+            for c in cases.other_actions(s, case)
+        ]
         out["escalation"] = cases.escalation(s, case.venue_id)
     return out
 

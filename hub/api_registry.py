@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import PlainTextResponse
@@ -13,7 +13,7 @@ from humiao.hub.access import Target, allowed, scope_filter
 from humiao.hub.api_alarms import row as alarm_row
 from humiao.hub.api_alarms import visible
 from humiao.hub.api_cases import as_dict as case_dict
-from humiao.hub.deps import iso, client, hub_of, principal, require
+from humiao.hub.deps import client, hub_of, iso, principal, require
 from humiao.hub.tables import Alarm, Alert, Case, Device, School, Venue
 
 router = APIRouter(prefix="/api")
@@ -22,28 +22,48 @@ VENUE_FIELDS = registry.VENUE_COLUMNS + ["near_school", "nearest_school_m"]
 
 def venue_dict(v: Venue, devices: list[Device] = ()) -> dict:
     out = {f: iso(getattr(v, f)) for f in VENUE_FIELDS}
-    out["devices"] = [{"device_id": d.device_id, "online": d.online, "last_seen": iso(d.last_seen),
-                       "cameras": (d.status or {}).get("cameras", [])} for d in devices]
+    out["devices"] = [
+        {
+            "device_id": d.device_id,
+            "online": d.online,
+            "last_seen": iso(d.last_seen),
+            "cameras": (d.status or {}).get("cameras", []),
+        }
+        for d in devices
+    ]
     return out
 
 
 @router.get("/venues")
-def list_venues(request: Request, who=Depends(principal), district: str | None = None, near_school: bool | None = None,
-                sign_posted: bool | None = None) -> dict:
+def list_venues(
+    request: Request,
+    who=Depends(principal),
+    district: str | None = None,
+    near_school: bool | None = None,
+    sign_posted: bool | None = None,
+) -> dict:
     require(who, "venues.read")
     q = select(Venue).order_by(Venue.district_id, Venue.id)
     clause = scope_filter(who, "venues.read", Venue.district_id, Venue.id)
     if clause is not None:
         q = q.where(clause)
-    for col, value in ((Venue.district_id, district), (Venue.near_school, near_school), (Venue.sign_posted, sign_posted)):
+    for col, value in (
+        (Venue.district_id, district),
+        (Venue.near_school, near_school),
+        (Venue.sign_posted, sign_posted),
+    ):
         if value is not None:
             q = q.where(col == value)
     with hub_of(request).sessions() as s:
         venues = s.scalars(q).all()
         devices = s.scalars(select(Device).where(Device.venue_id.in_([v.id for v in venues]))).all()
-        counts = dict(s.execute(select(Alarm.venue_id, func.count()).where(Alarm.venue_id.in_([v.id for v in venues]),
-                                                                            Alarm.verdict.in_(["confirmed", "suspected"]))
-                                .group_by(Alarm.venue_id)).all())
+        counts = dict(
+            s.execute(
+                select(Alarm.venue_id, func.count())
+                .where(Alarm.venue_id.in_([v.id for v in venues]), Alarm.verdict.in_(["confirmed", "suspected"]))
+                .group_by(Alarm.venue_id)
+            ).all()
+        )
     out = []
     for v in venues:
         d = venue_dict(v, [x for x in devices if x.venue_id == v.id])
@@ -59,10 +79,17 @@ def get_venue(venue_id: str, request: Request, who=Depends(principal)) -> dict:
         if v is None or not allowed(who, "venues.read", Target(v.district_id, v.id)):
             raise HTTPException(404, "not found")
         out = venue_dict(v, s.scalars(select(Device).where(Device.venue_id == v.id)).all())
-        q = (select(Alarm, Alert).join(Alert, Alert.event_id == Alarm.event_id).where(Alarm.venue_id == v.id)
-             .order_by(Alarm.id.desc()).limit(100))
+        q = (
+            select(Alarm, Alert)
+            .join(Alert, Alert.event_id == Alarm.event_id)
+            .where(Alarm.venue_id == v.id)
+            .order_by(Alarm.id.desc())
+            .limit(100)
+        )
         clause = visible(who)
-        out["alarms"] = [alarm_row(a, al, v, who) for a, al in s.execute(q if clause is None else q.where(clause)).all()]
+        out["alarms"] = [
+            alarm_row(a, al, v, who) for a, al in s.execute(q if clause is None else q.where(clause)).all()
+        ]
         cq = select(Case).where(Case.venue_id == v.id).order_by(Case.id.desc())
         cclause = scope_filter(who, "cases.read", Case.district_id, Case.venue_id, lambda d: Case.department == d)
         out["cases"] = [case_dict(c, v, who) for c in s.scalars(cq if cclause is None else cq.where(cclause))]
@@ -92,8 +119,11 @@ def export_csv(what: str, request: Request, who=Depends(principal), district: st
     require(who, "venues.write")
     with hub_of(request).sessions() as s:
         text = (registry.export_venues if what == "venues" else registry.export_schools)(s, district)
-    return PlainTextResponse(text, media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{what}.csv"'})
+    return PlainTextResponse(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{what}.csv"'},
+    )
 
 
 @router.post("/registry/{what}.csv")
@@ -119,10 +149,13 @@ async def import_csv(what: str, request: Request, who=Depends(principal)) -> dic
 def inspection_list(request: Request, district: str, who=Depends(principal), day: date | None = None) -> dict:
     require(who, "cases.read", Target(district, None, (who.department,) if who.department else ()))
     hub = hub_of(request)
-    when = datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc) if day else datetime.now(timezone.utc)
+    when = datetime.combine(day, datetime.min.time(), tzinfo=UTC) if day else datetime.now(UTC)
     with hub.sessions() as s:
         ranked = inspections.inspection_list(s, district, when, hub.cfg.rules.key_periods)
-    return {"district": district, "day": when.date().isoformat(),
-            "key_periods": inspections.key_periods(when.date(), hub.calendar, hub.cfg.rules.key_periods),
-            "key_periods_zh": inspections.key_periods(when.date(), hub.calendar, hub.cfg.rules.key_periods, "zh"),
-            "venues": ranked}
+    return {
+        "district": district,
+        "day": when.date().isoformat(),
+        "key_periods": inspections.key_periods(when.date(), hub.calendar, hub.cfg.rules.key_periods),
+        "key_periods_zh": inspections.key_periods(when.date(), hub.calendar, hub.cfg.rules.key_periods, "zh"),
+        "venues": ranked,
+    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from humiao.hub import reports
@@ -26,8 +28,14 @@ def download(district: str, period: str, fmt: str, request: Request, who=Depends
         data, mime = reports.render(reports.figures(s, district, p, hub.calendar), fmt)
         audit(s, who, "report.download", "report", f"{district}/{p.label}.{fmt}", "", client(request))
         s.commit()
-    return Response(data, media_type=mime, headers={
-        "Content-Disposition": f'attachment; filename="humiao-{district}-{p.label}.{fmt}"', "Cache-Control": "no-store"})
+    return Response(
+        data,
+        media_type=mime,
+        headers={
+            "Content-Disposition": f'attachment; filename="humiao-{district}-{p.label}.{fmt}"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @router.get("/dashboard")
@@ -35,7 +43,7 @@ def dashboard(request: Request, who=Depends(principal), days: int = 30) -> dict:
     """Figures for the dashboard, over what the viewer may see: alarms per day (key periods marked),
     violations by venue type, repeat venues, open cases by deadline state."""
     from collections import Counter
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from sqlalchemy import select
 
@@ -47,7 +55,7 @@ def dashboard(request: Request, who=Depends(principal), days: int = 30) -> dict:
     require(who, "alarms.read")
     hub = hub_of(request)
     days = min(max(days, 7), 366)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     since = now - timedelta(days=days)
     q = select(Alarm.raised_at, Alarm.venue_id, Alarm.venue_type, Alarm.verdict).where(Alarm.raised_at >= since)
     clause = visible(who)
@@ -63,12 +71,19 @@ def dashboard(request: Request, who=Depends(principal), days: int = 30) -> dict:
     violations = [r for r in rows if r.verdict in ("confirmed", "suspected")]
     repeat = Counter(r.venue_id for r in violations)
     return {
-        "days": [{"day": d.isoformat(), "alarms": per_day.get(d, 0),
-                  "key": hub.calendar.statutory(d) or hub.calendar.school_vacation(d) or ""} for d in day_list],
+        "days": [
+            {
+                "day": d.isoformat(),
+                "alarms": per_day.get(d, 0),
+                "key": hub.calendar.statutory(d) or hub.calendar.school_vacation(d) or "",
+            }
+            for d in day_list
+        ],
         "by_venue_type": dict(Counter(r.venue_type for r in violations)),
         "by_verdict": dict(Counter(r.verdict for r in rows)),
-        "repeat_venues": [{"venue_id": v, "name": names.get(v, v), "violations": n}
-                          for v, n in repeat.most_common(10) if n >= 2],
+        "repeat_venues": [
+            {"venue_id": v, "name": names.get(v, v), "violations": n} for v, n in repeat.most_common(10) if n >= 2
+        ],
         "open_cases": dict(Counter(case_service.deadline_state(c, now) for c in open_cases)),
     }
 
@@ -87,12 +102,26 @@ def rules_table(request: Request, who=Depends(principal), day: str | None = None
     except ValueError:
         raise HTTPException(422, "day: YYYY-MM-DD") from None
     return {
-        "venue_types": [{"venue_type": r.venue_type, "name_zh": r.name_zh, "name_en": r.name_en, "minors": r.minors.value,
-                         "forbidden": r.forbidden, "enforcers": [e.value for e in r.enforcers], "penalty": r.penalty,
-                         "sources": [f"{s.citation} {s.certainty}" for s in r.sources], "sign": r.sign}
-                        for r in RULES.values()],
-        "calendar": {"day": d.isoformat(), "statutory_holiday": hub.calendar.statutory(d),
-                     "school_vacation": hub.calendar.school_vacation(d), "weekend": d.weekday() >= 5,
-                     "arcade_devices_allowed_for_minors": bool(hub.calendar.statutory(d)),
-                     "description": hub.calendar.describe(d)},
+        "venue_types": [
+            {
+                "venue_type": r.venue_type,
+                "name_zh": r.name_zh,
+                "name_en": r.name_en,
+                "minors": r.minors.value,
+                "forbidden": r.forbidden,
+                "enforcers": [e.value for e in r.enforcers],
+                "penalty": r.penalty,
+                "sources": [f"{s.citation} {s.certainty}" for s in r.sources],
+                "sign": r.sign,
+            }
+            for r in RULES.values()
+        ],
+        "calendar": {
+            "day": d.isoformat(),
+            "statutory_holiday": hub.calendar.statutory(d),
+            "school_vacation": hub.calendar.school_vacation(d),
+            "weekend": d.weekday() >= 5,
+            "arcade_devices_allowed_for_minors": bool(hub.calendar.statutory(d)),
+            "description": hub.calendar.describe(d),
+        },
     }

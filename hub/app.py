@@ -14,17 +14,16 @@ import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy import func, select, text
 from prometheus_client import CollectorRegistry
+from sqlalchemy import func, select, text
 
-from humiao.hub import alarms, evidence
-from humiao.hub import api_alarms, api_auth, api_cases, api_registry, api_reports
+from humiao.hub import alarms, api_alarms, api_auth, api_cases, api_registry, api_reports, evidence
 from humiao.hub.api import router
 from humiao.hub.config import HubConfig
 from humiao.hub.db import make_engine, migrate, sessions
 from humiao.hub.ingest import Ingestor
-from humiao.hub.tables import Alarm
 from humiao.hub.rules.calendar import HolidayCalendar
+from humiao.hub.tables import Alarm
 from humiao.proto import sealed
 
 log = logging.getLogger("humiao.hub")
@@ -40,10 +39,13 @@ class Hub:
         self.registry = CollectorRegistry()
         from prometheus_client import Gauge
 
-        self.open_alarms = Gauge("humiao_hub_open_alarms", "active alarms by verdict", ["verdict"], registry=self.registry)
+        self.open_alarms = Gauge(
+            "humiao_hub_open_alarms", "active alarms by verdict", ["verdict"], registry=self.registry
+        )
         self._changed = threading.Event()
-        self.ingestor = Ingestor(cfg, self.sessions, self.registry, self.private_key,
-                                 on_stored=lambda _ids: self._changed.set())
+        self.ingestor = Ingestor(
+            cfg, self.sessions, self.registry, self.private_key, on_stored=lambda _ids: self._changed.set()
+        )
         self.calendar = HolidayCalendar(cfg.rules.calendar)
         self._stop = threading.Event()
         self._purger = threading.Thread(target=self._purge_loop, name="evidence-purge", daemon=True)
@@ -56,7 +58,7 @@ class Hub:
             log.warning("generated the hub evidence key %s; give edges %s", path, path.with_suffix(".pub"))
         return sealed.load_private(path)
 
-    def start(self) -> "Hub":
+    def start(self) -> Hub:
         self.ingestor.start()
         self._purger.start()
         self._rules.start()
@@ -80,13 +82,18 @@ class Hub:
     def evaluate(self) -> int:
         """Bring alarms up to date; then fetch the evidence of newly confirmed violations from their edges."""
         with self.sessions() as s, s.begin():
-            if self.engine.dialect.name == "postgresql" and not s.scalar(text("SELECT pg_try_advisory_xact_lock(4815)")):
+            if self.engine.dialect.name == "postgresql" and not s.scalar(
+                text("SELECT pg_try_advisory_xact_lock(4815)")
+            ):
                 return 0  # another hub worker is evaluating right now; the next round catches up
             touched = alarms.evaluate(s, calendar=self.calendar, cfg=self.cfg.rules.violations)
             if alarms.pending_work(s):
                 self._changed.set()  # more to do: another round right after this one
-            counts = dict(s.execute(select(Alarm.verdict, func.count()).where(Alarm.active.is_(True))
-                                    .group_by(Alarm.verdict)).all())
+            counts = dict(
+                s.execute(
+                    select(Alarm.verdict, func.count()).where(Alarm.active.is_(True)).group_by(Alarm.verdict)
+                ).all()
+            )
         for verdict in ("pending", "suspected", "confirmed"):
             self.open_alarms.labels(verdict).set(counts.get(verdict, 0))
         with self.sessions() as s:
@@ -136,13 +143,16 @@ def create_app(hub: Hub) -> FastAPI:
     async def security_headers(request, call_next):
         """The panel runs only its own script; nothing frames it; no referrer leaves; no sniffing."""
         response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy",
-                                    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                                    "img-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+        )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("X-Frame-Options", "DENY")
         return response
+
     app.include_router(router)
     app.include_router(api_auth.router)
     app.include_router(api_alarms.router)

@@ -39,8 +39,16 @@ def _sha(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_user(session: Session, user_id: str, password: str, role: str, district_id: str | None,
-                display_name: str = "", venue_ids: tuple[str, ...] = (), cfg: AuthConfig | None = None) -> User:
+def create_user(
+    session: Session,
+    user_id: str,
+    password: str,
+    role: str,
+    district_id: str | None,
+    display_name: str = "",
+    venue_ids: tuple[str, ...] = (),
+    cfg: AuthConfig | None = None,
+) -> User:
     cfg = cfg or AuthConfig()
     if role not in ROLES:
         raise AuthError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
@@ -50,8 +58,16 @@ def create_user(session: Session, user_id: str, password: str, role: str, distri
         raise AuthError(f"role {role} needs a district")
     if role == "venue_operator" and not venue_ids:
         raise AuthError("a venue operator account needs its venues")
-    user = User(id=user_id, display_name=display_name or user_id, role=role, district_id=district_id,
-                password_hash=_hasher.hash(password), active=True, failed_logins=0, created_at=utcnow())
+    user = User(
+        id=user_id,
+        display_name=display_name or user_id,
+        role=role,
+        district_id=district_id,
+        password_hash=_hasher.hash(password),
+        active=True,
+        failed_logins=0,
+        created_at=utcnow(),
+    )
     session.merge(user)
     session.execute(delete(UserVenue).where(UserVenue.user_id == user_id))
     for v in venue_ids:
@@ -59,8 +75,9 @@ def create_user(session: Session, user_id: str, password: str, role: str, distri
     return user
 
 
-def login(session: Session, user_id: str, password: str, cfg: AuthConfig | None = None,
-          client: str = "") -> tuple[str, str]:
+def login(
+    session: Session, user_id: str, password: str, cfg: AuthConfig | None = None, client: str = ""
+) -> tuple[str, str]:
     """(session token for the cookie, CSRF token); AuthError with one message for every failure
     except a lockout (which says until when)."""
     cfg = cfg or AuthConfig()
@@ -77,16 +94,30 @@ def login(session: Session, user_id: str, password: str, cfg: AuthConfig | None 
         user.failed_logins += 1
         if user.failed_logins >= cfg.max_failed_logins:
             user.locked_until, user.failed_logins = now + timedelta(minutes=cfg.lockout_minutes), 0
-            audit(session, Principal(user.id, user.role, user.district_id), "login.locked", "user", user.id,
-                  f"{cfg.max_failed_logins} failed sign-ins", client)
+            audit(
+                session,
+                Principal(user.id, user.role, user.district_id),
+                "login.locked",
+                "user",
+                user.id,
+                f"{cfg.max_failed_logins} failed sign-ins",
+                client,
+            )
         session.commit()
         raise AuthError("wrong name or password") from None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     user.failed_logins, user.locked_until = 0, None
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    session.add(WebSession(token_sha256=_sha(token), user_id=user.id, csrf_token=csrf, created_at=now,
-                           expires_at=now + timedelta(hours=cfg.session_hours)))
+    session.add(
+        WebSession(
+            token_sha256=_sha(token),
+            user_id=user.id,
+            csrf_token=csrf,
+            created_at=now,
+            expires_at=now + timedelta(hours=cfg.session_hours),
+        )
+    )
     audit(session, Principal(user.id, user.role, user.district_id), "login", "user", user.id, "", client)
     session.commit()
     return token, csrf
@@ -115,7 +146,18 @@ def csrf_ok(expected: str, presented: str | None) -> bool:
     return bool(presented) and hmac.compare_digest(expected, presented)
 
 
-def audit(session: Session, who: Principal, action: str, object_type: str, object_id: str, why: str = "",
-          client: str = "") -> None:
-    session.add(AuditEvent(at=utcnow(), user_id=who.user_id, role=who.role, action=action, object_type=object_type,
-                           object_id=object_id, why=why, client=client[:64]))
+def audit(
+    session: Session, who: Principal, action: str, object_type: str, object_id: str, why: str = "", client: str = ""
+) -> None:
+    session.add(
+        AuditEvent(
+            at=utcnow(),
+            user_id=who.user_id,
+            role=who.role,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            why=why,
+            client=client[:64],
+        )
+    )

@@ -22,8 +22,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from humiao.hub.access import DEPARTMENTS, Principal
-from humiao.hub.tables import Alarm, Case, CaseAlarm, CaseEvent, Evidence, Venue, utcnow
 from humiao.hub.rules.statutes import rule_for
+from humiao.hub.tables import Alarm, Case, CaseAlarm, CaseEvent, Evidence, Venue, utcnow
 
 DECISION_DAYS, PAYMENT_DAYS, WARN_DAYS, LIMITATION_DAYS = 90, 15, 15, 730
 STATUSES = ("open", "assigned", "inspected", "decided", "closed")
@@ -36,8 +36,15 @@ class CaseError(ValueError):
 
 
 def _log(session: Session, case: Case, actor: str, action: str, **detail) -> None:
-    session.add(CaseEvent(case_id=case.id, at=utcnow(), actor=actor, action=action,
-                          detail={k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in detail.items()}))
+    session.add(
+        CaseEvent(
+            case_id=case.id,
+            at=utcnow(),
+            actor=actor,
+            action=action,
+            detail={k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in detail.items()},
+        )
+    )
 
 
 def _need(case: Case, *statuses: str) -> None:
@@ -45,8 +52,9 @@ def _need(case: Case, *statuses: str) -> None:
         raise CaseError(f"case {case.number} is {case.status}; this step needs it {' or '.join(statuses)}")
 
 
-def open_case(session: Session, who: Principal, alarm_ids: list[int], source: str = "alert",
-              facts: dict | None = None) -> Case:
+def open_case(
+    session: Session, who: Principal, alarm_ids: list[int], source: str = "alert", facts: dict | None = None
+) -> Case:
     if who.department is None:
         raise CaseError("only an enforcing department opens cases")
     if not alarm_ids:
@@ -63,14 +71,30 @@ def open_case(session: Session, who: Principal, alarm_ids: list[int], source: st
         raise CaseError(f"the violation of {first.raised_at:%Y-%m-%d} is past the 2-year limitation (art. 36)")
     rule = rule_for(first.venue_type)
     year = now.year
-    seq = session.scalar(select(func.count()).select_from(Case).where(Case.district_id == first.district_id,
-                                                                      Case.number.like(f"%-{year}-%"))) + 1
-    case = Case(number=f"{first.district_id.upper()}-{who.department[:2].upper()}-{year}-{seq:04d}",
-                district_id=first.district_id, venue_id=first.venue_id, venue_type=first.venue_type,
-                department=who.department, status="open", source=source, rule=rule.forbidden, opened_at=now,
-                opened_by=who.user_id, decision_deadline=now + timedelta(days=DECISION_DAYS), officers=[],
-                facts={"first_alarm_at": first.raised_at.isoformat(), "calendar": first.calendar, **(facts or {})},
-                updated_at=now)
+    seq = (
+        session.scalar(
+            select(func.count())
+            .select_from(Case)
+            .where(Case.district_id == first.district_id, Case.number.like(f"%-{year}-%"))
+        )
+        + 1
+    )
+    case = Case(
+        number=f"{first.district_id.upper()}-{who.department[:2].upper()}-{year}-{seq:04d}",
+        district_id=first.district_id,
+        venue_id=first.venue_id,
+        venue_type=first.venue_type,
+        department=who.department,
+        status="open",
+        source=source,
+        rule=rule.forbidden,
+        opened_at=now,
+        opened_by=who.user_id,
+        decision_deadline=now + timedelta(days=DECISION_DAYS),
+        officers=[],
+        facts={"first_alarm_at": first.raised_at.isoformat(), "calendar": first.calendar, **(facts or {})},
+        updated_at=now,
+    )
     session.add(case)
     session.flush()
     for a in found:
@@ -89,8 +113,11 @@ def get(session: Session, case_id: int) -> Case:
 
 def assign_officers(session: Session, case: Case, who: Principal, officers: list[dict]) -> Case:
     _need(case, "open", "assigned")
-    clean = [{"user": str(o["user"]), "enforcement_id": str(o["enforcement_id"])} for o in officers
-             if o.get("user") and o.get("enforcement_id")]
+    clean = [
+        {"user": str(o["user"]), "enforcement_id": str(o["enforcement_id"])}
+        for o in officers
+        if o.get("user") and o.get("enforcement_id")
+    ]
     if len({o["user"] for o in clean}) < 2:
         raise CaseError("at least two enforcement officers, each with an enforcement id (行政处罚法 art. 42)")
     case.officers, case.status, case.updated_at = clean, "assigned", utcnow()
@@ -98,12 +125,18 @@ def assign_officers(session: Session, case: Case, who: Principal, officers: list
     return case
 
 
-def record_inspection(session: Session, case: Case, who: Principal, findings: str, evidence_notes: str = "",
-                      minor: dict | None = None) -> Case:
+def record_inspection(
+    session: Session, case: Case, who: Principal, findings: str, evidence_notes: str = "", minor: dict | None = None
+) -> Case:
     _need(case, "assigned", "inspected")
     if not findings.strip():
         raise CaseError("an inspection records its findings")
-    case.findings, case.evidence_notes, case.status, case.updated_at = findings.strip(), evidence_notes.strip(), "inspected", utcnow()
+    case.findings, case.evidence_notes, case.status, case.updated_at = (
+        findings.strip(),
+        evidence_notes.strip(),
+        "inspected",
+        utcnow(),
+    )
     if minor:  # minimised: age, under 14, guardian notified — never a name
         allowed = {k: minor[k] for k in ("age", "under_14", "guardian_notified_at") if k in minor}
         case.facts = {**case.facts, "minor": allowed}
@@ -135,8 +168,15 @@ def other_actions(session: Session, case: Case) -> list[Case]:
     return list(session.scalars(select(Case).where(Case.id.in_(others)).order_by(Case.id)))
 
 
-def decide(session: Session, case: Case, who: Principal, decision: str, basis: str, fine_yuan: float | None = None,
-           suspension_months: int | None = None) -> Case:
+def decide(
+    session: Session,
+    case: Case,
+    who: Principal,
+    decision: str,
+    basis: str,
+    fine_yuan: float | None = None,
+    suspension_months: int | None = None,
+) -> Case:
     _need(case, "inspected")
     if decision not in DECISIONS:
         raise CaseError(f"decision must be one of {', '.join(DECISIONS)}")
@@ -150,8 +190,10 @@ def decide(session: Session, case: Case, who: Principal, decision: str, basis: s
             raise CaseError("a fine needs its amount")
         fined = [c for c in other_actions(session, case) if c.decision == "fine"]
         if fined:
-            raise CaseError(f"the same act is already fined by {fined[0].department} in case {fined[0].number} "
-                            "(行政处罚法 art. 29: not fined twice; the higher-fine norm applies)")
+            raise CaseError(
+                f"the same act is already fined by {fined[0].department} in case {fined[0].number} "
+                "(行政处罚法 art. 29: not fined twice; the higher-fine norm applies)"
+            )
     if decision == "suspension" and not suspension_months:
         raise CaseError("a suspension needs its length in months")
     now = utcnow()
@@ -160,8 +202,16 @@ def decide(session: Session, case: Case, who: Principal, decision: str, basis: s
     case.suspension_months = suspension_months if decision == "suspension" else None
     case.payment_due = now + timedelta(days=PAYMENT_DAYS) if decision == "fine" else None
     case.updated_at = now
-    _log(session, case, who.user_id, "decided", decision=decision, fine_yuan=case.fine_yuan,
-         suspension_months=case.suspension_months, basis=case.decision_basis)
+    _log(
+        session,
+        case,
+        who.user_id,
+        "decided",
+        decision=decision,
+        fine_yuan=case.fine_yuan,
+        suspension_months=case.suspension_months,
+        basis=case.decision_basis,
+    )
     return case
 
 
@@ -186,11 +236,20 @@ def close(session: Session, case: Case, who: Principal, note: str = "") -> Case:
 def transfer(session: Session, case: Case, who: Principal, to_department: str, reason: str) -> Case:
     _need(case, "open", "assigned", "inspected")
     if to_department not in DEPARTMENTS or to_department == case.department:
-        raise CaseError(f"transfer to another enforcing department: one of {[d for d in DEPARTMENTS if d != case.department]}")
+        raise CaseError(
+            f"transfer to another enforcing department: one of {[d for d in DEPARTMENTS if d != case.department]}"
+        )
     if not reason.strip():
         raise CaseError("a transfer records why")
-    _log(session, case, who.user_id, "transferred", from_department=case.department, to_department=to_department,
-         reason=reason.strip())
+    _log(
+        session,
+        case,
+        who.user_id,
+        "transferred",
+        from_department=case.department,
+        to_department=to_department,
+        reason=reason.strip(),
+    )
     case.department, case.status, case.officers, case.updated_at = to_department, "open", [], utcnow()
     return case
 
@@ -211,18 +270,32 @@ def escalation(session: Session, venue_id: str, now: datetime | None = None) -> 
     decided = session.scalars(select(Case).where(Case.venue_id == venue_id, Case.decided_at >= since)).all()
     warnings_fines = sum(c.decision in ("warning", "fine") for c in decided)
     suspensions = sum(c.decision == "suspension" for c in decided)
-    out = {"venue_id": venue_id, "venue_type": venue_type, "window_days": LIMITATION_DAYS,
-           "warnings_or_fines": warnings_fines, "suspensions": suspensions, "suggestion": "per the facts",
-           "basis": "", "suggestion_zh": "依事实处理", "basis_zh": ""}
+    out = {
+        "venue_id": venue_id,
+        "venue_type": venue_type,
+        "window_days": LIMITATION_DAYS,
+        "warnings_or_fines": warnings_fines,
+        "suspensions": suspensions,
+        "suggestion": "per the facts",
+        "basis": "",
+        "suggestion_zh": "依事实处理",
+        "basis_zh": "",
+    }
     if venue_type in ESCALATING_TYPES:
         if suspensions >= 2:
-            out.update(suggestion="licence revocation", suggestion_zh="吊销许可证",
-                       basis="2 suspensions within 2 years + a new violation (娱乐场所管理条例 art. 53)",
-                       basis_zh="2年内2次责令停业整顿后再次违法（《娱乐场所管理条例》第五十三条）")
+            out.update(
+                suggestion="licence revocation",
+                suggestion_zh="吊销许可证",
+                basis="2 suspensions within 2 years + a new violation (娱乐场所管理条例 art. 53)",
+                basis_zh="2年内2次责令停业整顿后再次违法（《娱乐场所管理条例》第五十三条）",
+            )
         elif warnings_fines >= 3:
-            out.update(suggestion="suspension 3-6 months", suggestion_zh="责令停业整顿3至6个月",
-                       basis="3 warnings or fines within 2 years + a new violation (娱乐场所管理条例 art. 53)",
-                       basis_zh="2年内3次警告或罚款后再次违法（《娱乐场所管理条例》第五十三条）")
+            out.update(
+                suggestion="suspension 3-6 months",
+                suggestion_zh="责令停业整顿3至6个月",
+                basis="3 warnings or fines within 2 years + a new violation (娱乐场所管理条例 art. 53)",
+                basis_zh="2年内3次警告或罚款后再次违法（《娱乐场所管理条例》第五十三条）",
+            )
     return out
 
 

@@ -29,8 +29,11 @@ class _Section(BaseModel):
 
 
 class DatabaseConfig(_Section):
-    url: str = Field("", description="SQLAlchemy URL; empty: SQLite (WAL) at <data_dir>/hub.db. "
-                                     "PostgreSQL: postgresql+psycopg://user@host:5432/dbname")
+    url: str = Field(
+        "",
+        description="SQLAlchemy URL; empty: SQLite (WAL) at <data_dir>/hub.db. "
+        "PostgreSQL: postgresql+psycopg://user@host:5432/dbname",
+    )
     echo: bool = False
 
     @field_validator("url")
@@ -44,13 +47,19 @@ class DatabaseConfig(_Section):
 class HubMqttConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(1883, ge=1, le=65535)
-    client_id: str = Field("humiao-hub-1", min_length=1, max_length=64,
-                           description="unique per hub worker; the broker keeps its session (and queued alerts) by this id")
+    client_id: str = Field(
+        "humiao-hub-1",
+        min_length=1,
+        max_length=64,
+        description="unique per hub worker; the broker keeps its session (and queued alerts) by this id",
+    )
     protocol: Literal["5", "3.1.1"] = "5"
     share_group: str | None = Field(
-        "hub", pattern=r"^[A-Za-z0-9_-]+$",
+        "hub",
+        pattern=r"^[A-Za-z0-9_-]+$",
         description="MQTT shared-subscription group so hub workers split the load; null for brokers "
-                    "without shared subscriptions (amqtt): then run a single worker")
+        "without shared subscriptions (amqtt): then run a single worker",
+    )
     keepalive_s: int = Field(15, ge=5, le=600)
     session_expiry_s: int = Field(7 * 24 * 3600, ge=0, description="how long the broker queues for a stopped hub")
 
@@ -63,8 +72,11 @@ class IngestConfig(_Section):
 
 
 class EvidenceConfig(_Section):
-    private_key: Path | None = Field(None, description="the hub's X25519 key (base64); default <data_dir>/evidence.key, "
-                                                       "generated with its .pub on first start")
+    private_key: Path | None = Field(
+        None,
+        description="the hub's X25519 key (base64); default <data_dir>/evidence.key, "
+        "generated with its .pub on first start",
+    )
     retention_days: float = Field(30.0, gt=0, description="crops not held by a case are purged after this")
     purge_interval_s: float = Field(3600.0, gt=0)
 
@@ -76,6 +88,7 @@ class HttpConfig(_Section):
 
 class RulesConfig(_Section):
     """Settings for items ../shared/RULES.md marks ◦ (interpretation) — see hub/rules/README.md."""
+
     violations: ViolationConfig = ViolationConfig()
     calendar: CalendarConfig = CalendarConfig()
     evaluate_interval_s: float = Field(30.0, gt=0, le=3600, description="re-check open verdicts (check windows)")

@@ -8,7 +8,7 @@ the access matrix, the reason audited first; hub/api_alarms.py) or from an opera
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -18,8 +18,10 @@ from humiao.proto import humiao_v1_pb2 as pb
 from humiao.proto.ids import uuid7
 from humiao.proto.topics import topic
 
-REASONS = {"violation_confirmed": pb.EVIDENCE_REASON_VIOLATION_CONFIRMED,
-           "inspector_request": pb.EVIDENCE_REASON_INSPECTOR_REQUEST}
+REASONS = {
+    "violation_confirmed": pb.EVIDENCE_REASON_VIOLATION_CONFIRMED,
+    "inspector_request": pb.EVIDENCE_REASON_INSPECTOR_REQUEST,
+}
 
 
 class EvidenceError(ValueError):
@@ -37,13 +39,15 @@ def request(session: Session, publish, event_id: str, reason: str, requested_by:
         raise EvidenceError(f"no alert {event_id}")
     if not alert.evidence_available:
         raise EvidenceError(f"alert {event_id}: the edge kept no crop for it")
-    now = datetime.now(timezone.utc)
-    req = EvidenceRequest(request_id=str(uuid7()), event_id=event_id, reason=reason, requested_by=requested_by,
-                          requested_at=now)
+    now = datetime.now(UTC)
+    req = EvidenceRequest(
+        request_id=str(uuid7()), event_id=event_id, reason=reason, requested_by=requested_by, requested_at=now
+    )
     session.add(req)
     session.commit()
-    msg = pb.EvidenceRequest(request_id=req.request_id, event_id=event_id, reason=REASONS[reason],
-                             requested_by=requested_by)
+    msg = pb.EvidenceRequest(
+        request_id=req.request_id, event_id=event_id, reason=REASONS[reason], requested_by=requested_by
+    )
     msg.requested_at.FromDatetime(now)
     publish(topic(alert.district_id, alert.venue_id, alert.device_id, "evidence_request"), msg.SerializeToString())
     return req.request_id
@@ -51,10 +55,12 @@ def request(session: Session, publish, event_id: str, reason: str, requested_by:
 
 def purge_expired(session: Session, now: datetime | None = None) -> int:
     """Drop the ciphertext of crops past retention that no case holds; the row (hashes, times) stays."""
-    now = now or datetime.now(timezone.utc)
-    result = session.execute(update(Evidence).where(Evidence.purge_after <= now, Evidence.held.is_(False),
-                                                    Evidence.ciphertext.is_not(None))
-                             .values(ciphertext=None, purged_at=now))
+    now = now or datetime.now(UTC)
+    result = session.execute(
+        update(Evidence)
+        .where(Evidence.purge_after <= now, Evidence.held.is_(False), Evidence.ciphertext.is_not(None))
+        .values(ciphertext=None, purged_at=now)
+    )
     session.commit()
     return result.rowcount
 
@@ -62,6 +68,10 @@ def purge_expired(session: Session, now: datetime | None = None) -> int:
 def confirmed_without_request(session: Session) -> list[str]:
     """Confirmed violations whose edge holds a crop nobody has asked for yet."""
     asked = select(EvidenceRequest.event_id)
-    return list(session.scalars(select(Alarm.event_id).join(Alert, Alert.event_id == Alarm.event_id)
-                                .where(Alarm.verdict == "confirmed", Alert.evidence_available.is_(True),
-                                       Alarm.event_id.not_in(asked))))
+    return list(
+        session.scalars(
+            select(Alarm.event_id)
+            .join(Alert, Alert.event_id == Alarm.event_id)
+            .where(Alarm.verdict == "confirmed", Alert.evidence_available.is_(True), Alarm.event_id.not_in(asked))
+        )
+    )

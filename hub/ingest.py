@@ -19,19 +19,29 @@ import queue
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client import Counter as PromCounter
 from sqlalchemy.exc import DataError, IntegrityError
-from prometheus_client import CollectorRegistry, Counter as PromCounter, Gauge, Histogram
 
 from humiao.hub import store
 from humiao.hub.config import HubConfig
 from humiao.hub.tables import EvidenceRequest
-from humiao.hub.validate import (Rejected, alert_row, check_device_message, idcheck_row, parse, status_json, ts, uuid7_text,
-                          venue_type_name)
+from humiao.hub.validate import (
+    Rejected,
+    alert_row,
+    check_device_message,
+    idcheck_row,
+    parse,
+    status_json,
+    ts,
+    uuid7_text,
+    venue_type_name,
+)
 from humiao.proto import humiao_v1_pb2 as pb
 from humiao.proto import sealed
 from humiao.proto.topics import topic as make_topic
@@ -70,20 +80,36 @@ def _db_reason(err: Exception) -> str:
 
 class IngestMetrics:
     def __init__(self, registry: CollectorRegistry):
-        self.messages = PromCounter("humiao_hub_messages", "messages read off the broker, by kind", ["kind"], registry=registry)
+        self.messages = PromCounter(
+            "humiao_hub_messages", "messages read off the broker, by kind", ["kind"], registry=registry
+        )
         self.alerts = PromCounter("humiao_hub_alerts_stored", "alerts stored (new event ids)", registry=registry)
-        self.duplicates = PromCounter("humiao_hub_duplicates", "redelivered messages absorbed by their unique id", registry=registry)
-        self.dead = PromCounter("humiao_hub_dead_letters", "messages kept aside, by reason", ["reason"], registry=registry)
-        self.batch = Histogram("humiao_hub_batch_seconds", "validate + commit time per batch", registry=registry,
-                               buckets=(0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3))
+        self.duplicates = PromCounter(
+            "humiao_hub_duplicates", "redelivered messages absorbed by their unique id", registry=registry
+        )
+        self.dead = PromCounter(
+            "humiao_hub_dead_letters", "messages kept aside, by reason", ["reason"], registry=registry
+        )
+        self.batch = Histogram(
+            "humiao_hub_batch_seconds",
+            "validate + commit time per batch",
+            registry=registry,
+            buckets=(0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3),
+        )
         self.queue = Gauge("humiao_hub_queue_depth", "received, not yet committed", registry=registry)
         self.db_errors = PromCounter("humiao_hub_db_errors", "failed transactions (retried)", registry=registry)
         self.connected = Gauge("humiao_hub_broker_connected", "1 while connected to the broker", registry=registry)
 
 
 class Ingestor:
-    def __init__(self, cfg: HubConfig, session_factory, registry: CollectorRegistry | None = None,
-                 private_key=None, on_stored: Callable[[list[str]], None] | None = None):
+    def __init__(
+        self,
+        cfg: HubConfig,
+        session_factory,
+        registry: CollectorRegistry | None = None,
+        private_key=None,
+        on_stored: Callable[[list[str]], None] | None = None,
+    ):
         self.cfg = cfg
         self.sessions = session_factory
         self.private_key = private_key
@@ -91,9 +117,13 @@ class Ingestor:
         self.metrics = IngestMetrics(registry or CollectorRegistry())
         m = cfg.mqtt
         v5 = m.protocol == "5"
-        self.client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=m.client_id,
-                                  protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311, clean_session=None if v5 else False,
-                                  manual_ack=True)
+        self.client = mqtt.Client(
+            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            client_id=m.client_id,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            clean_session=None if v5 else False,
+            manual_ack=True,
+        )
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -115,9 +145,13 @@ class Ingestor:
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = m.session_expiry_s
             props.ReceiveMaximum = min(65535, max(self.cfg.ingest.batch_max * 2, 100))
-        self.client.connect_async(m.host, m.port, keepalive=m.keepalive_s,
-                                  clean_start=False if m.protocol == "5" else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
-                                  properties=props)
+        self.client.connect_async(
+            m.host,
+            m.port,
+            keepalive=m.keepalive_s,
+            clean_start=False if m.protocol == "5" else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+            properties=props,
+        )
         self.client.loop_start()
         self._writer.start()
 
@@ -145,8 +179,12 @@ class Ingestor:
         client.subscribe([(s, 1) for s in self.subscriptions()])
         self.connected.set()
         self.metrics.connected.set(1)
-        log.info("hub ingest connected to %s:%s, subscribed to %s", self.cfg.mqtt.host, self.cfg.mqtt.port,
-                 self.subscriptions())
+        log.info(
+            "hub ingest connected to %s:%s, subscribed to %s",
+            self.cfg.mqtt.host,
+            self.cfg.mqtt.port,
+            self.subscriptions(),
+        )
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
         self.connected.clear()
@@ -156,8 +194,9 @@ class Ingestor:
 
     def _on_message(self, client, userdata, msg) -> None:
         # blocks when the queue is full: paho stops reading the socket, the broker holds the rest
-        self._queue.put(Incoming(msg.topic, bytes(msg.payload), msg.mid, msg.qos, bool(msg.retain),
-                                 datetime.now(timezone.utc)))
+        self._queue.put(
+            Incoming(msg.topic, bytes(msg.payload), msg.mid, msg.qos, bool(msg.retain), datetime.now(UTC))
+        )
 
     # -- writer ------------------------------------------------------------------------------
     def _take_batch(self) -> list[Incoming]:
@@ -190,8 +229,9 @@ class Ingestor:
                 try:
                     self._commit(pending)
                 except (IntegrityError, DataError) as err:  # a message the database refuses, not a database down
-                    log.warning("a batch of %d was refused (%s); storing its messages one by one", len(pending),
-                                _db_reason(err))
+                    log.warning(
+                        "a batch of %d was refused (%s); storing its messages one by one", len(pending), _db_reason(err)
+                    )
                     self._commit_one_by_one(pending)
             except Exception:  # database down or failing: keep the messages, unacknowledged, and retry
                 self.metrics.db_errors.inc()
@@ -215,19 +255,26 @@ class Ingestor:
                 self.metrics.dead.labels("invalid").inc()
                 self.stats["dead_letters"] += 1
                 with self.sessions() as session, session.begin():
-                    store.dead_letters(session, [self._dead_letter(item, "invalid",
-                                                                   f"refused by the database: {_db_reason(err)}")])
+                    store.dead_letters(
+                        session, [self._dead_letter(item, "invalid", f"refused by the database: {_db_reason(err)}")]
+                    )
 
     def _dead_letter(self, item: Incoming, reason: str, detail: str) -> dict:
-        return dict(received_at=item.received_at, topic=item.topic[:1000], reason=reason, detail=detail[:2000],
-                    size=len(item.payload), payload_head=item.payload[:self.cfg.ingest.dead_letter_keep_bytes])
+        return dict(
+            received_at=item.received_at,
+            topic=item.topic[:1000],
+            reason=reason,
+            detail=detail[:2000],
+            size=len(item.payload),
+            payload_head=item.payload[: self.cfg.ingest.dead_letter_keep_bytes],
+        )
 
     def _commit(self, items: list[Incoming]) -> None:
         started = time.perf_counter()
         batch = self._classify(items)
         acks: list[tuple[str, bytes]] = []
         with self.sessions() as session, session.begin():
-            stored_at = datetime.now(timezone.utc)
+            stored_at = datetime.now(UTC)
             for row in batch.alerts:
                 row["stored_at"] = stored_at
             new_alerts = store.alerts(session, batch.alerts)
@@ -237,9 +284,14 @@ class Ingestor:
                     req = session.get(EvidenceRequest, row["request_id"])
                     if req is not None and req.fulfilled_at is None:
                         req.fulfilled_at = stored_at
-                acks.append((make_topic(*where, "evidence_ack"), pb.EvidenceAck(
-                    request_id=row["request_id"], event_id=row["event_id"],
-                    stored_sha256=row["stored_sha256"]).SerializeToString()))
+                acks.append(
+                    (
+                        make_topic(*where, "evidence_ack"),
+                        pb.EvidenceAck(
+                            request_id=row["request_id"], event_id=row["event_id"], stored_sha256=row["stored_sha256"]
+                        ).SerializeToString(),
+                    )
+                )
             store.devices_seen(session, batch.seen)
             for (district, venue, device), fields in batch.devices.items():
                 store.touch_device(session, district, venue, device, **fields)
@@ -303,20 +355,33 @@ class Ingestor:
             prior = batch.devices.get(dev, {})
             if prior.get("status_sent_at") and prior["status_sent_at"] > sent_at:
                 return
-            fields = {**prior, "seen": item.received_at, "online": msg.online, "status_sent_at": sent_at, "availability_changed": item.received_at}
+            fields = {
+                **prior,
+                "seen": item.received_at,
+                "online": msg.online,
+                "status_sent_at": sent_at,
+                "availability_changed": item.received_at,
+            }
             if msg.HasField("sent_at"):  # a real status; a Last Will only says the device is gone
                 fields.update(status=status_json(msg), software_version=msg.software_version or None)
             batch.devices[dev] = fields
         elif kind == "birth":
             check_device_message(msg, where)
-            batch.devices[dev] = {**batch.devices.get(dev, {}), "seen": item.received_at,
-                                  "started_at": ts(msg.started_at, "started_at"),
-                                  "software_version": msg.software_version,
-                                  "venue_type": venue_type_name(msg.venue_type)}
+            batch.devices[dev] = {
+                **batch.devices.get(dev, {}),
+                "seen": item.received_at,
+                "started_at": ts(msg.started_at, "started_at"),
+                "software_version": msg.software_version,
+                "venue_type": venue_type_name(msg.venue_type),
+            }
         elif kind == "death":
             check_device_message(msg, where)
-            batch.devices[dev] = {**batch.devices.get(dev, {}), "seen": item.received_at, "online": False,
-                                  "availability_changed": item.received_at}
+            batch.devices[dev] = {
+                **batch.devices.get(dev, {}),
+                "seen": item.received_at,
+                "online": False,
+                "availability_changed": item.received_at,
+            }
         elif kind == "evidence":
             batch.evidence.append((self._evidence_row(msg, item), dev))
         self._seen(batch, dev, item.received_at)
@@ -336,7 +401,15 @@ class Ingestor:
         if hashlib.sha256(plain).hexdigest() != msg.plaintext_sha256:
             raise Rejected("invalid", f"evidence for {event_id}: plaintext hash mismatch")
         del plain  # verified, not kept: the crop stays sealed at rest
-        return dict(event_id=event_id, request_id=msg.request_id, ciphertext=msg.ciphertext, cipher=msg.cipher,
-                    plaintext_sha256=msg.plaintext_sha256, stored_sha256=hashlib.sha256(msg.ciphertext).hexdigest(),
-                    captured_at=ts(msg.captured_at, "captured_at"), received_at=item.received_at,
-                    purge_after=item.received_at + timedelta(days=self.cfg.evidence.retention_days), held=False)
+        return dict(
+            event_id=event_id,
+            request_id=msg.request_id,
+            ciphertext=msg.ciphertext,
+            cipher=msg.cipher,
+            plaintext_sha256=msg.plaintext_sha256,
+            stored_sha256=hashlib.sha256(msg.ciphertext).hexdigest(),
+            captured_at=ts(msg.captured_at, "captured_at"),
+            received_at=item.received_at,
+            purge_after=item.received_at + timedelta(days=self.cfg.evidence.retention_days),
+            held=False,
+        )

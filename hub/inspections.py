@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from humiao.hub import cases
-from humiao.hub.tables import Alarm, Venue
 from humiao.hub.rules.calendar import HolidayCalendar, Period, holiday_zh
+from humiao.hub.tables import Alarm, Venue
 
 
 class KeyPeriodConfig(BaseModel):
@@ -37,12 +37,19 @@ def key_periods(day: dt.date, calendar: HolidayCalendar, cfg: KeyPeriodConfig, l
     return out
 
 
-def inspection_list(session: Session, district: str, now: dt.datetime, cfg: KeyPeriodConfig | None = None) -> list[dict]:
+def inspection_list(
+    session: Session, district: str, now: dt.datetime, cfg: KeyPeriodConfig | None = None
+) -> list[dict]:
     cfg = cfg or KeyPeriodConfig()
     since = now - dt.timedelta(days=cfg.lookback_days)
-    counts = dict(((v, verdict), n) for v, verdict, n in session.execute(
-        select(Alarm.venue_id, Alarm.verdict, func.count()).where(Alarm.district_id == district, Alarm.raised_at >= since)
-        .group_by(Alarm.venue_id, Alarm.verdict)).all())
+    counts = dict(
+        ((v, verdict), n)
+        for v, verdict, n in session.execute(
+            select(Alarm.venue_id, Alarm.verdict, func.count())
+            .where(Alarm.district_id == district, Alarm.raised_at >= since)
+            .group_by(Alarm.venue_id, Alarm.verdict)
+        ).all()
+    )
     out = []
     for venue in session.scalars(select(Venue).where(Venue.district_id == district).order_by(Venue.id)):
         confirmed, suspected = counts.get((venue.id, "confirmed"), 0), counts.get((venue.id, "suspected"), 0)
@@ -57,13 +64,23 @@ def inspection_list(session: Session, district: str, now: dt.datetime, cfg: KeyP
             why_zh.append(f"按违法记录，再次违法建议{esc['suggestion_zh']}")
         m = venue.nearest_school_m
         for flag, points, text, text_zh in (
-                (venue.near_school, 2, f"school within 200 m ({m} m)", f"200米内有学校（{m}米）"),
-                (venue.dishonest_list, 2, "on the dishonest-venue list", "列入失信名单"),
-                (not venue.sign_posted, 1, "no 未成年人禁入/限入 sign on record", "无未成年人禁入/限入标志记录")):
+            (venue.near_school, 2, f"school within 200 m ({m} m)", f"200米内有学校（{m}米）"),
+            (venue.dishonest_list, 2, "on the dishonest-venue list", "列入失信名单"),
+            (not venue.sign_posted, 1, "no 未成年人禁入/限入 sign on record", "无未成年人禁入/限入标志记录"),
+        ):
             if flag:
                 score += points
                 why.append(text)
                 why_zh.append(text_zh)
-        out.append({"venue_id": venue.id, "name": venue.name, "venue_type": venue.venue_type,
-                    "address": venue.address, "score": score, "reasons": why, "reasons_zh": why_zh})
+        out.append(
+            {
+                "venue_id": venue.id,
+                "name": venue.name,
+                "venue_type": venue.venue_type,
+                "address": venue.address,
+                "score": score,
+                "reasons": why,
+                "reasons_zh": why_zh,
+            }
+        )
     return sorted(out, key=lambda r: (-r["score"], r["venue_id"]))

@@ -11,14 +11,14 @@ from __future__ import annotations
 import csv
 import io
 import math
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from humiao.hub.tables import School, Venue
 from humiao.hub.rules.statutes import RULES
+from humiao.hub.tables import School, Venue
 from humiao.proto.topics import SEGMENT
 
 SLUG = SEGMENT.pattern  # venue and district ids travel in MQTT topics: the wire's rule
@@ -87,9 +87,14 @@ def _parse(text: str, model: type[BaseModel], columns: list[str], what: str) -> 
     unknown = set(reader.fieldnames) - set(columns)
     missing = {c for c in columns if model.model_fields[c].is_required()} - set(reader.fieldnames)
     if unknown or missing:
-        raise RegistryError(f"{what} CSV header: " + "; ".join(
-            ([f"unknown columns {sorted(unknown)}"] if unknown else []) +
-            ([f"missing columns {sorted(missing)}"] if missing else [])) + f" (columns: {', '.join(columns)})")
+        raise RegistryError(
+            f"{what} CSV header: "
+            + "; ".join(
+                ([f"unknown columns {sorted(unknown)}"] if unknown else [])
+                + ([f"missing columns {sorted(missing)}"] if missing else [])
+            )
+            + f" (columns: {', '.join(columns)})"
+        )
     rows, errors, seen = [], [], set()
     for n, raw in enumerate(reader, start=2):  # row 1 is the header
         key = (raw.get("id") or "").strip()
@@ -107,7 +112,7 @@ def _parse(text: str, model: type[BaseModel], columns: list[str], what: str) -> 
 
 def import_venues(session: Session, text: str, school_radius_m: float = 200.0) -> int:
     rows = _parse(text, VenueRow, VENUE_COLUMNS, "venues")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for row in rows:
         session.merge(Venue(**row.model_dump(), updated_at=now))
     session.flush()

@@ -16,15 +16,15 @@ import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from humiao.hub.tables import Alarm, Case, CaseAlarm, Venue
 from humiao.hub.rules.calendar import HolidayCalendar
 from humiao.hub.rules.statutes import RULES
+from humiao.hub.tables import Alarm, Case, CaseAlarm, Venue
 
 TZ = ZoneInfo("Asia/Shanghai")
 FORMATS = ("csv", "xlsx", "pdf")
@@ -41,7 +41,7 @@ class Period:
     end: date  # exclusive
 
     @classmethod
-    def parse(cls, text: str) -> "Period":
+    def parse(cls, text: str) -> Period:
         if m := re.fullmatch(r"(\d{4})-(\d{2})", text):
             y, mo = int(m[1]), int(m[2])
             if not 1 <= mo <= 12:
@@ -56,8 +56,10 @@ class Period:
         raise ReportError(f"period {text!r}: a month (2026-11) or a quarter (2026Q4)")
 
     def bounds(self) -> tuple[datetime, datetime]:
-        return (datetime.combine(self.start, datetime.min.time(), TZ).astimezone(timezone.utc),
-                datetime.combine(self.end, datetime.min.time(), TZ).astimezone(timezone.utc))
+        return (
+            datetime.combine(self.start, datetime.min.time(), TZ).astimezone(UTC),
+            datetime.combine(self.end, datetime.min.time(), TZ).astimezone(UTC),
+        )
 
     def days(self) -> list[date]:
         return [self.start + timedelta(days=k) for k in range((self.end - self.start).days)]
@@ -83,11 +85,16 @@ class Figures:
 def figures(session: Session, district: str, period: Period, calendar: HolidayCalendar | None = None) -> Figures:
     calendar = calendar or HolidayCalendar()
     lo, hi = period.bounds()
-    f = Figures(district, period, datetime.now(timezone.utc), per_day={d: 0 for d in period.days()})
-    case_of = dict(session.execute(select(CaseAlarm.alarm_id, Case.number).join(Case, Case.id == CaseAlarm.case_id)).all())
-    rows = session.execute(select(Alarm, Venue).outerjoin(Venue, Venue.id == Alarm.venue_id)
-                           .where(Alarm.district_id == district, Alarm.raised_at >= lo, Alarm.raised_at < hi)
-                           .order_by(Alarm.raised_at)).all()
+    f = Figures(district, period, datetime.now(UTC), per_day=dict.fromkeys(period.days(), 0))
+    case_of = dict(
+        session.execute(select(CaseAlarm.alarm_id, Case.number).join(Case, Case.id == CaseAlarm.case_id)).all()
+    )
+    rows = session.execute(
+        select(Alarm, Venue)
+        .outerjoin(Venue, Venue.id == Alarm.venue_id)
+        .where(Alarm.district_id == district, Alarm.raised_at >= lo, Alarm.raised_at < hi)
+        .order_by(Alarm.raised_at)
+    ).all()
     per_venue: Counter = Counter()
     for alarm, venue in rows:
         f.alarms += 1
@@ -97,25 +104,43 @@ def figures(session: Session, district: str, period: Period, calendar: HolidayCa
         if alarm.verdict in ("confirmed", "suspected"):
             f.by_type[alarm.venue_type] += 1
             per_venue[alarm.venue_id] += 1
-            f.violations.append({"time": local.strftime("%Y-%m-%d %H:%M"), "venue_id": alarm.venue_id,
-                                 "venue": venue.name if venue else alarm.venue_id, "venue_type": alarm.venue_type,
-                                 "verdict": alarm.verdict, "case": case_of.get(alarm.id, ""),
-                                 "calendar": alarm.calendar})
+            f.violations.append(
+                {
+                    "time": local.strftime("%Y-%m-%d %H:%M"),
+                    "venue_id": alarm.venue_id,
+                    "venue": venue.name if venue else alarm.venue_id,
+                    "venue_type": alarm.venue_type,
+                    "verdict": alarm.verdict,
+                    "case": case_of.get(alarm.id, ""),
+                    "calendar": alarm.calendar,
+                }
+            )
     names = {v.id: v.name for v in session.scalars(select(Venue).where(Venue.district_id == district))}
-    f.repeat_venues = [{"venue_id": v, "venue": names.get(v, v), "violations": n}
-                       for v, n in per_venue.most_common() if n >= 2]
-    for c in session.scalars(select(Case).where(Case.district_id == district, Case.opened_at < hi,
-                                                (Case.closed_at.is_(None)) | (Case.closed_at >= lo)).order_by(Case.id)):
-        f.cases.append({"number": c.number, "venue_id": c.venue_id, "venue": names.get(c.venue_id, c.venue_id),
-                        "department": c.department, "status": c.status, "opened": c.opened_at.astimezone(TZ).date().isoformat(),
-                        "decision": c.decision or "", "fine_yuan": c.fine_yuan or 0})
+    f.repeat_venues = [
+        {"venue_id": v, "venue": names.get(v, v), "violations": n} for v, n in per_venue.most_common() if n >= 2
+    ]
+    for c in session.scalars(
+        select(Case)
+        .where(Case.district_id == district, Case.opened_at < hi, (Case.closed_at.is_(None)) | (Case.closed_at >= lo))
+        .order_by(Case.id)
+    ):
+        f.cases.append(
+            {
+                "number": c.number,
+                "venue_id": c.venue_id,
+                "venue": names.get(c.venue_id, c.venue_id),
+                "department": c.department,
+                "status": c.status,
+                "opened": c.opened_at.astimezone(TZ).date().isoformat(),
+                "decision": c.decision or "",
+                "fine_yuan": c.fine_yuan or 0,
+            }
+        )
         if c.decided_at and lo <= c.decided_at < hi and c.decision:
             f.penalties[c.decision] += 1
             f.fines_yuan += c.fine_yuan or 0
     for d in period.days():
-        if name := calendar.statutory(d):
-            f.key_days[d] = name
-        elif name := calendar.school_vacation(d):
+        if (name := calendar.statutory(d)) or (name := calendar.school_vacation(d)):
             f.key_days[d] = name
     return f
 
@@ -134,15 +159,24 @@ def to_csv(f: Figures) -> bytes:
 
 # -- XLSX --------------------------------------------------------------------------------------
 def _summary_rows(f: Figures) -> list[tuple[str, object]]:
-    return [("district 辖区", f.district), ("period 期间", f.period.label),
-            ("generated 生成", f.generated_at.astimezone(TZ).strftime("%Y-%m-%d %H:%M")),
-            ("alarms 预警", f.alarms), ("confirmed 确认违法", f.by_verdict.get("confirmed", 0)),
-            ("suspected 疑似违法", f.by_verdict.get("suspected", 0)), ("no violation 无违法", f.by_verdict.get("none", 0)),
-            ("pending 待核查", f.by_verdict.get("pending", 0)), ("cases 案件", len(f.cases)),
-            ("warnings 警告", f.penalties.get("warning", 0)), ("fines 罚款", f.penalties.get("fine", 0)),
-            ("fines total ¥ 罚款合计", f.fines_yuan), ("suspensions 停业整顿", f.penalties.get("suspension", 0)),
-            ("revocations 吊销许可证", f.penalties.get("revocation", 0)), ("repeat venues 重复违法场所", len(f.repeat_venues)),
-            ("key days 重点时段", ", ".join(f"{d:%m-%d} {n}" for d, n in f.key_days.items()) or "-")]
+    return [
+        ("district 辖区", f.district),
+        ("period 期间", f.period.label),
+        ("generated 生成", f.generated_at.astimezone(TZ).strftime("%Y-%m-%d %H:%M")),
+        ("alarms 预警", f.alarms),
+        ("confirmed 确认违法", f.by_verdict.get("confirmed", 0)),
+        ("suspected 疑似违法", f.by_verdict.get("suspected", 0)),
+        ("no violation 无违法", f.by_verdict.get("none", 0)),
+        ("pending 待核查", f.by_verdict.get("pending", 0)),
+        ("cases 案件", len(f.cases)),
+        ("warnings 警告", f.penalties.get("warning", 0)),
+        ("fines 罚款", f.penalties.get("fine", 0)),
+        ("fines total ¥ 罚款合计", f.fines_yuan),
+        ("suspensions 停业整顿", f.penalties.get("suspension", 0)),
+        ("revocations 吊销许可证", f.penalties.get("revocation", 0)),
+        ("repeat venues 重复违法场所", len(f.repeat_venues)),
+        ("key days 重点时段", ", ".join(f"{d:%m-%d} {n}" for d, n in f.key_days.items()) or "-"),
+    ]
 
 
 def to_xlsx(f: Figures) -> bytes:
@@ -174,10 +208,11 @@ def to_xlsx(f: Figures) -> bytes:
         c2.add_data(Reference(types, min_col=2, min_row=1, max_row=len(f.by_type) + 1), titles_from_data=True)
         c2.set_categories(Reference(types, min_col=1, min_row=2, max_row=len(f.by_type) + 1))
         ws.add_chart(c2, "D20")
-    for title, rows, cols in (("Violations", f.violations, VIOLATION_COLUMNS),
-                              ("Cases", f.cases, ("number", "venue_id", "venue", "department", "status", "opened",
-                                                  "decision", "fine_yuan")),
-                              ("Repeat venues", f.repeat_venues, ("venue_id", "venue", "violations"))):
+    for title, rows, cols in (
+        ("Violations", f.violations, VIOLATION_COLUMNS),
+        ("Cases", f.cases, ("number", "venue_id", "venue", "department", "status", "opened", "decision", "fine_yuan")),
+        ("Repeat venues", f.repeat_venues, ("venue_id", "venue", "violations")),
+    ):
         sheet = wb.create_sheet(title)
         sheet.append(cols)
         for r in rows:
@@ -188,8 +223,12 @@ def to_xlsx(f: Figures) -> bytes:
 
 
 # -- PDF ---------------------------------------------------------------------------------------
-VERDICT_LABEL = {"confirmed": "确认违法 confirmed", "suspected": "疑似违法 suspected", "pending": "待核查 pending",
-                 "none": "无违法 none"}
+VERDICT_LABEL = {
+    "confirmed": "确认违法 confirmed",
+    "suspected": "疑似违法 suspected",
+    "pending": "待核查 pending",
+    "none": "无违法 none",
+}
 
 
 def _type_zh(venue_type: str) -> str:
@@ -231,8 +270,10 @@ def _chart_png(f: Figures) -> bytes:
     return out.getvalue()
 
 
-CJK_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",  # Debian fonts-wqy-zenhei
-             "/usr/share/fonts/truetype/arphic/uming.ttc")  # Debian fonts-arphic-uming
+CJK_FONTS = (
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",  # Debian fonts-wqy-zenhei
+    "/usr/share/fonts/truetype/arphic/uming.ttc",
+)  # Debian fonts-arphic-uming
 
 
 def _cjk_font(pdfmetrics, UnicodeCIDFont) -> str:
@@ -251,7 +292,8 @@ def _cjk_font(pdfmetrics, UnicodeCIDFont) -> str:
 
     logging.getLogger("humiao.hub.reports").warning(
         "no CJK TrueType font found (sudo apt-get install fonts-wqy-zenhei): the PDF's Chinese text uses "
-        "STSong-Light, which needs the viewer's Asian font pack")
+        "STSong-Light, which needs the viewer's Asian font pack"
+    )
     pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
     return "STSong-Light"
 
@@ -272,38 +314,79 @@ def to_pdf(f: Figures) -> bytes:
 
     def table(rows, widths=None):
         t = Table([[Paragraph(str(c), body) for c in r] for r in rows], colWidths=widths, repeatRows=1)
-        t.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
-                               ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")),
-                               ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+        t.setStyle(
+            TableStyle(
+                [
+                    ("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
+                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ]
+            )
+        )
         return t
 
     out = io.BytesIO()
-    doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
-                            bottomMargin=15 * mm, title=f"Humiao report {f.district} {f.period.label}",
-                            author="Humiao hub")
-    story = [Paragraph(f"护苗 联合执法通报 · Joint enforcement report — {f.district}, {f.period.label}", h1),
-             Paragraph("未成年人场所准入预警与执法情况 / Minors' venue-access alarms and enforcement. "
-                       "No minor is named or pictured in this report.", body), Spacer(1, 4 * mm),
-             table([("item 项目", "value 数值")] + [(k, v) for k, v in _summary_rows(f)], [70 * mm, 110 * mm]),
-             Spacer(1, 4 * mm), Image(io.BytesIO(_chart_png(f)), width=180 * mm, height=64 * mm),
-             Paragraph("Repeat venues 重复违法场所", h2),
-             table([("venue", "name 名称", "violations 违法次数")] +
-                   [(r["venue_id"], r["venue"], r["violations"]) for r in f.repeat_venues] or [("-", "-", "-")]),
-             PageBreak(), Paragraph("Violations 违法预警明细", h2),
-             table([("time 时间", "venue 场所", "type 类型", "verdict 结论", "case 案件")] +
-                   [(v["time"], v["venue"], _type_zh(v["venue_type"]), VERDICT_LABEL.get(v["verdict"], v["verdict"]), v["case"])
-                    for v in f.violations]
-                   if f.violations else [("time", "venue", "type", "verdict", "case"), ("-", "-", "-", "-", "-")]),
-             Paragraph("Cases 案件", h2),
-             table([("number 编号", "venue 场所", "department 部门", "status 状态", "decision 决定", "fine ¥")] +
-                   [(c["number"], c["venue"], c["department"], c["status"], c["decision"], c["fine_yuan"])
-                    for c in f.cases] if f.cases else [("number", "venue", "department", "status", "decision", "fine"),
-                                                       ("-", "-", "-", "-", "-", "-")])]
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=15 * mm,
+        rightMargin=15 * mm,
+        topMargin=15 * mm,
+        bottomMargin=15 * mm,
+        title=f"Humiao report {f.district} {f.period.label}",
+        author="Humiao hub",
+    )
+    story = [
+        Paragraph(f"护苗 联合执法通报 · Joint enforcement report — {f.district}, {f.period.label}", h1),
+        Paragraph(
+            "未成年人场所准入预警与执法情况 / Minors' venue-access alarms and enforcement. "
+            "No minor is named or pictured in this report.",
+            body,
+        ),
+        Spacer(1, 4 * mm),
+        table([("item 项目", "value 数值")] + [(k, v) for k, v in _summary_rows(f)], [70 * mm, 110 * mm]),
+        Spacer(1, 4 * mm),
+        Image(io.BytesIO(_chart_png(f)), width=180 * mm, height=64 * mm),
+        Paragraph("Repeat venues 重复违法场所", h2),
+        table(
+            [("venue", "name 名称", "violations 违法次数")]
+            + [(r["venue_id"], r["venue"], r["violations"]) for r in f.repeat_venues]
+            or [("-", "-", "-")]
+        ),
+        PageBreak(),
+        Paragraph("Violations 违法预警明细", h2),
+        table(
+            [("time 时间", "venue 场所", "type 类型", "verdict 结论", "case 案件")]
+            + [
+                (
+                    v["time"],
+                    v["venue"],
+                    _type_zh(v["venue_type"]),
+                    VERDICT_LABEL.get(v["verdict"], v["verdict"]),
+                    v["case"],
+                )
+                for v in f.violations
+            ]
+            if f.violations
+            else [("time", "venue", "type", "verdict", "case"), ("-", "-", "-", "-", "-")]
+        ),
+        Paragraph("Cases 案件", h2),
+        table(
+            [("number 编号", "venue 场所", "department 部门", "status 状态", "decision 决定", "fine ¥")]
+            + [(c["number"], c["venue"], c["department"], c["status"], c["decision"], c["fine_yuan"]) for c in f.cases]
+            if f.cases
+            else [("number", "venue", "department", "status", "decision", "fine"), ("-", "-", "-", "-", "-", "-")]
+        ),
+    ]
 
     def footer(canvas, doc_):
         canvas.setFont(font, 7)
-        canvas.drawString(15 * mm, 8 * mm, f"Humiao hub · {f.district} {f.period.label} · generated "
-                                           f"{f.generated_at.astimezone(TZ):%Y-%m-%d %H:%M} · page {doc_.page}")
+        canvas.drawString(
+            15 * mm,
+            8 * mm,
+            f"Humiao hub · {f.district} {f.period.label} · generated "
+            f"{f.generated_at.astimezone(TZ):%Y-%m-%d %H:%M} · page {doc_.page}",
+        )
 
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return out.getvalue()

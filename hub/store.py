@@ -4,7 +4,7 @@ by the unique key, so a redelivered message changes nothing and is counted as a 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import JSON, Table, TypeDecorator, case, func, or_
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,7 +35,7 @@ def insert_new(session: Session, model, rows: list[dict], key: str) -> set[str]:
 
 def _pg_value(value):
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).replace(tzinfo=None)  # as UTCDateTime stores it
+        return value.astimezone(UTC).replace(tzinfo=None)  # as UTCDateTime stores it
     if isinstance(value, (list, dict)):
         return json.dumps(value)
     return value
@@ -58,8 +58,10 @@ def _insert_new_pg(session: Session, table: Table, rows: list[dict], key: str) -
         else:
             arrays.append(f"%(c{i})s::{sqltype.compile(dialect=dialect)}[]")
             selects.append(f"c{i}")
-    sql = (f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(selects)} FROM unnest({', '.join(arrays)}) "
-           f"AS u({', '.join(f'c{i}' for i in range(len(names)))}) ON CONFLICT ({key}) DO NOTHING RETURNING {key}")
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(selects)} FROM unnest({', '.join(arrays)}) "
+        f"AS u({', '.join(f'c{i}' for i in range(len(names)))}) ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
+    )
     params = {f"c{i}": [_pg_value(r[name]) for r in rows] for i, name in enumerate(names)}
     return {r[0] for r in session.connection().exec_driver_sql(sql, params)}
 
@@ -90,14 +92,21 @@ def touch_device(session: Session, district: str, venue: str, device: str, seen:
     """Create or update a device. ``status_sent_at`` in fields orders statuses: an older one (from a
     slower worker, or a retained copy) never overwrites a newer one."""
     table = Device.__table__
-    values = dict(key=device_key(district, venue, device), district_id=district, venue_id=venue, device_id=device,
-                  last_seen=seen, **fields)
+    values = dict(
+        key=device_key(district, venue, device),
+        district_id=district,
+        venue_id=venue,
+        device_id=device,
+        last_seen=seen,
+        **fields,
+    )
     stmt = _insert(session, table).values(**values)
     update = {k: stmt.excluded[k] for k in values if k != "key"}
     if "availability_changed" in values:  # only when availability really changes
-        update["availability_changed"] = case((table.c.online.is_distinct_from(stmt.excluded.online),
-                                               stmt.excluded.availability_changed),
-                                              else_=table.c.availability_changed)
+        update["availability_changed"] = case(
+            (table.c.online.is_distinct_from(stmt.excluded.online), stmt.excluded.availability_changed),
+            else_=table.c.availability_changed,
+        )
     update["last_seen"] = _later(table.c.last_seen, stmt.excluded.last_seen)
     where = None
     if "status_sent_at" in fields:
@@ -114,8 +123,13 @@ def devices_seen(session: Session, seen: dict[tuple[str, str, str], datetime]) -
     if not seen:
         return
     table = Device.__table__
-    rows = [dict(key=device_key(*dev), district_id=dev[0], venue_id=dev[1], device_id=dev[2], last_seen=when,
-                 online=False) for dev, when in sorted(seen.items())]
+    rows = [
+        dict(key=device_key(*dev), district_id=dev[0], venue_id=dev[1], device_id=dev[2], last_seen=when, online=False)
+        for dev, when in sorted(seen.items())
+    ]
     stmt = _insert(session, table).values(rows)
-    session.execute(stmt.on_conflict_do_update(index_elements=["key"],
-                                               set_={"last_seen": _later(table.c.last_seen, stmt.excluded.last_seen)}))
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["key"], set_={"last_seen": _later(table.c.last_seen, stmt.excluded.last_seen)}
+        )
+    )

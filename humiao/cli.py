@@ -1,21 +1,21 @@
 """``humiao``: the command line.
 
-    humiao models list | prepare [--force] [ID ...]
-    humiao edge run [--config FILE] [--source URI]
-    humiao edge sample-video --out PATH
-    humiao hub run [--config FILE]
-    humiao hub request-evidence EVENT_ID --reason inspector_request --by ACCOUNT [--config FILE]
-    humiao mqtt tail [--host H] [--port P] [--filter humiao/v1/#] [--count N]
-    humiao demo [--once]
+humiao models list | prepare [--force] [ID ...]
+humiao edge run [--config FILE] [--source URI]
+humiao edge sample-video --out PATH
+humiao hub run [--config FILE]
+humiao hub request-evidence EVENT_ID --reason inspector_request --by ACCOUNT [--config FILE]
+humiao mqtt tail [--host H] [--port P] [--filter humiao/v1/#] [--count N]
+humiao demo [--once]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from contextlib import contextmanager
 import logging
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from humiao.config import ConfigError, load_config
@@ -30,12 +30,17 @@ def _models(args) -> int:
             path = prepared_path(m)
             try:
                 verify(m, path) if path.exists() else None
-                state = "prepared" if path.exists() else (
-                    "operator-supplied, not added" if m.source.kind == "operator" else "not prepared")
+                state = (
+                    "prepared"
+                    if path.exists()
+                    else ("operator-supplied, not added" if m.source.kind == "operator" else "not prepared")
+                )
             except ModelError as err:
                 state = f"INVALID: {err}"
-            print(f"{m.id:24} {m.role:15} {m.licence.spdx:11} commercial={'yes' if m.licence.commercial_use else 'NO'}"
-                  f"  {m.source.package}=={m.source.version}  [{state}]")
+            print(
+                f"{m.id:24} {m.role:15} {m.licence.spdx:11} commercial={'yes' if m.licence.commercial_use else 'NO'}"
+                f"  {m.source.package}=={m.source.version}  [{state}]"
+            )
         print(f"cache: {cache_dir()}")
         return 0
     try:
@@ -51,8 +56,10 @@ def _models(args) -> int:
 def _format(event, truth=None) -> str:
     d = event.decision
     verdict = "CHECK ID" if d.check_id else "pass"
-    line = (f"track {event.track_id:3d}  {event.first_seen:6.1f}-{event.last_seen:5.1f}s  age≈{d.age:5.1f}  "
-            f"P(minor)={d.p_minor:.2f}  P(<{d.threshold:g})={d.p_under_threshold:.2f}  frames={d.frames_used:2d}  → {verdict}")
+    line = (
+        f"track {event.track_id:3d}  {event.first_seen:6.1f}-{event.last_seen:5.1f}s  age≈{d.age:5.1f}  "
+        f"P(minor)={d.p_minor:.2f}  P(<{d.threshold:g})={d.p_under_threshold:.2f}  frames={d.frames_used:2d}  → {verdict}"
+    )
     if truth is not None:
         line += f"   [true age {truth:g}]"
     return line
@@ -75,13 +82,17 @@ def _edge_run(cfg, source: str | None, show_truth: bool) -> int:
     truth_file = Path(uri + ".json")
     if show_truth and truth_file.is_file():
         people = json.loads(truth_file.read_text())
-    print(f"edge: {cfg.models.detector} + {cfg.models.landmarks} alignment + {cfg.models.age}; "
-          f"venue {cfg.policy.venue_type}, challenge threshold {cfg.policy.challenge_threshold:g}; source {uri}")
+    print(
+        f"edge: {cfg.models.detector} + {cfg.models.landmarks} alignment + {cfg.models.age}; "
+        f"venue {cfg.policy.venue_type}, challenge threshold {cfg.policy.challenge_threshold:g}; source {uri}"
+    )
     if cfg.mqtt is None:
         print("(no mqtt section in the config: decisions are printed here, nothing is published or stored)")
     else:
-        print(f"publishing to {cfg.mqtt.host}:{cfg.mqtt.port} as {cfg.device.district_id}/{cfg.device.venue_id}/"
-              f"{cfg.device.device_id}; spool and sealed evidence in {cfg.device.state_dir}")
+        print(
+            f"publishing to {cfg.mqtt.host}:{cfg.mqtt.port} as {cfg.device.district_id}/{cfg.device.venue_id}/"
+            f"{cfg.device.device_id}; spool and sealed evidence in {cfg.device.state_dir}"
+        )
     agent = EdgeAgent(cfg)
     import signal
 
@@ -94,13 +105,17 @@ def _edge_run(cfg, source: str | None, show_truth: bool) -> int:
 
     summary = agent.run(show, uri)
     if any(p.get("age") is not None for p in people):
-        print("(age≈: calibrated estimate; P(minor): calibrated probability of being under 18; CHECK ID when "
-              f"P(<{cfg.policy.challenge_threshold:g}) ≥ 0.5 or P(minor) ≥ the operating point "
-              f"{agent.pipeline.calibration.operating_p_minor:.3f}; the true age is shown for the demo only)")
+        print(
+            "(age≈: calibrated estimate; P(minor): calibrated probability of being under 18; CHECK ID when "
+            f"P(<{cfg.policy.challenge_threshold:g}) ≥ 0.5 or P(minor) ≥ the operating point "
+            f"{agent.pipeline.calibration.operating_p_minor:.3f}; the true age is shown for the demo only)"
+        )
     stages = "  ".join(f"{k} {v:.1f} ms" for k, v in summary.stage_ms.items() if k != "decode")
-    print(f"done: {summary.frames_read} frames read ({summary.stage_ms.get('decode', 0):.1f} ms each to decode), "
-          f"{summary.frames_processed} processed, {len(summary.decisions)} decisions, {summary.seconds:.1f} s; "
-          f"per processed frame: {stages}")
+    print(
+        f"done: {summary.frames_read} frames read ({summary.stage_ms.get('decode', 0):.1f} ms each to decode), "
+        f"{summary.frames_processed} processed, {len(summary.decisions)} decisions, {summary.seconds:.1f} s; "
+        f"per processed frame: {stages}"
+    )
     return 0
 
 
@@ -111,9 +126,12 @@ def _hub(args) -> int:
     if args.hub_command == "run":
         from humiao.hub.app import serve
 
-        print(f"hub: database {cfg.database_url()}; broker {cfg.mqtt.host}:{cfg.mqtt.port} (MQTT {cfg.mqtt.protocol}, "
-              f"{'shared group ' + cfg.mqtt.share_group if cfg.mqtt.share_group else 'no shared subscription'}); "
-              f"http://{cfg.http.host}:{cfg.http.port}/", flush=True)
+        print(
+            f"hub: database {cfg.database_url()}; broker {cfg.mqtt.host}:{cfg.mqtt.port} (MQTT {cfg.mqtt.protocol}, "
+            f"{'shared group ' + cfg.mqtt.share_group if cfg.mqtt.share_group else 'no shared subscription'}); "
+            f"http://{cfg.http.host}:{cfg.http.port}/",
+            flush=True,
+        )
         serve(cfg)
         return 0
     if args.hub_command in ("venues", "schools"):
@@ -165,8 +183,9 @@ def _report(cfg, args) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     with _hub_db(cfg) as s:
-        data, _mime = reports.render(reports.figures(s, args.district, period, HolidayCalendar(cfg.rules.calendar)),
-                                     args.format)
+        data, _mime = reports.render(
+            reports.figures(s, args.district, period, HolidayCalendar(cfg.rules.calendar)), args.format
+        )
     out = args.out or Path(f"humiao-{args.district}-{period.label}.{args.format}")
     out.write_bytes(data)
     print(f"wrote {out} ({len(data)} bytes)")
@@ -184,17 +203,19 @@ def _users(cfg, args) -> int:
     with _hub_db(cfg) as s:
         if args.action == "list":
             for u in s.scalars(select(User).order_by(User.id)):
-                print(f"{u.id:20} {u.role:18} {u.district_id or '(all districts)':16} "
-                      f"{'active' if u.active else 'disabled'}")
+                print(
+                    f"{u.id:20} {u.role:18} {u.district_id or '(all districts)':16} "
+                    f"{'active' if u.active else 'disabled'}"
+                )
             return 0
         if not args.user or not args.role:
             print("error: users add USER --role ROLE [--district D] [--venue V …]", file=sys.stderr)
             return 2
-        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass(
-            f"password for {args.user}: ")
+        password = (
+            sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass(f"password for {args.user}: ")
+        )
         try:
-            auth.create_user(s, args.user, password, args.role, args.district, args.name, tuple(args.venue),
-                             cfg.auth)
+            auth.create_user(s, args.user, password, args.role, args.district, args.name, tuple(args.venue), cfg.auth)
         except auth.AuthError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
@@ -209,7 +230,8 @@ def _registry(cfg, args) -> int:
     with _hub_db(cfg) as s:
         if args.action == "export":
             text = (registry.export_venues if args.hub_command == "venues" else registry.export_schools)(
-                s, args.district)
+                s, args.district
+            )
             if str(args.file) == "-":
                 sys.stdout.write(text)
             else:
@@ -255,8 +277,10 @@ def _mqtt_tail(args) -> int:
         if args.count and seen[0] >= args.count:
             done.set()
 
-    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-                         protocol=mqtt.MQTTv5 if args.protocol == "5" else mqtt.MQTTv311)
+    client = mqtt.Client(
+        callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+        protocol=mqtt.MQTTv5 if args.protocol == "5" else mqtt.MQTTv311,
+    )
     client.on_connect = on_connect
     client.on_message = on_message
     try:
@@ -321,8 +345,18 @@ def main(argv: list[str] | None = None) -> int:
     users = hsub.add_parser("users", help="accounts: add (asks for the password) or list")
     users.add_argument("action", choices=["add", "list"])
     users.add_argument("user", nargs="?")
-    users.add_argument("--role", choices=["police", "culture_tourism", "market_regulation", "procuratorate",
-                                          "venue_operator", "admin", "auditor"])
+    users.add_argument(
+        "--role",
+        choices=[
+            "police",
+            "culture_tourism",
+            "market_regulation",
+            "procuratorate",
+            "venue_operator",
+            "admin",
+            "auditor",
+        ],
+    )
     users.add_argument("--district")
     users.add_argument("--venue", action="append", default=[], help="a venue operator's venue (repeat)")
     users.add_argument("--name", default="")
@@ -345,8 +379,10 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--http-port", type=int, default=8080)
 
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         if args.command == "models":
             return _models(args)

@@ -26,7 +26,7 @@ def _overlay_env(data: dict, environ: dict[str, str], prefix: str = ENV_PREFIX) 
     for key, raw in environ.items():
         if not key.startswith(prefix):
             continue
-        path = [p.lower() for p in key[len(prefix):].split("__") if p]
+        path = [p.lower() for p in key[len(prefix) :].split("__") if p]
         node = data
         for part in path[:-1]:
             nxt = node.get(part)
@@ -51,8 +51,9 @@ def describe(err: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_config(model: type[T], path: Path | str | None = None, environ: dict[str, str] | None = None,
-                prefix: str = ENV_PREFIX) -> T:
+def load_config(
+    model: type[T], path: Path | str | None = None, environ: dict[str, str] | None = None, prefix: str = ENV_PREFIX
+) -> T:
     """``prefix``: the edge reads ``HUMIAO__…``, the hub ``HUMIAO_HUB__…``."""
     data: dict = {}
     source = "defaults"

@@ -19,12 +19,14 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-
 DEMO_PASSWORD = "humiao-demo-2026"
 DEMO_ACCOUNTS = (  # user, role, district, venues — demo only; real accounts: humiao hub users add
-    ("ct-demo", "culture_tourism", "demo-district", ()), ("police-demo", "police", "demo-district", ()),
-    ("proc-demo", "procuratorate", "demo-district", ()), ("op-demo", "venue_operator", "demo-district", ("demo-venue",)),
-    ("admin-demo", "admin", None, ()), ("auditor-demo", "auditor", None, ()),
+    ("ct-demo", "culture_tourism", "demo-district", ()),
+    ("police-demo", "police", "demo-district", ()),
+    ("proc-demo", "procuratorate", "demo-district", ()),
+    ("op-demo", "venue_operator", "demo-district", ("demo-venue",)),
+    ("admin-demo", "admin", None, ()),
+    ("auditor-demo", "auditor", None, ()),
 )
 
 
@@ -37,10 +39,15 @@ def seed_demo(hub) -> None:
     with hub.sessions() as s:
         if s.get(User, "ct-demo") is not None:
             return
-        registry.import_schools(s, "id,name,district_id,lat,lon\ndemo-school,示范中学 Demo Middle School,demo-district,31.2015,121.4400\n")
-        registry.import_venues(s, "id,name,venue_type,district_id,address,lat,lon,licence_no,operator,sign_posted\n"
-                                  "demo-venue,星空网咖 Starry Net Café,internet_cafe,demo-district,示范路 1 号,31.2000,121.4400,"
-                                  "WB-DEMO-001,星空网络有限公司,false\n")
+        registry.import_schools(
+            s, "id,name,district_id,lat,lon\ndemo-school,示范中学 Demo Middle School,demo-district,31.2015,121.4400\n"
+        )
+        registry.import_venues(
+            s,
+            "id,name,venue_type,district_id,address,lat,lon,licence_no,operator,sign_posted\n"
+            "demo-venue,星空网咖 Starry Net Café,internet_cafe,demo-district,示范路 1 号,31.2000,121.4400,"
+            "WB-DEMO-001,星空网络有限公司,false\n",
+        )
         for user, role, district, venues in DEMO_ACCOUNTS:
             auth.create_user(s, user, DEMO_PASSWORD, role, district, venue_ids=venues, cfg=hub.cfg.auth)
         s.commit()
@@ -55,18 +62,20 @@ def run(broker_port: int = 18830, http_port: int = 8080, once: bool = False, edg
 
     from humiao.edge.agent import EdgeAgent
     from humiao.edge.config import EdgeConfig
+    from humiao.embedded_broker import EmbeddedBroker
     from humiao.hub.app import Hub, create_app
     from humiao.hub.config import HubConfig
     from humiao.hub.tables import Alert, Evidence
-    from humiao.embedded_broker import EmbeddedBroker
 
     state = _state_home()
     broker = EmbeddedBroker(port=broker_port).start()
-    hub_cfg = HubConfig(data_dir=state / "hub", http={"port": http_port},
-                        mqtt={"port": broker_port, "protocol": "3.1.1", "share_group": None,
-                              "client_id": "humiao-demo-hub"},
-                        # no staff checks IDs in the demo: alarms turn "suspected" after one minute, not ten
-                        rules={"violations": {"id_check_window_min": 1}, "evaluate_interval_s": 5})
+    hub_cfg = HubConfig(
+        data_dir=state / "hub",
+        http={"port": http_port},
+        mqtt={"port": broker_port, "protocol": "3.1.1", "share_group": None, "client_id": "humiao-demo-hub"},
+        # no staff checks IDs in the demo: alarms turn "suspected" after one minute, not ten
+        rules={"violations": {"id_check_window_min": 1}, "evaluate_interval_s": 5},
+    )
     hub = Hub(hub_cfg)
     seed_demo(hub)
     hub.start()
@@ -77,21 +86,26 @@ def run(broker_port: int = 18830, http_port: int = 8080, once: bool = False, edg
     from humiao.edge.publisher import MqttConfig
 
     base = edge_config or EdgeConfig()
-    cfg = base.model_copy(update={
-        "mqtt": MqttConfig(port=broker_port, protocol="3.1.1", client_id="humiao-demo-edge"),
-        "device": base.device.model_copy(update={"state_dir": state / "edge"}),
-        "evidence": base.evidence.model_copy(update={"hub_public_key": hub_cfg.private_key_path().with_suffix(".pub")}),
-        "source": base.source.model_copy(update={"on_end": "stop" if once else "loop"}),
-        "metrics": base.metrics.model_copy(update={"port": 0}),
-        "status": base.status.model_copy(update={"interval_s": 2.0}),
-    })
+    cfg = base.model_copy(
+        update={
+            "mqtt": MqttConfig(port=broker_port, protocol="3.1.1", client_id="humiao-demo-edge"),
+            "device": base.device.model_copy(update={"state_dir": state / "edge"}),
+            "evidence": base.evidence.model_copy(
+                update={"hub_public_key": hub_cfg.private_key_path().with_suffix(".pub")}
+            ),
+            "source": base.source.model_copy(update={"on_end": "stop" if once else "loop"}),
+            "metrics": base.metrics.model_copy(update={"port": 0}),
+            "status": base.status.model_copy(update={"interval_s": 2.0}),
+        }
+    )
     cfg = EdgeConfig.model_validate(cfg.model_dump())
     agent = EdgeAgent(cfg)
     for _ in range(100):
         if server.started:
             break
         time.sleep(0.05)
-    print(f"""
+    print(
+        f"""
 Humiao demo — all on this machine
   inspectors' panel:                     http://127.0.0.1:{http_port}/panel
       sign in as ct-demo (culture & tourism), police-demo, proc-demo (procuratorate), op-demo (the venue),
@@ -100,7 +114,9 @@ Humiao demo — all on this machine
   the wire, as JSON lines:               humiao mqtt tail --port {broker_port} --protocol 3.1.1
   hub database (SQLite):                 {hub_cfg.database_url()}
   edge: sample video, venue {cfg.policy.venue_type}, "looks under {cfg.policy.challenge_threshold:g} → check ID"
-{'' if once else '  Ctrl-C stops.'}""", flush=True)
+{"" if once else "  Ctrl-C stops."}""",
+        flush=True,
+    )
 
     done = threading.Event()
     counts = {"alerts": 0}
@@ -117,16 +133,25 @@ Humiao demo — all on this machine
                 for a in rows:
                     seen = a.id
                     delay = (a.stored_at - a.first_seen).total_seconds()
-                    print(f"hub stored alert {a.event_id[:13]}…  {a.venue_id}/{a.device_id}  age≈{a.age_estimate:4.1f}  "
-                          f"P(minor)={a.p_minor:.2f}  → {a.decision.upper()}   ({delay:.2f} s after the face was first seen)",
-                          flush=True)
+                    print(
+                        f"hub stored alert {a.event_id[:13]}…  {a.venue_id}/{a.device_id}  age≈{a.age_estimate:4.1f}  "
+                        f"P(minor)={a.p_minor:.2f}  → {a.decision.upper()}   ({delay:.2f} s after the face was first seen)",
+                        flush=True,
+                    )
                     counts["alerts"] += 1
                     if not asked and a.evidence_available:
                         from humiao.hub.access import Principal
                         from humiao.hub.auth import audit
 
-                        audit(s, Principal("ct-demo", "culture_tourism", "demo-district"), "evidence.request", "alert",
-                              a.event_id, "demo: the first alert's crop", "demo")
+                        audit(
+                            s,
+                            Principal("ct-demo", "culture_tourism", "demo-district"),
+                            "evidence.request",
+                            "alert",
+                            a.event_id,
+                            "demo: the first alert's crop",
+                            "demo",
+                        )
                         s.commit()
                         rid = hub.request_evidence(a.event_id, "inspector_request", "ct-demo")
                         print(f"  inspector asks for its face crop (request {rid[:13]}…)", flush=True)
@@ -134,8 +159,11 @@ Humiao demo — all on this machine
                 if asked and asked is not True:
                     ev = s.get(Evidence, asked)
                     if ev is not None:
-                        print(f"  evidence for {asked[:13]}… stored at the hub, sealed ({len(ev.ciphertext)} bytes, "
-                              f"sha256 {ev.stored_sha256[:12]}…); the edge deleted its copy", flush=True)
+                        print(
+                            f"  evidence for {asked[:13]}… stored at the hub, sealed ({len(ev.ciphertext)} bytes, "
+                            f"sha256 {ev.stored_sha256[:12]}…); the edge deleted its copy",
+                            flush=True,
+                        )
                         asked = True
 
     watcher = threading.Thread(target=watch, daemon=True)
@@ -156,7 +184,10 @@ Humiao demo — all on this machine
         web.join(timeout=5)
         hub.stop()
         broker.stop()
-    print(f"\ndemo done: {summary.frames_read} frames, {len(summary.decisions)} people decided, "
-          f"{len(summary.alerts)} alerts sent, {stored} alerts in the hub database "
-          f"({total} with earlier demo runs)", flush=True)
+    print(
+        f"\ndemo done: {summary.frames_read} frames, {len(summary.decisions)} people decided, "
+        f"{len(summary.alerts)} alerts sent, {stored} alerts in the hub database "
+        f"({total} with earlier demo runs)",
+        flush=True,
+    )
     return 0

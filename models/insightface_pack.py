@@ -52,8 +52,13 @@ def check_allowed(licence: PackLicence, mode: str, allow_non_commercial: bool) -
     if licence.commercial_use or mode != "production":
         return
     if allow_non_commercial:
-        log.warning("insightface pack %s is %s (%s) but allow_non_commercial is set: running it in production "
-                    "may breach its licence", licence.directory, licence.status, licence.message)
+        log.warning(
+            "insightface pack %s is %s (%s) but allow_non_commercial is set: running it in production "
+            "may breach its licence",
+            licence.directory,
+            licence.status,
+            licence.message,
+        )
         return
     raise ModelError(
         f"insightface pack {licence.directory}: licence status {licence.status} ({licence.message}); "

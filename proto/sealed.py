@@ -32,7 +32,9 @@ def key_id(public: X25519PublicKey) -> str:
 
 
 def _derive(shared: bytes, eph: bytes, recipient: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"humiao-evidence-v1" + eph + recipient).derive(shared)
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"humiao-evidence-v1" + eph + recipient).derive(
+        shared
+    )
 
 
 def seal(public: X25519PublicKey, plaintext: bytes, event_id: str) -> tuple[bytes, str]:
@@ -61,7 +63,9 @@ def generate_keypair(private_path: Path, public_path: Path) -> X25519PublicKey:
     """Write a new hub key pair (private key file mode 0600)."""
     private = X25519PrivateKey.generate()
     private_path.parent.mkdir(parents=True, exist_ok=True)
-    raw = private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    raw = private.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
     fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(base64.b64encode(raw).decode() + "\n")

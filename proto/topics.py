@@ -63,8 +63,11 @@ def _check_segment(name: str, value: str) -> str:
 def topic(district: str, venue: str, device: str, kind: str) -> str:
     if kind not in KINDS:
         raise TopicError(f"unknown message kind {kind!r}; known: {sorted(KINDS)}")
-    return str(Topic(_check_segment("district", district), _check_segment("venue", venue),
-                     _check_segment("device", device), kind))
+    return str(
+        Topic(
+            _check_segment("district", district), _check_segment("venue", venue), _check_segment("device", device), kind
+        )
+    )
 
 
 def parse(name: str) -> Topic:

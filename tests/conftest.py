@@ -116,8 +116,10 @@ def pg_server_url():
         with scratch_database(admin, "humiao_test") as url:
             yield url
     except OperationalError as err:
-        _missing(f"PostgreSQL is not reachable at {admin} ({str(err).splitlines()[0]}); "
-                 "sudo apt-get install -y postgresql, or set HUMIAO_TEST_PG_URL")
+        _missing(
+            f"PostgreSQL is not reachable at {admin} ({str(err).splitlines()[0]}); "
+            "sudo apt-get install -y postgresql, or set HUMIAO_TEST_PG_URL"
+        )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -133,8 +135,12 @@ def db_url(request, tmp_path):
 
     engine = create_engine(url)
     with engine.begin() as conn:
-        tables = [r[0] for r in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                                                   "AND tablename <> 'alembic_version'"))]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+            )
+        ]
         if tables:
             conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
     engine.dispose()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from humiao.edge.config import EdgeConfig
 from humiao.config import ConfigError, load_config
+from humiao.edge.config import EdgeConfig
 
 
 def test_defaults_are_valid():
@@ -20,13 +20,16 @@ def test_yaml_and_env_overrides(tmp_path):
     assert cfg.policy.venue_type == "ktv" and cfg.policy.challenge_threshold == 30 and cfg.detector.tiles == 3
 
 
-@pytest.mark.parametrize("text, field", [
-    ("policy:\n  challenge_threshold: 12\n", "policy.challenge_threshold"),
-    ("policy:\n  venue_type: casino\n", "policy.venue_type"),
-    ("detector:\n  score_threshold: 2\n", "detector.score_threshold"),
-    ("models:\n  detector: yolo\n", "models.detector"),
-    ("tracker:\n  max_gap: 3\n", "tracker.max_gap"),
-])
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ("policy:\n  challenge_threshold: 12\n", "policy.challenge_threshold"),
+        ("policy:\n  venue_type: casino\n", "policy.venue_type"),
+        ("detector:\n  score_threshold: 2\n", "detector.score_threshold"),
+        ("models:\n  detector: yolo\n", "models.detector"),
+        ("tracker:\n  max_gap: 3\n", "tracker.max_gap"),
+    ],
+)
 def test_invalid_field_is_named(tmp_path, text, field):
     f = tmp_path / "edge.yaml"
     f.write_text(text)

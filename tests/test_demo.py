@@ -17,9 +17,24 @@ pytestmark = [pytest.mark.slow, pytest.mark.services]
 
 def test_demo_shows_alerts_arriving_at_the_hub(tmp_path):
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
-    done = subprocess.run([sys.executable, "-m", "humiao.cli", "demo", "--once", "--broker-port", str(free_port()),
-                           "--http-port", str(free_port())], cwd=str(ROOT), env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "humiao.cli",
+            "demo",
+            "--once",
+            "--broker-port",
+            str(free_port()),
+            "--http-port",
+            str(free_port()),
+        ],
+        cwd=str(ROOT),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     summary = re.search(r"(\d+) people decided, (\d+) alerts sent, (\d+) alerts in the hub database", out)

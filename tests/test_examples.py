@@ -9,9 +9,9 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+from humiao.config import load_config
 from humiao.edge.config import EdgeConfig
 from humiao.hub.config import ENV_PREFIX, HubConfig
-from humiao.config import load_config
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 
@@ -38,14 +38,19 @@ def _keys(data: dict, prefix: str = "") -> set[str]:
     return out
 
 
-@pytest.mark.parametrize("name,model,prefix", [("edge.example.yaml", EdgeConfig, "HUMIAO__"),
-                                               ("hub.example.yaml", HubConfig, ENV_PREFIX)])
+@pytest.mark.parametrize(
+    "name,model,prefix", [("edge.example.yaml", EdgeConfig, "HUMIAO__"), ("hub.example.yaml", HubConfig, ENV_PREFIX)]
+)
 def test_example_config_loads_and_is_complete(name, model, prefix):
     path = DEPLOY / name
     load_config(model, path, environ={}, prefix=prefix)
     documented = _keys(yaml.safe_load(path.read_text()))
-    optional_packs = {"models.insightface_dir", "models.allow_non_commercial", "fusion.calibration_file",
-                      "detector.min_face_px"}
+    optional_packs = {
+        "models.insightface_dir",
+        "models.allow_non_commercial",
+        "fusion.calibration_file",
+        "detector.min_face_px",
+    }
     missing = _fields(model) - documented - optional_packs
     assert not missing, f"{name} does not document {sorted(missing)}"
     assert not documented - _fields(model), f"{name} has fields the model does not know"

@@ -20,8 +20,15 @@ from pydantic import BaseModel, ConfigDict, Field
 log = logging.getLogger("humiao.hub.rules")
 
 
-HOLIDAY_ZH = {"New Year's Day": "元旦", "Spring Festival": "春节", "Qingming": "清明节", "Labour Day": "劳动节",
-              "Dragon Boat Festival": "端午节", "Mid-Autumn Festival": "中秋节", "National Day": "国庆节"}
+HOLIDAY_ZH = {
+    "New Year's Day": "元旦",
+    "Spring Festival": "春节",
+    "Qingming": "清明节",
+    "Labour Day": "劳动节",
+    "Dragon Boat Festival": "端午节",
+    "Mid-Autumn Festival": "中秋节",
+    "National Day": "国庆节",
+}
 
 
 def holiday_zh(name: str) -> str:
@@ -41,7 +48,8 @@ class Period(BaseModel):
 class CalendarConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     swapped_days_count_as_holidays: bool = Field(
-        False, description="◦ count the swapped days off of an announced holiday block (chinesecalendar) as holidays")
+        False, description="◦ count the swapped days off of an announced holiday block (chinesecalendar) as holidays"
+    )
     school_vacations: list[Period] = Field(default_factory=list, description="◦ provincial winter/summer vacations")
 
 
@@ -65,7 +73,7 @@ def statutory_days(year: int) -> dict[dt.date, str]:
                 if d.year == year:
                     days[d] = "Spring Festival"
         qingming = [d for d, name in get_solar_terms(dt.date(year, 4, 1), dt.date(year, 4, 10)) if name == "清明"]
-        days.update({d: "Qingming" for d in qingming})
+        days.update(dict.fromkeys(qingming, "Qingming"))
         days.update({dt.date(year, 5, 1): "Labour Day", dt.date(year, 5, 2): "Labour Day"})
         days[_lunar(year, 5, 5)] = "Dragon Boat Festival"
         days[_lunar(year, 8, 15)] = "Mid-Autumn Festival"

@@ -28,9 +28,10 @@ from humiao.hub.app import Hub
 from humiao.hub.config import HubConfig
 from humiao.hub.tables import Alert, Device, Evidence
 from humiao.proto import sealed
+
+from tests.edge.test_capture import write_video
 from tests.support.hubproc import ROOT, wait_for
 from tests.support.mosquitto import free_port
-from tests.edge.test_capture import write_video
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -44,10 +45,18 @@ def hub(broker, tmp_path):
 
 
 def edge_config(tmp_path, broker, hub, **over) -> EdgeConfig:
-    data = {"mqtt": {"port": broker.port, "client_id": "edge-agent-test", "keepalive_s": 5},
-            "device": {"district_id": "d9", "venue_id": "cafe-7", "device_id": "door-1", "state_dir": str(tmp_path / "edge")},
-            "evidence": {"hub_public_key": str(hub.cfg.private_key_path().with_suffix(".pub"))},
-            "status": {"interval_s": 0.5}, "metrics": {"port": 0}}
+    data = {
+        "mqtt": {"port": broker.port, "client_id": "edge-agent-test", "keepalive_s": 5},
+        "device": {
+            "district_id": "d9",
+            "venue_id": "cafe-7",
+            "device_id": "door-1",
+            "state_dir": str(tmp_path / "edge"),
+        },
+        "evidence": {"hub_public_key": str(hub.cfg.private_key_path().with_suffix(".pub"))},
+        "status": {"interval_s": 0.5},
+        "metrics": {"port": 0},
+    }
     for k, v in over.items():
         data.setdefault(k, {}).update(v)
     return EdgeConfig.model_validate(data)
@@ -55,10 +64,18 @@ def edge_config(tmp_path, broker, hub, **over) -> EdgeConfig:
 
 def test_child_alert_reaches_the_hub_once_and_its_evidence_on_request(shared_faces, broker, hub, tmp_path, astronaut):
     child = cv2.imread(str(shared_faces / "fgnet" / "images" / "002A05.JPG"))[:, :, ::-1].copy()
-    video, _ = build(tmp_path / "door.mp4", seconds_per_person=2.0,
-                     photos=[(child, "fgnet 002A05", 5.0), (astronaut, "astronaut", None)])
-    cfg = edge_config(tmp_path, broker, hub, source={"mode": "offline"}, policy={"challenge_threshold": 21,
-                                                                             "use_operating_point": False})
+    video, _ = build(
+        tmp_path / "door.mp4",
+        seconds_per_person=2.0,
+        photos=[(child, "fgnet 002A05", 5.0), (astronaut, "astronaut", None)],
+    )
+    cfg = edge_config(
+        tmp_path,
+        broker,
+        hub,
+        source={"mode": "offline"},
+        policy={"challenge_threshold": 21, "use_operating_point": False},
+    )
     agent = EdgeAgent(cfg)
     agent.close = lambda reason="": None  # keep the link up after the video, to answer the request below
     summary = agent.run(uri=str(video))
@@ -113,12 +130,21 @@ def test_camera_loss_is_reported_and_a_dead_edge_goes_offline(broker, hub, tmp_p
     spare = write_video(tmp_path / "spare.mp4", n=50, size=(640, 360), moving=True)  # 2 s, looped
     shutil.copy(spare, cam)
     port = free_port()
-    cfg = edge_config(tmp_path, broker, hub, source={"uri": str(cam), "on_end": "loop", "reconnect_min_s": 0.2,
-                                                     "reconnect_max_s": 0.5}, metrics={"port": port})
+    cfg = edge_config(
+        tmp_path,
+        broker,
+        hub,
+        source={"uri": str(cam), "on_end": "loop", "reconnect_min_s": 0.2, "reconnect_max_s": 0.5},
+        metrics={"port": port},
+    )
     conf = tmp_path / "edge.yaml"
     conf.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
-    proc = subprocess.Popen([sys.executable, "-m", "humiao.cli", "-v", "edge", "run", "--config", str(conf)],
-                            cwd=str(ROOT), stdout=open(tmp_path / "edge.log", "wb"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "humiao.cli", "-v", "edge", "run", "--config", str(conf)],
+        cwd=str(ROOT),
+        stdout=open(tmp_path / "edge.log", "wb"),
+        stderr=subprocess.STDOUT,
+    )
 
     def camera():
         with hub.sessions() as s:
@@ -127,8 +153,10 @@ def test_camera_loss_is_reported_and_a_dead_edge_goes_offline(broker, hub, tmp_p
             return (d.online, cams[0]["state"], cams[0].get("reconnects", 0)) if cams else None
 
     try:
-        assert wait_for(lambda: (camera() or (0, ""))[1] == "CAMERA_STATE_STREAMING", 60), \
-            (camera(), (tmp_path / "edge.log").read_text()[-2000:])
+        assert wait_for(lambda: (camera() or (0, ""))[1] == "CAMERA_STATE_STREAMING", 60), (
+            camera(),
+            (tmp_path / "edge.log").read_text()[-2000:],
+        )
         assert wait_for(lambda: 'humiao_edge_stage_seconds_count{stage="detect"}' in _metrics(port), 10)
         time.sleep(2.5)  # a loop or two of the file
         assert camera()[2] == 0  # looping is not reconnecting
@@ -138,7 +166,9 @@ def test_camera_loss_is_reported_and_a_dead_edge_goes_offline(broker, hub, tmp_p
         assert wait_for(lambda: (camera() or (0, ""))[1] == "CAMERA_STATE_RECONNECTING", 15), camera()
         assert 'humiao_edge_camera_state{camera="cam0",state="reconnecting"} 1.0' in _metrics(port)
         shutil.copy(spare, cam)
-        assert wait_for(lambda: (lambda c: c and c[1] == "CAMERA_STATE_STREAMING" and c[2] == 1)(camera()), 15), camera()
+        assert wait_for(lambda: (lambda c: c and c[1] == "CAMERA_STATE_STREAMING" and c[2] == 1)(camera()), 15), (
+            camera()
+        )
         assert camera()[0] is True
         fps = float(_metrics(port).split('humiao_edge_camera_fps{camera="cam0"} ')[1].split()[0])
         assert 12 < fps < 30, fps  # paced near its 25 fps (a file read flat out would give hundreds)

@@ -12,6 +12,7 @@ import pytest
 
 from humiao.edge.capture import ENDED, RECONNECTING, STREAMING, CameraReader
 from humiao.edge.motion import MotionConfig, MotionGate
+
 from tests.support.hubproc import wait_for
 
 
@@ -22,7 +23,7 @@ def write_video(path, n=50, fps=25.0, size=(320, 240), moving=False):
         cv2.putText(frame, str(i), (10, 40), cv2.FONT_HERSHEY_SIMPLEX, 1, (255, 255, 255), 2)
         if moving:
             x = 20 + 5 * i
-            frame[100:160, x:x + 60] = 230
+            frame[100:160, x : x + 60] = 230
         w.write(frame)
     w.release()
     return path
@@ -65,8 +66,14 @@ def test_a_source_that_goes_away_is_reconnected(tmp_path):
     spare = write_video(tmp_path / "spare.mp4", n=25)
     shutil.copy(spare, path)
     states = []
-    reader = CameraReader(str(path), mode="live", on_end="reopen", reconnect_min_s=0.1, reconnect_max_s=0.4,
-                          on_state=lambda cam, s: states.append(s)).start()
+    reader = CameraReader(
+        str(path),
+        mode="live",
+        on_end="reopen",
+        reconnect_min_s=0.1,
+        reconnect_max_s=0.4,
+        on_state=lambda cam, s: states.append(s),
+    ).start()
     try:
         assert wait_for(lambda: reader.state == STREAMING, 5)
         path.unlink()  # the camera dies
@@ -74,7 +81,10 @@ def test_a_source_that_goes_away_is_reconnected(tmp_path):
         time.sleep(1.0)  # several failed attempts, backing off
         assert reader.state == RECONNECTING
         shutil.copy(spare, path)  # and comes back
-        assert wait_for(lambda: reader.state == STREAMING and reader.reconnects >= 1, 5), (reader.state, reader.reconnects)
+        assert wait_for(lambda: reader.state == STREAMING and reader.reconnects >= 1, 5), (
+            reader.state,
+            reader.reconnects,
+        )
         before = reader.frames_read
         assert wait_for(lambda: reader.frames_read > before, 3)
     finally:
@@ -157,8 +167,11 @@ class MjpegCamera:
                             time.sleep(0.05)
                             continue
                         ok, jpg = cv2.imencode(".jpg", np.full((240, 320, 3), (i * 9) % 255, np.uint8))
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
-                                         % len(jpg) + jpg.tobytes() + b"\r\n")
+                        self.wfile.write(
+                            b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpg)
+                            + jpg.tobytes()
+                            + b"\r\n"
+                        )
                         i += 1
                         time.sleep(0.04)
                 except OSError:
@@ -188,7 +201,10 @@ def test_a_network_camera_that_stalls_is_reconnected():
         assert wait_for(lambda: reader.state == RECONNECTING, 6), reader.state  # read times out at the stall timeout
         assert wait_for(lambda: reader.fps == 0.0, 3)
         cam.hang.clear()
-        assert wait_for(lambda: reader.state == STREAMING and reader.reconnects >= 1, 10), (reader.state, reader.reconnects)
+        assert wait_for(lambda: reader.state == STREAMING and reader.reconnects >= 1, 10), (
+            reader.state,
+            reader.reconnects,
+        )
         got = reader.get(timeout=2)
         assert got is not None and got.bgr.shape == (240, 320, 3)
     finally:

@@ -38,8 +38,14 @@ def test_astronaut_one_face(full_range, astronaut):
     assert 150 < (x1 + x2) / 2 < 280 and 50 < (y1 + y2) / 2 < 200  # her face, not the flag or the helmet
 
 
-@pytest.mark.parametrize("frame", [np.zeros((720, 1280, 3), np.uint8), np.full((720, 1280, 3), 255, np.uint8),
-                                   np.random.default_rng(0).integers(0, 255, (720, 1280, 3), dtype=np.uint8)])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        np.zeros((720, 1280, 3), np.uint8),
+        np.full((720, 1280, 3), 255, np.uint8),
+        np.random.default_rng(0).integers(0, 255, (720, 1280, 3), dtype=np.uint8),
+    ],
+)
 def test_nothing_on_faceless_frames(full_range, short_range, frame):
     assert full_range.detect(frame) == []
     assert short_range.detect(frame) == []
@@ -51,7 +57,7 @@ def test_tiles_find_40px_faces_on_a_720p_frame(group_photo):
 
     small = cv2.resize(group_photo, None, fx=0.36, fy=0.36, interpolation=cv2.INTER_AREA)  # faces ~36-48 px
     frame = np.full((720, 1280, 3), 90, np.uint8)
-    frame[300:300 + small.shape[0], 700:700 + small.shape[1]] = small
+    frame[300 : 300 + small.shape[0], 700 : 700 + small.shape[1]] = small
     whole = build_detector("blazeface-full-range", tiles=0).detect(frame)
     tiled = build_detector("blazeface-full-range", tiles=2).detect(frame)
     assert len(tiled) >= 5

@@ -71,8 +71,13 @@ def test_no_decision_on_an_empty_scene(tmp_path):
 
 
 def _cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "humiao.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "humiao.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+    )
 
 
 def test_cli_edge_run_prints_decisions(adult_video):
@@ -109,8 +114,17 @@ def test_false_detections_are_not_observed(astronaut):
 
     def fake(x, y, s=100):
         box = np.array([x, y, x + s, y + s], np.float32)
-        kp = np.array([[x + .3 * s, y + .4 * s], [x + .7 * s, y + .4 * s], [x + .5 * s, y + .6 * s],
-                       [x + .5 * s, y + .8 * s], [x, y + .5 * s], [x + s, y + .5 * s]], np.float32)
+        kp = np.array(
+            [
+                [x + 0.3 * s, y + 0.4 * s],
+                [x + 0.7 * s, y + 0.4 * s],
+                [x + 0.5 * s, y + 0.6 * s],
+                [x + 0.5 * s, y + 0.8 * s],
+                [x, y + 0.5 * s],
+                [x + s, y + 0.5 * s],
+            ],
+            np.float32,
+        )
         return Detection(box, 0.9, kp)
 
     agent = EdgeAgent(EdgeConfig())

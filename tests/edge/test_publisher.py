@@ -26,8 +26,12 @@ class Collector:
         v5 = protocol == "5"
         self.ids: list[str] = []
         self.lock = threading.Lock()
-        self.c = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=f"collector-{protocol}",
-                             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311, clean_session=None if v5 else False)
+        self.c = mqtt.Client(
+            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"collector-{protocol}",
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            clean_session=None if v5 else False,
+        )
         self.c.reconnect_delay_set(0.2, 1.0)
         self.c.on_connect = lambda c, u, f, rc, p=None: c.subscribe(subscription("alert"), qos=1)
         self.c.on_message = self._on_message
@@ -35,8 +39,13 @@ class Collector:
         if v5:
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = 3600
-        self.c.connect_async("127.0.0.1", port, keepalive=5, clean_start=False if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
-                             properties=props)
+        self.c.connect_async(
+            "127.0.0.1",
+            port,
+            keepalive=5,
+            clean_start=False if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+            properties=props,
+        )
         self.c.loop_start()
 
     def _on_message(self, client, userdata, msg) -> None:
@@ -74,8 +83,12 @@ def test_every_spooled_alert_arrives_across_a_broker_restart_and_outage(broker, 
     time.sleep(0.3)
     spool = Spool(tmp_path / "spool.db")
     sent = _spool_alerts(spool, 300)
-    pub = Publisher(spool, MqttConfig(port=broker.port, protocol=protocol, client_id=f"edge-{protocol}",
-                                      reconnect_min_s=0.2, reconnect_max_s=1.0))
+    pub = Publisher(
+        spool,
+        MqttConfig(
+            port=broker.port, protocol=protocol, client_id=f"edge-{protocol}", reconnect_min_s=0.2, reconnect_max_s=1.0
+        ),
+    )
     pub.start()
     try:
         deadline = time.time() + 20
@@ -104,8 +117,13 @@ def test_mqtt_tail_prints_messages_as_json(broker):
     import subprocess
     import sys
 
-    tail = subprocess.Popen([sys.executable, "-m", "humiao.cli", "mqtt", "tail", "--port", str(broker.port), "--count", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    tail = subprocess.Popen(
+        [sys.executable, "-m", "humiao.cli", "mqtt", "tail", "--port", str(broker.port), "--count", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
     try:
         assert "subscribed" in tail.stderr.readline()
         c = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2)
@@ -130,6 +148,10 @@ def test_mqtt_tail_says_when_the_broker_is_unreachable():
 
     from tests.support.mosquitto import free_port
 
-    done = subprocess.run([sys.executable, "-m", "humiao.cli", "mqtt", "tail", "--port", str(free_port())],
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-m", "humiao.cli", "mqtt", "tail", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 2 and "cannot reach the broker" in done.stderr

@@ -14,8 +14,17 @@ from humiao.edge.types import Detection
 
 def det(x, y, s=60, score=0.9):
     box = np.array([x, y, x + s, y + s], np.float32)
-    kp = np.array([[x + .3 * s, y + .4 * s], [x + .7 * s, y + .4 * s], [x + .5 * s, y + .6 * s],
-                   [x + .5 * s, y + .8 * s], [x, y + .5 * s], [x + s, y + .5 * s]], np.float32)
+    kp = np.array(
+        [
+            [x + 0.3 * s, y + 0.4 * s],
+            [x + 0.7 * s, y + 0.4 * s],
+            [x + 0.5 * s, y + 0.6 * s],
+            [x + 0.5 * s, y + 0.8 * s],
+            [x, y + 0.5 * s],
+            [x + s, y + 0.5 * s],
+        ],
+        np.float32,
+    )
     return Detection(box, score, kp)
 
 
@@ -30,7 +39,7 @@ def test_walking_person_keeps_one_id_and_two_people_get_two():
 
 def test_weak_detection_continues_a_track_but_cannot_start_one():
     tr = Tracker(TrackerConfig(high_score=0.6))
-    (t1, _), = tr.update([det(100, 100)], 0.0)[0]
+    ((t1, _),) = tr.update([det(100, 100)], 0.0)[0]
     pairs, _ = tr.update([det(105, 100, score=0.4)], 0.1)
     assert [t.track_id for t, _ in pairs] == [t1.track_id]
     pairs, _ = tr.update([det(600, 100, score=0.4)], 0.2)
@@ -39,12 +48,12 @@ def test_weak_detection_continues_a_track_but_cannot_start_one():
 
 def test_track_ends_after_gap_and_a_returning_face_is_a_new_visit():
     tr = Tracker(TrackerConfig(max_gap_s=1.0))
-    (t1, _), = tr.update([det(100, 100)], 0.0)[0]
+    ((t1, _),) = tr.update([det(100, 100)], 0.0)[0]
     _, ended = tr.update([], 0.5)
     assert ended == []
     _, ended = tr.update([], 1.2)
     assert [t.track_id for t in ended] == [t1.track_id] and ended[0].finished
-    (t2, _), = tr.update([det(100, 100)], 1.3)[0]
+    ((t2, _),) = tr.update([det(100, 100)], 1.3)[0]
     assert t2.track_id != t1.track_id
 
 

@@ -58,7 +58,11 @@ def test_the_rules_that_matter_most():
     assert not allowed(ct, "venues.read", Target("d2", "x", ())) and allowed(ct, "venues.read", Target("d1", "x", ()))
     assert allowed(op, "alarms.read", Target("d1", "v1", ())) and not allowed(op, "alarms.read", Target("d1", "v3", ()))
     assert not allowed(op, "evidence.view", Target("d1", "v1", ("police",)))
-    assert not any(allowed(principal("admin"), p, TARGETS["own_dept"]) for p in ("alarms.read", "evidence.view", "cases.read"))
+    assert not any(
+        allowed(principal("admin"), p, TARGETS["own_dept"]) for p in ("alarms.read", "evidence.view", "cases.read")
+    )
     assert [p for p in PERMISSIONS if allowed(principal("auditor"), p, TARGETS["own_dept"])] == ["audit.read"]
     proc = principal("procuratorate")
-    assert allowed(proc, "evidence.view", TARGETS["other_dept"]) and not allowed(proc, "alarms.act", TARGETS["own_dept"])
+    assert allowed(proc, "evidence.view", TARGETS["other_dept"]) and not allowed(
+        proc, "alarms.act", TARGETS["own_dept"]
+    )

@@ -3,7 +3,7 @@ drives, and an append-only history — on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -15,10 +15,11 @@ from humiao.hub.validate import alert_row
 from humiao.proto import humiao_v1_pb2 as pb
 from humiao.proto.ids import uuid7
 from humiao.proto.topics import parse
+
 from tests.support import wire
 
 pytestmark = pytest.mark.services
-T0 = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)  # a Tuesday, 20:00 in Shanghai
+T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)  # a Tuesday, 20:00 in Shanghai
 
 
 @pytest.fixture
@@ -39,9 +40,25 @@ def add_alert(s, origin=wire.ORIGIN, at=T0) -> str:
 
 
 def add_check(s, event_id, result, at, age=16):
-    store.id_checks(s, [dict(check_id=str(uuid7()), event_id=event_id, district_id="d1", venue_id="venue1",
-                             device_id="edge1", checked_at=at, received_at=at, result=result, age_years=age,
-                             under_14=age < 14, id_keyed_hash="h", checksum_valid=True)])
+    store.id_checks(
+        s,
+        [
+            dict(
+                check_id=str(uuid7()),
+                event_id=event_id,
+                district_id="d1",
+                venue_id="venue1",
+                device_id="edge1",
+                checked_at=at,
+                received_at=at,
+                result=result,
+                age_years=age,
+                under_14=age < 14,
+                id_keyed_hash="h",
+                checksum_valid=True,
+            )
+        ],
+    )
 
 
 def test_verdicts_follow_checks_and_time(db):
@@ -50,7 +67,9 @@ def test_verdicts_follow_checks_and_time(db):
         assert alarms.evaluate(s, now=T0 + timedelta(minutes=1)) == 3
     with db() as s:
         rows = {x.event_id: x for x in s.query(Alarm)}
-        assert {r.verdict for r in rows.values()} == {"pending"} and all(r.active and not r.acknowledged for r in rows.values())
+        assert {r.verdict for r in rows.values()} == {"pending"} and all(
+            r.active and not r.acknowledged for r in rows.values()
+        )
         assert rows[a].severity == "minor" and rows[a].departments[0] == "culture_tourism"
     with db() as s, s.begin():
         add_check(s, a, "minor_admitted", T0 + timedelta(minutes=2))
@@ -106,7 +125,6 @@ def test_inspector_lifecycle_and_append_only_history(db):
         assert [e.actor for e in events][2:] == ["ct-inspector-1", "ct-lead", "ct-inspector-1", "ct-inspector-1"]
         assert all(e.at.tzinfo is not None for e in events)
     for statement in ("UPDATE alarm_events SET detail = 'forged'", "DELETE FROM alarm_events"):
-        with db() as s:
-            with pytest.raises(Exception, match="append-only"):
-                s.execute(text(statement))
-                s.commit()
+        with db() as s, pytest.raises(Exception, match="append-only"):
+            s.execute(text(statement))
+            s.commit()

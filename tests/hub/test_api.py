@@ -4,6 +4,7 @@ evidence views audited — on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import time
+from datetime import UTC
 
 import pytest
 
@@ -65,10 +66,15 @@ def test_evidence_views_are_audited_and_scoped(hub):
     assert ct.get(f"/api/alarms/{hotel}/evidence", params={"why": "curious"}).status_code == 404  # police's
     op = Browser(hub, "op-ktv")
     assert op.get(f"/api/alarms/{ktv}/evidence", params={"why": "my venue"}).status_code == 403
-    assert Browser(hub, "proc-d1").get(f"/api/alarms/{hotel}/evidence", params={"why": "litigation file 3"}).status_code == 200
+    assert (
+        Browser(hub, "proc-d1").get(f"/api/alarms/{hotel}/evidence", params={"why": "litigation file 3"}).status_code
+        == 200
+    )
     audit = Browser(hub, "auditor").get("/api/audit", params={"action": "evidence.view"}).json()["events"]
-    assert [(e["user"], e["why"]) for e in audit] == [("proc-d1", "litigation file 3"),
-                                                      ("ct-d1", "case 12: confirm the person")]
+    assert [(e["user"], e["why"]) for e in audit] == [
+        ("proc-d1", "litigation file 3"),
+        ("ct-d1", "case 12: confirm the person"),
+    ]
     assert ct.get("/api/audit").status_code == 403
     with pytest.raises(Exception, match="append-only"):
         from sqlalchemy import text
@@ -85,15 +91,23 @@ def test_case_queue_over_http(hub):
     assert r.status_code == 200, r.text
     case = r.json()
     cid = case["id"]
-    steps = [{"action": "assign", "officers": [{"user": "ct-d1", "enforcement_id": "1"}, {"user": "ct-x", "enforcement_id": "2"}]},
-             {"action": "inspect", "findings": "minor in room 2", "minor": {"age": 15, "under_14": False}},
-             {"action": "respond_notice"}, {"action": "legal_review", "opinion": "ok"},
-             {"action": "decide", "decision": "warning", "basis": "art. 48"}]
+    steps = [
+        {
+            "action": "assign",
+            "officers": [{"user": "ct-d1", "enforcement_id": "1"}, {"user": "ct-x", "enforcement_id": "2"}],
+        },
+        {"action": "inspect", "findings": "minor in room 2", "minor": {"age": 15, "under_14": False}},
+        {"action": "respond_notice"},
+        {"action": "legal_review", "opinion": "ok"},
+        {"action": "decide", "decision": "warning", "basis": "art. 48"},
+    ]
     for body in steps:
         r = ct.post(f"/api/cases/{cid}/actions", json=body)
         assert r.status_code == 200, (body, r.text)
     assert r.json()["status"] == "decided" and [h["action"] for h in r.json()["history"]][-1] == "decided"
-    r = ct.post(f"/api/cases/{cid}/actions", json={"action": "decide", "decision": "fine", "basis": "x", "fine_yuan": 1})
+    r = ct.post(
+        f"/api/cases/{cid}/actions", json={"action": "decide", "decision": "fine", "basis": "x", "fine_yuan": 1}
+    )
     assert r.status_code == 409 and "needs it inspected" in r.json()["detail"]
     assert police.get(f"/api/cases/{cid}").status_code == 404  # culture's case, not police's
     mine = op.get(f"/api/cases/{cid}")
@@ -157,15 +171,29 @@ def test_cli_accounts(tmp_path):
     env = {**os.environ, "HUMIAO_HUB__DATA_DIR": str(tmp_path / "hub")}
 
     def cli(*args, stdin=""):
-        return subprocess.run([sys.executable, "-m", "humiao.cli", "hub", "users", *args], input=stdin,
-                              capture_output=True, text=True, env=env, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "humiao.cli", "hub", "users", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
 
     done = cli("add", "ct-9", "--role", "culture_tourism", "--district", "d9", "--password-stdin", stdin="short\n")
     assert done.returncode == 2 and "shorter than 12" in done.stderr
     done = cli("add", "ct-9", "--role", "culture_tourism", "--password-stdin", stdin="a long enough secret\n")
     assert done.returncode == 2 and "needs a district" in done.stderr
-    done = cli("add", "ct-9", "--role", "culture_tourism", "--district", "d9", "--password-stdin",
-               stdin="a long enough secret\n")
+    done = cli(
+        "add",
+        "ct-9",
+        "--role",
+        "culture_tourism",
+        "--district",
+        "d9",
+        "--password-stdin",
+        stdin="a long enough secret\n",
+    )
     assert done.returncode == 0, done.stderr
     listed = cli("list").stdout
     assert "ct-9" in listed and "culture_tourism" in listed and "d9" in listed
@@ -175,14 +203,15 @@ def test_live_feed_is_scoped(hub):
     """The SSE stream carries only what the viewer's list would (a real server, a streaming client)."""
     import json
     import threading
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     import httpx
     import uvicorn
 
     from humiao.hub.app import create_app
-    from tests.support.mosquitto import free_port
+
     from tests.support.hubapi import PASSWORD
+    from tests.support.mosquitto import free_port
 
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning"))
@@ -190,10 +219,14 @@ def test_live_feed_is_scoped(hub):
     deadline = time.time() + 10
     while not server.started and time.time() < deadline:
         time.sleep(0.05)
-    after = (datetime.now(timezone.utc) - timedelta(minutes=30)).isoformat()
+    after = (datetime.now(UTC) - timedelta(minutes=30)).isoformat()
     try:
-        for user, expected in (("ct-d1", {"ktv1"}), ("police-d1", {"ktv1", "hotel1"}), ("ct-d2", {"ktv9"}),
-                               ("op-ktv", {"ktv1"})):
+        for user, expected in (
+            ("ct-d1", {"ktv1"}),
+            ("police-d1", {"ktv1", "hotel1"}),
+            ("ct-d2", {"ktv9"}),
+            ("op-ktv", {"ktv1"}),
+        ):
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=httpx.Timeout(5, read=1.2)) as c:
                 assert c.post("/api/login", json={"username": user, "password": PASSWORD}).status_code == 200
                 seen = set()

@@ -3,7 +3,7 @@ escalation and inspection lists — on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -11,6 +11,7 @@ from sqlalchemy import text
 from humiao.hub import cases, inspections
 from humiao.hub.access import Principal
 from humiao.hub.tables import Alarm, Case, Evidence
+
 from tests.support.hubapi import Browser
 
 pytestmark = pytest.mark.services
@@ -35,8 +36,14 @@ def test_the_procedure_in_order(hub):
         with pytest.raises(cases.CaseError, match="needs it assigned or inspected"):
             cases.record_inspection(s, case, CT, "minor found in room 3")
         cases.assign_officers(s, case, CT, OFFICERS)
-        cases.record_inspection(s, case, CT, "a 16-year-old in room 3; no ID check at the door", "photos 1-4",
-                                minor={"age": 16, "under_14": False, "name": "must not be kept"})
+        cases.record_inspection(
+            s,
+            case,
+            CT,
+            "a 16-year-old in room 3; no ID check at the door",
+            "photos 1-4",
+            minor={"age": 16, "under_14": False, "name": "must not be kept"},
+        )
         assert case.facts["minor"] == {"age": 16, "under_14": False}
         with pytest.raises(cases.CaseError, match="right to respond"):
             cases.decide(s, case, CT, "fine", "art. 48", fine_yuan=10000)
@@ -52,7 +59,16 @@ def test_the_procedure_in_order(hub):
         cases.close(s, case, CT)
         s.commit()
         actions = [e.action for e in cases.history(s, case.id)]
-        assert actions == ["opened", "assigned", "inspected", "respond_notice", "legal_review", "decided", "paid", "closed"]
+        assert actions == [
+            "opened",
+            "assigned",
+            "inspected",
+            "respond_notice",
+            "legal_review",
+            "decided",
+            "paid",
+            "closed",
+        ]
         assert cases.deadline_state(case) == "met"
     with hub.sessions() as s, pytest.raises(Exception, match="append-only"):
         s.execute(text("UPDATE case_events SET actor = 'someone else'"))
@@ -83,7 +99,7 @@ def test_transfer_and_the_same_act_not_fined_twice(hub):
 
 
 def test_deadlines_escalation_and_inspection_list(hub):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with hub.sessions() as s:
         c = cases.open_case(s, CT, [hub.alarm_ids["ktv1"]])
         assert cases.deadline_state(c, now) == "ok"
@@ -91,10 +107,26 @@ def test_deadlines_escalation_and_inspection_list(hub):
         assert cases.deadline_state(c, now + timedelta(days=91)) == "overdue"
         s.rollback()
         for k in range(3):  # three earlier warnings at ktv1 within two years
-            s.add(Case(number=f"OLD-{k}", district_id="d1", venue_id="ktv1", venue_type="ktv", department="culture_tourism",
-                       status="closed", source="alert", rule="r", opened_at=now - timedelta(days=300 + k),
-                       opened_by="x", decision_deadline=now, officers=[], facts={}, decision="warning",
-                       decided_at=now - timedelta(days=200 + k), updated_at=now))
+            s.add(
+                Case(
+                    number=f"OLD-{k}",
+                    district_id="d1",
+                    venue_id="ktv1",
+                    venue_type="ktv",
+                    department="culture_tourism",
+                    status="closed",
+                    source="alert",
+                    rule="r",
+                    opened_at=now - timedelta(days=300 + k),
+                    opened_by="x",
+                    decision_deadline=now,
+                    officers=[],
+                    facts={},
+                    decision="warning",
+                    decided_at=now - timedelta(days=200 + k),
+                    updated_at=now,
+                )
+            )
         s.commit()
         esc = cases.escalation(s, "ktv1", now)
         assert esc["suggestion"] == "suspension 3-6 months" and "art. 53" in esc["basis"]
@@ -107,10 +139,17 @@ def test_deadlines_escalation_and_inspection_list(hub):
         assert any("责令停业整顿" in w for w in ranked[0]["reasons_zh"])
         assert {r["venue_id"] for r in ranked} == {"ktv1", "hotel1"}  # d2's venue is not on d1's list
     from humiao.hub.rules.calendar import CalendarConfig, HolidayCalendar, Period
-    cal = HolidayCalendar(CalendarConfig(school_vacations=[Period(name="summer", start=datetime(2026, 7, 4).date(),
-                                                                  end=datetime(2026, 8, 31).date())]))
-    cfg = inspections.KeyPeriodConfig(periods=[Period(name="gaokao", start=datetime(2026, 6, 7).date(),
-                                                      end=datetime(2026, 6, 10).date())])
+
+    cal = HolidayCalendar(
+        CalendarConfig(
+            school_vacations=[
+                Period(name="summer", start=datetime(2026, 7, 4).date(), end=datetime(2026, 8, 31).date())
+            ]
+        )
+    )
+    cfg = inspections.KeyPeriodConfig(
+        periods=[Period(name="gaokao", start=datetime(2026, 6, 7).date(), end=datetime(2026, 6, 10).date())]
+    )
     assert inspections.key_periods(datetime(2026, 7, 20).date(), cal, cfg) == ["school vacation: summer"]
     assert inspections.key_periods(datetime(2026, 10, 1).date(), cal, cfg) == ["statutory holiday: National Day"]
     assert inspections.key_periods(datetime(2026, 10, 1).date(), cal, cfg, "zh") == ["法定节假日：国庆节"]
@@ -124,7 +163,7 @@ def test_evidence_is_purged_after_retention_unless_a_case_holds_it(hub):
     with hub.sessions() as s:
         cases.open_case(s, CT, [hub.alarm_ids["ktv1"]])  # holds ktv1's crop
         s.commit()
-        later = datetime.now(timezone.utc) + timedelta(days=31)  # past the 30-day retention
+        later = datetime.now(UTC) + timedelta(days=31)  # past the 30-day retention
         assert evidence.purge_expired(s, later) == 2  # hotel1 and ktv9
         rows = {s.get(Alarm, hub.alarm_ids[v]).event_id: v for v in ("ktv1", "hotel1", "ktv9")}
         left = {rows[e.event_id]: (e.ciphertext is not None, e.purged_at is not None) for e in s.query(Evidence)}

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, func, select
 from humiao.edge.publisher import MqttConfig, Publisher
 from humiao.edge.spool import Spool
 from humiao.hub.tables import DeadLetter
+
 from tests.support import wire
 from tests.support.hubproc import HubProcess, hub_config, stored_ids, wait_for
 from tests.support.netcut import NetCut
@@ -25,10 +26,18 @@ class Stream:
 
     def __init__(self, tmp_path, port: int, protocol: str = "5", n: int = 600, rate: float = 300.0):
         self.spool = Spool(tmp_path / "edge-spool.db")
-        self.publisher = Publisher(self.spool, MqttConfig(port=port, protocol=protocol, client_id="edge-under-test",
-                                                          reconnect_min_s=0.1, reconnect_max_s=1.0,
-                                                          receipt_timeout_s=2.0),
-                                   receipt_topic=wire.topic(*wire.ORIGIN, "receipt"))
+        self.publisher = Publisher(
+            self.spool,
+            MqttConfig(
+                port=port,
+                protocol=protocol,
+                client_id="edge-under-test",
+                reconnect_min_s=0.1,
+                reconnect_max_s=1.0,
+                receipt_timeout_s=2.0,
+            ),
+            receipt_topic=wire.topic(*wire.ORIGIN, "receipt"),
+        )
         self.n, self.rate = n, rate
         self.sent: list[str] = []
         self.thread = threading.Thread(target=self._feed, daemon=True)
@@ -41,7 +50,7 @@ class Stream:
             self.publisher.wake()
             time.sleep(1 / self.rate)
 
-    def start(self) -> "Stream":
+    def start(self) -> Stream:
         self.publisher.start()
         self.thread.start()
         return self
@@ -128,13 +137,19 @@ def _stored_by(hub: HubProcess) -> float:
     import urllib.request
 
     text = urllib.request.urlopen(f"http://127.0.0.1:{hub.config['http']['port']}/metrics", timeout=5).read().decode()
-    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith("humiao_hub_alerts_stored_total"))
+    return sum(
+        float(line.split()[-1]) for line in text.splitlines() if line.startswith("humiao_hub_alerts_stored_total")
+    )
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # several workers: the PostgreSQL deployment
 def test_two_hub_workers_share_the_load(broker, tmp_path, db_url):
-    hubs = [HubProcess(tmp_path / f"w{i}", hub_config(tmp_path / f"w{i}", db_url, broker.port, client_id=f"hub-w{i}")).start()
-            for i in (1, 2)]
+    hubs = [
+        HubProcess(
+            tmp_path / f"w{i}", hub_config(tmp_path / f"w{i}", db_url, broker.port, client_id=f"hub-w{i}")
+        ).start()
+        for i in (1, 2)
+    ]
     try:
         stream = Stream(tmp_path, broker.port, n=400, rate=400).start()
         stream.finish()
@@ -175,8 +190,13 @@ def test_bad_messages_go_to_dead_letters_and_ingest_goes_on(broker, db_url, tmp_
         # (foreign key), and only that message becomes a dead letter
         stray = wire.alert()[2]
         box, cipher = sealed.seal(sealed.load_public(tmp_path / "hubdata" / "evidence.pub"), b"jpeg", stray)
-        orphan = pb.Evidence(request_id="r1", event_id=stray, ciphertext=box, cipher=cipher,
-                             plaintext_sha256=hashlib.sha256(b"jpeg").hexdigest())
+        orphan = pb.Evidence(
+            request_id="r1",
+            event_id=stray,
+            ciphertext=box,
+            cipher=cipher,
+            plaintext_sha256=hashlib.sha256(b"jpeg").hexdigest(),
+        )
         orphan.captured_at.GetCurrentTime()
         cases.append((wire.topic(*wire.ORIGIN, "evidence"), orphan.SerializeToString(), "invalid"))
         long_policy = pb.Alert()
@@ -191,7 +211,9 @@ def test_bad_messages_go_to_dead_letters_and_ingest_goes_on(broker, db_url, tmp_
         engine = create_engine(db_url)
         with engine.connect() as conn:
             reasons = sorted(conn.execute(select(DeadLetter.reason)).scalars())
-            sizes = dict(conn.execute(select(DeadLetter.reason, func.max(DeadLetter.size)).group_by(DeadLetter.reason)).all())
+            sizes = dict(
+                conn.execute(select(DeadLetter.reason, func.max(DeadLetter.size)).group_by(DeadLetter.reason)).all()
+            )
             heads = max(len(h) for h in conn.execute(select(DeadLetter.payload_head)).scalars())
         engine.dispose()
         assert len(reasons) == len(cases)

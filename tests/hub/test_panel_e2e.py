@@ -16,8 +16,15 @@ from tests.support.mosquitto import free_port
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 SHOTS = ROOT / "artifacts" / "screenshots"
 PASSWORD = "correct horse battery"
 
@@ -38,11 +45,19 @@ def system(broker, tmp_path, astronaut):
         from tests.conftest import _missing
 
         _missing("Debian's chromium is not installed (sudo apt-get install -y chromium)")
-    hub = Hub(HubConfig(data_dir=tmp_path / "hub", mqtt={"port": broker.port, "client_id": "hub-e2e"},
-                        rules={"evaluate_interval_s": 1}))
+    hub = Hub(
+        HubConfig(
+            data_dir=tmp_path / "hub",
+            mqtt={"port": broker.port, "client_id": "hub-e2e"},
+            rules={"evaluate_interval_s": 1},
+        )
+    )
     with hub.sessions() as s:
-        registry.import_venues(s, "id,name,venue_type,district_id,lat,lon,sign_posted\n"
-                                  "cafe-e2e,端到端网咖,internet_cafe,d1,31.2,121.44,true\n")
+        registry.import_venues(
+            s,
+            "id,name,venue_type,district_id,lat,lon,sign_posted\n"
+            "cafe-e2e,端到端网咖,internet_cafe,d1,31.2,121.44,true\n",
+        )
         auth.create_user(s, "ct-d1", PASSWORD, "culture_tourism", "d1")
         auth.create_user(s, "auditor", PASSWORD, "auditor", None)
         s.commit()
@@ -52,13 +67,22 @@ def system(broker, tmp_path, astronaut):
     threading.Thread(target=server.run, daemon=True).start()
     assert wait_for(lambda: server.started, 10)
     video, _ = build(tmp_path / "door.mp4", seconds_per_person=2.0, photos=[(astronaut, "astronaut", None)])
-    cfg = EdgeConfig.model_validate({
-        "mqtt": {"port": broker.port, "client_id": "edge-e2e"},
-        "device": {"district_id": "d1", "venue_id": "cafe-e2e", "device_id": "door-1", "state_dir": str(tmp_path / "edge")},
-        "evidence": {"hub_public_key": str(hub.cfg.private_key_path().with_suffix(".pub"))},
-        "source": {"uri": str(video), "mode": "offline"}, "metrics": {"port": None},
-        # an adult made to "look under 40" so that this one person raises an alert
-        "policy": {"challenge_threshold": 40, "use_operating_point": False}})
+    cfg = EdgeConfig.model_validate(
+        {
+            "mqtt": {"port": broker.port, "client_id": "edge-e2e"},
+            "device": {
+                "district_id": "d1",
+                "venue_id": "cafe-e2e",
+                "device_id": "door-1",
+                "state_dir": str(tmp_path / "edge"),
+            },
+            "evidence": {"hub_public_key": str(hub.cfg.private_key_path().with_suffix(".pub"))},
+            "source": {"uri": str(video), "mode": "offline"},
+            "metrics": {"port": None},
+            # an adult made to "look under 40" so that this one person raises an alert
+            "policy": {"challenge_threshold": 40, "use_operating_point": False},
+        }
+    )
     agent = EdgeAgent(cfg)
     yield hub, f"http://127.0.0.1:{port}", agent
     EdgeAgent.close(agent)
@@ -84,7 +108,9 @@ def test_inspector_flow_in_chromium(system, tmp_path):
         page.fill("input[name=username]", "ct-d1")
         page.fill("input[name=password]", PASSWORD)
         page.click("#login-form button[type=submit]")
-        expect(page.locator("#who")).to_contain_text("ct-d1 · 文化和旅游 · d1")  # the role in the default language, Chinese
+        expect(page.locator("#who")).to_contain_text(
+            "ct-d1 · 文化和旅游 · d1"
+        )  # the role in the default language, Chinese
         page.click("#lang")  # English
         expect(page.locator("h1")).to_contain_text("Live alarms")
         assert page.locator("#alarm-rows tr").count() == 0
@@ -101,6 +127,7 @@ def test_inspector_flow_in_chromium(system, tmp_path):
         # evidence: requested from the edge (audited), stored sealed, revealed with a reason (audited)
         row.click()
         page.click("#request-ev")
+
         def stored() -> bool:
             with hub.sessions() as s:
                 return s.scalar(text("SELECT COUNT(*) FROM evidence")) == 1
@@ -122,7 +149,9 @@ def test_inspector_flow_in_chromium(system, tmp_path):
         def step(action: str, **fields):
             form = page.locator(f"form.step[data-action={action}]")
             for name, value in fields.items():
-                form.locator(f"[name={name}]").fill(value) if name != "decision" else form.locator("select").select_option(value)
+                form.locator(f"[name={name}]").fill(value) if name != "decision" else form.locator(
+                    "select"
+                ).select_option(value)
             form.locator("button").click()
             page.wait_for_timeout(300)
 

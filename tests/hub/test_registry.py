@@ -49,7 +49,10 @@ def test_import_export_and_school_proximity(session):
 
 
 def test_a_bad_file_imports_nothing_and_names_row_and_column(session):
-    bad = VENUES.replace("internet_cafe", "sauna").replace("MA1FL0XX3X", "MA1FL0ZZZZ").replace("31.20000", "91.2") + "ktv-golden,dup,ktv,xuhui,,,,,,,,false,,false\n"
+    bad = (
+        VENUES.replace("internet_cafe", "sauna").replace("MA1FL0XX3X", "MA1FL0ZZZZ").replace("31.20000", "91.2")
+        + "ktv-golden,dup,ktv,xuhui,,,,,,,,false,,false\n"
+    )
     with pytest.raises(registry.RegistryError) as err:
         registry.import_venues(session, bad)
     session.rollback()
@@ -75,8 +78,9 @@ def test_cli_import_export(tmp_path):
     env = {**os.environ, "HUMIAO_HUB__DATA_DIR": str(tmp_path / "hub")}
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "humiao.cli", "hub", *args], capture_output=True, text=True,
-                              env=env, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "humiao.cli", "hub", *args], capture_output=True, text=True, env=env, timeout=60
+        )
 
     (tmp_path / "v.csv").write_text(VENUES, encoding="utf-8")
     done = cli("venues", "import", str(tmp_path / "v.csv"))

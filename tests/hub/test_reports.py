@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from humiao.hub import alarms, cases, reports
 from humiao.hub.access import Principal
+
 from tests.support.hubapi import Browser
 
 pytestmark = pytest.mark.services
@@ -21,14 +22,30 @@ def hub(seeded_hub):
     ct = Principal("ct-d1", "culture_tourism", "d1")
     with h.sessions() as s:  # a confirmed violation at ktv1 with a decided fine
         from humiao.hub import store
-        from humiao.proto.ids import uuid7
         from humiao.hub.tables import Alarm
+        from humiao.proto.ids import uuid7
 
         alarm = s.get(Alarm, h.alarm_ids["ktv1"])
-        now = datetime.now(timezone.utc)
-        store.id_checks(s, [dict(check_id=str(uuid7()), event_id=alarm.event_id, district_id="d1", venue_id="ktv1",
-                                 device_id="edge1", checked_at=now, received_at=now, result="minor_admitted",
-                                 age_years=15, under_14=False, id_keyed_hash="secret-hash", checksum_valid=True)])
+        now = datetime.now(UTC)
+        store.id_checks(
+            s,
+            [
+                dict(
+                    check_id=str(uuid7()),
+                    event_id=alarm.event_id,
+                    district_id="d1",
+                    venue_id="ktv1",
+                    device_id="edge1",
+                    checked_at=now,
+                    received_at=now,
+                    result="minor_admitted",
+                    age_years=15,
+                    under_14=False,
+                    id_keyed_hash="secret-hash",
+                    checksum_valid=True,
+                )
+            ],
+        )
         alarms.evaluate(s, now=now)
         c = cases.open_case(s, ct, [alarm.id])
         cases.assign_officers(s, c, ct, [{"user": "a", "enforcement_id": "1"}, {"user": "b", "enforcement_id": "2"}])
@@ -42,7 +59,7 @@ def hub(seeded_hub):
 
 
 def month() -> str:
-    return datetime.now(timezone.utc).astimezone(reports.TZ).strftime("%Y-%m")
+    return datetime.now(UTC).astimezone(reports.TZ).strftime("%Y-%m")
 
 
 def test_periods():
@@ -70,7 +87,9 @@ def test_three_formats(hub, tmp_path):
     pdf = pypdf.PdfReader(io.BytesIO(reports.to_pdf(f)))
     text = "".join(p.extract_text() for p in pdf.pages)
     assert len(pdf.pages) >= 2 and "联合执法通报" in text and hub.case_number in text and "12000" in text
-    assert "歌舞娱乐场所" in text and "确认违法 confirmed" in text  # the violation as the regulations name it, not codes
+    assert (
+        "歌舞娱乐场所" in text and "确认违法 confirmed" in text
+    )  # the violation as the regulations name it, not codes
     assert "secret-hash" not in text and pdf.pages[0].images  # the chart image is on page 1
 
 
@@ -90,8 +109,31 @@ def test_cli(tmp_path, hub):
     import subprocess
     import sys
 
-    env = {**os.environ, "HUMIAO_HUB__DATA_DIR": str(hub.cfg.data_dir), "HUMIAO_HUB__DATABASE__URL": hub.cfg.database.url}
+    env = {
+        **os.environ,
+        "HUMIAO_HUB__DATA_DIR": str(hub.cfg.data_dir),
+        "HUMIAO_HUB__DATABASE__URL": hub.cfg.database.url,
+    }
     out = tmp_path / "r.xlsx"
-    done = subprocess.run([sys.executable, "-m", "humiao.cli", "hub", "report", "--district", "d1", "--month", month(),
-                           "--format", "xlsx", "--out", str(out)], capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "humiao.cli",
+            "hub",
+            "report",
+            "--district",
+            "d1",
+            "--month",
+            month(),
+            "--format",
+            "xlsx",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0 and out.stat().st_size > 1000, done.stderr

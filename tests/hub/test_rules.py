@@ -83,8 +83,11 @@ def test_hotel_esports_script():
     assert decide("script_entertainment", t, checked("minor_admitted", t), t, CAL).status is Status.CONFIRMED
     sat = at(2026, 11, 28)
     assert decide("script_entertainment", sat, checked("minor_admitted", sat), sat, CAL).status is Status.NONE
-    summer = HolidayCalendar(CalendarConfig(school_vacations=[Period(name="summer 2026", start=dt.date(2026, 7, 4),
-                                                                            end=dt.date(2026, 8, 31))]))
+    summer = HolidayCalendar(
+        CalendarConfig(
+            school_vacations=[Period(name="summer 2026", start=dt.date(2026, 7, 4), end=dt.date(2026, 8, 31))]
+        )
+    )
     july = at(2026, 7, 15)  # a Wednesday in the summer vacation
     assert decide("script_entertainment", july, checked("minor_admitted", july), july, summer).status is Status.NONE
 

@@ -3,15 +3,17 @@ the hub's configuration names the field that is wrong."""
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+from humiao.config import ConfigError, load_config
 from humiao.hub.config import ENV_PREFIX, HubConfig
 from humiao.hub.db import make_engine, migrate
 from humiao.hub.tables import Base
-from humiao.config import ConfigError, load_config
 
 pytestmark = pytest.mark.services
 
@@ -42,15 +44,16 @@ def test_hub_config_errors_name_the_field(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(HubConfig, bad, environ={}, prefix=ENV_PREFIX)
     assert "database.url" in str(err.value) and "mqtt.share_group" in str(err.value)
-    cfg = load_config(HubConfig, None, environ={"HUMIAO_HUB__MQTT__PORT": "1999", "HUMIAO__POLICY__X": "1"},
-                      prefix=ENV_PREFIX)
+    cfg = load_config(
+        HubConfig, None, environ={"HUMIAO_HUB__MQTT__PORT": "1999", "HUMIAO__POLICY__X": "1"}, prefix=ENV_PREFIX
+    )
     assert cfg.mqtt.port == 1999  # the edge's HUMIAO__ variables are not the hub's
 
 
 def test_idempotent_insert_round_trips_every_field(db_url):
     """The batch insert (unnest on PostgreSQL, executemany on SQLite) stores each id once, and
     what comes back is what went in: aware UTC times, JSON, floats, booleans."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from sqlalchemy import select
 
@@ -58,13 +61,14 @@ def test_idempotent_insert_round_trips_every_field(db_url):
     from humiao.hub.db import sessions
     from humiao.hub.tables import Alert
     from humiao.hub.validate import alert_row
-    from humiao.proto.topics import parse
     from humiao.proto import humiao_v1_pb2 as pb
+    from humiao.proto.topics import parse
+
     from tests.support import wire
 
     engine = make_engine(db_url)
     migrate(engine)
-    now = datetime(2026, 11, 23, 8, 30, 1, 250000, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 23, 8, 30, 1, 250000, tzinfo=UTC)
     rows = []
     for _ in range(3):
         t, payload, _eid = wire.alert()
@@ -85,7 +89,7 @@ def test_idempotent_insert_round_trips_every_field(db_url):
 
 
 def test_device_availability_changes_only_when_it_flips(db_url):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from humiao.hub import store
     from humiao.hub.db import sessions
@@ -93,15 +97,16 @@ def test_device_availability_changes_only_when_it_flips(db_url):
 
     engine = make_engine(db_url)
     migrate(engine)
-    t0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
+    t0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
     with sessions(engine)() as s, s.begin():
         store.touch_device(s, "d", "v", "e", seen=t0, online=True, status_sent_at=t0, availability_changed=t0)
     with sessions(engine)() as s, s.begin():  # a heartbeat: still online
         t1 = t0 + timedelta(seconds=10)
         store.touch_device(s, "d", "v", "e", seen=t1, online=True, status_sent_at=t1, availability_changed=t1)
     with sessions(engine)() as s, s.begin():  # an older status arriving late changes nothing
-        store.touch_device(s, "d", "v", "e", seen=t0, online=False, status_sent_at=t0 - timedelta(seconds=5),
-                           availability_changed=t0)
+        store.touch_device(
+            s, "d", "v", "e", seen=t0, online=False, status_sent_at=t0 - timedelta(seconds=5), availability_changed=t0
+        )
     with sessions(engine)() as s:
         d = s.get(Device, "d/v/e")
         assert d.online and d.availability_changed == t0 and d.last_seen == t1
@@ -121,8 +126,12 @@ def test_hub_run_says_when_the_database_is_unreachable(tmp_path):
 
     from tests.support.mosquitto import free_port
 
-    env = {**os.environ, "HUMIAO_HUB__DATABASE__URL": f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/x",
-           "HUMIAO_HUB__DATA_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "humiao.cli", "hub", "run"], capture_output=True, text=True,
-                          env=env, timeout=60)
+    env = {
+        **os.environ,
+        "HUMIAO_HUB__DATABASE__URL": f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/x",
+        "HUMIAO_HUB__DATA_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "humiao.cli", "hub", "run"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert done.returncode == 2 and "cannot use the hub database" in done.stderr and "Traceback" not in done.stderr

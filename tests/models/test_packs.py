@@ -89,13 +89,16 @@ def _genderage_stand_in(path, age_years: float) -> None:
     w = numpy_helper.from_array(np.zeros((3, 3), np.float32), "w")
     b = numpy_helper.from_array(np.array([0.2, 0.8, age_years / 100], np.float32), "b")
     graph = helper.make_graph(
-        [helper.make_node("GlobalAveragePool", ["data"], ["pooled"], name="pool"),
-         helper.make_node("Flatten", ["pooled"], ["flat"], name="flatten"),
-         helper.make_node("Gemm", ["flat", "w", "b"], ["fc1"], name="fc")],
+        [
+            helper.make_node("GlobalAveragePool", ["data"], ["pooled"], name="pool"),
+            helper.make_node("Flatten", ["pooled"], ["flat"], name="flatten"),
+            helper.make_node("Gemm", ["flat", "w", "b"], ["fc1"], name="fc"),
+        ],
         "genderage_stand_in",
         [helper.make_tensor_value_info("data", TensorProto.FLOAT, [1, 3, 96, 96])],
         [helper.make_tensor_value_info("fc1", TensorProto.FLOAT, [1, 3])],
-        [w, b])
+        [w, b],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     onnx.save(model, str(path))
@@ -109,10 +112,17 @@ def test_insightface_genderage_is_used_through_insightfaces_own_attribute_model(
     _genderage_stand_in(scrfd_pack / "genderage.onnx", 30.0)
     cal = tmp_path / "cal.json"
     cal.write_text("{}")
-    cfg = EdgeConfig.model_validate({
-        "models": {"pack": "insightface", "insightface_dir": str(scrfd_pack), "mode": "evaluation",
-                   "age": "insightface-genderage"},
-        "fusion": {"calibration_file": str(cal)}})
+    cfg = EdgeConfig.model_validate(
+        {
+            "models": {
+                "pack": "insightface",
+                "insightface_dir": str(scrfd_pack),
+                "mode": "evaluation",
+                "age": "insightface-genderage",
+            },
+            "fusion": {"calibration_file": str(cal)},
+        }
+    )
     detector, _, age = build_stages(cfg)
     dets = detector.detect(astronaut)
     probs = estimate_ages(age, [astronaut] * len(dets), dets, [np.zeros((64, 64, 3), np.uint8)] * len(dets))

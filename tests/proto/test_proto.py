@@ -20,16 +20,29 @@ def test_checked_in_generated_code_matches_a_fresh_generation(tmp_path):
     pytest.importorskip("grpc_tools")
     for fresh in generate(tmp_path):
         checked_in = HERE / fresh.name
-        assert checked_in.read_text() == fresh.read_text(), f"{fresh.name} is stale: run `python -m humiao.proto.generate`"
+        assert checked_in.read_text() == fresh.read_text(), (
+            f"{fresh.name} is stale: run `python -m humiao.proto.generate`"
+        )
 
 
 def _alert() -> pb.Alert:
     ts = Timestamp()
     ts.FromMilliseconds(1_790_000_000_000)
-    return pb.Alert(event_id=str(uuid7()), origin=pb.Origin(district_id="xuhui", venue_id="v-001", device_id="cam-box-1"),
-                    track_id=7, first_seen=ts, decided_at=ts, age_estimate=15.5, p_minor=0.8, p_under_threshold=0.97,
-                    threshold=25, decision=pb.DECISION_CHECK_ID, venue_type=pb.VENUE_TYPE_INTERNET_CAFE, frames_used=9,
-                    models=[pb.ModelRef(id="cydral-age-v1", graph_sha256="d8cc" * 16)])
+    return pb.Alert(
+        event_id=str(uuid7()),
+        origin=pb.Origin(district_id="xuhui", venue_id="v-001", device_id="cam-box-1"),
+        track_id=7,
+        first_seen=ts,
+        decided_at=ts,
+        age_estimate=15.5,
+        p_minor=0.8,
+        p_under_threshold=0.97,
+        threshold=25,
+        decision=pb.DECISION_CHECK_ID,
+        venue_type=pb.VENUE_TYPE_INTERNET_CAFE,
+        frames_used=9,
+        models=[pb.ModelRef(id="cydral-age-v1", graph_sha256="d8cc" * 16)],
+    )
 
 
 def test_alert_round_trips_and_carries_no_pixels():
@@ -43,8 +56,13 @@ def test_alert_round_trips_and_carries_no_pixels():
 def test_topics_are_strict():
     assert topic("d1", "v1", "dev1", "status") == "humiao/v1/d1/v1/dev1/status"
     assert parse("humiao/v1/d1/v1/dev1/alert").device == "dev1"
-    for bad in ("humiao/v2/d/v/x/alert", "humiao/v1/d/v/x/selfie", "humiao/v1/d/v/alert", "other/v1/d/v/x/alert",
-                "humiao/v1/D!/v/x/alert"):
+    for bad in (
+        "humiao/v2/d/v/x/alert",
+        "humiao/v1/d/v/x/selfie",
+        "humiao/v1/d/v/alert",
+        "other/v1/d/v/x/alert",
+        "humiao/v1/D!/v/x/alert",
+    ):
         with pytest.raises(TopicError):
             parse(bad)
     with pytest.raises(TopicError, match="topic-safe"):

@@ -4,7 +4,7 @@ broker unless the test starts one; accounts and data made directly in its databa
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import cv2
 import numpy as np
@@ -18,13 +18,19 @@ from humiao.hub.validate import alert_row
 from humiao.proto import humiao_v1_pb2 as pb
 from humiao.proto import sealed
 from humiao.proto.topics import parse
+
 from tests.support import wire
 
 PASSWORD = "correct horse battery"
 ACCOUNTS = {  # user: (role, district, venues)
-    "ct-d1": ("culture_tourism", "d1", ()), "police-d1": ("police", "d1", ()), "ct-d2": ("culture_tourism", "d2", ()),
-    "mr-d1": ("market_regulation", "d1", ()), "proc-d1": ("procuratorate", "d1", ()),
-    "op-ktv": ("venue_operator", "d1", ("ktv1",)), "admin": ("admin", None, ()), "auditor": ("auditor", None, ()),
+    "ct-d1": ("culture_tourism", "d1", ()),
+    "police-d1": ("police", "d1", ()),
+    "ct-d2": ("culture_tourism", "d2", ()),
+    "mr-d1": ("market_regulation", "d1", ()),
+    "proc-d1": ("procuratorate", "d1", ()),
+    "op-ktv": ("venue_operator", "d1", ("ktv1",)),
+    "admin": ("admin", None, ()),
+    "auditor": ("auditor", None, ()),
 }
 
 
@@ -34,7 +40,7 @@ def make_hub(tmp_path, db_url: str, **cfg) -> Hub:
 
 def seed(hub: Hub, now: datetime | None = None) -> dict[str, int]:
     """Accounts, three venues (KTV and hotel in d1, KTV in d2), an alert at each, a stored crop for each."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     with hub.sessions() as s, s.begin():
         for user, (role, district, venues) in ACCOUNTS.items():
             auth.create_user(s, user, PASSWORD, role, district, venue_ids=venues)
@@ -48,11 +54,23 @@ def seed(hub: Hub, now: datetime | None = None) -> dict[str, int]:
             msg.evidence_available = True
             store.alerts(s, [{**alert_row(msg, parse(t), now), "stored_at": now}])
             ok, jpg = cv2.imencode(".jpg", np.full((80, 60, 3), 128, np.uint8))
-            box, cipher = sealed.seal(sealed.load_public(hub.cfg.private_key_path().with_suffix(".pub")), jpg.tobytes(), eid)
-            s.add(Evidence(event_id=eid, request_id="r-" + eid[:8], ciphertext=box, cipher=cipher,
-                           plaintext_sha256=hashlib.sha256(jpg.tobytes()).hexdigest(),
-                           stored_sha256=hashlib.sha256(box).hexdigest(), captured_at=now, received_at=now,
-                           purge_after=now + timedelta(days=30), held=False))
+            box, cipher = sealed.seal(
+                sealed.load_public(hub.cfg.private_key_path().with_suffix(".pub")), jpg.tobytes(), eid
+            )
+            s.add(
+                Evidence(
+                    event_id=eid,
+                    request_id="r-" + eid[:8],
+                    ciphertext=box,
+                    cipher=cipher,
+                    plaintext_sha256=hashlib.sha256(jpg.tobytes()).hexdigest(),
+                    stored_sha256=hashlib.sha256(box).hexdigest(),
+                    captured_at=now,
+                    received_at=now,
+                    purge_after=now + timedelta(days=30),
+                    held=False,
+                )
+            )
             ids[vid] = eid
         s.flush()
         alarms.evaluate(s, now=now)

@@ -7,6 +7,7 @@ import time
 from sqlalchemy import create_engine, select
 
 from humiao.hub.tables import Alert
+
 from tests.support.services import ROOT, HubProcess, hub_config  # noqa: F401
 
 

@@ -43,12 +43,16 @@ class Mosquitto:
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
             f"persistence true\npersistence_location {self.workdir}/\n"
             "autosave_interval 30\nmax_queued_messages 1000000\nmax_queued_bytes 0\n"
-            "max_inflight_messages 1000\nmessage_size_limit 2097152\n")
+            "max_inflight_messages 1000\nmessage_size_limit 2097152\n"
+        )
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Mosquitto":
-        self.proc = subprocess.Popen([self.exe, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
-                                     stderr=open(self.workdir / "mosquitto.log", "ab"))
+    def start(self) -> Mosquitto:
+        self.proc = subprocess.Popen(
+            [self.exe, "-c", str(self.conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.workdir / "mosquitto.log", "ab"),
+        )
         deadline = time.time() + 10
         while time.time() < deadline:
             try:
@@ -56,7 +60,9 @@ class Mosquitto:
                 return self
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"mosquitto exited: {(self.workdir / 'mosquitto.log').read_text()[-500:]}") from None
+                    raise RuntimeError(
+                        f"mosquitto exited: {(self.workdir / 'mosquitto.log').read_text()[-500:]}"
+                    ) from None
                 time.sleep(0.05)
         raise RuntimeError("mosquitto did not start listening")
 
@@ -75,11 +81,22 @@ class Mosquitto:
                 raise RuntimeError(f"mosquitto could not save its persistent state: {log[-300:]}")
 
 
-def hub_config(workdir: Path, db_url: str, mqtt_port: int, protocol: str = "5", client_id: str = "hub-test-1",
-               share_group: str | None = "hub", http_port: int | None = None) -> dict:
-    return {"data_dir": str(Path(workdir) / "hubdata"), "database": {"url": db_url},
-            "mqtt": {"port": mqtt_port, "protocol": protocol, "client_id": client_id, "share_group": share_group},
-            "http": {"port": http_port or free_port()}, "ingest": {"batch_wait_ms": 5}}
+def hub_config(
+    workdir: Path,
+    db_url: str,
+    mqtt_port: int,
+    protocol: str = "5",
+    client_id: str = "hub-test-1",
+    share_group: str | None = "hub",
+    http_port: int | None = None,
+) -> dict:
+    return {
+        "data_dir": str(Path(workdir) / "hubdata"),
+        "database": {"url": db_url},
+        "mqtt": {"port": mqtt_port, "protocol": protocol, "client_id": client_id, "share_group": share_group},
+        "http": {"port": http_port or free_port()},
+        "ingest": {"batch_wait_ms": 5},
+    }
 
 
 class HubProcess:
@@ -96,10 +113,14 @@ class HubProcess:
         self.proc: subprocess.Popen | None = None
         self.log = self.workdir / "hub.log"
 
-    def start(self, wait_s: float = 60) -> "HubProcess":
-        self.proc = subprocess.Popen([sys.executable, "-m", "humiao.cli", "-v", "hub", "run", "--config",
-                                      str(self.config_path)], cwd=str(ROOT), stdout=open(self.log, "ab"),
-                                     stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    def start(self, wait_s: float = 60) -> HubProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "humiao.cli", "-v", "hub", "run", "--config", str(self.config_path)],
+            cwd=str(ROOT),
+            stdout=open(self.log, "ab"),
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         deadline = time.time() + wait_s
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -142,9 +163,15 @@ def scratch_database(admin_url: str = PG_ADMIN_URL, prefix: str = "humiao_scratc
             admin.dispose()
 
 
-def sample_alert(origin: tuple[str, str, str], event_id: str | None = None, age: float = 15.0,
-                 first_seen: float | None = None, venue_type: int | None = None, track_id: int = 7,
-                 policy_version: str = "test") -> tuple[str, bytes, str]:
+def sample_alert(
+    origin: tuple[str, str, str],
+    event_id: str | None = None,
+    age: float = 15.0,
+    first_seen: float | None = None,
+    venue_type: int | None = None,
+    track_id: int = 7,
+    policy_version: str = "test",
+) -> tuple[str, bytes, str]:
     """(topic, payload, event id) of a valid CHECK ID alert from ``origin`` (district, venue, device),
     as tests and the load benchmarks publish them (the edge builds its own in edge/messages.py)."""
     from humiao.proto import humiao_v1_pb2 as pb
@@ -153,11 +180,20 @@ def sample_alert(origin: tuple[str, str, str], event_id: str | None = None, age:
 
     eid = event_id or str(uuid7())
     now = time.time()
-    msg = pb.Alert(event_id=eid, origin=pb.Origin(district_id=origin[0], venue_id=origin[1], device_id=origin[2],
-                                                  camera_id="cam0"),
-                   track_id=track_id, age_estimate=age, p_minor=0.9, p_under_threshold=0.95, threshold=25.0,
-                   decision=pb.DECISION_CHECK_ID, venue_type=venue_type or pb.VENUE_TYPE_INTERNET_CAFE, frames_used=5,
-                   models=[pb.ModelRef(id="cydral-age-v1", graph_sha256="0" * 64)], policy_version=policy_version)
+    msg = pb.Alert(
+        event_id=eid,
+        origin=pb.Origin(district_id=origin[0], venue_id=origin[1], device_id=origin[2], camera_id="cam0"),
+        track_id=track_id,
+        age_estimate=age,
+        p_minor=0.9,
+        p_under_threshold=0.95,
+        threshold=25.0,
+        decision=pb.DECISION_CHECK_ID,
+        venue_type=venue_type or pb.VENUE_TYPE_INTERNET_CAFE,
+        frames_used=5,
+        models=[pb.ModelRef(id="cydral-age-v1", graph_sha256="0" * 64)],
+        policy_version=policy_version,
+    )
     msg.first_seen.FromNanoseconds(int((first_seen or now - 0.5) * 1e9))
     msg.decided_at.FromNanoseconds(int(now * 1e9))
     return topic(*origin, "alert"), msg.SerializeToString(), eid
