@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--estimates",
         type=Path,
-        help="npz cache of the fused estimates: read if it exists, else written (to refit without re-running the models)",
+        help="npz cache of the fused estimates: read if it exists, else written "
+        "(to refit without re-running the models)",
     )
     args = ap.parse_args(argv)
 

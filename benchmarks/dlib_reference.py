@@ -36,8 +36,8 @@ class DlibReference:
         return out
 
     def chip(self, rgb: np.ndarray, rect_box: np.ndarray) -> np.ndarray:
-        l, t, r, b = (int(v) for v in rect_box)
-        shape = self.predictor(rgb, self.dlib.rectangle(l, t, r, b))
+        left, top, right, bottom = (int(v) for v in rect_box)
+        shape = self.predictor(rgb, self.dlib.rectangle(left, top, right, bottom))
         details = self.dlib.get_face_chip_details(shape, CHIP, PADDING)
         return np.asarray(self.dlib.extract_image_chip(rgb, details))
 

@@ -40,7 +40,7 @@ EVERY_FRAME_FPS = 120.0  # the highest detect_fps: every frame of the 25 fps vid
 def decode_only(path: str) -> tuple[int, float]:
     n, t0 = 0, time.perf_counter()
     for frame in frames(path):
-        frame.rgb  # what every consumer pays: decode + colour conversion
+        _ = frame.rgb  # what every consumer pays: decode + colour conversion
         n += 1
     return n, time.perf_counter() - t0
 

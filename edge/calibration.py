@@ -19,6 +19,7 @@ which staff are asked to check ID, chosen on the fit half to flag the target sha
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,7 +146,7 @@ def reliability(p: np.ndarray, outcome: np.ndarray, bins: int = 10) -> dict:
     o = np.asarray(outcome, dtype=np.float64)
     edges = np.linspace(0, 1, bins + 1)
     rows, ece = [], 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in itertools.pairwise(edges):
         m = (p >= lo) & ((p < hi) if hi < 1 else (p <= hi))
         if m.any():
             rows.append(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from humiao.config import Section
 from humiao.edge.evidence import EvidenceConfig
 from humiao.edge.motion import MotionConfig
 from humiao.edge.policy import PolicyConfig
@@ -16,11 +17,7 @@ from humiao.edge.track import TrackerConfig
 from humiao.proto.topics import SEGMENT
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ModelsConfig(_Section):
+class ModelsConfig(Section):
     detector: Literal["blazeface-full-range", "blazeface-short-range", "yunet-2023mar"] = Field(
         "blazeface-full-range",
         description="full-range for wide views, short-range for close entrance cameras, "
@@ -49,7 +46,7 @@ class ModelsConfig(_Section):
         return self
 
 
-class DetectorConfig(_Section):
+class DetectorConfig(Section):
     score_threshold: float = Field(0.5, gt=0, lt=1)
     nms_iou: float = Field(0.3, gt=0, lt=1)
     tiles: int = Field(
@@ -59,7 +56,7 @@ class DetectorConfig(_Section):
     min_face_px: float = Field(0.0, ge=0, description="drop detections narrower than this")
 
 
-class FusionConfig(_Section):
+class FusionConfig(Section):
     method: Literal["quality", "mean", "best"] = "quality"
     max_observations: int = Field(24, ge=1, le=500, description="frames kept per track (lowest quality dropped)")
     flip: bool = Field(True, description="also score the mirrored chip and average")
@@ -71,7 +68,7 @@ class FusionConfig(_Section):
 SLUG = SEGMENT.pattern  # ids travel in MQTT topics: the wire's rule
 
 
-class SourceConfig(_Section):
+class SourceConfig(Section):
     uri: str = Field(
         "sample", description="'sample' (generated demo video), a video file path, rtsp://…, or a USB index"
     )
@@ -90,7 +87,7 @@ class SourceConfig(_Section):
     reconnect_max_s: float = Field(30.0, gt=0)
 
 
-class DeviceConfig(_Section):
+class DeviceConfig(Section):
     """Who this edge is: the ids in every topic and message."""
 
     district_id: str = Field("demo-district", pattern=SLUG)
@@ -106,23 +103,23 @@ class DeviceConfig(_Section):
         return Path(v).expanduser()
 
 
-class StatusConfig(_Section):
+class StatusConfig(Section):
     interval_s: float = Field(10.0, ge=0.5, le=3600, description="retained status (heartbeat) period")
     drain_timeout_s: float = Field(10.0, ge=0, description="at shutdown, wait this long for the spool to empty")
 
 
-class MetricsConfig(_Section):
+class MetricsConfig(Section):
     host: str = "127.0.0.1"
     port: int | None = Field(9108, ge=0, le=65535, description="Prometheus /metrics; 0: any free port; null: no server")
 
 
-class SpoolConfig(_Section):
+class SpoolConfig(Section):
     max_mb: float = Field(
         256.0, gt=0, description="spool budget; over it, the oldest evidence bytes go first, alerts never"
     )
 
 
-class EdgeConfig(_Section):
+class EdgeConfig(Section):
     models: ModelsConfig = ModelsConfig()
     detector: DetectorConfig = DetectorConfig()
     quality: QualityConfig = QualityConfig()

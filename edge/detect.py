@@ -9,6 +9,7 @@ row-major order.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,7 +139,9 @@ class BlazeFaceDetector:
         ys, xs = _starts(height, side, self.tile_overlap), _starts(width, side, self.tile_overlap)
         tiles = [(x0, y0, side) for y0 in ys for x0 in xs]
         overlap = min(
-            [side] + [side - (b - a) for a, b in zip(ys, ys[1:])] + [side - (b - a) for a, b in zip(xs, xs[1:])]
+            [side]
+            + [side - (b - a) for a, b in itertools.pairwise(ys)]
+            + [side - (b - a) for a, b in itertools.pairwise(xs)]
         )
         return tiles if overlap >= 0.5 * min(height, width) and side >= min(height, width) else [whole, *tiles]
 
@@ -175,7 +178,7 @@ class BlazeFaceDetector:
         h, w = frame_rgb.shape[:2]
         regions = self.regions(h, w)
         boxes, scores, kps = [], [], []
-        for (x0, y0, _side), (tensor, scale) in zip(regions, self._inputs(frame_rgb, regions)):
+        for (x0, y0, _side), (tensor, scale) in zip(regions, self._inputs(frame_rgb, regions), strict=True):
             regress, logits = self.model.run(tensor[None])
             b, s, k = self._decode(regress[0], logits[0, :, 0])
             if len(s):

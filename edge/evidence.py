@@ -18,8 +18,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from humiao.config import Section
 from humiao.proto import sealed
 
 SCHEMA = """
@@ -35,8 +36,7 @@ CREATE TABLE IF NOT EXISTS crops (
 """
 
 
-class EvidenceConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class EvidenceConfig(Section):
     hub_public_key: Path | None = Field(
         None,
         description="the hub's X25519 public key (base64 file, the hub writes "

@@ -63,7 +63,10 @@ class FaceMesh:
         return frame_pts.astype(np.float32), p
 
 
-def build_landmarks(source: str = "facemesh", threads: int = 1) -> FaceMesh | DetectorKeypoints:
+Landmarks = FaceMesh | DetectorKeypoints
+
+
+def build_landmarks(source: str = "facemesh", threads: int = 1) -> Landmarks:
     if source == "facemesh":
         return FaceMesh(open_model("facemesh-landmarks", threads=threads))
     if source == "blazeface":

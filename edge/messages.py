@@ -14,7 +14,8 @@ try:
 except PackageNotFoundError:  # running from a source tree
     SOFTWARE_VERSION = "0+source"
 
-VENUE_TYPES = {name.removeprefix("VENUE_TYPE_").lower(): value for name, value in pb.VenueType.items()}
+# policy.venue_type → the wire's enum value name (protobuf takes the name for an enum field)
+VENUE_TYPES: dict[str, str] = {name.removeprefix("VENUE_TYPE_").lower(): name for name, _ in pb.VenueType.items()}
 CAMERA_STATES = {
     "streaming": pb.CAMERA_STATE_STREAMING,
     "reconnecting": pb.CAMERA_STATE_RECONNECTING,

@@ -6,6 +6,8 @@ demo) keep their own counts.
 
 from __future__ import annotations
 
+from wsgiref.simple_server import WSGIServer
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 CAMERA_STATES = ("streaming", "reconnecting", "stalled", "down", "ended")
@@ -44,7 +46,7 @@ class EdgeMetrics:
             "humiao_edge_camera_reconnects", "camera reconnects since start", ["camera"], registry=r
         )
         self.fps = Gauge("humiao_edge_camera_fps", "frames/s read from the camera", ["camera"], registry=r)
-        self._server = None
+        self._server: WSGIServer | None = None
 
     def observe_stage(self, stage: str, seconds: float) -> None:
         self.stage.labels(stage).observe(seconds)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from humiao.config import Section
 
 
-class MotionConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MotionConfig(Section):
     enabled: bool = True
     width: int = Field(160, ge=32, le=640, description="downscaled width for the comparison")
     threshold: int = Field(18, ge=1, le=255, description="grey-level change that counts as moving")

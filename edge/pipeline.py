@@ -16,17 +16,18 @@ from typing import Literal
 
 import numpy as np
 
-from humiao.edge.age import build_age_estimator
+from humiao.edge.age import AgeEstimator, GenderAgeEstimator, build_age_estimator
 from humiao.edge.align import align
 from humiao.edge.calibration import AgeCalibration
 from humiao.edge.config import EdgeConfig
-from humiao.edge.detect import build_detector
+from humiao.edge.detect import FaceDetector, build_detector
 from humiao.edge.fuse import fuse
-from humiao.edge.landmarks import build_landmarks
+from humiao.edge.landmarks import Landmarks, build_landmarks
 from humiao.edge.policy import alert_due, confident, decide
 from humiao.edge.quality import QualityConfig, assess
 from humiao.edge.track import Tracker
 from humiao.edge.types import AgeDecision, Detection, FaceObservation, Quality, TrackState
+from humiao.models.errors import ModelError
 
 
 @dataclass(slots=True)
@@ -41,8 +42,8 @@ class TrackEvent:
 
 class StageTimer:
     def __init__(self, observe=None) -> None:
-        self.total = defaultdict(float)
-        self.count = defaultdict(int)
+        self.total: defaultdict[str, float] = defaultdict(float)
+        self.count: defaultdict[str, int] = defaultdict(int)
         self.observe = observe  # e.g. the agent's Prometheus histogram
 
     def add(self, stage: str, seconds: float) -> None:
@@ -55,20 +56,28 @@ class StageTimer:
         return {s: 1000 * self.total[s] / max(self.count[s], 1) for s in self.total}
 
 
-def build_stages(cfg: EdgeConfig):
+def build_stages(cfg: EdgeConfig) -> tuple[FaceDetector, Landmarks, AgeEstimator | GenderAgeEstimator]:
     """(detector, landmarks, age estimator) as configured; models are prepared on first use."""
     m, d = cfg.models, cfg.detector
+    detector: FaceDetector
+    age: AgeEstimator | GenderAgeEstimator
     if m.pack == "insightface":
         from humiao.edge.detect import InsightFaceDetector
+        from humiao.edge.packs import find_model
         from humiao.models import insightface_pack
 
-        licence = insightface_pack.inspect(m.insightface_dir)
+        pack = m.insightface_dir
+        if pack is None:  # the configuration refuses this; said again for a config built in code
+            raise ModelError("pack 'insightface' needs models.insightface_dir")
+        licence = insightface_pack.inspect(pack)
         insightface_pack.check_allowed(licence, m.mode, m.allow_non_commercial)
         detector = InsightFaceDetector(
-            insightface_pack.find_model(m.insightface_dir, "detection"),
-            score_threshold=d.score_threshold,
-            min_face_px=d.min_face_px,
+            find_model(pack, "detection"), score_threshold=d.score_threshold, min_face_px=d.min_face_px
         )
+        if m.age == "insightface-genderage":
+            age = GenderAgeEstimator(find_model(pack, "genderage"))
+        else:
+            age = build_age_estimator(m.age, flip=cfg.fusion.flip, threads=m.threads)
     else:
         detector = build_detector(
             m.detector,
@@ -79,14 +88,8 @@ def build_stages(cfg: EdgeConfig):
             tile_overlap=d.tile_overlap,
             min_face_px=d.min_face_px,
         )
-    landmarks = build_landmarks(m.landmarks, threads=m.threads)
-    if m.age == "insightface-genderage":
-        from humiao.models import insightface_pack
-
-        age = insightface_pack.GenderAgeEstimator(insightface_pack.find_model(m.insightface_dir, "genderage"))
-    else:
         age = build_age_estimator(m.age, flip=cfg.fusion.flip, threads=m.threads)
-    return detector, landmarks, age
+    return detector, build_landmarks(m.landmarks, threads=m.threads), age
 
 
 def observe_face(
@@ -116,7 +119,7 @@ def estimate_ages(age, frames: list[np.ndarray], detections: list[Detection], ch
     (insightface genderage)."""
     if not chips:
         return np.zeros((0, 81), dtype=np.float32)
-    if getattr(age, "needs_frame", False):
+    if isinstance(age, GenderAgeEstimator):
         return age.predict_faces(frames, detections)
     return age.predict(np.stack(chips))
 
@@ -161,7 +164,7 @@ class VisionPipeline:
             self.timer.add("age", t4 - t3)
 
         events: list[TrackEvent] = []
-        for (track, det, quality), p in zip(owners, probs):
+        for (track, det, quality), p in zip(owners, probs, strict=True):
             self._observe(track, FaceObservation(self.frames, now, det, p, quality), frame_rgb)
         for track, _det, _q in owners:
             if track.track_id in self._decided or not self.tracker.confirmed(track):
@@ -199,17 +202,16 @@ class VisionPipeline:
         weights = np.array([o.quality.weight for o in track.observations])
         return decide(fuse(probs, weights, self.cfg.fusion.method), self.calibration, self.cfg.policy)
 
-    def _event(self, kind: str, track: TrackState) -> TrackEvent:
+    def _event(self, kind: Literal["decided", "ended"], track: TrackState) -> TrackEvent:
         self._decided.add(track.track_id)
         crop = self._best_crop.get(track.track_id, (0, None))[1]
         return TrackEvent(kind, track.track_id, track.first_seen, track.last_seen, track.decision, crop)
 
     def _finish(self, track: TrackState) -> list[TrackEvent]:
         out = []
-        if track.observations and track.hits >= self.cfg.tracker.min_hits:
-            if track.track_id not in self._decided:
-                track.decision = self._decide(track)
-                out.append(self._event("decided", track))
+        if track.observations and track.hits >= self.cfg.tracker.min_hits and track.track_id not in self._decided:
+            track.decision = self._decide(track)
+            out.append(self._event("decided", track))
         out.append(TrackEvent("ended", track.track_id, track.first_seen, track.last_seen, track.decision, None))
         self._best_crop.pop(track.track_id, None)
         self._decided.discard(track.track_id)

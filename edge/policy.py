@@ -1,16 +1,25 @@
-"""Venue policy (first cut): does this person's fused age call for an ID check?
+"""The check-ID rule at the door: does this person's fused age call for an ID check, and when?
 
-Venue types closed to minors use the venue's challenge threshold ("looks under T → check ID")
-and, independently, the calibrated operating point on P(minor); either one asks staff to check.
-The full statute table, calendar and hotel rules come with the hub's rules engine.
+``decide``: CHECK ID when the calibrated probability of being under the venue's challenge
+threshold is at least one half ("looks under T → check ID"), or, with ``use_operating_point``,
+when the calibrated P(minor) reaches the calibration's operating point; either one asks staff.
+The rule is the same for every venue type today: ``venue_type`` travels in each alert, and the
+hub's statute rules (``humiao.hub.rules``) decide what an alert means for that type of venue
+(closed to minors, holidays only, hotels' registration duties).
+
+When: ``confident`` lets the pipeline decide a track early once it has ``min_frames`` and its
+P(under threshold) is at least ``decide_confidence`` from either end; ``alert_due`` sends a
+CHECK ID verdict after ``alert_within_s`` even if it is not confident (the person is at the door);
+anything else is decided when the track ends. One decision per track (``humiao.edge.pipeline``).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from humiao.config import Section
 from humiao.edge.calibration import AgeCalibration
 from humiao.edge.fuse import FusedAge
 from humiao.edge.types import AgeDecision
@@ -18,8 +27,7 @@ from humiao.edge.types import AgeDecision
 VenueType = Literal["ktv", "bar", "internet_cafe", "arcade", "hotel", "esports_hotel", "script_entertainment"]
 
 
-class PolicyConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PolicyConfig(Section):
     venue_type: VenueType = "internet_cafe"
     challenge_threshold: float = Field(25.0, ge=18, le=40, description="'looks under T years → check ID'")
     use_operating_point: bool = Field(True, description="also flag when calibrated P(minor) ≥ the operating point")

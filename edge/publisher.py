@@ -23,16 +23,16 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 import paho.mqtt.client as mqtt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from humiao.config import Section
 from humiao.edge.spool import RECEIPTED, Spool
 from humiao.proto import humiao_v1_pb2 as pb
 
 log = logging.getLogger("humiao.edge.mqtt")
 
 
-class MqttConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MqttConfig(Section):
     host: str = "127.0.0.1"
     port: int = Field(1883, ge=1, le=65535)
     client_id: str = Field("humiao-edge", min_length=1, max_length=64)
@@ -63,7 +63,7 @@ class Publisher:
         self.spool = spool
         self.cfg = cfg or MqttConfig()
         self.receipt_topic = receipt_topic
-        self._receipts = receipt_topic is not None and self.cfg.receipt_timeout_s is not None
+        self._receipt_timeout_s = self.cfg.receipt_timeout_s if receipt_topic is not None else None
         self.will = will
         self.subscriptions = list(subscriptions) + ([receipt_topic] if receipt_topic else [])
         self.on_message = on_message
@@ -76,7 +76,8 @@ class Publisher:
             clean_session=None if v5 else False,
         )
         self.client.max_inflight_messages_set(self.cfg.window)
-        self.client.reconnect_delay_set(self.cfg.reconnect_min_s, self.cfg.reconnect_max_s)
+        # paho sleeps on these as floats; its type hint says int
+        self.client.reconnect_delay_set(self.cfg.reconnect_min_s, self.cfg.reconnect_max_s)  # type: ignore[arg-type]
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
@@ -189,8 +190,8 @@ class Publisher:
             self._acked(*entry)
 
     def _acked(self, seq: int, kind: str) -> None:
-        if self._receipts and kind in RECEIPTED:
-            self.spool.await_receipt(seq, self.cfg.receipt_timeout_s)
+        if self._receipt_timeout_s is not None and kind in RECEIPTED:
+            self.spool.await_receipt(seq, self._receipt_timeout_s)
         else:
             self.spool.ack(seq)
         self.published += 1
@@ -205,7 +206,7 @@ class Publisher:
                 after, room, generation = self._next_seq, self.cfg.window - len(self._inflight), self._generation
             batch = self.spool.pending(limit=room, after_seq=after)
             resend = False
-            if not batch and self._receipts:
+            if not batch and self._receipt_timeout_s is not None:
                 batch = self.spool.due(limit=room)
                 resend = bool(batch)
                 if resend:

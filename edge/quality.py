@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from humiao.config import Section
 from humiao.edge.types import Detection, Quality
 
 
-class QualityConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class QualityConfig(Section):
     min_iod_px: float = Field(6.0, gt=0, description="inter-ocular distance at which weight starts to rise")
     full_iod_px: float = Field(28.0, gt=0, description="inter-ocular distance of full weight")
     min_sharpness: float = Field(20.0, ge=0, description="Laplacian variance with zero weight")

@@ -30,13 +30,18 @@ class Person:
     leave_s: float
 
 
-def _shared_people(limit: int) -> list[tuple[np.ndarray, str, float]]:
+Photo = tuple[np.ndarray, str, float | None]  # RGB image, where it came from, true age (if known)
+
+
+def _shared_people(limit: int) -> list[Photo]:
     labels = SHARED_FACES / "fgnet" / "labels.csv"
     if not labels.is_file():
         return []
     wanted = [8, 15, 16, 17, 22, 30, 45, 12, 35, 19]  # a spread of ages around the thresholds
-    rows = list(csv.DictReader(open(labels, newline="")))
-    picked, used_subjects = [], set()
+    with open(labels, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    picked: list[Photo] = []
+    used_subjects: set[str] = set()
     for target in wanted:
         for row in rows:
             if float(row["age"]) == target and row["subject"] not in used_subjects:
@@ -50,8 +55,8 @@ def _shared_people(limit: int) -> list[tuple[np.ndarray, str, float]]:
     return picked
 
 
-def _package_people() -> list[tuple[np.ndarray, str, float | None]]:
-    found = []
+def _package_people() -> list[Photo]:
+    found: list[Photo] = []
     try:
         from skimage import data
 
@@ -69,7 +74,7 @@ def _package_people() -> list[tuple[np.ndarray, str, float | None]]:
     return found
 
 
-def people_photos(limit: int = 8) -> list[tuple[np.ndarray, str, float | None]]:
+def people_photos(limit: int = 8) -> list[Photo]:
     photos = _shared_people(limit) or _package_people()
     if not photos:
         raise RuntimeError(
@@ -112,7 +117,7 @@ def build(
     w, h = size
     bg = _background(w, h, rng)
     photos = photos or people_photos(limit)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h))
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write {path}")
     people: list[Person] = []

@@ -15,13 +15,13 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from humiao.config import Section
 from humiao.edge.types import Detection, TrackState
 
 
-class TrackerConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TrackerConfig(Section):
     high_score: float = Field(0.6, ge=0, le=1, description="detections at or above this start tracks")
     max_distance: float = Field(1.5, gt=0, le=10, description="centre distance gate, in face sizes")
     max_scale_change: float = Field(1.6, gt=1, le=5, description="size ratio gate between frames")

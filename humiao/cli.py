@@ -1,12 +1,19 @@
-"""``humiao``: the command line.
+"""``humiao``: one command line for every role; each subcommand imports only what its role has
+installed (an edge box has no hub libraries, a hub no vision libraries).
 
-humiao models list | prepare [--force] [ID ...]
-humiao edge run [--config FILE] [--source URI]
-humiao edge sample-video --out PATH
-humiao hub run [--config FILE]
-humiao hub request-evidence EVENT_ID --reason inspector_request --by ACCOUNT [--config FILE]
-humiao mqtt tail [--host H] [--port P] [--filter humiao/v1/#] [--count N]
-humiao demo [--once]
+    humiao models list | prepare [--force] [--from FILE] [ID ...]      model files (edge)
+    humiao edge run [--config FILE] [--source URI]                     the edge agent
+    humiao edge sample-video --out PATH                                the demo's entrance video
+    humiao hub run [--config FILE]                                     ingest, rules, panel and API
+    humiao hub request-evidence EVENT_ID --reason R --by ACCOUNT       ask an edge for a sealed crop
+    humiao hub venues|schools import|export FILE [--district D]        the registry as CSV
+    humiao hub report --district D --month 2026-11|--quarter 2026Q4    a district's report
+    humiao hub users add|list                                          accounts
+    humiao mqtt tail [--host H] [--port P] [--filter humiao/v1/#]      the wire as JSON lines
+    humiao demo [--once]                                               everything on one machine
+
+An error the operator can fix (configuration, camera, model files, database) is one line on
+standard error and exit code 2; ``-v`` shows the trace.
 """
 
 from __future__ import annotations
@@ -15,10 +22,10 @@ import argparse
 import json
 import logging
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from humiao.config import ConfigError, load_config
+from humiao.config import load_config
 
 
 def _models(args) -> int:
@@ -58,7 +65,8 @@ def _format(event, truth=None) -> str:
     verdict = "CHECK ID" if d.check_id else "pass"
     line = (
         f"track {event.track_id:3d}  {event.first_seen:6.1f}-{event.last_seen:5.1f}s  age≈{d.age:5.1f}  "
-        f"P(minor)={d.p_minor:.2f}  P(<{d.threshold:g})={d.p_under_threshold:.2f}  frames={d.frames_used:2d}  → {verdict}"
+        f"P(minor)={d.p_minor:.2f}  P(<{d.threshold:g})={d.p_under_threshold:.2f}  "
+        f"frames={d.frames_used:2d}  → {verdict}"
     )
     if truth is not None:
         line += f"   [true age {truth:g}]"
@@ -140,6 +148,10 @@ def _hub(args) -> int:
         return _report(cfg, args)
     if args.hub_command == "users":
         return _users(cfg, args)
+    return _request_evidence(cfg, args)
+
+
+def _request_evidence(cfg, args) -> int:
     from humiao.hub.app import Hub
     from humiao.hub.evidence import EvidenceError
 
@@ -289,27 +301,44 @@ def _mqtt_tail(args) -> int:
         print(f"error: cannot reach the broker at {args.host}:{args.port}: {err}", file=sys.stderr)
         return 2
     client.loop_start()
-    try:
+    with suppress(KeyboardInterrupt):
         done.wait()
-    except KeyboardInterrupt:
-        pass
     client.disconnect()
     client.loop_stop()
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="humiao", description="Humiao (护苗) venue age screening")
-    ap.add_argument("-v", "--verbose", action="store_true")
-    sub = ap.add_subparsers(dest="command", required=True)
+def _edge(args) -> int:
+    from humiao.edge.config import EdgeConfig
 
+    if args.edge_command == "sample-video":
+        from humiao.edge.sample_video import build
+
+        path, people = build(args.out)
+        print(f"wrote {path} ({len(people)} people); ground truth in {path}.json")
+        return 0
+    return _edge_run(load_config(EdgeConfig, args.config), args.source, show_truth=True)
+
+
+def _demo(args) -> int:
+    from humiao import demo
+    from humiao.edge.config import EdgeConfig
+
+    return demo.run(args.broker_port, args.http_port, args.once, load_config(EdgeConfig, args.config))
+
+
+def _add_models(sub) -> None:
     m = sub.add_parser("models", help="model files: list, prepare")
+    m.set_defaults(handler=_models)
     m.add_argument("action", choices=["list", "prepare"])
     m.add_argument("ids", nargs="*", help="model ids (default: all)")
     m.add_argument("--force", action="store_true", help="prepare again even if a verified file exists")
     m.add_argument("--from", dest="supplied", type=Path, help="the file of an operator-supplied model (e.g. YuNet)")
 
+
+def _add_edge(sub) -> None:
     e = sub.add_parser("edge", help="the edge agent")
+    e.set_defaults(handler=_edge)
     esub = e.add_subparsers(dest="edge_command", required=True)
     run = esub.add_parser("run", help="run the vision pipeline on a source and print decisions")
     run.add_argument("--config", type=Path)
@@ -317,7 +346,10 @@ def main(argv: list[str] | None = None) -> int:
     sv = esub.add_parser("sample-video", help="write the sample entrance video")
     sv.add_argument("--out", type=Path, required=True)
 
+
+def _add_hub(sub) -> None:
     h = sub.add_parser("hub", help="the hub")
+    h.set_defaults(handler=_hub)
     hsub = h.add_subparsers(dest="hub_command", required=True)
     hrun = hsub.add_parser("run", help="ingest from the broker and serve the HTTP API")
     hrun.add_argument("--config", type=Path)
@@ -326,14 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     hreq.add_argument("--reason", choices=["inspector_request", "violation_confirmed"], required=True)
     hreq.add_argument("--by", required=True, help="the account asking (recorded)")
     hreq.add_argument("--config", type=Path)
-
     for what in ("venues", "schools"):
         reg = hsub.add_parser(what, help=f"the {what} registry as CSV (UTF-8)")
         reg.add_argument("action", choices=["import", "export"])
         reg.add_argument("file", type=Path, help="CSV to read (import) or write (export; '-' for stdout)")
         reg.add_argument("--district", help="export one district only")
         reg.add_argument("--config", type=Path)
-
     rep = hsub.add_parser("report", help="a district's monthly or quarterly report (CSV, XLSX or PDF)")
     rep.add_argument("--district", required=True)
     period = rep.add_mutually_exclusive_group(required=True)
@@ -363,7 +393,10 @@ def main(argv: list[str] | None = None) -> int:
     users.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     users.add_argument("--config", type=Path)
 
+
+def _add_mqtt(sub) -> None:
     mq = sub.add_parser("mqtt", help="wire debugging")
+    mq.set_defaults(handler=_mqtt_tail)
     mqsub = mq.add_subparsers(dest="mqtt_command", required=True)
     tail = mqsub.add_parser("tail", help="print humiao messages from a broker as JSON lines")
     tail.add_argument("--host", default="127.0.0.1")
@@ -372,56 +405,53 @@ def main(argv: list[str] | None = None) -> int:
     tail.add_argument("--protocol", choices=["5", "3.1.1"], default="5")
     tail.add_argument("--count", type=int, help="stop after this many messages")
 
+
+def _add_demo(sub) -> None:
     d = sub.add_parser("demo", help="broker + hub + edge on the sample video, all on this machine")
+    d.set_defaults(handler=_demo)
     d.add_argument("--config", type=Path, help="edge config to start from")
     d.add_argument("--once", action="store_true", help="play the video once, then stop and summarise")
     d.add_argument("--broker-port", type=int, default=18830)
     d.add_argument("--http-port", type=int, default=8080)
 
-    args = ap.parse_args(argv)
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="humiao", description="Humiao (护苗) venue age screening")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    sub = ap.add_subparsers(dest="command", required=True)
+    for add in (_add_models, _add_edge, _add_hub, _add_mqtt, _add_demo):
+        add(sub)
+    return ap
+
+
+def operator_error(err: Exception) -> str | None:
+    """The one line an operator sees for an error they can fix; None for anything else (a bug).
+
+    Configuration, camera, model file and state directory errors are ``ValueError`` /
+    ``RuntimeError``; a database the hub cannot use is SQLAlchemy's ``OperationalError`` (looked up
+    only if SQLAlchemy is loaded: an edge box does not have it)."""
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is not None and isinstance(err, sa_exc.OperationalError):
+        return f"cannot use the hub database: {str(err.orig).strip().splitlines()[0]}"
+    if isinstance(err, (RuntimeError, ValueError)):
+        return str(err)
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        if args.command == "models":
-            return _models(args)
-        if args.command == "mqtt":
-            return _mqtt_tail(args)
-        if args.command == "hub":
-            return _hub(args)
-        if args.command == "edge" and args.edge_command == "sample-video":
-            from humiao.edge.sample_video import build
-
-            path, people = build(args.out)
-            print(f"wrote {path} ({len(people)} people); ground truth in {path}.json")
-            return 0
-        from humiao.edge.config import EdgeConfig
-
-        cfg = load_config(EdgeConfig, getattr(args, "config", None))
-        if args.command == "demo":
-            from humiao import demo
-
-            return demo.run(args.broker_port, args.http_port, args.once, cfg)
-        return _edge_run(cfg, args.source, show_truth=True)
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except Exception as err:  # a clear one-line error for the operator; -v shows the trace
-        from sqlalchemy.exc import OperationalError
-
-        from humiao.edge.capture import SourceError
-        from humiao.models import ModelError
-
-        if args.verbose:
+        return args.handler(args)
+    except Exception as err:
+        message = None if args.verbose else operator_error(err)
+        if message is None:
             raise
-        if isinstance(err, OperationalError):
-            print(f"error: cannot use the hub database: {str(err.orig).strip().splitlines()[0]}", file=sys.stderr)
-            return 2
-        if isinstance(err, (SourceError, ModelError, RuntimeError, ValueError)):
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-        raise
+        print(f"error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 T = TypeVar("T", bound=BaseModel)
 ENV_PREFIX = "HUMIAO__"
@@ -20,6 +20,13 @@ ENV_PREFIX = "HUMIAO__"
 
 class ConfigError(ValueError):
     pass
+
+
+class Section(BaseModel):
+    """The base of every configuration section, edge and hub: an unknown field is an error (a typo in
+    a YAML key must not silently fall back to a default)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 def _overlay_env(data: dict, environ: dict[str, str], prefix: str = ENV_PREFIX) -> dict:

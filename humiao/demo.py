@@ -15,9 +15,20 @@ import os
 import signal
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import uvicorn
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from humiao.hub.tables import Alert, Evidence
+
+if TYPE_CHECKING:
+    from humiao.edge.config import EdgeConfig
+    from humiao.hub.app import Hub
+    from humiao.hub.config import HubConfig
 
 DEMO_PASSWORD = "humiao-demo-2026"
 DEMO_ACCOUNTS = (  # user, role, district, venues — demo only; real accounts: humiao hub users add
@@ -57,35 +68,51 @@ def _state_home() -> Path:
     return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "humiao" / "demo"
 
 
-def run(broker_port: int = 18830, http_port: int = 8080, once: bool = False, edge_config=None) -> int:
-    import uvicorn
+@dataclass
+class _Web:
+    """The hub's HTTP server (panel and API) on a thread of its own."""
 
-    from humiao.edge.agent import EdgeAgent
-    from humiao.edge.config import EdgeConfig
-    from humiao.embedded_broker import EmbeddedBroker
-    from humiao.hub.app import Hub, create_app
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    @classmethod
+    def start(cls, hub: Hub, port: int) -> _Web:
+        from humiao.hub.app import create_app
+
+        server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, name="hub-http", daemon=True)
+        thread.start()
+        return cls(server, thread)
+
+    def wait_started(self, timeout_s: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=5)
+
+
+def hub_config(state: Path, broker_port: int, http_port: int) -> HubConfig:
     from humiao.hub.config import HubConfig
-    from humiao.hub.tables import Alert, Evidence
 
-    state = _state_home()
-    broker = EmbeddedBroker(port=broker_port).start()
-    hub_cfg = HubConfig(
-        data_dir=state / "hub",
-        http={"port": http_port},
-        mqtt={"port": broker_port, "protocol": "3.1.1", "share_group": None, "client_id": "humiao-demo-hub"},
-        # no staff checks IDs in the demo: alarms turn "suspected" after one minute, not ten
-        rules={"violations": {"id_check_window_min": 1}, "evaluate_interval_s": 5},
+    return HubConfig.model_validate(
+        {
+            "data_dir": state / "hub",
+            "http": {"port": http_port},
+            "mqtt": {"port": broker_port, "protocol": "3.1.1", "share_group": None, "client_id": "humiao-demo-hub"},
+            # no staff checks IDs in the demo: alarms turn "suspected" after one minute, not ten
+            "rules": {"violations": {"id_check_window_min": 1}, "evaluate_interval_s": 5},
+        }
     )
-    hub = Hub(hub_cfg)
-    seed_demo(hub)
-    hub.start()
-    server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=http_port, log_level="warning"))
-    web = threading.Thread(target=server.run, name="hub-http", daemon=True)
-    web.start()
 
+
+def edge_config(base: EdgeConfig, state: Path, hub_cfg: HubConfig, broker_port: int, once: bool) -> EdgeConfig:
+    """The operator's edge configuration, pointed at the demo's broker, hub key and state directory."""
+    from humiao.edge.config import EdgeConfig
     from humiao.edge.publisher import MqttConfig
 
-    base = edge_config or EdgeConfig()
     cfg = base.model_copy(
         update={
             "mqtt": MqttConfig(port=broker_port, protocol="3.1.1", client_id="humiao-demo-edge"),
@@ -98,14 +125,11 @@ def run(broker_port: int = 18830, http_port: int = 8080, once: bool = False, edg
             "status": base.status.model_copy(update={"interval_s": 2.0}),
         }
     )
-    cfg = EdgeConfig.model_validate(cfg.model_dump())
-    agent = EdgeAgent(cfg)
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    print(
-        f"""
+    return EdgeConfig.model_validate(cfg.model_dump())
+
+
+def banner(cfg: EdgeConfig, hub_cfg: HubConfig, broker_port: int, http_port: int, once: bool) -> str:
+    return f"""
 Humiao demo — all on this machine
   inspectors' panel:                     http://127.0.0.1:{http_port}/panel
       sign in as ct-demo (culture & tourism), police-demo, proc-demo (procuratorate), op-demo (the venue),
@@ -114,59 +138,109 @@ Humiao demo — all on this machine
   the wire, as JSON lines:               humiao mqtt tail --port {broker_port} --protocol 3.1.1
   hub database (SQLite):                 {hub_cfg.database_url()}
   edge: sample video, venue {cfg.policy.venue_type}, "looks under {cfg.policy.challenge_threshold:g} → check ID"
-{"" if once else "  Ctrl-C stops."}""",
-        flush=True,
-    )
+{"" if once else "  Ctrl-C stops."}"""
 
-    done = threading.Event()
-    counts = {"alerts": 0}
 
-    with hub.sessions() as s:  # the demo's hub keeps earlier runs; show this run's alerts only
-        first_id = s.scalar(select(func.max(Alert.id))) or 0
+class AlertWatcher:
+    """Prints this run's alerts as the hub stores them, and asks for the first one's face crop as an
+    inspector would, so the evidence path runs too."""
 
-    def watch() -> None:
-        """Print alerts as the hub stores them, and fetch the first one's evidence."""
-        seen, asked = first_id, False
-        while not done.wait(0.5):
-            with hub.sessions() as s:
-                rows = s.scalars(select(Alert).where(Alert.id > seen).order_by(Alert.id)).all()
-                for a in rows:
-                    seen = a.id
-                    delay = (a.stored_at - a.first_seen).total_seconds()
-                    print(
-                        f"hub stored alert {a.event_id[:13]}…  {a.venue_id}/{a.device_id}  age≈{a.age_estimate:4.1f}  "
-                        f"P(minor)={a.p_minor:.2f}  → {a.decision.upper()}   ({delay:.2f} s after the face was first seen)",
-                        flush=True,
-                    )
-                    counts["alerts"] += 1
-                    if not asked and a.evidence_available:
-                        from humiao.hub.access import Principal
-                        from humiao.hub.auth import audit
+    def __init__(self, hub: Hub):
+        self.hub = hub
+        self.done = threading.Event()
+        with hub.sessions() as s:  # the demo's hub keeps earlier runs; show this run's alerts only
+            self.first_id = s.scalar(select(func.max(Alert.id))) or 0
+        self._seen = self.first_id
+        self._asked: str | None = None  # the alert whose crop was asked for, until it arrives
+        self._evidence_done = False
+        self._thread = threading.Thread(target=self._loop, name="demo-watch", daemon=True)
 
-                        audit(
-                            s,
-                            Principal("ct-demo", "culture_tourism", "demo-district"),
-                            "evidence.request",
-                            "alert",
-                            a.event_id,
-                            "demo: the first alert's crop",
-                            "demo",
-                        )
-                        s.commit()
-                        rid = hub.request_evidence(a.event_id, "inspector_request", "ct-demo")
-                        print(f"  inspector asks for its face crop (request {rid[:13]}…)", flush=True)
-                        asked = a.event_id
-                if asked and asked is not True:
-                    ev = s.get(Evidence, asked)
-                    if ev is not None:
-                        print(
-                            f"  evidence for {asked[:13]}… stored at the hub, sealed ({len(ev.ciphertext)} bytes, "
-                            f"sha256 {ev.stored_sha256[:12]}…); the edge deleted its copy",
-                            flush=True,
-                        )
-                        asked = True
+    def start(self) -> None:
+        self._thread.start()
 
-    watcher = threading.Thread(target=watch, daemon=True)
+    def stop(self) -> None:
+        self.done.set()
+        self._thread.join(timeout=5)
+
+    def counts(self) -> tuple[int, int]:
+        """(alerts stored during this run, alerts in the database)."""
+        with self.hub.sessions() as s:
+            stored = s.scalar(select(func.count()).select_from(Alert).where(Alert.id > self.first_id)) or 0
+            total = s.scalar(select(func.count()).select_from(Alert)) or 0
+        return stored, total
+
+    def _loop(self) -> None:
+        while not self.done.wait(0.5):
+            with self.hub.sessions() as s:
+                for a in s.scalars(select(Alert).where(Alert.id > self._seen).order_by(Alert.id)).all():
+                    self._seen = a.id
+                    self._show(a)
+                    if self._asked is None and not self._evidence_done and a.evidence_available:
+                        self._ask_for_crop(s, a.event_id)
+                if self._asked is not None:
+                    self._show_evidence(s)
+
+    @staticmethod
+    def _show(a: Alert) -> None:
+        delay = (a.stored_at - a.first_seen).total_seconds()
+        print(
+            f"hub stored alert {a.event_id[:13]}…  {a.venue_id}/{a.device_id}  age≈{a.age_estimate:4.1f}  "
+            f"P(minor)={a.p_minor:.2f}  → {a.decision.upper()}   ({delay:.2f} s after the face was first seen)",
+            flush=True,
+        )
+
+    def _ask_for_crop(self, s: Session, event_id: str) -> None:
+        from humiao.hub.access import Principal
+        from humiao.hub.auth import audit
+
+        audit(
+            s,
+            Principal("ct-demo", "culture_tourism", "demo-district"),
+            "evidence.request",
+            "alert",
+            event_id,
+            "demo: the first alert's crop",
+            "demo",
+        )
+        s.commit()
+        rid = self.hub.request_evidence(event_id, "inspector_request", "ct-demo")
+        print(f"  inspector asks for its face crop (request {rid[:13]}…)", flush=True)
+        self._asked = event_id
+
+    def _show_evidence(self, s: Session) -> None:
+        asked = self._asked
+        ev = s.get(Evidence, asked) if asked else None
+        if asked is None or ev is None or ev.ciphertext is None:
+            return
+        print(
+            f"  evidence for {asked[:13]}… stored at the hub, sealed ({len(ev.ciphertext)} bytes, "
+            f"sha256 {ev.stored_sha256[:12]}…); the edge deleted its copy",
+            flush=True,
+        )
+        self._asked, self._evidence_done = None, True
+
+
+def run(broker_port: int = 18830, http_port: int = 8080, once: bool = False, edge_config_base=None) -> int:
+    """Broker, hub (ingest + panel) and edge agent in this process; the agent plays the sample video
+    (in a loop, or once with ``once``) until it ends or Ctrl-C."""
+    from humiao.edge.agent import EdgeAgent
+    from humiao.edge.config import EdgeConfig
+    from humiao.embedded_broker import EmbeddedBroker
+    from humiao.hub.app import Hub
+
+    state = _state_home()
+    broker = EmbeddedBroker(port=broker_port).start()
+    hub_cfg = hub_config(state, broker_port, http_port)
+    hub = Hub(hub_cfg)
+    seed_demo(hub)
+    hub.start()
+    web = _Web.start(hub, http_port)
+    cfg = edge_config(edge_config_base or EdgeConfig(), state, hub_cfg, broker_port, once)
+    agent = EdgeAgent(cfg)
+    web.wait_started()
+    print(banner(cfg, hub_cfg, broker_port, http_port, once), flush=True)
+
+    watcher = AlertWatcher(hub)
     watcher.start()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, lambda *_: agent.stop())
@@ -175,13 +249,9 @@ Humiao demo — all on this machine
         summary = agent.run()
     finally:
         time.sleep(2.0)  # the last alerts reach the hub
-        done.set()
-        watcher.join(timeout=5)
-        with hub.sessions() as s:
-            stored = s.scalar(select(func.count()).select_from(Alert).where(Alert.id > first_id))
-            total = s.scalar(select(func.count()).select_from(Alert))
-        server.should_exit = True
-        web.join(timeout=5)
+        watcher.stop()
+        stored, total = watcher.counts()
+        web.stop()
         hub.stop()
         broker.stop()
     print(

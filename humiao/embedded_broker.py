@@ -4,6 +4,7 @@ production uses Mosquitto (README, deploy/)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import threading
@@ -29,8 +30,9 @@ class EmbeddedBroker:
         self._thread.start()
 
         async def boot():
-            self._broker = Broker(config)
-            await self._broker.start()
+            broker = Broker(config)
+            self._broker = broker
+            await broker.start()
 
         asyncio.run_coroutine_threadsafe(boot(), self._loop).result(timeout=15)
         deadline = time.time() + 10
@@ -44,9 +46,7 @@ class EmbeddedBroker:
 
     def stop(self) -> None:
         if self._broker is not None:
-            try:
+            with contextlib.suppress(Exception):
                 asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop).result(timeout=10)
-            except Exception:
-                pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)

@@ -1,12 +1,7 @@
-"""Optional model pack loaded through the ``insightface`` library from a directory the operator
-supplies (insightface's pretrained models are not on PyPI and are for non-commercial research
-unless a signed MODEL.LICENSE grants commercial use).
-
-From the pack Humiao uses the detection model (SCRFD) and, with ``models.age:
-insightface-genderage``, the genderage attribute model, run through insightface's own
-``Attribute.get`` so its preprocessing is exactly the library's. genderage regresses one age, so
-its "distribution" is a narrow Gaussian around that age; how wrong it tends to be is learned by
-the calibration, which must be fitted for this model (``fusion.calibration_file``).
+"""The licence of an optional model pack that the operator supplies as a directory and that runs
+through the ``insightface`` library (insightface's pretrained models are not on PyPI and are for
+non-commercial research unless a signed MODEL.LICENSE grants commercial use). Loading and running
+the pack's models is the edge's job (``humiao.edge.packs``, ``humiao.edge.age``).
 
 The licence status is what insightface 2.1 itself computes
 (``insightface.model_zoo.model_license.inspect_model_package_license``): ``verified_commercial``,
@@ -65,49 +60,3 @@ def check_allowed(licence: PackLicence, mode: str, allow_non_commercial: bool) -
         "production mode needs a pack whose signed MODEL.LICENSE grants commercial use "
         "(or set models.allow_non_commercial: true, at your own legal risk)"
     )
-
-
-def find_model(directory: Path, task: str):
-    """The first model in the directory whose insightface task name is ``task`` (e.g. 'detection')."""
-    from insightface.model_zoo import get_model
-
-    for path in sorted(Path(directory).glob("*.onnx")):
-        try:
-            model = get_model(str(path), providers=["CPUExecutionProvider"])
-        except Exception as err:  # insightface raises assorted errors on files it cannot read
-            log.warning("insightface pack: skipping %s: %s", path.name, err)
-            continue
-        if model is not None and getattr(model, "taskname", None) == task:
-            return model
-    raise ModelError(f"insightface pack {directory}: no {task} model found")
-
-
-class GenderAgeEstimator:
-    """insightface genderage behind Humiao's age-estimator interface (needs the frame and box)."""
-
-    needs_frame = True
-    SPREAD_YEARS = 1.0  # width of the distribution put around the regressed age
-
-    def __init__(self, model):
-        import numpy as np
-
-        self._np = np
-        self.model = model
-        self.name = "insightface-genderage"
-        model.prepare(-1)
-
-    def predict_faces(self, frames, detections):
-        """One distribution per detection; ``frames[i]`` (RGB) is the frame of detection i."""
-        from insightface.app.common import Face
-
-        np = self._np
-        ages = np.arange(81, dtype=np.float64)
-        out = []
-        for frame_rgb, det in zip(frames, detections):
-            bgr = np.ascontiguousarray(frame_rgb[:, :, ::-1])
-            face = Face(bbox=np.asarray(det.box, dtype=np.float32))
-            self.model.get(bgr, face)  # sets face["age"] (rounded) with insightface's own crop
-            blob_age = float(face["age"])
-            dist = np.exp(-0.5 * ((ages - min(blob_age, 80.0)) / self.SPREAD_YEARS) ** 2)
-            out.append(dist / dist.sum())
-        return np.asarray(out, dtype=np.float32).reshape(len(out), 81)

@@ -1,7 +1,8 @@
 """MQTT topics: ``humiao/v1/<district>/<venue>/<device>/<kind>``, and which message each kind carries.
 
 Edges publish ``alert``, ``evidence``, ``idcheck``, ``status`` (retained; Last Will ``online=false``),
-``birth`` and ``death``; the hub publishes ``evidence_request``, ``evidence_ack`` and ``receipt`` (alerts it committed) to a device.
+``birth`` and ``death``; the hub publishes ``evidence_request``, ``evidence_ack`` and ``receipt`` (alerts it
+committed) to a device.
 Hub workers share the load with MQTT shared subscriptions (``$share/<group>/…``).
 """
 

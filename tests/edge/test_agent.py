@@ -82,7 +82,7 @@ def test_child_alert_reaches_the_hub_once_and_its_evidence_on_request(shared_fac
     try:
         assert len(summary.decisions) == 2 and len(summary.alerts) == 1, [e.decision for e in summary.decisions]
         event_id = summary.alerts[0]
-        assert agent.evidence.count() == 1  # the adult's face was never kept
+        assert agent.link.evidence.count() == 1  # the adult's face was never kept
         with hub.sessions() as s:
             assert wait_for(lambda: s.scalars(select(Alert)).all(), 10)
             alerts = s.scalars(select(Alert)).all()
@@ -103,7 +103,7 @@ def test_child_alert_reaches_the_hub_once_and_its_evidence_on_request(shared_fac
         with hub.sessions() as s:
             ev = wait_for(lambda: s.get(Evidence, event_id), 10)
             assert ev is not None, "no evidence arrived"
-        assert wait_for(lambda: agent.evidence.count() == 0, 10), "the edge kept its copy after the hub's ack"
+        assert wait_for(lambda: agent.link.evidence.count() == 0, 10), "the edge kept its copy after the hub's ack"
         jpeg = sealed.open_box(hub.private_key, ev.ciphertext, event_id)
         crop = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
         assert crop is not None and max(crop.shape[:2]) <= 256 and min(crop.shape[:2]) >= 32  # a face crop, no frame
@@ -139,12 +139,13 @@ def test_camera_loss_is_reported_and_a_dead_edge_goes_offline(broker, hub, tmp_p
     )
     conf = tmp_path / "edge.yaml"
     conf.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "humiao.cli", "-v", "edge", "run", "--config", str(conf)],
-        cwd=str(ROOT),
-        stdout=open(tmp_path / "edge.log", "wb"),
-        stderr=subprocess.STDOUT,
-    )
+    with open(tmp_path / "edge.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "humiao.cli", "-v", "edge", "run", "--config", str(conf)],
+            cwd=str(ROOT),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
     def camera():
         with hub.sessions() as s:

@@ -34,7 +34,7 @@ def test_each_person_is_one_track_and_adults_pass(adult_video, tmp_path, monkeyp
     summary = agent.run(events.append, str(path))
     decided = summary.decisions
     assert len(decided) == len(people) == 2, [(e.track_id, e.first_seen, e.last_seen) for e in decided]
-    for event, person in zip(sorted(decided, key=lambda e: e.first_seen), people):
+    for event, person in zip(sorted(decided, key=lambda e: e.first_seen), people, strict=True):
         assert person.enter_s - 0.2 <= event.first_seen < event.last_seen <= person.leave_s + 0.1
         assert event.decision.age > 22
         assert event.decision.p_minor < 0.2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -87,7 +89,7 @@ def test_shipped_calibration_is_sane():
     cal = AgeCalibration.load()
     assert 0 < cal.operating_p_minor < 1
     p = [cal.p_under(e, 18) for e in (8, 14, 18, 25, 40)]
-    assert all(a > b for a, b in zip(p, p[1:])), p  # older-looking → less likely a minor
+    assert all(a > b for a, b in itertools.pairwise(p)), p  # older-looking → less likely a minor
     assert cal.p_under(8, 18) > 0.9 and cal.p_under(45, 18) < 0.05
     assert cal.p_under(20, 25) > cal.p_under(20, 18)  # monotone in the threshold
     assert 25 < cal.age(30.0) < 35

@@ -3,6 +3,7 @@ going away for real (its sockets die, new connections are refused), not a mocked
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -51,10 +52,8 @@ class NetCut:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def cut(self) -> None:
         self._up.clear()

@@ -48,11 +48,12 @@ class Mosquitto:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Mosquitto:
-        self.proc = subprocess.Popen(
-            [self.exe, "-c", str(self.conf)],
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.workdir / "mosquitto.log", "ab"),
-        )
+        with open(self.workdir / "mosquitto.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                [self.exe, "-c", str(self.conf)],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         deadline = time.time() + 10
         while time.time() < deadline:
             try:
@@ -114,13 +115,14 @@ class HubProcess:
         self.log = self.workdir / "hub.log"
 
     def start(self, wait_s: float = 60) -> HubProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "humiao.cli", "-v", "hub", "run", "--config", str(self.config_path)],
-            cwd=str(ROOT),
-            stdout=open(self.log, "ab"),
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "humiao.cli", "-v", "hub", "run", "--config", str(self.config_path)],
+                cwd=str(ROOT),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
         deadline = time.time() + wait_s
         while time.time() < deadline:
             if self.proc.poll() is not None:
