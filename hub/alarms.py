@@ -13,9 +13,10 @@ one venue are two visits (Humiao never identifies faces to link them).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import Row, insert, select
 from sqlalchemy.orm import Session
 
 from humiao.hub.rules.calendar import HolidayCalendar
@@ -49,16 +50,16 @@ def _outcomes(session: Session, event_ids: list[str]) -> dict[str, Outcome]:
 
 def verdict_fields(v: Verdict) -> dict:
     """What an alarm stores of a verdict (raising and re-deciding alike)."""
-    return dict(
-        verdict=v.status.value,
-        severity=SEVERITY[v.status],
-        reasons=v.reasons,
-        reasons_zh=v.reasons_zh,
-        calendar=v.calendar,
-        calendar_zh=v.calendar_zh,
-        departments=[d.value for d in v.departments],
-        sources=v.sources,
-    )
+    return {
+        "verdict": v.status.value,
+        "severity": SEVERITY[v.status],
+        "reasons": v.reasons,
+        "reasons_zh": v.reasons_zh,
+        "calendar": v.calendar,
+        "calendar_zh": v.calendar_zh,
+        "departments": [d.value for d in v.departments],
+        "sources": v.sources,
+    }
 
 
 def _apply(
@@ -134,8 +135,11 @@ def evaluate(
     return touched
 
 
-def _raise(session: Session, new: list, now: datetime, calendar: HolidayCalendar, cfg: ViolationConfig) -> int:
-    """New alarms in bulk: verdicts first, then one idempotent insert (a second hub worker raising the
+def _raise(
+    session: Session, new: Sequence[Row[Alert, str]], now: datetime, calendar: HolidayCalendar, cfg: ViolationConfig
+) -> int:
+    """New alarms in bulk (``new``: each alert with its venue's registered type, None when the venue is
+    not registered): verdicts first, then one idempotent insert (a second hub worker raising the
     same alarms inserts nothing) and their history rows in one executemany."""
     outcomes = _outcomes(session, [a.event_id for a, _ in new])
     rows, firsts = [], {}
@@ -171,11 +175,21 @@ def _raise(session: Session, new: list, now: datetime, calendar: HolidayCalendar
         raised_at, verdict_text, cleared = firsts[event_id]
         alarm_id = ids[event_id]
         events.append(
-            dict(alarm_id=alarm_id, at=raised_at, actor=RULES_ACTOR, action="raised", detail=f"alert {event_id}")
+            {
+                "alarm_id": alarm_id,
+                "at": raised_at,
+                "actor": RULES_ACTOR,
+                "action": "raised",
+                "detail": f"alert {event_id}",
+            }
         )
-        events.append(dict(alarm_id=alarm_id, at=now, actor=RULES_ACTOR, action="verdict", detail=verdict_text))
+        events.append(
+            {"alarm_id": alarm_id, "at": now, "actor": RULES_ACTOR, "action": "verdict", "detail": verdict_text}
+        )
         if cleared:
-            events.append(dict(alarm_id=alarm_id, at=now, actor=RULES_ACTOR, action="cleared", detail="no violation"))
+            events.append(
+                {"alarm_id": alarm_id, "at": now, "actor": RULES_ACTOR, "action": "cleared", "detail": "no violation"}
+            )
     session.execute(insert(AlarmEvent), events)
     return len(inserted)
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
 
-from humiao.hub.deps import iso, principal, require
+from humiao.hub.deps import PageLimit, iso, principal, require
 from humiao.hub.tables import Alarm, Alert, DeadLetter, Device, Evidence
 
 router = APIRouter()
@@ -72,7 +73,7 @@ def alerts(
     district: str | None = None,
     venue: str | None = None,
     device: str | None = None,
-    limit: int = Query(100, ge=1, le=1000),
+    limit: PageLimit = 100,
     before_id: int | None = None,
 ) -> dict:
     q = select(Alert).order_by(Alert.id.desc()).limit(limit)
@@ -117,7 +118,7 @@ def devices(request: Request) -> dict:
 
 
 @router.get("/api/dead-letters", dependencies=[Depends(_operator)])
-def dead_letters(request: Request, limit: int = Query(50, ge=1, le=500)) -> dict:
+def dead_letters(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict:
     with request.app.state.hub.sessions() as s:
         counts = dict(s.execute(select(DeadLetter.reason, func.count()).group_by(DeadLetter.reason)).all())
         rows = s.scalars(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)).all()
@@ -177,20 +178,30 @@ def status_page(request: Request):
         f"<td>{e(a.decision)}</td><td>{e(verdicts.get(a.event_id, '…'))}</td><td>{crop(a)}</td></tr>"
         for a in recent
     )
+
+    def cameras(d) -> str:
+        return ", ".join(
+            c.get("camera_id", "") + ": " + c.get("state", "").removeprefix("CAMERA_STATE_").lower()
+            for c in (d.status or {}).get("cameras", [])
+        )
+
     devrows = "".join(
         f"<tr><td>{e(d.key)}</td><td class={'on' if d.online else 'off'}>{'online' if d.online else 'offline'}</td>"
-        f"<td>{e(d.last_seen.strftime('%H:%M:%S') if d.last_seen else '-')}</td>"
-        f"<td>{e(', '.join(c.get('camera_id', '') + ': ' + c.get('state', '').removeprefix('CAMERA_STATE_').lower() for c in (d.status or {}).get('cameras', [])))}</td></tr>"
+        f"<td>{e(d.last_seen.strftime('%H:%M:%S') if d.last_seen else '-')}</td><td>{e(cameras(d))}</td></tr>"
         for d in devs
     )
+    broker = "connected" if hub.ingestor.connected.is_set() else "<b>not connected</b>"
+    links = " · ".join(f"<a href={path}>{path}</a>" for path in ("/api/alerts", "/api/devices", "/api/dead-letters"))
+    devhead = "<tr><th>device</th><th>availability</th><th>last seen (UTC)</th><th>cameras</th></tr>"
+    note = "Metadata only: face crops stay sealed until an inspector asks (in the <a href=/panel>panel</a>, audited)."
     return f"""<!doctype html><html lang=en><meta charset=utf-8><meta http-equiv=refresh content=2>
 <title>Humiao hub — ingest</title><style>body{{font:14px system-ui;margin:2em}}table{{border-collapse:collapse}}
 td,th{{padding:3px 10px;border-bottom:1px solid #ddd;text-align:left}}.on{{color:#070}}.off{{color:#a00}}</style>
 <h1>Humiao hub · 护苗 — ingest</h1><p>{total} alerts stored · {dead} dead letters ·
-broker {"connected" if hub.ingestor.connected.is_set() else "<b>not connected</b>"} ·
-<a href=/api/alerts>/api/alerts</a> · <a href=/api/devices>/api/devices</a> · <a href=/api/dead-letters>/api/dead-letters</a> ·
+broker {broker} ·
+{links} ·
 <a href=/metrics>/metrics</a></p>
-<h2>Devices</h2><table><tr><th>device</th><th>availability</th><th>last seen (UTC)</th><th>cameras</th></tr>{devrows}</table>
+<h2>Devices</h2><table>{devhead}{devrows}</table>
 <h2>Latest alerts</h2><table><tr><th>decided (UTC)</th><th>district/venue</th><th>device</th><th>venue type</th>
 <th>age≈</th><th>P(minor)</th><th>decision</th><th>verdict</th><th>face crop</th></tr>{rows}</table>
-<p><small>Metadata only: face crops stay sealed until an inspector asks (in the <a href=/panel>panel</a>, audited).</small></p></html>"""
+<p><small>{note}</small></p></html>"""

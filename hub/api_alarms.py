@@ -6,17 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import String, cast, select
 from starlette.concurrency import run_in_threadpool
 
 from humiao.hub import alarms as alarm_service
-from humiao.hub import auth, evidence
+from humiao.hub import audit, evidence
 from humiao.hub.access import Principal, Target, scope_filter
-from humiao.hub.deps import client, hub_of, iso, load_scoped, principal, require
+from humiao.hub.deps import PageLimit, PrincipalDep, client, hub_of, iso, load_scoped, require
 from humiao.hub.tables import Alarm, Alert, Evidence, EvidenceRequest, Venue
 from humiao.proto import sealed
 
@@ -83,7 +84,9 @@ def _evidence_states(s, event_ids: list[str]) -> dict[str, str]:
     """For each alert: "stored", "purged", "requested" or "" (two queries for a whole list)."""
     if not event_ids:
         return {}
-    out = dict.fromkeys(s.scalars(select(EvidenceRequest.event_id).where(EvidenceRequest.event_id.in_(event_ids))), "requested")
+    out = dict.fromkeys(
+        s.scalars(select(EvidenceRequest.event_id).where(EvidenceRequest.event_id.in_(event_ids))), "requested"
+    )
     for e, purged in s.execute(
         select(Evidence.event_id, Evidence.ciphertext.is_(None)).where(Evidence.event_id.in_(event_ids))
     ).all():
@@ -98,7 +101,7 @@ def _evidence_state(s, event_id: str) -> str:
 @router.get("/alarms")
 def list_alarms(
     request: Request,
-    who=Depends(principal),
+    who: PrincipalDep,
     district: str | None = None,
     venue: str | None = None,
     venue_type: str | None = None,
@@ -107,7 +110,7 @@ def list_alarms(
     acknowledged: bool | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    limit: int = Query(100, ge=1, le=1000),
+    limit: PageLimit = 100,
     before_id: int | None = None,
 ) -> dict:
     require(who, "alarms.read")
@@ -149,7 +152,7 @@ def _load(s, who: Principal, alarm_id: int, permission: str | None = None) -> Al
 
 
 @router.get("/alarms/{alarm_id}")
-def get_alarm(alarm_id: int, request: Request, who=Depends(principal)) -> dict:
+def get_alarm(alarm_id: int, request: Request, who: PrincipalDep) -> dict:
     with hub_of(request).sessions() as s:
         alarm = _load(s, who, alarm_id)
         out = row(
@@ -172,7 +175,7 @@ class Action(BaseModel):
 
 
 @router.post("/alarms/{alarm_id}/actions")
-def act(alarm_id: int, body: Action, request: Request, who=Depends(principal)) -> dict:
+def act(alarm_id: int, body: Action, request: Request, who: PrincipalDep) -> dict:
     with hub_of(request).sessions() as s:
         _load(s, who, alarm_id, "alarms.act")
         try:
@@ -195,12 +198,12 @@ class Why(BaseModel):
 
 
 @router.post("/alarms/{alarm_id}/evidence-request")
-def request_evidence(alarm_id: int, body: Why, request: Request, who=Depends(principal)) -> dict:
+def request_evidence(alarm_id: int, body: Why, request: Request, who: PrincipalDep) -> dict:
     hub = hub_of(request)
     with hub.sessions() as s:
         alarm = _load(s, who, alarm_id, "evidence.request")
         reason = "violation_confirmed" if alarm.verdict == "confirmed" else "inspector_request"
-        auth.audit(s, who, "evidence.request", "alarm", str(alarm_id), body.why, client(request))
+        audit.record(s, who, "evidence.request", "alarm", str(alarm_id), body.why, client(request))
         s.commit()
         try:
             rid = evidence.request(s, hub.publish, alarm.event_id, reason, who.user_id)
@@ -211,7 +214,7 @@ def request_evidence(alarm_id: int, body: Why, request: Request, who=Depends(pri
 
 @router.get("/alarms/{alarm_id}/evidence")
 def view_evidence(
-    alarm_id: int, request: Request, why: str = Query(min_length=3, max_length=500), who=Depends(principal)
+    alarm_id: int, request: Request, why: Annotated[str, Query(min_length=3, max_length=500)], who: PrincipalDep
 ) -> Response:
     """The face crop, decrypted for this viewer; every view is written to the audit log first."""
     hub = hub_of(request)
@@ -225,7 +228,7 @@ def view_evidence(
                 if ev is None
                 else "evidence purged after its retention",
             )
-        auth.audit(s, who, "evidence.view", "evidence", alarm.event_id, why, client(request))
+        audit.record(s, who, "evidence.view", "evidence", alarm.event_id, why, client(request))
         s.commit()
         jpeg = sealed.open_box(hub.private_key, ev.ciphertext, alarm.event_id)
     return Response(
@@ -241,7 +244,7 @@ def view_evidence(
 
 
 @router.get("/stream")
-async def stream(request: Request, who=Depends(principal), after: datetime | None = None) -> StreamingResponse:
+async def stream(request: Request, who: PrincipalDep, after: datetime | None = None) -> StreamingResponse:
     """Server-Sent Events: every alarm the viewer may see, as it is raised or changes (polled from the
     database every 0.5 s, so it works with several hub workers). ``after``: the newest ``updated_at``
     the client already has (nothing between its list and its stream is missed; at most an hour back)."""

@@ -1,12 +1,16 @@
-"""Sign-in, sign-out, who am I."""
+"""Sign-in, sign-out, who am I, and the audit log for the auditor (``audit.read``)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from humiao.hub import access, auth
-from humiao.hub.deps import client, hub_of, principal
+from humiao.hub.access import Principal
+from humiao.hub.deps import PrincipalDep, client, hub_of, require
+from humiao.hub.tables import AuditEvent
 
 router = APIRouter(prefix="/api")
 
@@ -24,7 +28,7 @@ def login(body: Login, request: Request, response: Response) -> dict:
             token, csrf = auth.login(s, body.username, body.password, hub.cfg.auth, client(request))
         except auth.AuthError as err:
             raise HTTPException(401, str(err)) from None
-        who, _ = auth.principal_for(s, token)
+        who, _ = _signed_in(s, token)
     response.set_cookie(
         auth.COOKIE,
         token,
@@ -38,7 +42,7 @@ def login(body: Login, request: Request, response: Response) -> dict:
 
 
 @router.post("/logout")
-def logout(request: Request, response: Response, who=Depends(principal)) -> dict:
+def logout(request: Request, response: Response, who: PrincipalDep) -> dict:
     with hub_of(request).sessions() as s:
         auth.logout(s, request.cookies.get(auth.COOKIE, ""))
     response.delete_cookie(auth.COOKIE, path="/")
@@ -46,13 +50,21 @@ def logout(request: Request, response: Response, who=Depends(principal)) -> dict
 
 
 @router.get("/me")
-def me(request: Request, who=Depends(principal)) -> dict:
+def me(request: Request, who: PrincipalDep) -> dict:
     with hub_of(request).sessions() as s:
-        _p, csrf = auth.principal_for(s, request.cookies.get(auth.COOKIE))
+        _p, csrf = _signed_in(s, request.cookies.get(auth.COOKIE))
     return {"csrf_token": csrf, **_me(who)}
 
 
-def _me(who) -> dict:
+def _signed_in(session: Session, token: str | None) -> tuple[Principal, str]:
+    """(who, their CSRF token) for a session token; 401 when the session has ended meanwhile."""
+    found = auth.principal_for(session, token)
+    if found is None:
+        raise HTTPException(401, "sign in first")
+    return found
+
+
+def _me(who: Principal) -> dict:
     return {
         "user": who.user_id,
         "role": who.role,
@@ -64,13 +76,8 @@ def _me(who) -> dict:
 
 @router.get("/audit")
 def audit_log(
-    request: Request, who=Depends(principal), action: str | None = None, user: str | None = None, limit: int = 200
+    request: Request, who: PrincipalDep, action: str | None = None, user: str | None = None, limit: int = 200
 ) -> dict:
-    from sqlalchemy import select
-
-    from humiao.hub.deps import require
-    from humiao.hub.tables import AuditEvent
-
     require(who, "audit.read")
     q = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(min(max(limit, 1), 1000))
     if action:

@@ -3,13 +3,13 @@ opening from alarms, and each procedure step as an action."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from humiao.hub import cases
 from humiao.hub.access import Target, scope_filter
-from humiao.hub.deps import hub_of, iso, load_scoped, principal, require
+from humiao.hub.deps import PageLimit, PrincipalDep, hub_of, iso, load_scoped, require
 from humiao.hub.tables import Alarm, Case, CaseAlarm, Venue
 
 router = APIRouter(prefix="/api")
@@ -64,10 +64,10 @@ def as_dict(case: Case, venue: Venue | None = None, who=None) -> dict:
 @router.get("/cases")
 def list_cases(
     request: Request,
-    who=Depends(principal),
+    who: PrincipalDep,
     status: str | None = None,
     venue: str | None = None,
-    limit: int = Query(200, ge=1, le=1000),
+    limit: PageLimit = 200,
 ) -> dict:
     require(who, "cases.read")
     q = select(Case, Venue).outerjoin(Venue, Venue.id == Case.venue_id).order_by(Case.id.desc()).limit(limit)
@@ -87,7 +87,7 @@ def _load(s, who, case_id: int, permission: str | None = None) -> Case:
 
 
 @router.get("/cases/{case_id}")
-def get_case(case_id: int, request: Request, who=Depends(principal)) -> dict:
+def get_case(case_id: int, request: Request, who: PrincipalDep) -> dict:
     with hub_of(request).sessions() as s:
         case = _load(s, who, case_id)
         out = as_dict(case, s.get(Venue, case.venue_id), who)
@@ -114,7 +114,7 @@ class OpenCase(BaseModel):
 
 
 @router.post("/cases")
-def open_case(body: OpenCase, request: Request, who=Depends(principal)) -> dict:
+def open_case(body: OpenCase, request: Request, who: PrincipalDep) -> dict:
     with hub_of(request).sessions() as s:
         for alarm in s.scalars(select(Alarm).where(Alarm.id.in_(body.alarm_ids))):
             require(who, "cases.act", Target(alarm.district_id, alarm.venue_id, tuple(alarm.departments)))
@@ -145,7 +145,7 @@ class Step(BaseModel):
 
 
 @router.post("/cases/{case_id}/actions")
-def step(case_id: int, body: Step, request: Request, who=Depends(principal)) -> dict:
+def step(case_id: int, body: Step, request: Request, who: PrincipalDep) -> dict:
     with hub_of(request).sessions() as s:
         case = _load(s, who, case_id, "cases.act")
         try:

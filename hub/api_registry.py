@@ -1,26 +1,28 @@
-"""Venues, schools, devices and inspection lists over HTTP (scoped), with CSV import/export."""
+"""Venues, schools, devices and inspection lists over HTTP (scoped), with CSV import/export (imports
+audited)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import func, select
 
-from humiao.hub import cases, inspections, registry
+from humiao.hub import audit, cases, inspections, registry
 from humiao.hub.access import Target, allowed, scope_filter
 from humiao.hub.api_alarms import row as alarm_row
 from humiao.hub.api_alarms import visible
 from humiao.hub.api_cases import as_dict as case_dict
-from humiao.hub.deps import client, hub_of, iso, principal, require
+from humiao.hub.deps import PrincipalDep, client, hub_of, iso, require
 from humiao.hub.tables import Alarm, Alert, Case, Device, School, Venue
 
 router = APIRouter(prefix="/api")
 VENUE_FIELDS = registry.VENUE_COLUMNS + ["near_school", "nearest_school_m"]
 
 
-def venue_dict(v: Venue, devices: list[Device] = ()) -> dict:
+def venue_dict(v: Venue, devices: Sequence[Device] = ()) -> dict:
     out = {f: iso(getattr(v, f)) for f in VENUE_FIELDS}
     out["devices"] = [
         {
@@ -37,7 +39,7 @@ def venue_dict(v: Venue, devices: list[Device] = ()) -> dict:
 @router.get("/venues")
 def list_venues(
     request: Request,
-    who=Depends(principal),
+    who: PrincipalDep,
     district: str | None = None,
     near_school: bool | None = None,
     sign_posted: bool | None = None,
@@ -73,7 +75,7 @@ def list_venues(
 
 
 @router.get("/venues/{venue_id}")
-def get_venue(venue_id: str, request: Request, who=Depends(principal)) -> dict:
+def get_venue(venue_id: str, request: Request, who: PrincipalDep) -> dict:
     with hub_of(request).sessions() as s:
         v = s.get(Venue, venue_id)
         if v is None or not allowed(who, "venues.read", Target(v.district_id, v.id)):
@@ -98,7 +100,7 @@ def get_venue(venue_id: str, request: Request, who=Depends(principal)) -> dict:
 
 
 @router.get("/schools")
-def list_schools(request: Request, who=Depends(principal), district: str | None = None) -> dict:
+def list_schools(request: Request, who: PrincipalDep, district: str | None = None) -> dict:
     require(who, "venues.read")
     if who.role == "venue_operator":  # its scope is its own venues; schools are not among them
         return {"schools": []}
@@ -113,7 +115,7 @@ def list_schools(request: Request, who=Depends(principal), district: str | None 
 
 
 @router.get("/registry/{what}.csv", response_class=PlainTextResponse)
-def export_csv(what: str, request: Request, who=Depends(principal), district: str | None = None) -> PlainTextResponse:
+def export_csv(what: str, request: Request, who: PrincipalDep, district: str | None = None) -> PlainTextResponse:
     if what not in ("venues", "schools"):
         raise HTTPException(404, "not found")
     require(who, "venues.write")
@@ -127,7 +129,7 @@ def export_csv(what: str, request: Request, who=Depends(principal), district: st
 
 
 @router.post("/registry/{what}.csv")
-async def import_csv(what: str, request: Request, who=Depends(principal)) -> dict:
+async def import_csv(what: str, request: Request, who: PrincipalDep) -> dict:
     if what not in ("venues", "schools"):
         raise HTTPException(404, "not found")
     require(who, "venues.write")
@@ -138,15 +140,13 @@ async def import_csv(what: str, request: Request, who=Depends(principal)) -> dic
             n = (registry.import_venues if what == "venues" else registry.import_schools)(s, text)
         except registry.RegistryError as err:
             raise HTTPException(422, str(err)) from None
-        from humiao.hub.auth import audit
-
-        audit(s, who, f"{what}.import", what, str(n), "", client(request))
+        audit.record(s, who, f"{what}.import", what, str(n), "", client(request))
         s.commit()
     return {"imported": n}
 
 
 @router.get("/inspection-list")
-def inspection_list(request: Request, district: str, who=Depends(principal), day: date | None = None) -> dict:
+def inspection_list(request: Request, district: str, who: PrincipalDep, day: date | None = None) -> dict:
     require(who, "cases.read", Target(district, None, (who.department,) if who.department else ()))
     hub = hub_of(request)
     when = datetime.combine(day, datetime.min.time(), tzinfo=UTC) if day else datetime.now(UTC)

@@ -1,21 +1,22 @@
-"""Reports for download: /api/reports/<district>/<period>.<csv|xlsx|pdf> (downloads audited)."""
+"""Reports and figures: the district reports for download, /api/reports/<district>/<period>.<csv|xlsx|pdf>
+(downloads audited), the dashboard's figures (/api/dashboard) and the statute table with what the
+calendar says of a day (/api/rules)."""
 
 from __future__ import annotations
 
 from datetime import UTC
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 
-from humiao.hub import reports
+from humiao.hub import audit, reports
 from humiao.hub.access import Target
-from humiao.hub.auth import audit
-from humiao.hub.deps import client, hub_of, principal, require
+from humiao.hub.deps import PrincipalDep, client, hub_of, require
 
 router = APIRouter(prefix="/api")
 
 
 @router.get("/reports/{district}/{period}.{fmt}")
-def download(district: str, period: str, fmt: str, request: Request, who=Depends(principal)) -> Response:
+def download(district: str, period: str, fmt: str, request: Request, who: PrincipalDep) -> Response:
     require(who, "reports.read", Target(district, None, (who.department,) if who.department else ()))
     if fmt not in reports.FORMATS:
         raise HTTPException(404, f"format must be one of {', '.join(reports.FORMATS)}")
@@ -26,7 +27,7 @@ def download(district: str, period: str, fmt: str, request: Request, who=Depends
     hub = hub_of(request)
     with hub.sessions() as s:
         data, mime = reports.render(reports.figures(s, district, p, hub.calendar), fmt)
-        audit(s, who, "report.download", "report", f"{district}/{p.label}.{fmt}", "", client(request))
+        audit.record(s, who, "report.download", "report", f"{district}/{p.label}.{fmt}", "", client(request))
         s.commit()
     return Response(
         data,
@@ -39,7 +40,7 @@ def download(district: str, period: str, fmt: str, request: Request, who=Depends
 
 
 @router.get("/dashboard")
-def dashboard(request: Request, who=Depends(principal), days: int = 30) -> dict:
+def dashboard(request: Request, who: PrincipalDep, days: int = 30) -> dict:
     """Figures for the dashboard, over what the viewer may see: alarms per day (key periods marked),
     violations by venue type, repeat venues, open cases by deadline state."""
     from collections import Counter
@@ -89,7 +90,7 @@ def dashboard(request: Request, who=Depends(principal), days: int = 30) -> dict:
 
 
 @router.get("/rules")
-def rules_table(request: Request, who=Depends(principal), day: str | None = None) -> dict:
+def rules_table(request: Request, who: PrincipalDep, day: str | None = None) -> dict:
     """The statute table the verdicts come from, and what the calendar says of a day (default today,
     Asia/Shanghai) — for any signed-in user: the law is public."""
     from datetime import date, datetime

@@ -1,10 +1,20 @@
-"""The hub, top to bottom:
+"""The hub process: ``Hub`` (the long-lived parts) and ``create_app`` (the HTTP side).
 
-    config ─► database (migrated) ─► evidence key ─► ingest (MQTT ─► validate ─► idempotent insert)
-           ─► alarms (each alert's verdict by hub.rules, kept current by ID checks and time)
-           └► FastAPI app (health, metrics, alerts, devices, dead letters) ─► uvicorn
+    config ─► database (Alembic upgrade) ─► evidence key ─► ingest (MQTT ─► validate ─► idempotent insert)
+           ─► alarms (verdicts by hub/rules, kept current by ID checks and time; confirmed → evidence requested)
+           └► FastAPI app (ingest views, panel, sign-in and audit log, alarms, cases, registry, reports) ─► uvicorn
 
-``Hub`` owns the long-lived parts (engine, ingestor, purge loop); ``create_app`` serves them.
+``Hub`` opens the database (migrated at start) and its sessions, loads the evidence key (generated
+with its public half on first start), keeps the Prometheus registry (with the open-alarms gauge), and
+runs the MQTT ingestor and two background threads: the alarm loop (``evaluate``: verdicts at once for
+newly stored alerts and ID checks, every ``rules.evaluate_interval_s`` for expiring check windows;
+then evidence requests for newly confirmed violations; one hub worker at a time on PostgreSQL) and the
+evidence purge loop. ``publish`` and ``request_evidence`` speak to edges through the ingestor's client.
+
+``create_app`` serves a hub: the routers of api.py (health, metrics, panel page, operators' ingest
+views), api_auth, api_alarms, api_cases, api_registry and api_reports, the panel's static files, and
+security headers on every response; stopping the app stops the hub. ``serve`` starts a hub and runs
+its app under uvicorn.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Accounts and sign-in: argon2id password hashes, server-side sessions in an HttpOnly cookie, a
-CSRF token required on every state-changing request, lockout after repeated failures, and the audit
-log every evidence view or download goes to."""
+CSRF token required on every state-changing request, and lockout after repeated failures. Sign-ins
+and lockouts go to the audit log (hub/audit.py)."""
 
 from __future__ import annotations
 
@@ -11,19 +11,20 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from humiao.config import Section
+from humiao.hub import audit as audit_log
 from humiao.hub.access import ROLES, Principal
-from humiao.hub.tables import AuditEvent, User, UserVenue, WebSession, utcnow
+from humiao.hub.tables import User, UserVenue, WebSession, utcnow
 
 COOKIE = "humiao_session"
 _hasher = PasswordHasher()  # argon2id, library defaults (RFC 9106 second recommendation)
 
 
-class AuthConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AuthConfig(Section):
     session_hours: float = Field(8.0, gt=0, le=24 * 7, description="a session ends this long after sign-in")
     max_failed_logins: int = Field(5, ge=1, le=100)
     lockout_minutes: float = Field(15.0, gt=0)
@@ -94,7 +95,7 @@ def login(
         user.failed_logins += 1
         if user.failed_logins >= cfg.max_failed_logins:
             user.locked_until, user.failed_logins = now + timedelta(minutes=cfg.lockout_minutes), 0
-            audit(
+            audit_log.record(
                 session,
                 Principal(user.id, user.role, user.district_id),
                 "login.locked",
@@ -118,7 +119,7 @@ def login(
             expires_at=now + timedelta(hours=cfg.session_hours),
         )
     )
-    audit(session, Principal(user.id, user.role, user.district_id), "login", "user", user.id, "", client)
+    audit_log.record(session, Principal(user.id, user.role, user.district_id), "login", "user", user.id, "", client)
     session.commit()
     return token, csrf
 
@@ -143,21 +144,6 @@ def logout(session: Session, token: str) -> None:
 
 
 def csrf_ok(expected: str, presented: str | None) -> bool:
-    return bool(presented) and hmac.compare_digest(expected, presented)
-
-
-def audit(
-    session: Session, who: Principal, action: str, object_type: str, object_id: str, why: str = "", client: str = ""
-) -> None:
-    session.add(
-        AuditEvent(
-            at=utcnow(),
-            user_id=who.user_id,
-            role=who.role,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            why=why,
-            client=client[:64],
-        )
-    )
+    if not presented:
+        return False
+    return hmac.compare_digest(expected, presented)

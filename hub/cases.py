@@ -72,11 +72,11 @@ def open_case(
     rule = rule_for(first.venue_type)
     year = now.year
     seq = (
-        session.scalar(
+        session.execute(
             select(func.count())
             .select_from(Case)
             .where(Case.district_id == first.district_id, Case.number.like(f"%-{year}-%"))
-        )
+        ).scalar_one()
         + 1
     )
     case = Case(
@@ -219,6 +219,8 @@ def record_payment(session: Session, case: Case, who: Principal) -> Case:
     _need(case, "decided")
     if case.decision != "fine":
         raise CaseError("only a fine is paid")
+    if case.payment_due is None:  # decide() sets it with every fine
+        raise CaseError("the fine has no payment deadline")
     case.paid_at, case.updated_at = utcnow(), utcnow()
     _log(session, case, who.user_id, "paid", late=case.paid_at > case.payment_due)
     return case

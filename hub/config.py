@@ -10,8 +10,9 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from humiao.config import Section
 from humiao.hub.auth import AuthConfig
 from humiao.hub.inspections import KeyPeriodConfig
 from humiao.hub.rules.calendar import CalendarConfig
@@ -24,11 +25,7 @@ def data_home() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "humiao" / "hub"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class DatabaseConfig(_Section):
+class DatabaseConfig(Section):
     url: str = Field(
         "",
         description="SQLAlchemy URL; empty: SQLite (WAL) at <data_dir>/hub.db. "
@@ -44,7 +41,7 @@ class DatabaseConfig(_Section):
         return v
 
 
-class HubMqttConfig(_Section):
+class HubMqttConfig(Section):
     host: str = "127.0.0.1"
     port: int = Field(1883, ge=1, le=65535)
     client_id: str = Field(
@@ -64,14 +61,14 @@ class HubMqttConfig(_Section):
     session_expiry_s: int = Field(7 * 24 * 3600, ge=0, description="how long the broker queues for a stopped hub")
 
 
-class IngestConfig(_Section):
+class IngestConfig(Section):
     batch_max: int = Field(500, ge=1, le=10000, description="messages committed per transaction, at most")
     batch_wait_ms: float = Field(20.0, ge=0, le=5000, description="longest a message waits for its batch")
     queue_max: int = Field(20000, ge=100, description="received, not yet committed; beyond it the hub stops reading")
     dead_letter_keep_bytes: int = Field(4096, ge=0, le=1 << 20, description="payload bytes kept per dead letter")
 
 
-class EvidenceConfig(_Section):
+class EvidenceConfig(Section):
     private_key: Path | None = Field(
         None,
         description="the hub's X25519 key (base64); default <data_dir>/evidence.key, "
@@ -81,12 +78,12 @@ class EvidenceConfig(_Section):
     purge_interval_s: float = Field(3600.0, gt=0)
 
 
-class HttpConfig(_Section):
+class HttpConfig(Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
 
 
-class RulesConfig(_Section):
+class RulesConfig(Section):
     """Settings for items ../shared/RULES.md marks ◦ (interpretation) — see hub/rules/README.md."""
 
     violations: ViolationConfig = ViolationConfig()
@@ -95,7 +92,7 @@ class RulesConfig(_Section):
     key_periods: KeyPeriodConfig = KeyPeriodConfig()
 
 
-class HubConfig(_Section):
+class HubConfig(Section):
     data_dir: Path = Field(default_factory=data_home)
     database: DatabaseConfig = DatabaseConfig()
     mqtt: HubMqttConfig = HubMqttConfig()

@@ -1,15 +1,19 @@
-"""Request plumbing shared by the routers: the signed-in principal, CSRF on state changes, the
-client address for the audit log, and access checks that answer 403 (or 404 when even the existence
-of the object is not the caller's business)."""
+"""Request plumbing shared by the routers: the signed-in principal (``PrincipalDep``), CSRF on state
+changes, the client address for the audit log, the query parameters several routes share, and access
+checks that answer 403 (or 404 when even the existence of the object is not the caller's business)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Query, Request
 
 from humiao.hub import access, auth
 from humiao.hub.access import Principal, Target
+
+if TYPE_CHECKING:
+    from humiao.hub.app import Hub
 
 
 def iso(value):
@@ -17,7 +21,7 @@ def iso(value):
     return value.isoformat() if isinstance(value, (datetime, date)) else value
 
 
-def hub_of(request: Request):
+def hub_of(request: Request) -> Hub:
     return request.app.state.hub
 
 
@@ -36,6 +40,13 @@ def principal(request: Request) -> Principal:
     if request.method not in ("GET", "HEAD", "OPTIONS") and not auth.csrf_ok(csrf, request.headers.get("x-csrf-token")):
         raise HTTPException(403, "missing or wrong CSRF token (X-CSRF-Token header)")
     return who
+
+
+# Route parameters (FastAPI ``Annotated`` dependencies and query constraints), declared once:
+PrincipalDep = Annotated[Principal, Depends(principal)]
+"""The signed-in user (401 without a session; 403 on a state change without its CSRF token)."""
+PageLimit = Annotated[int, Query(ge=1, le=1000)]
+"""``limit`` of a list: 1 … 1000 rows (each route gives its own default)."""
 
 
 def require(who: Principal, permission: str, target: Target | None = None, hide: bool = False) -> None:

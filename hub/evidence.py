@@ -9,8 +9,9 @@ the access matrix, the reason audited first; hub/api_alarms.py) or from an opera
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from humiao.hub.tables import Alarm, Alert, Evidence, EvidenceRequest
@@ -56,10 +57,15 @@ def request(session: Session, publish, event_id: str, reason: str, requested_by:
 def purge_expired(session: Session, now: datetime | None = None) -> int:
     """Drop the ciphertext of crops past retention that no case holds; the row (hashes, times) stays."""
     now = now or datetime.now(UTC)
-    result = session.execute(
-        update(Evidence)
-        .where(Evidence.purge_after <= now, Evidence.held.is_(False), Evidence.ciphertext.is_not(None))
-        .values(ciphertext=None, purged_at=now)
+    # an UPDATE without RETURNING gives a CursorResult, typed as Result by Session.execute: SQLAlchemy's
+    # changelog (2.0.44) says to cast it for rowcount
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(Evidence)
+            .where(Evidence.purge_after <= now, Evidence.held.is_(False), Evidence.ciphertext.is_not(None))
+            .values(ciphertext=None, purged_at=now)
+        ),
     )
     session.commit()
     return result.rowcount

@@ -48,6 +48,8 @@ from humiao.proto.topics import topic as make_topic
 
 log = logging.getLogger("humiao.hub.ingest")
 
+DeviceKey = tuple[str, str, str]  # (district, venue, device), as in the device's topics
+
 
 @dataclass(slots=True)
 class Incoming:
@@ -66,10 +68,10 @@ class Batch:
     alerts: list[dict] = field(default_factory=list)
     id_checks: list[dict] = field(default_factory=list)
     dead: list[dict] = field(default_factory=list)
-    devices: dict[tuple, dict] = field(default_factory=dict)  # status, birth, death: per-device updates
-    seen: dict[tuple, datetime] = field(default_factory=dict)  # every device heard from: last_seen
-    evidence: list[tuple[dict, tuple]] = field(default_factory=list)
-    kinds: Counter = field(default_factory=Counter)
+    devices: dict[DeviceKey, dict] = field(default_factory=dict)  # status, birth, death: per-device updates
+    seen: dict[DeviceKey, datetime] = field(default_factory=dict)  # every device heard from: last_seen
+    evidence: list[tuple[dict, DeviceKey]] = field(default_factory=list)
+    kinds: Counter[str] = field(default_factory=Counter)
 
 
 def _db_reason(err: Exception) -> str:
@@ -127,12 +129,13 @@ class Ingestor:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
-        self.client.reconnect_delay_set(0.5, 10)
+        # paho annotates the delays as int, but they are seconds used in arithmetic: 0.5 s is meant
+        self.client.reconnect_delay_set(0.5, 10)  # type: ignore[arg-type]
         self._queue: queue.Queue[Incoming] = queue.Queue(maxsize=cfg.ingest.queue_max)
         self._stop = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="hub-ingest-writer", daemon=True)
         self.connected = threading.Event()
-        self.stats = Counter()
+        self.stats: Counter[str] = Counter()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -194,9 +197,7 @@ class Ingestor:
 
     def _on_message(self, client, userdata, msg) -> None:
         # blocks when the queue is full: paho stops reading the socket, the broker holds the rest
-        self._queue.put(
-            Incoming(msg.topic, bytes(msg.payload), msg.mid, msg.qos, bool(msg.retain), datetime.now(UTC))
-        )
+        self._queue.put(Incoming(msg.topic, bytes(msg.payload), msg.mid, msg.qos, bool(msg.retain), datetime.now(UTC)))
 
     # -- writer ------------------------------------------------------------------------------
     def _take_batch(self) -> list[Incoming]:
@@ -260,14 +261,14 @@ class Ingestor:
                     )
 
     def _dead_letter(self, item: Incoming, reason: str, detail: str) -> dict:
-        return dict(
-            received_at=item.received_at,
-            topic=item.topic[:1000],
-            reason=reason,
-            detail=detail[:2000],
-            size=len(item.payload),
-            payload_head=item.payload[: self.cfg.ingest.dead_letter_keep_bytes],
-        )
+        return {
+            "received_at": item.received_at,
+            "topic": item.topic[:1000],
+            "reason": reason,
+            "detail": detail[:2000],
+            "size": len(item.payload),
+            "payload_head": item.payload[: self.cfg.ingest.dead_letter_keep_bytes],
+        }
 
     def _commit(self, items: list[Incoming]) -> None:
         started = time.perf_counter()
@@ -279,14 +280,14 @@ class Ingestor:
                 row["stored_at"] = stored_at
             new_alerts = store.alerts(session, batch.alerts)
             new_checks = store.id_checks(session, batch.id_checks)
-            for row, where in batch.evidence:
+            for row, dev in batch.evidence:
                 if store.evidence(session, row):
                     req = session.get(EvidenceRequest, row["request_id"])
                     if req is not None and req.fulfilled_at is None:
                         req.fulfilled_at = stored_at
                 acks.append(
                     (
-                        make_topic(*where, "evidence_ack"),
+                        make_topic(*dev, "evidence_ack"),
                         pb.EvidenceAck(
                             request_id=row["request_id"], event_id=row["event_id"], stored_sha256=row["stored_sha256"]
                         ).SerializeToString(),
@@ -313,7 +314,7 @@ class Ingestor:
 
     def _send_receipts(self, batch: Batch, stored_at: datetime) -> None:
         """Tell each edge which of its alerts are committed (new or repeats): it drops them from its spool."""
-        keys: dict[tuple, list[str]] = {}
+        keys: dict[DeviceKey, list[str]] = {}
         for row in batch.alerts:
             keys.setdefault((row["district_id"], row["venue_id"], row["device_id"]), []).append(row["event_id"])
         for row in batch.id_checks:
@@ -387,7 +388,7 @@ class Ingestor:
         self._seen(batch, dev, item.received_at)
 
     @staticmethod
-    def _seen(batch: Batch, dev: tuple, when: datetime) -> None:
+    def _seen(batch: Batch, dev: DeviceKey, when: datetime) -> None:
         batch.seen[dev] = max(when, batch.seen.get(dev, when))
 
     def _evidence_row(self, msg: pb.Evidence, item: Incoming) -> dict:
@@ -401,15 +402,15 @@ class Ingestor:
         if hashlib.sha256(plain).hexdigest() != msg.plaintext_sha256:
             raise Rejected("invalid", f"evidence for {event_id}: plaintext hash mismatch")
         del plain  # verified, not kept: the crop stays sealed at rest
-        return dict(
-            event_id=event_id,
-            request_id=msg.request_id,
-            ciphertext=msg.ciphertext,
-            cipher=msg.cipher,
-            plaintext_sha256=msg.plaintext_sha256,
-            stored_sha256=hashlib.sha256(msg.ciphertext).hexdigest(),
-            captured_at=ts(msg.captured_at, "captured_at"),
-            received_at=item.received_at,
-            purge_after=item.received_at + timedelta(days=self.cfg.evidence.retention_days),
-            held=False,
-        )
+        return {
+            "event_id": event_id,
+            "request_id": msg.request_id,
+            "ciphertext": msg.ciphertext,
+            "cipher": msg.cipher,
+            "plaintext_sha256": msg.plaintext_sha256,
+            "stored_sha256": hashlib.sha256(msg.ciphertext).hexdigest(),
+            "captured_at": ts(msg.captured_at, "captured_at"),
+            "received_at": item.received_at,
+            "purge_after": item.received_at + timedelta(days=self.cfg.evidence.retention_days),
+            "held": False,
+        }

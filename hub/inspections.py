@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from humiao.config import Section
 from humiao.hub import cases
 from humiao.hub.rules.calendar import HolidayCalendar, Period, holiday_zh
 from humiao.hub.tables import Alarm, Venue
 
 
-class KeyPeriodConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class KeyPeriodConfig(Section):
     periods: list[Period] = Field(default_factory=list, description="◦ extra key periods: school start, exams …")
     lookback_days: int = Field(90, ge=7, le=730)
 
@@ -42,14 +42,14 @@ def inspection_list(
 ) -> list[dict]:
     cfg = cfg or KeyPeriodConfig()
     since = now - dt.timedelta(days=cfg.lookback_days)
-    counts = dict(
-        ((v, verdict), n)
+    counts = {
+        (v, verdict): n
         for v, verdict, n in session.execute(
             select(Alarm.venue_id, Alarm.verdict, func.count())
             .where(Alarm.district_id == district, Alarm.raised_at >= since)
             .group_by(Alarm.venue_id, Alarm.verdict)
         ).all()
-    )
+    }
     out = []
     for venue in session.scalars(select(Venue).where(Venue.district_id == district).order_by(Venue.id)):
         confirmed, suspected = counts.get((venue.id, "confirmed"), 0), counts.get((venue.id, "suspected"), 0)

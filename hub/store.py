@@ -1,5 +1,7 @@
-"""Writes of the ingest batch, idempotent on every backend: ``INSERT … ON CONFLICT DO NOTHING``
-by the unique key, so a redelivered message changes nothing and is counted as a duplicate."""
+"""Writes of the ingest batch, idempotent on every backend (PostgreSQL or SQLite, by the session's
+engine): alerts, ID checks and evidence (and alarms, for hub/alarms.py) by ``INSERT … ON CONFLICT DO
+NOTHING`` on their unique key, so a redelivered message changes nothing and is counted as a duplicate;
+devices by upsert, an older status never overwriting a newer one; dead letters appended."""
 
 from __future__ import annotations
 
@@ -8,23 +10,29 @@ from datetime import UTC, datetime
 
 from sqlalchemy import JSON, Table, TypeDecorator, case, func, or_
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
-from humiao.hub.tables import Alert, DeadLetter, Device, Evidence, IdCheck
+from humiao.hub.tables import Alert, Base, DeadLetter, Device, Evidence, IdCheck
+
+
+def _dialect(session: Session) -> Dialect:
+    """The dialect of the session's engine (``get_bind`` raises when the session has none)."""
+    return session.get_bind().dialect
 
 
 def _insert(session: Session, table: Table):
-    return (postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert)(table)
+    return (postgresql.insert if _dialect(session).name == "postgresql" else sqlite.insert)(table)
 
 
-def insert_new(session: Session, model, rows: list[dict], key: str) -> set[str]:
+def insert_new(session: Session, model: type[Base], rows: list[dict], key: str) -> set[str]:
     """Insert rows whose ``key`` is not stored yet; the keys actually inserted."""
     if not rows:
         return set()
     unique: dict[str, dict] = {}
     for row in rows:
         unique.setdefault(row[key], row)  # the same message twice in one batch
-    if session.bind.dialect.name == "postgresql":
+    if _dialect(session).name == "postgresql":
         return _insert_new_pg(session, model.__table__, list(unique.values()), key)
     column = getattr(model.__table__.c, key)
     # executemany + RETURNING: SQLAlchemy's "insertmanyvalues" batches the rows into few statements
@@ -45,7 +53,7 @@ def _insert_new_pg(session: Session, table: Table, rows: list[dict], key: str) -
     """PostgreSQL: one short statement per batch, ``INSERT … SELECT FROM unnest(<one array per
     column>) ON CONFLICT DO NOTHING RETURNING key``; its text is the same for every batch, so the
     server and the driver reuse its plan and parse."""
-    dialect = session.bind.dialect
+    dialect = _dialect(session)
     names = [c.name for c in table.columns if c.name in rows[0]]
     arrays, selects = [], []
     for i, name in enumerate(names):
@@ -124,7 +132,14 @@ def devices_seen(session: Session, seen: dict[tuple[str, str, str], datetime]) -
         return
     table = Device.__table__
     rows = [
-        dict(key=device_key(*dev), district_id=dev[0], venue_id=dev[1], device_id=dev[2], last_seen=when, online=False)
+        {
+            "key": device_key(*dev),
+            "district_id": dev[0],
+            "venue_id": dev[1],
+            "device_id": dev[2],
+            "last_seen": when,
+            "online": False,
+        }
         for dev, when in sorted(seen.items())
     ]
     stmt = _insert(session, table).values(rows)

@@ -6,6 +6,7 @@ Times are stored as UTC and come back timezone-aware on every backend.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     TypeDecorator,
 )
@@ -45,7 +47,9 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    pass
+    # every model names its __tablename__, so each is mapped to a Table (DeclarativeBase types it as
+    # any FromClause, which has no insert() and is not what the dialects' insert() takes)
+    __table__: ClassVar[Table]
 
 
 class Device(Base):
@@ -266,7 +270,8 @@ class WebSession(Base):
 
 
 class AuditEvent(Base):
-    """Append-only: who viewed or downloaded what (evidence above all), when and why."""
+    """Append-only (written by hub/audit.py): who did what to which object — evidence requests and
+    views above all, sign-ins, report downloads, registry imports — when, why and from where."""
 
     __tablename__ = "audit_events"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)

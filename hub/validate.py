@@ -7,6 +7,7 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal, overload
 
 from google.protobuf.json_format import MessageToDict
 
@@ -43,7 +44,12 @@ def parse(topic_name: str, payload: bytes) -> Parsed | None:
     return Parsed(where, message)
 
 
+@overload
+def ts(value, field: str, required: Literal[True] = True) -> datetime: ...
+@overload
+def ts(value, field: str, required: bool) -> datetime | None: ...
 def ts(value, field: str, required: bool = True) -> datetime | None:
+    """A protobuf Timestamp as an aware UTC datetime; unset: ``Rejected``, or None when not ``required``."""
     if not value.seconds and not value.nanos:
         if required:
             raise Rejected("invalid", f"{field} is missing")
@@ -99,45 +105,45 @@ def alert_row(msg: pb.Alert, where: Topic, received_at: datetime) -> dict:
     first_seen, decided_at = ts(msg.first_seen, "first_seen"), ts(msg.decided_at, "decided_at")
     if decided_at < first_seen:
         raise Rejected("invalid", "decided_at is before first_seen")
-    return dict(
-        event_id=uuid7_text(msg.event_id),
-        district_id=where.district,
-        venue_id=where.venue,
-        device_id=where.device,
-        camera_id=msg.origin.camera_id,
-        track_id=msg.track_id,
-        first_seen=first_seen,
-        decided_at=decided_at,
-        received_at=received_at,
-        age_estimate=float(msg.age_estimate),
-        p_minor=_prob(msg.p_minor, "p_minor"),
-        p_under_threshold=_prob(msg.p_under_threshold, "p_under_threshold"),
-        threshold=float(msg.threshold),
-        decision=pb.Decision.Name(msg.decision).removeprefix("DECISION_").lower(),
-        venue_type=venue_type_name(msg.venue_type),
-        frames_used=msg.frames_used,
-        models=[{"id": m.id, "graph_sha256": m.graph_sha256} for m in msg.models],
-        policy_version=msg.policy_version,
-        evidence_available=msg.evidence_available,
-    )
+    return {
+        "event_id": uuid7_text(msg.event_id),
+        "district_id": where.district,
+        "venue_id": where.venue,
+        "device_id": where.device,
+        "camera_id": msg.origin.camera_id,
+        "track_id": msg.track_id,
+        "first_seen": first_seen,
+        "decided_at": decided_at,
+        "received_at": received_at,
+        "age_estimate": float(msg.age_estimate),
+        "p_minor": _prob(msg.p_minor, "p_minor"),
+        "p_under_threshold": _prob(msg.p_under_threshold, "p_under_threshold"),
+        "threshold": float(msg.threshold),
+        "decision": pb.Decision.Name(msg.decision).removeprefix("DECISION_").lower(),
+        "venue_type": venue_type_name(msg.venue_type),
+        "frames_used": msg.frames_used,
+        "models": [{"id": m.id, "graph_sha256": m.graph_sha256} for m in msg.models],
+        "policy_version": msg.policy_version,
+        "evidence_available": msg.evidence_available,
+    }
 
 
 def idcheck_row(msg: pb.IdCheckOutcome, where: Topic, received_at: datetime) -> dict:
     _origin(msg.origin, where)
-    return dict(
-        check_id=uuid7_text(msg.check_id, "check_id"),
-        event_id=uuid7_text(msg.event_id),
-        district_id=where.district,
-        venue_id=where.venue,
-        device_id=where.device,
-        checked_at=ts(msg.checked_at, "checked_at"),
-        received_at=received_at,
-        result=pb.IdCheckResult.Name(msg.result).removeprefix("ID_CHECK_RESULT_").lower(),
-        age_years=msg.age_years,
-        under_14=msg.under_14,
-        id_keyed_hash=msg.id_keyed_hash,
-        checksum_valid=msg.checksum_valid,
-    )
+    return {
+        "check_id": uuid7_text(msg.check_id, "check_id"),
+        "event_id": uuid7_text(msg.event_id),
+        "district_id": where.district,
+        "venue_id": where.venue,
+        "device_id": where.device,
+        "checked_at": ts(msg.checked_at, "checked_at"),
+        "received_at": received_at,
+        "result": pb.IdCheckResult.Name(msg.result).removeprefix("ID_CHECK_RESULT_").lower(),
+        "age_years": msg.age_years,
+        "under_14": msg.under_14,
+        "id_keyed_hash": msg.id_keyed_hash,
+        "checksum_valid": msg.checksum_valid,
+    }
 
 
 def status_json(msg) -> dict:

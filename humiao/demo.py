@@ -190,10 +190,10 @@ class AlertWatcher:
         )
 
     def _ask_for_crop(self, s: Session, event_id: str) -> None:
+        from humiao.hub import audit
         from humiao.hub.access import Principal
-        from humiao.hub.auth import audit
 
-        audit(
+        audit.record(
             s,
             Principal("ct-demo", "culture_tourism", "demo-district"),
             "evidence.request",

@@ -15,7 +15,9 @@ import datetime as dt
 import logging
 import warnings
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from humiao.config import Section
 
 log = logging.getLogger("humiao.hub.rules")
 
@@ -38,15 +40,13 @@ def holiday_zh(name: str) -> str:
     return HOLIDAY_ZH.get(base, base)
 
 
-class Period(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Period(Section):
     name: str
     start: dt.date
     end: dt.date  # inclusive
 
 
-class CalendarConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class CalendarConfig(Section):
     swapped_days_count_as_holidays: bool = Field(
         False, description="◦ count the swapped days off of an announced holiday block (chinesecalendar) as holidays"
     )

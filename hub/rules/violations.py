@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from humiao.config import Section
 from humiao.hub.rules.calendar import HolidayCalendar
 from humiao.hub.rules.statutes import Department, MinorRule, VenueRule, rule_for
 
@@ -34,8 +35,7 @@ class Status(StrEnum):
     CONFIRMED = "confirmed"
 
 
-class ViolationConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ViolationConfig(Section):
     id_check_window_min: float = Field(10.0, gt=0, description="◦ an alert with no ID check after this is suspected")
     timezone: str = Field("Asia/Shanghai", description="local time for the calendar")
     esports_whole_hotel: bool = Field(False, description="e-sports hotel with e-sports rooms only (no minors at all)")
@@ -95,7 +95,8 @@ def decide(
     say(
         f"alert at {local:%Y-%m-%d %H:%M} ({cfg.timezone}), {rule.name_en} ({rule.name_zh}): "
         "the person looked under the venue's challenge age; staff were asked to check ID",
-        f"{local:%Y-%m-%d %H:%M}（{cfg.timezone}）{rule.name_zh}预警：此人看起来低于场所的核验年龄，已提示工作人员查验身份证件",
+        f"{local:%Y-%m-%d %H:%M}（{cfg.timezone}）{rule.name_zh}预警："
+        "此人看起来低于场所的核验年龄，已提示工作人员查验身份证件",
     )
 
     if outcome is None or outcome.result == "not_checked":

@@ -43,20 +43,20 @@ def add_check(s, event_id, result, at, age=16):
     store.id_checks(
         s,
         [
-            dict(
-                check_id=str(uuid7()),
-                event_id=event_id,
-                district_id="d1",
-                venue_id="venue1",
-                device_id="edge1",
-                checked_at=at,
-                received_at=at,
-                result=result,
-                age_years=age,
-                under_14=age < 14,
-                id_keyed_hash="h",
-                checksum_valid=True,
-            )
+            {
+                "check_id": str(uuid7()),
+                "event_id": event_id,
+                "district_id": "d1",
+                "venue_id": "venue1",
+                "device_id": "edge1",
+                "checked_at": at,
+                "received_at": at,
+                "result": result,
+                "age_years": age,
+                "under_14": age < 14,
+                "id_keyed_hash": "h",
+                "checksum_valid": True,
+            }
         ],
     )
 

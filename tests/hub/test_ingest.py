@@ -43,7 +43,7 @@ class Stream:
         self.thread = threading.Thread(target=self._feed, daemon=True)
 
     def _feed(self) -> None:
-        for i in range(self.n):
+        for _ in range(self.n):
             topic, payload, eid = wire.alert()
             self.spool.put(eid, "alert", topic, payload)
             self.sent.append(eid)

@@ -11,11 +11,14 @@ from humiao.hub.tables import Venue
 
 pytestmark = pytest.mark.services
 
-VENUES = """\ufeffid,name,venue_type,district_id,address,lat,lon,licence_no,credit_code,operator,legal_representative,sign_posted,sign_checked_on,dishonest_list
-ktv-golden,金色年华KTV,ktv,xuhui,漕溪北路 1 号,31.19000,121.43700,WH-2024-001,91310104MA1FL0XX3X,金色年华娱乐有限公司,张三,true,2026-10-01,false
-cafe-7,七号网咖,internet_cafe,xuhui,,31.20000,121.44000,WB-88,,,,false,,true
-arcade-x,X 游艺,arcade,minhang,,,,,,,,false,,false
-"""
+VENUES = (
+    "\ufeffid,name,venue_type,district_id,address,lat,lon,licence_no,credit_code,operator,legal_representative,"
+    "sign_posted,sign_checked_on,dishonest_list\n"
+    "ktv-golden,金色年华KTV,ktv,xuhui,漕溪北路 1 号,31.19000,121.43700,WH-2024-001,91310104MA1FL0XX3X,"
+    "金色年华娱乐有限公司,张三,true,2026-10-01,false\n"
+    "cafe-7,七号网咖,internet_cafe,xuhui,,31.20000,121.44000,WB-88,,,,false,,true\n"
+    "arcade-x,X 游艺,arcade,minhang,,,,,,,,false,,false\n"
+)
 SCHOOLS = """id,name,district_id,lat,lon
 school-1,徐汇中学,xuhui,31.1915,121.437
 """

@@ -30,20 +30,20 @@ def hub(seeded_hub):
         store.id_checks(
             s,
             [
-                dict(
-                    check_id=str(uuid7()),
-                    event_id=alarm.event_id,
-                    district_id="d1",
-                    venue_id="ktv1",
-                    device_id="edge1",
-                    checked_at=now,
-                    received_at=now,
-                    result="minor_admitted",
-                    age_years=15,
-                    under_14=False,
-                    id_keyed_hash="secret-hash",
-                    checksum_valid=True,
-                )
+                {
+                    "check_id": str(uuid7()),
+                    "event_id": alarm.event_id,
+                    "district_id": "d1",
+                    "venue_id": "ktv1",
+                    "device_id": "edge1",
+                    "checked_at": now,
+                    "received_at": now,
+                    "result": "minor_admitted",
+                    "age_years": 15,
+                    "under_14": False,
+                    "id_keyed_hash": "secret-hash",
+                    "checksum_valid": True,
+                }
             ],
         )
         alarms.evaluate(s, now=now)
