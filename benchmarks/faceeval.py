@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from humiao.edge.age import AgeEstimator
+from humiao.edge.age import Estimator
 from humiao.edge.config import EdgeConfig
 from humiao.edge.detect import FaceDetector
 from humiao.edge.pipeline import estimate_ages, observe_face
@@ -58,7 +58,7 @@ def views(frame: np.ndarray, n: int, seed: int) -> list[np.ndarray]:
 
 
 class FaceEvaluator:
-    def __init__(self, cfg: EdgeConfig, detector: FaceDetector, landmarks, estimator: AgeEstimator):
+    def __init__(self, cfg: EdgeConfig, detector: FaceDetector, landmarks, estimator: Estimator):
         self.cfg = cfg
         self.detector = detector
         self.landmarks = landmarks
@@ -70,7 +70,7 @@ class FaceEvaluator:
             return None
         frame = scene(rgb)
         rec = Record(item, detected=False)
-        chips, weights, frames, dets_used = [], [], [], []
+        faces, weights = [], []
         seed = int(bucket(str(item.path), "views") * 2**31)
         for view in views(frame, n_views, seed):
             dets = self.detector.detect(view)
@@ -80,12 +80,10 @@ class FaceEvaluator:
             seen = observe_face(view, det, self.landmarks, self.cfg.quality)
             if seen is None:
                 continue
-            chips.append(seen[0])
+            faces.append(seen[0])
             weights.append(seen[1].weight)
-            frames.append(view)
-            dets_used.append(det)
-        if chips:
+        if faces:
             rec.detected = True
-            rec.probs = list(estimate_ages(self.estimator, frames, dets_used, chips))
+            rec.probs = list(estimate_ages(self.estimator, faces))
             rec.weights = weights
         return rec

@@ -29,7 +29,19 @@ def flag_rates(flagged: np.ndarray, true: np.ndarray) -> dict[str, float | None]
 
 def operating_threshold(p_minor: np.ndarray, true: np.ndarray, target: float) -> float:
     """Largest P(minor) cut that still flags at least ``target`` of the minors."""
-    p = np.sort(p_minor[true < 18])
+    return _cut(p_minor[true < 18], target)
+
+
+def operating_cut(p_minor: np.ndarray, true: np.ndarray, minors: float = 0.99, teens: float = 0.97) -> float:
+    """Largest P(minor) cut that flags at least ``minors`` of the under-18s and ``teens`` of the
+    13-17-year-olds (the targets both; a data set of mostly small children would otherwise set a
+    cut that misses the teenagers who actually come to a venue's door)."""
+    teen = (true >= 13) & (true < 18)
+    return min(_cut(p_minor[true < 18], minors), _cut(p_minor[teen], teens))
+
+
+def _cut(p: np.ndarray, target: float) -> float:
+    p = np.sort(p)
     if len(p) == 0:
         return 0.5
     k = int(np.floor((1 - target) * len(p)))

@@ -87,7 +87,7 @@ def model_refs(cfg: EdgeConfig) -> list[tuple[str, str]]:
     ids: list[str] = [cfg.models.detector if cfg.models.pack == "default" else "insightface-scrfd"]
     if cfg.models.landmarks == "facemesh":
         ids.append("facemesh-landmarks")
-    ids.append(cfg.models.age)
+    ids.extend(cfg.models.ensemble if cfg.models.age == "ensemble" else [cfg.models.age])
     known = manifests()
     return [(i, known[i].prepared.graph_sha256 if i in known else "") for i in ids]
 

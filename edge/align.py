@@ -22,8 +22,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from humiao.edge.calibration import CALIBRATION_DIR
+
 CHIP_SIZE = 64
-CALIBRATION_DIR = Path(__file__).resolve().parent.parent / "models" / "calibration"
 SOURCES = ("facemesh", "blazeface")
 
 

@@ -22,11 +22,25 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 
-DEFAULT_FILE = Path(__file__).resolve().parent.parent / "models" / "calibration" / "age_calibration.json"
+CALIBRATION_DIR = Path(str(files("humiao.models") / "calibration"))
+# The ensemble's members and weights, chosen by cross-dataset validation (benchmarks.age_select);
+# the shipped ensemble calibrations are fitted for exactly these.
+DEFAULT_ENSEMBLE: dict[str, float] = {"cydral-age-v1": 0.3, "faceapi-agegender": 0.7}
+ENSEMBLE_MEMBERS = ("cydral-age-v1", "faceapi-agegender")
+PROFILES = ("east-asian", "all")
+
+
+def shipped_file(age_model: str, profile: str) -> Path:
+    """The shipped calibration of an age model (or "ensemble") for a population profile."""
+    return CALIBRATION_DIR / f"age_{age_model}_{profile}.json"
+
+
+DEFAULT_FILE = shipped_file("ensemble", "east-asian")
 AGES = np.arange(0, 91, dtype=np.float64)  # the prior's support, in years (a = 90 stands for 90+)
 _X = np.log1p(AGES + 0.5)  # log(1 + age) at each year's middle
 
@@ -104,6 +118,31 @@ class AgeCalibration:
             )
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise ValueError(f"calibration file {path}: {err}; run `python -m benchmarks.calibrate`") from err
+
+
+def for_models(
+    age_model: str, profile: str, members: dict[str, float] | None = None, path: Path | None = None
+) -> AgeCalibration:
+    """The calibration a configuration asks for: ``path`` if given, else the shipped file of the
+    age model and profile. An ensemble's calibration must have been fitted for its members and
+    weights (recorded in the file's meta); anything else is refused with the way to fit one."""
+    target = Path(path) if path else shipped_file(age_model, profile)
+    refit = (
+        f"fit one with `python -m benchmarks.calibrate --config EDGE.yaml --profile {profile} --out FILE` "
+        "and set fusion.calibration_file"
+    )
+    if path is None and not target.is_file():
+        raise ValueError(f"no shipped calibration for models.age {age_model!r} and profile {profile!r}: {refit}")
+    cal = AgeCalibration.load(target)
+    if age_model == "ensemble":
+        fitted = (cal.meta or {}).get("ensemble")
+        wanted = {k: round(v / sum((members or {}).values()), 4) for k, v in (members or {}).items()}
+        got = {k: round(v / sum(fitted.values()), 4) for k, v in fitted.items()} if fitted else None
+        if got != wanted:
+            raise ValueError(
+                f"calibration {target} was fitted for the ensemble {got}, the configuration has {wanted}: {refit}"
+            )
+    return cal
 
 
 def fit(

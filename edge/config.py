@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from humiao.config import Section
+from humiao.edge.calibration import DEFAULT_ENSEMBLE, ENSEMBLE_MEMBERS
 from humiao.edge.evidence import EvidenceConfig
 from humiao.edge.motion import MotionConfig
 from humiao.edge.policy import PolicyConfig
@@ -26,9 +27,27 @@ class ModelsConfig(Section):
     landmarks: Literal["facemesh", "blazeface"] = Field(
         "facemesh", description="alignment landmarks: FaceMesh eye corners (precise) or detector keypoints (cheaper)"
     )
-    age: Literal["cydral-age-v1", "insightface-genderage"] = Field(
-        "cydral-age-v1", description="insightface-genderage needs pack 'insightface' and its own calibration file"
+    age: Literal["ensemble", "cydral-age-v1", "faceapi-agegender", "insightface-genderage"] = Field(
+        "ensemble",
+        description="ensemble: the members below, mixed; insightface-genderage needs pack 'insightface' and its "
+        "own calibration file",
     )
+    ensemble: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_ENSEMBLE),
+        description="age model (cydral-age-v1, faceapi-agegender) → weight in the ensemble; the shipped "
+        "calibrations are fitted for the default weights",
+    )
+
+    @field_validator("ensemble")
+    @classmethod
+    def _known_members(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = set(v) - set(ENSEMBLE_MEMBERS)
+        if unknown or not v:
+            raise ValueError(f"members must be some of {', '.join(ENSEMBLE_MEMBERS)} (got {', '.join(sorted(v))})")
+        if min(v.values()) <= 0:
+            raise ValueError("every member's weight must be positive")
+        return v
+
     threads: int = Field(1, ge=1, le=16, description="onnxruntime threads per model")
     mode: Literal["production", "evaluation"] = Field(
         "production", description="production refuses model packs whose licence forbids commercial use"
@@ -60,6 +79,10 @@ class FusionConfig(Section):
     method: Literal["quality", "mean", "best"] = "quality"
     max_observations: int = Field(24, ge=1, le=500, description="frames kept per track (lowest quality dropped)")
     flip: bool = Field(True, description="also score the mirrored chip and average")
+    calibration_profile: Literal["east-asian", "all"] = Field(
+        "east-asian",
+        description="the population the calibration is fitted on: east-asian (deployments in China) or all faces",
+    )
     calibration_file: Path | None = Field(
         None, description="default: the shipped models/calibration/age_calibration.json"
     )

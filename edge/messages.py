@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from humiao.edge.config import EdgeConfig
+from humiao.edge.pipeline import calibration_name
 from humiao.edge.types import AgeDecision
 from humiao.proto import humiao_v1_pb2 as pb
 from humiao.proto.topics import topic
@@ -61,6 +62,7 @@ class Messages:
             models=self.models,
             policy_version=self.cfg.policy.version,
             evidence_available=evidence,
+            calibration=calibration_name(self.cfg),
         )
         _stamp(msg.first_seen, first_seen)
         _stamp(msg.decided_at, decided_at)

@@ -16,9 +16,9 @@ from typing import Literal
 
 import numpy as np
 
-from humiao.edge.age import AgeEstimator, GenderAgeEstimator, build_age_estimator
+from humiao.edge.age import N_AGES, Estimator, GenderAgeEstimator, build_age_estimator
 from humiao.edge.align import align
-from humiao.edge.calibration import AgeCalibration
+from humiao.edge.calibration import AgeCalibration, for_models
 from humiao.edge.config import EdgeConfig
 from humiao.edge.detect import FaceDetector, build_detector
 from humiao.edge.fuse import fuse
@@ -26,7 +26,7 @@ from humiao.edge.landmarks import Landmarks, build_landmarks
 from humiao.edge.policy import alert_due, confident, decide
 from humiao.edge.quality import QualityConfig, assess
 from humiao.edge.track import Tracker
-from humiao.edge.types import AgeDecision, Detection, FaceObservation, Quality, TrackState
+from humiao.edge.types import AgeDecision, Detection, FaceObservation, FaceView, Quality, TrackState
 from humiao.models.errors import ModelError
 
 
@@ -56,11 +56,11 @@ class StageTimer:
         return {s: 1000 * self.total[s] / max(self.count[s], 1) for s in self.total}
 
 
-def build_stages(cfg: EdgeConfig) -> tuple[FaceDetector, Landmarks, AgeEstimator | GenderAgeEstimator]:
+def build_stages(cfg: EdgeConfig) -> tuple[FaceDetector, Landmarks, Estimator]:
     """(detector, landmarks, age estimator) as configured; models are prepared on first use."""
     m, d = cfg.models, cfg.detector
     detector: FaceDetector
-    age: AgeEstimator | GenderAgeEstimator
+    age: Estimator
     if m.pack == "insightface":
         from humiao.edge.detect import InsightFaceDetector
         from humiao.edge.packs import find_model
@@ -77,7 +77,7 @@ def build_stages(cfg: EdgeConfig) -> tuple[FaceDetector, Landmarks, AgeEstimator
         if m.age == "insightface-genderage":
             age = GenderAgeEstimator(find_model(pack, "genderage"))
         else:
-            age = build_age_estimator(m.age, flip=cfg.fusion.flip, threads=m.threads)
+            age = build_age_estimator(m.age, flip=cfg.fusion.flip, threads=m.threads, members=m.ensemble)
     else:
         detector = build_detector(
             m.detector,
@@ -88,19 +88,32 @@ def build_stages(cfg: EdgeConfig) -> tuple[FaceDetector, Landmarks, AgeEstimator
             tile_overlap=d.tile_overlap,
             min_face_px=d.min_face_px,
         )
-        age = build_age_estimator(m.age, flip=cfg.fusion.flip, threads=m.threads)
+        age = build_age_estimator(m.age, flip=cfg.fusion.flip, threads=m.threads, members=m.ensemble)
     return detector, build_landmarks(m.landmarks, threads=m.threads), age
+
+
+def calibration_for(cfg: EdgeConfig) -> AgeCalibration:
+    """The configured calibration: the shipped one for the age model and profile, or the file given."""
+    m, f = cfg.models, cfg.fusion
+    return for_models(m.age, f.calibration_profile, m.ensemble, f.calibration_file)
+
+
+def calibration_name(cfg: EdgeConfig) -> str:
+    """How alerts name the calibration behind their probabilities: model/profile, or the file's name."""
+    f = cfg.fusion
+    return f.calibration_file.name if f.calibration_file else f"{cfg.models.age}/{f.calibration_profile}"
 
 
 def observe_face(
     frame_rgb: np.ndarray, det: Detection, landmarks, quality: QualityConfig
-) -> tuple[np.ndarray, Quality] | None:
-    """One detection's aligned chip and quality, or None when the landmark model sees no face there."""
+) -> tuple[FaceView, Quality] | None:
+    """One detection as the age estimators see it, and its quality; None when the landmark model
+    sees no face there."""
     points, presence = landmarks.landmarks(frame_rgb, det)
     if presence < quality.min_presence:
         return None  # a false detection
     chip = align(frame_rgb, points, landmarks.source)
-    return chip, assess(det, chip, quality)
+    return FaceView(frame_rgb, det, points, chip), assess(det, chip, quality)
 
 
 def face_crop(frame_rgb: np.ndarray, box: np.ndarray, margin: float = 0.4) -> np.ndarray:
@@ -113,22 +126,18 @@ def face_crop(frame_rgb: np.ndarray, box: np.ndarray, margin: float = 0.4) -> np
     return frame_rgb[y1 : max(y2, y1 + 1), x1 : max(x2, x1 + 1)].copy()
 
 
-def estimate_ages(age, frames: list[np.ndarray], detections: list[Detection], chips: list[np.ndarray]) -> np.ndarray:
-    """(N, 81) age distributions, one per detection (``frames[i]`` is the frame of detection i):
-    from our aligned chips, or from the frames for estimators that crop faces their own way
-    (insightface genderage)."""
-    if not chips:
-        return np.zeros((0, 81), dtype=np.float32)
-    if isinstance(age, GenderAgeEstimator):
-        return age.predict_faces(frames, detections)
-    return age.predict(np.stack(chips))
+def estimate_ages(age: Estimator, faces: list[FaceView]) -> np.ndarray:
+    """(N, 81) age distributions, one per face, in one batch."""
+    if not faces:
+        return np.zeros((0, N_AGES), dtype=np.float32)
+    return age.predict_faces(faces)
 
 
 class VisionPipeline:
     def __init__(self, cfg: EdgeConfig):
         self.cfg = cfg
         self.detector, self.landmarks, self.age = build_stages(cfg)
-        self.calibration = AgeCalibration.load(cfg.fusion.calibration_file)
+        self.calibration = calibration_for(cfg)
         self.tracker = Tracker(cfg.tracker)
         self.timer = StageTimer()
         self._decided: set[int] = set()
@@ -147,19 +156,19 @@ class VisionPipeline:
         self.timer.add("detect", t1 - t0)
         self.timer.add("track", t2 - t1)
 
-        chips, owners = [], []
+        faces, owners = [], []
         for track, det in pairs:
             if track.track_id in self._decided:
                 continue  # this visit is decided (once per visit): no more face work for it
             seen = observe_face(frame_rgb, det, self.landmarks, self.cfg.quality)
             if seen is None:
                 continue
-            chips.append(seen[0])
+            faces.append(seen[0])
             owners.append((track, det, seen[1]))
         t3 = clock()
-        probs = estimate_ages(self.age, [frame_rgb] * len(owners), [det for _t, det, _q in owners], chips)
+        probs = estimate_ages(self.age, faces)
         t4 = clock()
-        if chips:
+        if faces:
             self.timer.add("align", t3 - t2)
             self.timer.add("age", t4 - t3)
 

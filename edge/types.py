@@ -25,6 +25,18 @@ class Detection:
 
 
 @dataclass(slots=True)
+class FaceView:
+    """One detected face as each age estimator needs it, for one frame's batch only: the frame
+    (estimators that crop their own way), the detection, the landmark points in frame pixels and
+    the aligned 64×64 chip. Nothing here outlives the frame's processing."""
+
+    frame: np.ndarray  # RGB, the whole frame (memory only)
+    detection: Detection
+    points: np.ndarray  # (P, 2) landmark points in frame pixels (FaceMesh: 468; detector keypoints: 6)
+    chip: np.ndarray  # (64, 64, 3) uint8 RGB, aligned to dlib's chip
+
+
+@dataclass(slots=True)
 class Quality:
     face_px: float  # inter-ocular-based face size in pixels
     sharpness: float  # variance of the Laplacian on the chip

@@ -40,6 +40,7 @@ ALERT_FIELDS = (
     "models",
     "policy_version",
     "evidence_available",
+    "calibration",
 )
 
 

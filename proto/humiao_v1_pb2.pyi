@@ -96,7 +96,7 @@ class ModelRef(_message.Message):
     def __init__(self, id: _Optional[str] = ..., graph_sha256: _Optional[str] = ...) -> None: ...
 
 class Alert(_message.Message):
-    __slots__ = ("event_id", "origin", "track_id", "first_seen", "decided_at", "age_estimate", "p_minor", "p_under_threshold", "threshold", "decision", "venue_type", "frames_used", "models", "policy_version", "evidence_available")
+    __slots__ = ("event_id", "origin", "track_id", "first_seen", "decided_at", "age_estimate", "p_minor", "p_under_threshold", "threshold", "decision", "venue_type", "frames_used", "models", "policy_version", "evidence_available", "calibration")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
     TRACK_ID_FIELD_NUMBER: _ClassVar[int]
@@ -112,6 +112,7 @@ class Alert(_message.Message):
     MODELS_FIELD_NUMBER: _ClassVar[int]
     POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
     EVIDENCE_AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    CALIBRATION_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     origin: Origin
     track_id: int
@@ -127,7 +128,8 @@ class Alert(_message.Message):
     models: _containers.RepeatedCompositeFieldContainer[ModelRef]
     policy_version: str
     evidence_available: bool
-    def __init__(self, event_id: _Optional[str] = ..., origin: _Optional[_Union[Origin, _Mapping]] = ..., track_id: _Optional[int] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., age_estimate: _Optional[float] = ..., p_minor: _Optional[float] = ..., p_under_threshold: _Optional[float] = ..., threshold: _Optional[float] = ..., decision: _Optional[_Union[Decision, str]] = ..., venue_type: _Optional[_Union[VenueType, str]] = ..., frames_used: _Optional[int] = ..., models: _Optional[_Iterable[_Union[ModelRef, _Mapping]]] = ..., policy_version: _Optional[str] = ..., evidence_available: _Optional[bool] = ...) -> None: ...
+    calibration: str
+    def __init__(self, event_id: _Optional[str] = ..., origin: _Optional[_Union[Origin, _Mapping]] = ..., track_id: _Optional[int] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., age_estimate: _Optional[float] = ..., p_minor: _Optional[float] = ..., p_under_threshold: _Optional[float] = ..., threshold: _Optional[float] = ..., decision: _Optional[_Union[Decision, str]] = ..., venue_type: _Optional[_Union[VenueType, str]] = ..., frames_used: _Optional[int] = ..., models: _Optional[_Iterable[_Union[ModelRef, _Mapping]]] = ..., policy_version: _Optional[str] = ..., evidence_available: _Optional[bool] = ..., calibration: _Optional[str] = ...) -> None: ...
 
 class EvidenceRequest(_message.Message):
     __slots__ = ("request_id", "event_id", "reason", "requested_by", "requested_at")

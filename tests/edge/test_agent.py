@@ -90,7 +90,13 @@ def test_child_alert_reaches_the_hub_once_and_its_evidence_on_request(shared_fac
             a = alerts[0]
             assert (a.district_id, a.venue_id, a.device_id, a.venue_type) == ("d9", "cafe-7", "door-1", "internet_cafe")
             assert a.decision == "check_id" and a.age_estimate < 14 and a.evidence_available
-            assert {m["id"] for m in a.models} == {"blazeface-full-range", "facemesh-landmarks", "cydral-age-v1"}
+            assert {m["id"] for m in a.models} == {
+                "blazeface-full-range",
+                "facemesh-landmarks",
+                "cydral-age-v1",
+                "faceapi-agegender",
+            }
+            assert a.calibration == "ensemble/east-asian"  # the population profile behind P(minor)
             assert all(len(m["graph_sha256"]) == 64 for m in a.models)
 
         from humiao.hub.tables import Alarm  # the rules made it an alarm: no ID check recorded yet

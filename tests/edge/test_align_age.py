@@ -93,3 +93,75 @@ def test_chip_transform_uses_landmarks(full_range, astronaut):
     eye_mid = det.keypoints[:2].mean(0)
     mapped = m[:, :2] @ eye_mid + m[:, 2]
     assert 25 < mapped[0] < 38 and 12 < mapped[1] < 25  # eyes land in the upper middle of the chip
+
+
+def _faces(full_range, mesh, *images):
+    from humiao.edge.pipeline import observe_face
+    from humiao.edge.quality import QualityConfig
+
+    out = []
+    for img in images:
+        for det in full_range.detect(img):
+            seen = observe_face(img, det, mesh, QualityConfig())
+            if seen is not None:
+                out.append(seen[0])
+    return out
+
+
+@pytest.fixture(scope="module")
+def faceapi():
+    from humiao.edge.age import build_age_estimator
+
+    return build_age_estimator("faceapi-agegender")
+
+
+def test_faceapi_estimates_adults_as_adults_on_its_own_crop(faceapi, full_range, mesh, group_photo, astronaut):
+    faces = _faces(full_range, mesh, group_photo, astronaut)
+    assert len(faces) == 7
+    crop = faceapi.crop(faces[-1])
+    assert crop.shape == (112, 112, 3) and crop.dtype == np.uint8
+    ages = faceapi.regress(faces)
+    # seven adults; face-api alone takes the small faces of the group photo for younger than they are
+    # (the ensemble and the calibration are what the product decides on), never for children
+    assert np.median(ages) > 21 and (ages > 14).all() and (ages < 65).all(), ages
+    probs = faceapi.predict_faces(faces)
+    assert probs.shape == (7, 81)
+    np.testing.assert_allclose(expected_age(probs), ages, atol=0.05)  # a narrow distribution centred on it
+
+
+def test_faceapi_crop_follows_the_face_and_is_black_outside_the_frame(faceapi, full_range, mesh, astronaut):
+    face = _faces(full_range, mesh, astronaut)[0]
+    x1, y1, x2, y2 = faceapi.face_box(face)
+    assert x1 < face.points[:, 0].mean() < x2 and y1 < face.points[:, 1].mean() < y2
+    x0, y0 = int(x1), int(y1)  # a frame that starts at the face's top-left corner
+    corner = face.__class__(face.frame[y0:, x0:].copy(), face.detection, face.points - [x0, y0], face.chip)
+    crop = faceapi.crop(corner, dx=-0.2, dy=-0.2)  # the crop reaches past the frame's top-left edge
+    assert crop[:10, :10].max() == 0 and crop[60:, 60:].mean() > 20
+
+
+def test_the_ensemble_mixes_its_members_so_its_expected_age_is_their_weighted_mean(
+    faceapi, age_model, full_range, mesh, group_photo
+):
+    from humiao.edge.age import EnsembleEstimator, build_age_estimator
+
+    faces = _faces(full_range, mesh, group_photo)
+    ens = EnsembleEstimator([(age_model, 3.0), (faceapi, 1.0)])
+    want = 0.75 * expected_age(age_model.predict_faces(faces)) + 0.25 * expected_age(faceapi.predict_faces(faces))
+    np.testing.assert_allclose(expected_age(ens.predict_faces(faces)), want, atol=1e-4)
+    assert ens.predict_faces(faces).sum(1) == pytest.approx(np.ones(len(faces)), abs=1e-4)
+    with pytest.raises(ValueError, match="needs members"):
+        build_age_estimator("ensemble")
+    with pytest.raises(ValueError, match="positive weights"):
+        EnsembleEstimator([(age_model, 0.0)])
+
+
+def test_a_calibration_for_other_ensemble_weights_is_refused():
+    from humiao.edge.calibration import DEFAULT_ENSEMBLE, for_models
+
+    cal = for_models("ensemble", "east-asian", dict(DEFAULT_ENSEMBLE))
+    assert cal.meta["ensemble"] and 0 < cal.operating_p_minor < 1
+    other = {k: (3.0 if i == 0 else 1.0) for i, k in enumerate(DEFAULT_ENSEMBLE)}
+    with pytest.raises(ValueError, match="fitted for the ensemble .* benchmarks.calibrate"):
+        for_models("ensemble", "east-asian", other)
+    with pytest.raises(ValueError, match="no shipped calibration for models.age 'faceapi-agegender'"):
+        for_models("faceapi-agegender", "nowhere")

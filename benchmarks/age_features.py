@@ -1,0 +1,130 @@
+"""Each age model's raw output for every labelled photo, once, so that ensembles, weights, cuts,
+calibration profiles and test-time augmentation can be compared without running the models again.
+
+    python -m benchmarks.age_features --data ../shared/data/faces/fgnet --out artifacts/bench/features_fgnet.npz
+
+Every photo goes through the product's own stages (``datasets.scene`` → detect → landmarks →
+align → quality), then each age model sees the same face: Cydral's expected age (flip-averaged,
+as shipped), face-api's regressed age (flip-averaged) on the shipped crop and on shifted / scaled
+crops (test-time augmentation candidates). With ``--views N`` each photo becomes a simulated track
+(``faceeval.views``) and the per-frame outputs and quality weights are kept, so fusion is exact:
+the quality-weighted mean of per-frame expected ages is the expected age of the fused mixture.
+The arrays also record the subject-disjoint split (fit/test) and, where the data set says, race.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from pathlib import Path
+
+import numpy as np
+
+from humiao.config import load_config
+from humiao.edge.age import AgeEstimator, FaceApiEstimator, build_age_estimator, expected_age
+from humiao.edge.config import EdgeConfig
+from humiao.edge.detect import build_detector
+from humiao.edge.landmarks import build_landmarks
+from humiao.edge.pipeline import observe_face
+
+from benchmarks.datasets import bucket, load_labels, scene, shuffled, split
+from benchmarks.faceeval import views
+
+# face-api crop variants (dx, dy, scale in crop widths): index 0 is the shipped crop
+CROPS = (
+    (0.0, 0.0, 1.0),
+    (-0.05, 0.0, 1.0),
+    (0.05, 0.0, 1.0),
+    (0.0, -0.05, 1.0),
+    (0.0, 0.05, 1.0),
+    (0.0, 0.0, 0.9),
+    (0.0, 0.0, 1.1),
+)
+
+
+def races(folder: Path) -> dict[str, str]:
+    """file → race, from the data set's attributes.csv (UTKFace), else nothing."""
+    path = folder / "attributes.csv"
+    if not path.is_file():
+        return {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        return {row["file"]: row.get("race", "") for row in csv.DictReader(fh)}
+
+
+def extract(folder: Path, cfg: EdgeConfig, n_views: int, limit: int | None = None) -> dict[str, np.ndarray]:
+    detector = build_detector(
+        cfg.models.detector,
+        threads=1,
+        score_threshold=cfg.detector.score_threshold,
+        nms_iou=cfg.detector.nms_iou,
+        tiles=cfg.detector.tiles,
+        tile_overlap=cfg.detector.tile_overlap,
+        min_face_px=cfg.detector.min_face_px,
+    )
+    landmarks = build_landmarks(cfg.models.landmarks)
+    cydral = build_age_estimator("cydral-age-v1")
+    faceapi = build_age_estimator("faceapi-agegender")
+    assert isinstance(cydral, AgeEstimator) and isinstance(faceapi, FaceApiEstimator)
+    items = load_labels(folder)
+    fit, _test = split(items)
+    fit_paths = {str(it.path) for it in fit}
+    race_of = races(folder)
+    if limit:
+        items = shuffled(items)[:limit]
+    n, v = len(items), n_views
+    out = {
+        "path": np.array([str(it.path.relative_to(folder)) for it in items]),
+        "age": np.array([it.age for it in items], dtype=np.float64),
+        "subject": np.array([it.subject for it in items]),
+        "fit": np.array([str(it.path) in fit_paths for it in items]),
+        "race": np.array([race_of.get(str(it.path.relative_to(folder)), "") for it in items]),
+        "seen": np.zeros((n, v), dtype=bool),  # the face was detected and confirmed in this view
+        "weight": np.zeros((n, v), dtype=np.float64),
+        "cydral": np.full((n, v), np.nan),
+        "faceapi": np.full((n, v, len(CROPS)), np.nan),
+    }
+    for i, item in enumerate(items):
+        rgb = item.load_rgb()
+        if rgb is None:
+            continue
+        frames = views(scene(rgb), v, int(bucket(str(item.path), "views") * 2**31))
+        for j, frame in enumerate(frames):
+            dets = detector.detect(frame)
+            if not dets:
+                continue
+            det = max(dets, key=lambda d: d.width * d.height)
+            seen = observe_face(frame, det, landmarks, cfg.quality)
+            if seen is None:
+                continue
+            face, quality = seen
+            out["seen"][i, j] = True
+            out["weight"][i, j] = quality.weight
+            out["cydral"][i, j] = float(expected_age(cydral.predict_faces([face]))[0])
+            for k, crop in enumerate(CROPS):
+                faceapi.crops = (crop,)
+                out["faceapi"][i, j, k] = float(faceapi.regress([face])[0])
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, required=True, help="folder with labels.csv")
+    ap.add_argument("--out", type=Path, required=True, help="npz to write")
+    ap.add_argument("--views", type=int, default=1)
+    ap.add_argument("--limit", type=int)
+    ap.add_argument("--config", type=Path)
+    args = ap.parse_args(argv)
+    t0 = time.time()
+    arrays = extract(args.data, load_config(EdgeConfig, args.config), args.views, args.limit)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.out, **arrays)
+    print(
+        f"{args.out}: {len(arrays['age'])} photos, {arrays['seen'].any(1).mean():.1%} detected, "
+        f"{time.time() - t0:.0f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
