@@ -84,7 +84,15 @@ if [ "$ROLE" != edge ]; then
 fi
 
 if [ "$ROLE" != hub ]; then
-  # Models: from PyPI packages only, converted and verified by sha256 (see models/README.md).
+  # Models: from registry packages only (PyPI wheels, face-api's npm package), converted and
+  # verified by sha256 (see models/README.md). npm fetches the face-api tarball once.
+  if ! command -v npm >/dev/null && [ -z "${HUMIAO_NPM_TARBALLS:-}" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+    else
+      echo "npm is missing (sudo apt-get install -y npm): the face-api age model comes from an npm package" >&2
+    fi
+  fi
   .venv/bin/humiao models prepare
 fi
 echo "humiao installed for the role '$ROLE' in $(pwd)/.venv (commands in .venv/bin)"
