@@ -25,7 +25,7 @@ class FusedAge:
     probs: np.ndarray  # (81,)
     age: float  # expected age of the fused distribution (uncalibrated)
     weight: float  # total quality weight behind it
-    frames: int
+    frames: int  # the track's frames behind the estimate (``best`` chose among them)
 
 
 def fuse(probs: np.ndarray, weights: np.ndarray, method: FusionMethod = "quality") -> FusedAge:
@@ -34,11 +34,9 @@ def fuse(probs: np.ndarray, weights: np.ndarray, method: FusionMethod = "quality
     if probs.ndim != 2 or len(probs) == 0:
         raise ValueError("fuse needs at least one (81,) distribution")
     if method == "best":
-        i = int(np.argmax(weights))
-        fused, used = probs[i], 1
+        fused = probs[int(np.argmax(weights))]  # chosen among all the frames: they all stand behind it
     else:
         w = np.ones(len(probs)) if method == "mean" else np.maximum(weights, MIN_WEIGHT)
         fused = (probs * w[:, None]).sum(0) / w.sum()
-        used = len(probs)
     fused = fused / fused.sum()
-    return FusedAge(probs=fused, age=float(expected_age(fused)), weight=float(weights.sum()), frames=used)
+    return FusedAge(probs=fused, age=float(expected_age(fused)), weight=float(weights.sum()), frames=len(probs))

@@ -212,12 +212,9 @@ def test_alert_due_only_for_check_id_and_enough_frames():
     assert alert_due(verdict(True, frames=3), 60.0, cfg)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fusion 'best' reports frames_used=1 (fuse.py), so min_frames (default 3) is never met: with "
-    "fusion.method=best neither confident() nor alert_due() ever fires and a CHECK ID waits for the track's end",
-)
 def test_best_frame_fusion_still_alerts_within_alert_within_s(shipped):
+    """'best' uses one frame's estimate, chosen among all the track's frames: min_frames counts them all
+    (it once counted one, so a CHECK ID with best-frame fusion waited for the track's end)."""
     frames = 5
     d = decide(fuse(np.tile(age_probs(22.0), (frames, 1)), np.ones(frames), "best"), shipped, PolicyConfig())
     assert alert_due(d, track_age_s=5.0, cfg=PolicyConfig())
