@@ -4,7 +4,7 @@ The npm package ships the network as a TF.js weights manifest (name, shape, dtyp
 quantisation of every tensor) and one binary file; the architecture is face-api's TinyXception
 feature extractor with two main blocks, an average pool and a fully connected age regressor:
 
-    RGB 112×112 ─► (x − channel mean) / 256
+    RGB 112×112 ─► (x − channel mean) / 255
       ─► conv 3×3 /2 ─► ReLU ─► reduction block 0 (input not activated) ─► reduction block 1
       ─► main block 0 ─► main block 1 ─► exit reduction block ─► separable conv ─► ReLU
       ─► average pool 7×7 ─► fully connected ─► age (years)
@@ -146,7 +146,7 @@ def build(manifest_json: bytes, weights_bin: bytes) -> onnx.ModelProto:
     """The ONNX graph: input ``image`` [N, 3, 112, 112] RGB 0..255, output ``age`` [N] in years."""
     g = _Graph(read_weights(manifest_json, weights_bin))
     mean = g.const("mean_rgb", np.array(MEAN_RGB, dtype=np.float32).reshape(1, 3, 1, 1))
-    scale = g.const("inv_256", np.array(1.0 / 256.0, dtype=np.float32))
+    scale = g.const("inv_255", np.array(1.0 / 255.0, dtype=np.float32))
     x = g.op("Mul", [g.op("Sub", ["image", mean], "centre"), scale], "scale")
     size = INPUT_SIZE
     x = g.relu(g.conv(x, "entry_flow/conv_in", 2, size))
