@@ -274,6 +274,11 @@ def main(argv: list[str] | None = None) -> int:
             r: {
                 "n": int((races == r).sum()),
                 **flag_rates((p_minor >= cal.operating_p_minor)[races == r], true[races == r]),
+                "p_minor_reliability": {
+                    k: v
+                    for k, v in calibration.reliability(p_minor[races == r], true[races == r] < 18).items()
+                    if k != "table"
+                },
             }
             for r in sorted(set(races))
             if r

@@ -65,9 +65,16 @@ def faceapi_expected(regressed: np.ndarray) -> np.ndarray:
     return expected_age(regressed_distribution(flat, FaceApiEstimator.SPREAD)).reshape(regressed.shape)
 
 
-def load_faces(path: Path) -> Faces:
+def load_faces(path: Path, min_quality: float = 0.0) -> Faces:
+    """One data set's faces from an age_features file; with ``min_quality``, frames below it are left
+    out of a track's fusion (its best frame is always kept)."""
     z = np.load(path)
     seen, weight = z["seen"], z["weight"]
+    if min_quality > 0:
+        best = np.argmax(np.where(seen, weight, -1.0), 1)
+        gate = weight >= min_quality
+        gate[np.arange(len(gate)), best] = True
+        seen = seen & gate
     detected = seen.any(1)
     fa = z["faceapi"]  # (n, views, crops): regressed ages
     models = {
@@ -75,7 +82,7 @@ def load_faces(path: Path) -> Faces:
         "faceapi-agegender": _fused(faceapi_expected(fa[:, :, 0]), weight, seen),
         "faceapi-agegender+tta": _fused(faceapi_expected(fa.mean(2)), weight, seen),
     }
-    name = Path(path).stem.removeprefix("features_")
+    name = Path(path).stem.removeprefix("features_").split("_")[0]
     faces = Faces(name, z["age"], models, z["fit"], z["race"])
     return faces.subset(detected, name)
 
@@ -177,10 +184,24 @@ def profiles(sets: dict[str, Faces], w_cydral: float) -> dict:
     return out
 
 
+def quality_gating(paths: list[Path], w_cydral: float) -> dict:
+    """Fusion lever, on simulated tracks: leave frames below a quality weight out of the fusion."""
+    out = {}
+    for q in (0.0, 0.2, 0.4, 0.6):
+        sets = {f.name: f for f in (load_faces(p, q) for p in paths)}
+        rows = [
+            {"direction": label, **judge(ensemble(fit, w_cydral), fit.true, ensemble(test, w_cydral), test.true)}
+            for label, fit, test in directions(sets)
+        ]
+        out[f"min quality {q:g}"] = {"rows": rows, "score": round(score(rows), 4)}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--features", type=Path, action="append", required=True, help="age_features npz (fgnet, utkface)")
     ap.add_argument("--json", type=Path, required=True)
+    ap.add_argument("--tracks", type=Path, action="append", help="age_features npz with --views > 1 (fusion levers)")
     args = ap.parse_args(argv)
     sets = {f.name: f for f in map(load_faces, args.features)}
     pairs = directions(sets)
@@ -226,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         "how": __doc__.split("\n\n")[2].replace("\n", " "),
         "chosen": {"candidate": best, "w_cydral": ensembles[best]["w_cydral"]},
         "profiles": profiles(sets, ensembles[best]["w_cydral"]),
+        "quality_gating": quality_gating(args.tracks, ensembles[best]["w_cydral"]) if args.tracks else None,
         "candidates": candidates,
         "n_faces": {k: int(len(v.true)) for k, v in sets.items()},
     }
@@ -238,6 +260,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"{c['score']:.3f}  {k:55}  <18 / 13-17 / 25+ flagged: {rates}")
     print(f"chosen: {best}")
+    for name, g in (out["quality_gating"] or {}).items():
+        print(
+            f"tracks, {name}: score {g['score']:.3f}  "
+            + "  ".join(
+                f"{r['minor_flag_rate']:.3f}/{r['minor13_17_flag_rate']:.3f}/{r['adult25_flag_rate']:.3f}"
+                for r in g["rows"]
+            )
+        )
     for name, p in out["profiles"].items():
         print(
             f"profile {name}: "

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from humiao.config import load_config
 from humiao.edge.agent import EdgeAgent
@@ -62,6 +63,35 @@ def pipeline_pass(cfg: EdgeConfig, path: str, detect_fps: float) -> dict:
         "ms_per_video_frame": {k: round(1000 * v / n, 3) for k, v in timer.total.items()},
         "ms_per_processed_frame": {k: round(v, 3) for k, v in timer.mean_ms().items() if k != "decode"},
     }
+
+
+def age_ms_per_face(cfg: EdgeConfig, repeats: int = 200) -> dict[str, float]:
+    """The age stage alone, one face at a time (flip included as configured), per model and for the
+    configured estimator: median ms over ``repeats`` on a real face (scikit-image's astronaut or the
+    first photo the sample video uses)."""
+    from humiao.edge.age import build_age_estimator
+    from humiao.edge.detect import build_detector
+    from humiao.edge.landmarks import build_landmarks
+    from humiao.edge.pipeline import observe_face
+    from humiao.edge.sample_video import people_photos
+
+    photo = people_photos(1)[0][0]
+    frame = cv2.copyMakeBorder(photo, 100, 100, 100, 100, cv2.BORDER_CONSTANT)
+    det = max(build_detector(cfg.models.detector).detect(frame), key=lambda d: d.width)
+    seen = observe_face(frame, det, build_landmarks(cfg.models.landmarks), cfg.quality)
+    assert seen is not None, "no face in the timing photo"
+    estimators = {m: build_age_estimator(m, flip=cfg.fusion.flip) for m in cfg.models.ensemble}
+    estimators[cfg.models.age] = build_age_estimator(cfg.models.age, flip=cfg.fusion.flip, members=cfg.models.ensemble)
+    out = {}
+    for name, est in estimators.items():
+        est.predict_faces([seen[0]])  # warm up
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            est.predict_faces([seen[0]])
+            times.append(time.perf_counter() - t0)
+        out[name] = round(1000 * float(np.median(times)), 3)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             "tiles": cfg.detector.tiles,
             "landmarks": cfg.models.landmarks,
             "flip": cfg.fusion.flip,
+            "age": cfg.models.age,
+            "ensemble": cfg.models.ensemble,
             "detect_fps": cfg.detect_fps,
         },
         "decode_only": {"ms_per_frame": round(dec_ms, 3), "fps": round(n / dec_s, 2)},
@@ -118,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
             "ratio_pipeline_to_decode": round(quiet["seconds"] / qdec_s, 2),
         },
         "target_ratio": 1.5,
+        "age_ms_per_face": age_ms_per_face(cfg),
+        "target_age_ms_per_face": 5.0,
     }
     write_json(args.json, out)
     return 0

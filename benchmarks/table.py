@@ -28,6 +28,15 @@ def head(*names: str) -> list[str]:
     return [row(*names), "|" + "---|" * len(names)]
 
 
+def age_runs(folder: Path) -> list[Path]:
+    """The accuracy runs (``age_<data>_<views>.json``), not the selection report."""
+    return sorted(f for f in folder.glob("age_*.json") if f.stem != "age_select")
+
+
+def with_interval(rate, interval) -> str:
+    return pct(rate) if not interval else f"{pct(rate)} ({pct(interval[0])}–{pct(interval[1])})"
+
+
 def age_rows(folder: Path) -> list[str]:
     rows = head(
         "run",
@@ -37,12 +46,13 @@ def age_rows(folder: Path) -> list[str]:
         "MAE 10-30",
         "13-17 flagged @25",
         "25+ flagged @25",
-        "<18 flagged @op",
+        "calibration",
+        "<18 flagged @op (90 % interval)",
         "13-17 @op",
-        "25+ flagged @op",
+        "25+ flagged @op (90 % interval)",
         "25+ @99 % minors (oracle)",
     )
-    for f in sorted(folder.glob("age_*.json")):
+    for f in age_runs(folder):
         d = json.loads(f.read_text())
         t25, op = d["by_threshold"]["25"], d["operating_point"]
         oracle = d["fusion"].get(d["config"]["fusion"], {}).get("at_99pct_minors_oracle", {})
@@ -55,18 +65,97 @@ def age_rows(folder: Path) -> list[str]:
                 num(d["mae_10_30"]),
                 pct(t25["minor13_17_flag_rate"]),
                 pct(t25["adult25_flag_rate"]),
-                pct(op["minor_flag_rate"]),
+                d["config"].get("calibration", "cydral-age-v1/all"),
+                with_interval(op["minor_flag_rate"], op.get("interval_90", {}).get("minor_flag_rate")),
                 pct(op["minor13_17_flag_rate"]),
-                pct(op["adult25_flag_rate"]),
+                with_interval(op["adult25_flag_rate"], op.get("interval_90", {}).get("adult25_flag_rate")),
                 pct(oracle.get("adult25_flag_rate")),
             )
         )
     return rows
 
 
+def model_rows(folder: Path) -> list[str]:
+    """Each age model alone and the ensemble, calibrated on the data set's own fit half."""
+    rows = head(
+        "run",
+        "model",
+        "trained on this data?",
+        "MAE 10-30",
+        "<18 flagged (90 %)",
+        "13-17 flagged",
+        "25+ flagged (90 %)",
+    )
+    for f in age_runs(folder):
+        d = json.loads(f.read_text())
+        for name, m in d.get("models", {}).items():
+            r, iv = m["at_99pct_minors_of_fit_half"], m["at_99pct_minors_of_fit_half"].get("interval_90", {})
+            rows.append(
+                row(
+                    f.stem[4:],
+                    name,
+                    "yes: " + ", ".join(m["contaminated_by"]) if m["contaminated_by"] else "no",
+                    num(m["mae_10_30"]),
+                    with_interval(r["minor_flag_rate"], iv.get("minor_flag_rate")),
+                    pct(r["minor13_17_flag_rate"]),
+                    with_interval(r["adult25_flag_rate"], iv.get("adult25_flag_rate")),
+                )
+            )
+    return rows
+
+
+def race_rows(folder: Path) -> list[str]:
+    rows = head("run", "group", "faces", "<18 flagged", "13-17 flagged", "25+ flagged", "P(minor): ECE / worst tenth")
+    for f in age_runs(folder):
+        d = json.loads(f.read_text())
+        for group, r in d.get("by_race", {}).items():
+            rows.append(
+                row(
+                    f.stem[4:],
+                    group,
+                    r["n"],
+                    pct(r["minor_flag_rate"]),
+                    pct(r["minor13_17_flag_rate"]),
+                    pct(r["adult25_flag_rate"]),
+                    "{ece} / {max_gap}".format(**r["p_minor_reliability"]) if "p_minor_reliability" in r else "–",
+                )
+            )
+    return rows
+
+
+def selection_rows(folder: Path) -> list[str]:
+    p = folder / "age_select.json"
+    if not p.exists():
+        return []
+    d = json.loads(p.read_text())
+    out = head(
+        "candidate",
+        "score",
+        *(
+            f"{direction}: <18 / 13-17 / 25+"
+            for direction in [r["direction"] for r in next(iter(d["candidates"].values()))["rows"]]
+        ),
+    )
+    for name, c in sorted(d["candidates"].items(), key=lambda kv: kv[1]["score"]):
+        cells = [
+            f"{pct(r['minor_flag_rate'])} / {pct(r['minor13_17_flag_rate'])} / {pct(r['adult25_flag_rate'])}"
+            for r in c["rows"]
+        ]
+        out.append(row(name + (" **(chosen)**" if name == d["chosen"]["candidate"] else ""), c["score"], *cells))
+    out += ["", *head("profile", "fitted on (faces)", *d["profiles"]["all"]["rows"])]
+    for name, prof in d["profiles"].items():
+        cells = [
+            f"{pct(r['minor_flag_rate'])} / {pct(r['minor13_17_flag_rate'])} / {pct(r['adult25_flag_rate'])}"
+            f" (13-17: {r['n_13_17']}, 25+: {r['n_25_plus']})"
+            for r in prof["rows"].values()
+        ]
+        out.append(row(name, prof["fitted_faces"], *cells))
+    return out
+
+
 def threshold_rows(folder: Path) -> list[str]:
     rows = head("run", "T", "<18 flagged", "13-17 flagged", "25+ flagged", "(raw estimate: <18 / 25+)")
-    for f in sorted(folder.glob("age_*.json")):
+    for f in age_runs(folder):
         d = json.loads(f.read_text())
         for t in ("18", "21", "25"):
             c, r = d["by_threshold"][t], d["by_threshold_raw"][t]
@@ -79,7 +168,7 @@ def threshold_rows(folder: Path) -> list[str]:
 
 def fusion_rows(folder: Path) -> list[str]:
     rows = head("run", "fusion", "MAE", "<18 flagged @op", "25+ flagged @op", "25+ @99 % minors (oracle)")
-    for f in sorted(folder.glob("age_*track*.json")):
+    for f in [f for f in age_runs(folder) if "track" in f.stem]:
         d = json.loads(f.read_text())
         for method, v in d["fusion"].items():
             op, oracle = v["at_operating_point"], v["at_99pct_minors_oracle"]
@@ -107,6 +196,15 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "### Fusion",
         *fusion_rows(folder),
+        "",
+        "### Each age model alone (calibrated and cut on the data set's own fit half, judged on the test half)",
+        *model_rows(folder),
+        "",
+        "### By population group (the product as configured)",
+        *race_rows(folder),
+        "",
+        "### Choosing the ensemble: cross-dataset validation (`benchmarks.age_select`)",
+        *selection_rows(folder),
         "",
     ]
     baseline: list[str] = []
@@ -189,6 +287,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {label} | {v['fps']} | {v['frames_processed']}/{v['frames']} | {m.get('motion', '–')} | "
                 f"{m.get('detect')} | {m.get('align')} | {m.get('age')} | {ratio} |"
             )
+        if "age_ms_per_face" in d:
+            out += [
+                "",
+                "Age stage, one face, one core (median ms, flip included): "
+                + ", ".join(f"{name} {ms}" for name, ms in d["age_ms_per_face"].items())
+                + f" (target ≤ {d['target_age_ms_per_face']:g}).",
+            ]
     p = folder / "hub_ingest.json"
     if p.exists():
         d = json.loads(p.read_text())

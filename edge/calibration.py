@@ -180,7 +180,8 @@ def fit(
 
 
 def reliability(p: np.ndarray, outcome: np.ndarray, bins: int = 10) -> dict:
-    """Expected calibration error, Brier score and a reliability table."""
+    """Expected calibration error, Brier score, a reliability table by tenth of P, and the largest
+    gap between mean P and the observed share in a tenth holding at least 20 faces."""
     p = np.asarray(p, dtype=np.float64)
     o = np.asarray(outcome, dtype=np.float64)
     edges = np.linspace(0, 1, bins + 1)
@@ -197,4 +198,10 @@ def reliability(p: np.ndarray, outcome: np.ndarray, bins: int = 10) -> dict:
                 }
             )
             ece += m.mean() * abs(p[m].mean() - o[m].mean())
-    return {"ece": round(float(ece), 4), "brier": round(float(np.mean((p - o) ** 2)), 4), "table": rows}
+    gaps = [abs(r["mean_p"] - r["observed"]) for r in rows if r["n"] >= 20]
+    return {
+        "ece": round(float(ece), 4),
+        "brier": round(float(np.mean((p - o) ** 2)), 4),
+        "max_gap": round(max(gaps), 4) if gaps else None,
+        "table": rows,
+    }

@@ -46,7 +46,7 @@ def _models(args) -> int:
                 state = f"INVALID: {err}"
             print(
                 f"{m.id:24} {m.role:15} {m.licence.spdx:11} commercial={'yes' if m.licence.commercial_use else 'NO'}"
-                f"  {m.source.package}=={m.source.version}  [{state}]"
+                f"  {m.source.package}{'@' if m.source.kind == 'npm' else '=='}{m.source.version}  [{state}]"
             )
         print(f"cache: {cache_dir()}")
         return 0
