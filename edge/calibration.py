@@ -185,9 +185,11 @@ def reliability(p: np.ndarray, outcome: np.ndarray, bins: int = 10) -> dict:
     p = np.asarray(p, dtype=np.float64)
     o = np.asarray(outcome, dtype=np.float64)
     edges = np.linspace(0, 1, bins + 1)
-    rows, ece = [], 0.0
+    rows, ece, gaps = [], 0.0, []
     for lo, hi in itertools.pairwise(edges):
         m = (p >= lo) & ((p < hi) if hi < 1 else (p <= hi))
+        if m.sum() >= 20:
+            gaps.append(abs(float(p[m].mean()) - float(o[m].mean())))
         if m.any():
             rows.append(
                 {
@@ -198,7 +200,6 @@ def reliability(p: np.ndarray, outcome: np.ndarray, bins: int = 10) -> dict:
                 }
             )
             ece += m.mean() * abs(p[m].mean() - o[m].mean())
-    gaps = [abs(r["mean_p"] - r["observed"]) for r in rows if r["n"] >= 20]
     return {
         "ece": round(float(ece), 4),
         "brier": round(float(np.mean((p - o) ** 2)), 4),
