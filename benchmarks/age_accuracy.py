@@ -54,7 +54,8 @@ BOOTSTRAP = 1000
 
 def per_view(z: dict) -> dict[str, np.ndarray]:
     """Each model's expected age per face and frame (NaN where the face was not seen)."""
-    return {"cydral-age-v1": z["cydral"], "faceapi-agegender": faceapi_expected(z["faceapi"][:, :, 0])}
+    cydral = z["cydral"] if z["cydral"].ndim == 2 else z["cydral"][:, :, 0]  # the shipped chip (no augmentation)
+    return {"cydral-age-v1": cydral, "faceapi-agegender": faceapi_expected(z["faceapi"][:, :, 0])}
 
 
 def fused(values: np.ndarray, weights: np.ndarray, seen: np.ndarray, method: str) -> np.ndarray:

@@ -4,10 +4,11 @@ calibration profiles and test-time augmentation can be compared without running 
     python -m benchmarks.age_features --data ../shared/data/faces/fgnet --out artifacts/bench/features_fgnet.npz
 
 Every photo goes through the product's own stages (``datasets.scene`` → detect → landmarks →
-align → quality), then each age model sees the same face: Cydral's expected age (flip-averaged,
-as shipped), face-api's regressed age (flip-averaged) on the shipped crop and on shifted / scaled
-crops (test-time augmentation candidates). With ``--views N`` each photo becomes a simulated track
-(``faceeval.views``) and the per-frame outputs and quality weights are kept, so fusion is exact:
+align → quality), then each age model sees the same face: Cydral's expected age on the shipped
+aligned chip and face-api's regressed age on the shipped crop (both flip-averaged, as shipped), and
+each on shifted / scaled versions of its crop (test-time augmentation candidates). With
+``--views N`` each photo becomes a simulated track (``faceeval.views``) and the per-frame outputs
+and quality weights are kept, so fusion is exact:
 the quality-weighted mean of per-frame expected ages is the expected age of the fused mixture.
 The arrays also record the subject-disjoint split (fit/test) and, where the data set says, race.
 """
@@ -23,6 +24,7 @@ import numpy as np
 
 from humiao.config import load_config
 from humiao.edge.age import AgeEstimator, FaceApiEstimator, build_age_estimator, expected_age
+from humiao.edge.align import CHIP_SIZE, chip_transform, warp_chip
 from humiao.edge.config import EdgeConfig
 from humiao.edge.detect import build_detector
 from humiao.edge.landmarks import build_landmarks
@@ -31,7 +33,8 @@ from humiao.edge.pipeline import observe_face
 from benchmarks.datasets import bucket, load_labels, scene, shuffled, split
 from benchmarks.faceeval import views
 
-# face-api crop variants (dx, dy, scale in crop widths): index 0 is the shipped crop
+# test-time augmentation candidates for both models: (dx, dy, scale) of the crop, in crop widths
+# (face-api's 112 px crop; Cydral's aligned 64 px chip); index 0 is what the product uses
 CROPS = (
     (0.0, 0.0, 1.0),
     (-0.05, 0.0, 1.0),
@@ -41,6 +44,16 @@ CROPS = (
     (0.0, 0.0, 0.9),
     (0.0, 0.0, 1.1),
 )
+
+
+def shifted_chip(face, source: str, dx: float, dy: float, scale: float) -> np.ndarray:
+    """Cydral's aligned chip, its window moved by (dx, dy) chip widths and widened by ``scale``."""
+    m = np.vstack([chip_transform(face.points, source), [0, 0, 1]])
+    c, size = (CHIP_SIZE - 1) / 2, float(CHIP_SIZE)
+    window = np.array(
+        [[1 / scale, 0, c - (c + dx * size) / scale], [0, 1 / scale, c - (c + dy * size) / scale], [0, 0, 1]]
+    )
+    return warp_chip(face.frame, (window @ m)[:2])
 
 
 def races(folder: Path) -> dict[str, str]:
@@ -81,7 +94,7 @@ def extract(folder: Path, cfg: EdgeConfig, n_views: int, limit: int | None = Non
         "race": np.array([race_of.get(str(it.path.relative_to(folder)), "") for it in items]),
         "seen": np.zeros((n, v), dtype=bool),  # the face was detected and confirmed in this view
         "weight": np.zeros((n, v), dtype=np.float64),
-        "cydral": np.full((n, v), np.nan),
+        "cydral": np.full((n, v, len(CROPS)), np.nan),
         "faceapi": np.full((n, v, len(CROPS)), np.nan),
     }
     for i, item in enumerate(items):
@@ -100,7 +113,8 @@ def extract(folder: Path, cfg: EdgeConfig, n_views: int, limit: int | None = Non
             face, quality = seen
             out["seen"][i, j] = True
             out["weight"][i, j] = quality.weight
-            out["cydral"][i, j] = float(expected_age(cydral.predict_faces([face]))[0])
+            chips = np.stack([face.chip] + [shifted_chip(face, landmarks.source, *c) for c in CROPS[1:]])
+            out["cydral"][i, j] = expected_age(cydral.predict(chips))
             for k, crop in enumerate(CROPS):
                 faceapi.crops = (crop,)
                 out["faceapi"][i, j, k] = float(faceapi.regress([face])[0])
