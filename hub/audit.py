@@ -1,30 +1,143 @@
-"""The audit log's writer: ``record`` adds one row to ``audit_events`` (who, in which role, did what
-to which object, why, from which client) in the caller's transaction, so the row commits with the
-action it records. Sign-ins and lockouts, evidence requests and views, report downloads and registry
-imports are recorded; the table is append-only (a database trigger refuses changes) and the auditor
-reads it at /api/audit."""
+"""The audit log: ``record`` adds one row to ``audit_events`` (who, in which role, did what to which
+object, why, from which client) in the caller's transaction, so the row commits with the action it
+records; ``verify`` checks the whole log.
+
+The log is append-only twice over. A database trigger refuses changes and deletions, and the rows
+form a hash chain: each row stores the hash of the row before it (``prev_hash``) and its own
+(``row_hash`` = sha256 of the previous hash and the row's fields), so whoever can bypass the trigger
+(a database administrator, a restored backup) cannot change, remove or slip in a row without the
+chain breaking at that row. Writers extend the chain one at a time: on PostgreSQL under a
+transaction-level advisory lock, on SQLite under its write lock, taken before the head is read.
+Removing the newest rows leaves an intact but shorter chain: ``verify`` prints the head (count,
+last id and hash) for the auditor to record outside the hub and compare next time
+(``--expect-head``).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC
+
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from humiao.hub.access import Principal
 from humiao.hub.tables import AuditEvent, utcnow
 
+GENESIS = "0" * 64  # what the first row follows
+CHAIN_LOCK = 0x48554D41  # "HUMA": the advisory lock that serialises writers on PostgreSQL
+
+
+def digest(prev_hash: str, row: AuditEvent) -> str:
+    """The row's hash: sha256 over the previous row's hash and this row's fields (not its id, which
+    the database assigns; the order is the chain itself)."""
+    fields = [
+        prev_hash,
+        row.at.astimezone(UTC).isoformat(timespec="microseconds"),
+        row.user_id,
+        row.role,
+        row.action,
+        row.object_type,
+        row.object_id,
+        row.why or "",
+        row.client or "",
+    ]
+    return hashlib.sha256(json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+
 
 def record(
     session: Session, who: Principal, action: str, object_type: str, object_id: str, why: str = "", client: str = ""
-) -> None:
-    """Add the event to ``session`` (the caller commits); ``client`` is cut to the column's 64 characters."""
-    session.add(
-        AuditEvent(
-            at=utcnow(),
-            user_id=who.user_id,
-            role=who.role,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            why=why,
-            client=client[:64],
-        )
+) -> AuditEvent:
+    """Add the event to ``session``, chained to the newest row (the caller commits); ``client`` is cut
+    to the column's 64 characters."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
+    else:
+        # SQLite: a write statement (this one changes nothing) takes the database's write lock before
+        # the head is read, so no other writer can extend the chain from the same head meanwhile
+        session.execute(text("DELETE FROM audit_events WHERE 0"))
+    prev = session.scalar(select(AuditEvent.row_hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
+    row = AuditEvent(
+        at=utcnow(),
+        user_id=who.user_id,
+        role=who.role,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        why=why,
+        client=client[:64],
+        prev_hash=prev,
     )
+    row.row_hash = digest(prev, row)
+    session.add(row)
+    session.flush()  # the next record() in this transaction chains to this row
+    return row
+
+
+@dataclass(frozen=True)
+class Verdict:
+    rows: int
+    head_id: int | None
+    head_hash: str
+    problem: str | None  # the first break, in words; None when the chain is whole
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def _rows(session: Session, batch: int = 5000) -> Iterator[AuditEvent]:
+    last = 0
+    while True:
+        chunk = session.scalars(
+            select(AuditEvent).where(AuditEvent.id > last).order_by(AuditEvent.id).limit(batch)
+        ).all()
+        if not chunk:
+            return
+        yield from chunk
+        last = chunk[-1].id
+
+
+def verify(session: Session) -> Verdict:
+    """Walk the log in id order and name the first row where the chain breaks:
+    - a row whose fields no longer give its hash was altered;
+    - a row that follows an earlier row than the one before it forks the chain: one side was slipped in;
+    - a row that follows a hash no row has comes after a removed row (or after a row that was
+      altered and re-hashed, which looks the same)."""
+    seen: dict[str, int] = {GENESIS: 0}  # row hash → its place in ``order`` (0: the start)
+    order: list[int] = [0]  # row ids in chain order, after the start
+    expected, count, previous = GENESIS, 0, None
+    for row in _rows(session):
+        count += 1
+        if digest(row.prev_hash, row) != row.row_hash:
+            return Verdict(count, row.id, row.row_hash, f"row {row.id} was altered: its fields do not give its hash")
+        if row.prev_hash != expected:
+            if row.prev_hash in seen:
+                place = seen[row.prev_hash]
+                others = ", ".join(str(i) for i in order[place + 1 :])
+                return Verdict(
+                    count,
+                    row.id,
+                    row.row_hash,
+                    f"the chain forks after row {order[place] or 'the start'}: row {row.id} follows it, and so do "
+                    f"row(s) {others}; one side was slipped in",
+                )
+            return Verdict(
+                count,
+                row.id,
+                row.row_hash,
+                f"the chain breaks between row {previous or 'the start'} and row {row.id}: a row between them was "
+                f"removed, or row {previous} was altered and its hash recomputed",
+            )
+        seen[row.row_hash] = len(order)
+        order.append(row.id)
+        expected, previous = row.row_hash, row.id
+    return Verdict(count, previous, expected, None)
+
+
+def describe(v: Verdict) -> str:
+    head = f"{v.rows} rows, head row {v.head_id or '–'} hash {v.head_hash}"
+    return f"audit log intact: {head}" if v.ok else f"audit log TAMPERED: {v.problem} ({head})"

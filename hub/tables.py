@@ -272,7 +272,9 @@ class WebSession(Base):
 
 class AuditEvent(Base):
     """Append-only (written by hub/audit.py): who did what to which object — evidence requests and
-    views above all, sign-ins, report downloads, registry imports — when, why and from where."""
+    views above all, sign-ins, report downloads, registry imports — when, why and from where; each
+    row carries the hash of the row before it and its own, so a changed, removed or slipped-in row
+    breaks the chain (``humiao hub audit verify``)."""
 
     __tablename__ = "audit_events"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
@@ -284,6 +286,9 @@ class AuditEvent(Base):
     object_id: Mapped[str] = mapped_column(String(64))
     why: Mapped[str] = mapped_column(Text, default="")
     client: Mapped[str] = mapped_column(String(64), default="")
+    # the hash chain (hub/audit.py): each row commits to the one before it
+    prev_hash: Mapped[str] = mapped_column(String(64), default="")
+    row_hash: Mapped[str] = mapped_column(String(64), default="")
 
 
 class Case(Base):
