@@ -17,13 +17,17 @@ router = APIRouter(prefix="/api")
 
 @router.get("/reports/{district}/{period}.{fmt}")
 def download(district: str, period: str, fmt: str, request: Request, who: PrincipalDep) -> Response:
-    require(who, "reports.read", Target(district, None, (who.department,) if who.department else ()))
-    if fmt not in reports.FORMATS:
-        raise HTTPException(404, f"format must be one of {', '.join(reports.FORMATS)}")
+    # the district and period are checked first (422), so only a validated slug and a rebuilt period
+    # label reach the query, the audit record and the Content-Disposition header
     try:
+        district = reports.check_district(district)
         p = reports.Period.parse(period)
     except reports.ReportError as err:
         raise HTTPException(422, str(err)) from None
+    require(who, "reports.read", Target(district, None, (who.department,) if who.department else ()))
+    if fmt not in reports.FORMATS:
+        raise HTTPException(404, f"format must be one of {', '.join(reports.FORMATS)}")
+    name = reports.filename(district, p, fmt)
     hub = hub_of(request)
     with hub.sessions() as s:
         data, mime = reports.render(reports.figures(s, district, p, hub.calendar), fmt)
@@ -33,7 +37,7 @@ def download(district: str, period: str, fmt: str, request: Request, who: Princi
         data,
         media_type=mime,
         headers={
-            "Content-Disposition": f'attachment; filename="humiao-{district}-{p.label}.{fmt}"',
+            "Content-Disposition": f'attachment; filename="{name}"',
             "Cache-Control": "no-store",
         },
     )

@@ -23,6 +23,28 @@ from humiao.proto.topics import SEGMENT
 
 SLUG = SEGMENT.pattern  # venue and district ids travel in MQTT topics: the wire's rule
 EARTH_M = 6371008.8
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula (OWASP)
+
+
+def neutralise_cell(value: object) -> object:
+    """A value for a spreadsheet or CSV cell that no spreadsheet runs as a formula (OWASP "CSV
+    injection"): a string that starts with = + - @ tab or CR gets a leading ``'``. Only strings: numbers
+    (a negative fine, a longitude) are written as they are. A string that already starts with quotes
+    followed by one of those gets one quote more, so that ``restore_cell`` (used on import) is its exact
+    inverse: what the user typed, quote or not, comes back unchanged however often it goes round."""
+    if isinstance(value, str) and value.lstrip("'").startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def restore_cell(value: object) -> object:
+    """The inverse of ``neutralise_cell``, for a cell read back from an exported file: one leading quote
+    off a value that, without its quotes, starts with = + - @ tab or CR; anything else unchanged (a cell
+    written by hand as ``=1+1`` is kept as typed, and exported neutralised; a row's surplus fields,
+    which csv gives as a list, are left for validation to refuse)."""
+    if isinstance(value, str) and value.startswith("'") and value.lstrip("'").startswith(FORMULA_START):
+        return value[1:]
+    return value
 
 
 class RegistryError(ValueError):
@@ -102,7 +124,7 @@ def _parse(text: str, model: type[BaseModel], columns: list[str], what: str) -> 
             errors.append(f"row {n}, id: {key!r} appears twice")
         seen.add(key)
         try:
-            rows.append(model.model_validate({k: v for k, v in raw.items() if v is not None}))
+            rows.append(model.model_validate({k: restore_cell(v) for k, v in raw.items() if v is not None}))
         except ValidationError as err:
             errors += [f"row {n}, {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
     if errors:
@@ -147,7 +169,7 @@ def _export(rows, columns: list[str]) -> str:
         values = {}
         for c in columns:
             v = getattr(obj, c)
-            values[c] = "" if v is None else ("true" if v is True else "false" if v is False else v)
+            values[c] = "" if v is None else ("true" if v is True else "false" if v is False else neutralise_cell(v))
         writer.writerow(values)
     return out.getvalue()
 

@@ -16,18 +16,21 @@ import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, timedelta
+from xml.sax.saxutils import escape as xml_escape
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from humiao.hub.registry import SLUG, neutralise_cell
 from humiao.hub.rules.calendar import HolidayCalendar
 from humiao.hub.rules.statutes import RULES
 from humiao.hub.tables import Alarm, Case, CaseAlarm, Venue
 
 TZ = ZoneInfo("Asia/Shanghai")
 FORMATS = ("csv", "xlsx", "pdf")
+DISTRICT = re.compile(SLUG)  # district ids are the wire's topic segments (registry.SLUG)
 
 
 class ReportError(ValueError):
@@ -42,18 +45,27 @@ class Period:
 
     @classmethod
     def parse(cls, text: str) -> Period:
-        if m := re.fullmatch(r"(\d{4})-(\d{2})", text):
-            y, mo = int(m[1]), int(m[2])
+        """A month or a quarter, ASCII digits only (``\\d`` would take full-width and Arabic-Indic
+        digits); the label is rebuilt from the numbers, so it is always ``YYYY-MM`` or ``YYYYQn``."""
+        if m := re.fullmatch(r"([0-9]{4})-([0-9]{2})", text):
+            y, mo = cls._year(text, m[1]), int(m[2])
             if not 1 <= mo <= 12:
-                raise ReportError(f"no month {mo}")
+                raise ReportError(f"period {text!r}: no month {mo}")
             start = date(y, mo, 1)
-            return cls(text, start, start + timedelta(days=cal.monthrange(y, mo)[1]))
-        if m := re.fullmatch(r"(\d{4})Q([1-4])", text.upper()):
-            y, q = int(m[1]), int(m[2])
+            return cls(f"{y:04d}-{mo:02d}", start, start + timedelta(days=cal.monthrange(y, mo)[1]))
+        if m := re.fullmatch(r"([0-9]{4})Q([1-4])", text.upper()):
+            y, q = cls._year(text, m[1]), int(m[2])
             start = date(y, 3 * q - 2, 1)
             end = date(y + 1, 1, 1) if q == 4 else date(y, 3 * q + 1, 1)
-            return cls(f"{y}Q{q}", start, end)
+            return cls(f"{y:04d}Q{q}", start, end)
         raise ReportError(f"period {text!r}: a month (2026-11) or a quarter (2026Q4)")
+
+    @staticmethod
+    def _year(text: str, digits: str) -> int:
+        y = int(digits)
+        if not MINYEAR < y < MAXYEAR:  # the period's bounds, in UTC, must still be dates
+            raise ReportError(f"period {text!r}: no year {y}")
+        return y
 
     def bounds(self) -> tuple[datetime, datetime]:
         return (
@@ -63,6 +75,22 @@ class Period:
 
     def days(self) -> list[date]:
         return [self.start + timedelta(days=k) for k in range((self.end - self.start).days)]
+
+
+def check_district(district: str) -> str:
+    """A district id as the registry and the wire allow it (lowercase letters, digits, '_' or '-', ≤ 64)."""
+    if not DISTRICT.fullmatch(district):  # fullmatch: the pattern's $ would let a trailing newline through
+        raise ReportError(f"district {district!r}: lowercase letters, digits, '_' or '-' (at most 64)")
+    return district
+
+
+def filename(district: str, period: Period, fmt: str) -> str:
+    """A report's download name, for Content-Disposition: only a validated district id, a period label
+    rebuilt from its numbers and one of the fixed extensions reach it."""
+    if fmt not in FORMATS:
+        raise ReportError(f"format must be one of {', '.join(FORMATS)}")
+    label = Period.parse(period.label).label
+    return f"humiao-{check_district(district)}-{label}.{fmt}"
 
 
 @dataclass
@@ -153,7 +181,7 @@ def to_csv(f: Figures) -> bytes:
     out = io.StringIO()
     w = csv.DictWriter(out, fieldnames=VIOLATION_COLUMNS, lineterminator="\n")
     w.writeheader()
-    w.writerows(f.violations)
+    w.writerows({c: neutralise_cell(v) for c, v in row.items()} for row in f.violations)
     return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens Chinese text correctly
 
 
@@ -179,6 +207,12 @@ def _summary_rows(f: Figures) -> list[tuple[str, object]]:
     ]
 
 
+def _cells(values) -> list:
+    """A row for openpyxl with every value through ``neutralise_cell``: openpyxl stores a string that
+    starts with '=' as a formula, and a spreadsheet runs + - @ too; numbers stay numbers."""
+    return [neutralise_cell(v) for v in values]
+
+
 def to_xlsx(f: Figures) -> bytes:
     from openpyxl import Workbook
     from openpyxl.chart import BarChart, Reference
@@ -187,12 +221,12 @@ def to_xlsx(f: Figures) -> bytes:
     ws = wb.active
     ws.title = "Summary"
     for row in _summary_rows(f):
-        ws.append(row)
+        ws.append(_cells(row))
     ws.column_dimensions["A"].width = 30
     days = wb.create_sheet("Per day")
     days.append(("day", "alarms", "key period"))
     for d, n in f.per_day.items():
-        days.append((d.isoformat(), n, f.key_days.get(d, "")))
+        days.append(_cells((d.isoformat(), n, f.key_days.get(d, ""))))
     chart = BarChart()
     chart.title, chart.y_axis.title = f"Alarms per day, {f.district} {f.period.label}", "alarms"
     chart.add_data(Reference(days, min_col=2, min_row=1, max_row=len(f.per_day) + 1), titles_from_data=True)
@@ -201,7 +235,7 @@ def to_xlsx(f: Figures) -> bytes:
     types = wb.create_sheet("By venue type")
     types.append(("venue type", "violations"))
     for t, n in sorted(f.by_type.items()):
-        types.append((t, n))
+        types.append(_cells((t, n)))
     if f.by_type:
         c2 = BarChart()
         c2.title = "Violations by venue type"
@@ -214,9 +248,9 @@ def to_xlsx(f: Figures) -> bytes:
         ("Repeat venues", f.repeat_venues, ("venue_id", "venue", "violations")),
     ):
         sheet = wb.create_sheet(title)
-        sheet.append(cols)
+        sheet.append(_cells(cols))
         for r in rows:
-            sheet.append([r[c] for c in cols])
+            sheet.append(_cells(r[c] for c in cols))
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -229,6 +263,14 @@ VERDICT_LABEL = {
     "pending": "待核查 pending",
     "none": "无违法 none",
 }
+
+
+def pdf_text(value: object) -> str:
+    """Any value as the text of a reportlab Paragraph, which is markup: ``<img src=…>`` would embed a
+    file from the hub's disk, ``<a href>`` make a link, ``&`` or ``<`` break the page. Every Paragraph in
+    the report is made from text that went through here (``to_pdf``'s ``para``); markup the code adds on
+    purpose is written around the escaped text, never into the data."""
+    return xml_escape(str(value))
 
 
 def _type_zh(venue_type: str) -> str:
@@ -312,8 +354,11 @@ def to_pdf(f: Figures) -> bytes:
     h1 = ParagraphStyle("h1", parent=body, fontSize=15, leading=20, spaceAfter=6)
     h2 = ParagraphStyle("h2", parent=body, fontSize=11, leading=15, spaceBefore=8, spaceAfter=4)
 
+    def para(value: object, style: ParagraphStyle) -> Paragraph:
+        return Paragraph(pdf_text(value), style)
+
     def table(rows, widths=None):
-        t = Table([[Paragraph(str(c), body) for c in r] for r in rows], colWidths=widths, repeatRows=1)
+        t = Table([[para(c, body) for c in r] for r in rows], colWidths=widths, repeatRows=1)
         t.setStyle(
             TableStyle(
                 [
@@ -337,8 +382,8 @@ def to_pdf(f: Figures) -> bytes:
         author="Humiao hub",
     )
     story = [
-        Paragraph(f"护苗 联合执法通报 · Joint enforcement report — {f.district}, {f.period.label}", h1),
-        Paragraph(
+        para(f"护苗 联合执法通报 · Joint enforcement report — {f.district}, {f.period.label}", h1),
+        para(
             "未成年人场所准入预警与执法情况 / Minors' venue-access alarms and enforcement. "
             "No minor is named or pictured in this report.",
             body,
@@ -347,14 +392,14 @@ def to_pdf(f: Figures) -> bytes:
         table([("item 项目", "value 数值")] + [(k, v) for k, v in _summary_rows(f)], [70 * mm, 110 * mm]),
         Spacer(1, 4 * mm),
         Image(io.BytesIO(_chart_png(f)), width=180 * mm, height=64 * mm),
-        Paragraph("Repeat venues 重复违法场所", h2),
+        para("Repeat venues 重复违法场所", h2),
         table(
             [("venue", "name 名称", "violations 违法次数")]
             + [(r["venue_id"], r["venue"], r["violations"]) for r in f.repeat_venues]
             or [("-", "-", "-")]
         ),
         PageBreak(),
-        Paragraph("Violations 违法预警明细", h2),
+        para("Violations 违法预警明细", h2),
         table(
             [("time 时间", "venue 场所", "type 类型", "verdict 结论", "case 案件")]
             + [
@@ -370,7 +415,7 @@ def to_pdf(f: Figures) -> bytes:
             if f.violations
             else [("time", "venue", "type", "verdict", "case"), ("-", "-", "-", "-", "-")]
         ),
-        Paragraph("Cases 案件", h2),
+        para("Cases 案件", h2),
         table(
             [("number 编号", "venue 场所", "department 部门", "status 状态", "decision 决定", "fine ¥")]
             + [(c["number"], c["venue"], c["department"], c["status"], c["decision"], c["fine_yuan"]) for c in f.cases]

@@ -3,7 +3,11 @@ school flag, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
+from sqlalchemy import select
 
 from humiao.hub import registry
 from humiao.hub.db import make_engine, migrate, sessions
@@ -93,3 +97,45 @@ def test_cli_import_export(tmp_path):
     (tmp_path / "bad.csv").write_text("id,name\nx,y\n")
     done = cli("venues", "import", str(tmp_path / "bad.csv"))
     assert done.returncode == 2 and "missing columns" in done.stderr
+
+
+def test_export_neutralises_formulas_and_round_trips_without_double_escaping(session):
+    """A name that a spreadsheet would run (OWASP CSV injection) is exported with a leading quote;
+    importing the export takes exactly that quote off again, so export → import → export is stable
+    however often it is repeated (no double escaping), and a name that really starts with a quote
+    (stored by other means than an import) is kept. The price: an import reads a leading quote before
+    = + - @ as that escape, as a spreadsheet would (a file saying '=x imports the name =x)."""
+    names = {
+        "v-link": '=HYPERLINK("http://x","y")',
+        "v-at": "@SUM(1)",
+        "v-plus": "+1",
+        "v-minus": "-1",
+        "v-quoted": "'=typed with its quote",
+        "v-plain": "KTV -1 'x'",
+    }
+    head = "id,name,venue_type,district_id,lat,lon,operator\n"
+    rows = [[vid, name, "ktv", "xuhui", "-33.5", "-70.6", "=1+1"] for vid, name in names.items()]
+    raw = io.StringIO()
+    csv.writer(raw, lineterminator="\n").writerows(rows)
+    registry.import_venues(session, head + raw.getvalue())  # as typed, a formula or already quoted
+    session.commit()
+    assert {v.id: v.name for v in session.scalars(select(Venue))} == {**names, "v-quoted": "=typed with its quote"}
+    session.get(Venue, "v-quoted").name = names["v-quoted"]  # a name that does start with a quote
+    session.commit()
+    first = registry.export_venues(session)
+    exported = {r["id"]: r for r in csv.DictReader(io.StringIO(first))}
+    assert {k: r["name"] for k, r in exported.items()} == {
+        "v-link": '\'=HYPERLINK("http://x","y")',
+        "v-at": "'@SUM(1)",
+        "v-plus": "'+1",
+        "v-minus": "'-1",
+        "v-quoted": "''=typed with its quote",
+        "v-plain": "KTV -1 'x'",
+    }
+    assert {r["operator"] for r in exported.values()} == {"'=1+1"}
+    assert {(r["lat"], r["lon"]) for r in exported.values()} == {("-33.5", "-70.6")}  # numbers as numbers
+    for _ in range(3):
+        registry.import_venues(session, first)
+        session.commit()
+        assert {v.id: v.name for v in session.scalars(select(Venue))} == names
+        assert registry.export_venues(session) == first
