@@ -56,7 +56,7 @@ class Topic:
 
 
 def _check_segment(name: str, value: str) -> str:
-    if not SEGMENT.match(value or ""):
+    if not SEGMENT.fullmatch(value or ""):  # (match would take "d1\n": Python's $ allows a final newline)
         raise TopicError(f"{name} {value!r} is not a topic-safe id (lowercase letters, digits, '_' or '-', ≤ 64)")
     return value
 

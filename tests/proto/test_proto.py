@@ -69,6 +69,10 @@ def test_topics_are_strict():
         topic("a/b", "v", "d", "alert")
     with pytest.raises(TopicError, match="topic-safe"):
         topic("d", "+", "d", "alert")
+    with pytest.raises(TopicError, match="topic-safe"):
+        topic("d1\n", "v", "d", "alert")  # Python's $ would let a final newline through
+    with pytest.raises(TopicError):
+        parse("humiao/v1/d1\n/v/x/alert")
     assert subscription("alert", share_group="hub") == "$share/hub/humiao/v1/+/+/+/alert"
 
 
