@@ -18,6 +18,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -101,6 +102,46 @@ class IngestMetrics:
         self.queue = Gauge("humiao_hub_queue_depth", "received, not yet committed", registry=registry)
         self.db_errors = PromCounter("humiao_hub_db_errors", "failed transactions (retried)", registry=registry)
         self.connected = Gauge("humiao_hub_broker_connected", "1 while connected to the broker", registry=registry)
+
+
+class HubPublisher:
+    """A publish-only MQTT client for hub commands run beside the workers (``humiao hub
+    request-evidence``): its own client id and a clean session, so it neither takes over a worker's
+    session (the broker would drop that worker) nor joins the shared subscription."""
+
+    def __init__(self, cfg: HubConfig, role: str):
+        m = cfg.mqtt
+        v5 = m.protocol == "5"
+        self.cfg = cfg
+        self.client_id = f"{m.client_id}-{role}-{uuid.uuid4().hex[:8]}"[:64]
+        self.client = mqtt.Client(
+            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            clean_session=None if v5 else True,
+        )
+        self.connected = threading.Event()
+        self.client.on_connect = lambda _c, _u, _f, rc, _p=None: None if rc.is_failure else self.connected.set()
+        self._sent: list[mqtt.MQTTMessageInfo] = []
+
+    def __enter__(self) -> HubPublisher:
+        m = self.cfg.mqtt
+        self.client.connect_async(m.host, m.port, keepalive=m.keepalive_s)
+        self.client.loop_start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self._sent.append(self.client.publish(topic, payload, qos=1))
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Whether the broker acknowledged everything published (QoS 1) within the time."""
+        for info in self._sent:
+            info.wait_for_publish(timeout_s)
+        return all(info.is_published() for info in self._sent)
 
 
 class Ingestor:

@@ -171,23 +171,24 @@ def _audit(cfg, args) -> int:
 
 
 def _request_evidence(cfg, args) -> int:
-    from humiao.hub.app import Hub
-    from humiao.hub.evidence import EvidenceError
+    from humiao.hub.evidence import EvidenceError, request
+    from humiao.hub.ingest import HubPublisher
 
-    hub = Hub(cfg)
-    hub.ingestor.start()
-    try:
-        if not hub.ingestor.connected.wait(10):
+    with HubPublisher(cfg, "cli") as link:
+        if not link.connected.wait(10):
             print(f"error: cannot reach the broker at {cfg.mqtt.host}:{cfg.mqtt.port}", file=sys.stderr)
             return 2
-        rid = hub.request_evidence(args.event_id, args.reason, args.by)
-        print(f"evidence request {rid} sent for {args.event_id}; the crop is stored when the edge answers")
-        return 0
-    except EvidenceError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    finally:
-        hub.stop()
+        try:
+            with _hub_db(cfg) as s:
+                rid = request(s, link.publish, args.event_id, args.reason, args.by)
+        except EvidenceError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        if not link.flush():
+            print(f"error: the broker did not acknowledge evidence request {rid}", file=sys.stderr)
+            return 2
+    print(f"evidence request {rid} sent for {args.event_id}; the crop is stored when the edge answers")
+    return 0
 
 
 @contextmanager

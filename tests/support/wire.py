@@ -1,4 +1,4 @@
-"""Valid wire messages for tests (the builder is shared with the load benchmarks: humiao.localsvc)."""
+"""Valid wire messages for tests (the builder is shared with the load benchmarks: tests.support.services)."""
 
 from __future__ import annotations
 
