@@ -9,6 +9,9 @@ Scopes:
   department (an inspector never sees another department's evidence or alarms it does not enforce).
 - ``own_venues``: objects of the venues the operator account is bound to.
 - ``none``.
+
+What a role sees *of* an alarm or a case it may read is decided here too, once: ``VIEWS`` (the
+fields withheld and which history entries), applied by ``redact()`` on every route and the live feed.
 """
 
 from __future__ import annotations
@@ -138,9 +141,79 @@ def scope_filter(principal: Principal, permission: str, district_col, venue_col=
     return clause
 
 
+SYSTEM_ACTOR = "rules"
+"""The actor of the hub's own history entries (alarm raised, verdicts, clears and re-activations by the rules)."""
+KINDS = ("alarm", "case")
+HISTORIES = ("all", "system", "none")
+
+
+@dataclass(frozen=True)
+class View:
+    """What a role sees of an alarm or a case it may read: ``withheld`` fields are left out, and of
+    its ``history``: ``all`` entries, only the hub's own (``system``), or ``none``."""
+
+    withheld: frozenset[str] = frozenset()
+    history: str = "all"
+
+
+_FULL = {"alarm": View(), "case": View()}
+VIEWS: dict[str, dict[str, View]] = {
+    "police": _FULL,
+    "culture_tourism": _FULL,
+    "market_regulation": _FULL,
+    "procuratorate": _FULL,
+    # the venue sees that it was alerted and what followed (verdicts, acknowledged, cleared) and its
+    # cases' procedure; never the inspectors' side: who acted, the assignee, comments, internal notes
+    # and history, the officers, the reasoning's sources (departments), the minor's facts
+    "venue_operator": {
+        "alarm": View(frozenset({"departments", "assignee", "acknowledged_by", "cleared_by"}), "system"),
+        "case": View(
+            frozenset({"officers", "evidence_notes", "legal_review_opinion", "facts", "opened_by", "legal_review_by"}),
+            "none",
+        ),
+    },
+    # they read no alarms and no cases (MATRIX); were that to change, they would see them whole
+    "admin": _FULL,
+    "auditor": _FULL,
+}
+
+
+def view(principal: Principal, kind: str) -> View:
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}")
+    return VIEWS[principal.role][kind]
+
+
+def redact(principal: Principal, kind: str, obj: dict) -> dict:
+    """``obj`` (the JSON of an alarm or a case, with its ``history`` when it has one) as ``principal``
+    may see it: a new dict; ``obj`` is left as it was."""
+    v = view(principal, kind)
+    out = {k: value for k, value in obj.items() if k not in v.withheld}
+    if "history" in out and v.history != "all":
+        out["history"] = [] if v.history == "none" else [e for e in out["history"] if e.get("actor") == SYSTEM_ACTOR]
+    return out
+
+
 def markdown() -> str:
+    """The matrix and the views, as the tables of hub/ACCESS.md."""
     head = "| role | " + " | ".join(PERMISSIONS) + " |"
     rows = [head, "|" + "---|" * (len(PERMISSIONS) + 1)]
     for role in ROLES:
         rows.append(f"| {role} | " + " | ".join(MATRIX[role][p] for p in PERMISSIONS) + " |")
+    rows += [
+        "",
+        "What each role sees of an alarm or a case it may read (`redact()`, on every route and the live feed; "
+        "history: `all`, `system` — only the hub's own entries, actor `rules` — or `none`):",
+        "",
+    ]
+    rows += [
+        "| role | alarm: fields withheld | alarm: history | case: fields withheld | case: history |",
+        "|---|---|---|---|---|",
+    ]
+    for role in ROLES:
+        cells = []
+        for kind in KINDS:
+            v = VIEWS[role][kind]
+            cells += [", ".join(f"`{f}`" for f in sorted(v.withheld)) or "none", v.history]
+        rows.append(f"| {role} | " + " | ".join(cells) + " |")
     return "\n".join(rows)

@@ -19,13 +19,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import Row, insert, select
 from sqlalchemy.orm import Session
 
+from humiao.hub.access import SYSTEM_ACTOR
 from humiao.hub.rules.calendar import HolidayCalendar
 from humiao.hub.rules.violations import Outcome, Status, Verdict, ViolationConfig, decide
 from humiao.hub.store import insert_new
 from humiao.hub.tables import Alarm, AlarmEvent, Alert, IdCheck, Venue, utcnow
 
 SEVERITY = {Status.CONFIRMED: "critical", Status.SUSPECTED: "major", Status.PENDING: "minor", Status.NONE: "info"}
-RULES_ACTOR = "rules"
+RULES_ACTOR = SYSTEM_ACTOR  # venue operators see only these history entries (hub/access.py VIEWS)
 
 
 class AlarmError(ValueError):

@@ -16,9 +16,9 @@ from starlette.concurrency import run_in_threadpool
 
 from humiao.hub import alarms as alarm_service
 from humiao.hub import audit, evidence
-from humiao.hub.access import Principal, Target, scope_filter
-from humiao.hub.deps import PageLimit, PrincipalDep, client, hub_of, iso, load_scoped, require
-from humiao.hub.tables import Alarm, Alert, Evidence, EvidenceRequest, Venue
+from humiao.hub.access import Principal, Target, redact, scope_filter
+from humiao.hub.deps import PageLimit, PrincipalDep, client, hub_of, iso, load_scoped, require, still_signed_in
+from humiao.hub.tables import Alarm, AlarmEvent, Alert, Evidence, EvidenceRequest, Venue
 from humiao.proto import sealed
 
 router = APIRouter(prefix="/api")
@@ -38,7 +38,16 @@ def visible(who: Principal, permission: str = "alarms.read"):
     )
 
 
-def row(alarm: Alarm, alert: Alert | None, venue: Venue | None, who: Principal, evidence_state: str = "") -> dict:
+def row(
+    alarm: Alarm,
+    alert: Alert | None,
+    venue: Venue | None,
+    who: Principal,
+    evidence_state: str = "",
+    history: list[AlarmEvent] | None = None,
+) -> dict:
+    """An alarm's JSON (with its ``history`` when given) as ``who`` may see it (``access.redact``): the
+    list, one alarm, the live feed and the venue page all answer through here."""
     out = {
         k: iso(getattr(alarm, k))
         for k in (
@@ -73,11 +82,9 @@ def row(alarm: Alarm, alert: Alert | None, venue: Venue | None, who: Principal, 
             evidence_available=alert.evidence_available,
         )
     out["evidence"] = evidence_state
-    if (
-        who.role == "venue_operator"
-    ):  # the venue sees that it was alerted and what followed, not the reasoning's sources
-        out.pop("departments")
-    return out
+    if history is not None:
+        out["history"] = [{"at": iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail} for e in history]
+    return redact(who, "alarm", out)
 
 
 def _evidence_states(s, event_ids: list[str]) -> dict[str, str]:
@@ -155,18 +162,14 @@ def _load(s, who: Principal, alarm_id: int, permission: str | None = None) -> Al
 def get_alarm(alarm_id: int, request: Request, who: PrincipalDep) -> dict:
     with hub_of(request).sessions() as s:
         alarm = _load(s, who, alarm_id)
-        out = row(
+        return row(
             alarm,
             s.scalars(select(Alert).where(Alert.event_id == alarm.event_id)).one(),
             s.get(Venue, alarm.venue_id),
             who,
             _evidence_state(s, alarm.event_id),
+            alarm_service.history(s, alarm_id),
         )
-        out["history"] = [
-            {"at": iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
-            for e in alarm_service.history(s, alarm_id)
-        ]
-    return out
 
 
 class Action(BaseModel):
@@ -247,12 +250,15 @@ def view_evidence(
 async def stream(request: Request, who: PrincipalDep, after: datetime | None = None) -> StreamingResponse:
     """Server-Sent Events: every alarm the viewer may see, as it is raised or changes (polled from the
     database every 0.5 s, so it works with several hub workers). ``after``: the newest ``updated_at``
-    the client already has (nothing between its list and its stream is missed; at most an hour back)."""
+    the client already has (nothing between its list and its stream is missed; at most an hour back).
+    The stream lasts as long as the session: every poll first checks it (so at least every 0.5 s, and
+    before any event is sent) and, once it is signed out, expired or changed, sends ``signed-out`` and ends."""
     require(who, "alarms.read")
     hub = hub_of(request)
     clause = visible(who)
 
-    def changed_since(cursor: tuple[datetime, int]) -> list[dict]:
+    def changed_since(cursor: tuple[datetime, int]) -> list[dict] | None:
+        """The viewer's alarms changed since ``cursor``; None when the session no longer stands."""
         q = (
             select(Alarm, Alert, Venue)
             .join(Alert, Alert.event_id == Alarm.event_id)
@@ -264,6 +270,8 @@ async def stream(request: Request, who: PrincipalDep, after: datetime | None = N
         if clause is not None:
             q = q.where(clause)
         with hub.sessions() as s:
+            if not still_signed_in(s, request, who):
+                return None
             found = s.execute(q).all()
             states = _evidence_states(s, [a.event_id for a, _al, _v in found])
             return [
@@ -282,6 +290,9 @@ async def stream(request: Request, who: PrincipalDep, after: datetime | None = N
         idle = 0
         while not await request.is_disconnected():
             rows = await run_in_threadpool(changed_since, cursor)
+            if rows is None:  # signed out, expired or changed: the feed ends with the session
+                yield "event: signed-out\ndata: {}\n\n"
+                return
             for r in rows:
                 cursor = r.pop("_cursor")
                 yield f"event: alarm\nid: {r['id']}\ndata: {json.dumps(r, ensure_ascii=False)}\n\n"

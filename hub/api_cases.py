@@ -8,7 +8,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from humiao.hub import cases
-from humiao.hub.access import Target, scope_filter
+from humiao.hub.access import Principal, Target, allowed, redact, scope_filter
+from humiao.hub.api_alarms import target as alarm_target
 from humiao.hub.deps import PageLimit, PrincipalDep, hub_of, iso, load_scoped, require
 from humiao.hub.tables import Alarm, Case, CaseAlarm, Venue
 
@@ -51,14 +52,13 @@ def target(case: Case) -> Target:
     return Target(case.district_id, case.venue_id, (case.department,))
 
 
-def as_dict(case: Case, venue: Venue | None = None, who=None) -> dict:
+def as_dict(case: Case, venue: Venue | None, who: Principal, **extra) -> dict:
+    """A case's JSON (with ``extra`` keys: its alarms, history, …) as ``who`` may see it
+    (``access.redact``): the queue, one case and the venue page all answer through here."""
     out = {f: iso(getattr(case, f)) for f in FIELDS}
     out["venue_name"] = venue.name if venue else case.venue_id
     out["deadline_state"] = cases.deadline_state(case)
-    if who is not None and who.role == "venue_operator":  # the party sees the procedure, not the officers' notes
-        for f in ("officers", "evidence_notes", "legal_review_opinion", "facts"):
-            out.pop(f)
-    return out
+    return redact(who, "case", out | extra)
 
 
 @router.get("/cases")
@@ -90,22 +90,21 @@ def _load(s, who, case_id: int, permission: str | None = None) -> Case:
 def get_case(case_id: int, request: Request, who: PrincipalDep) -> dict:
     with hub_of(request).sessions() as s:
         case = _load(s, who, case_id)
-        out = as_dict(case, s.get(Venue, case.venue_id), who)
-        out["alarms"] = list(s.scalars(select(CaseAlarm.alarm_id).where(CaseAlarm.case_id == case.id)))
-        out["history"] = (
-            [
+        return as_dict(
+            case,
+            s.get(Venue, case.venue_id),
+            who,
+            alarms=list(s.scalars(select(CaseAlarm.alarm_id).where(CaseAlarm.case_id == case.id))),
+            history=[
                 {"at": iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
                 for e in cases.history(s, case.id)
-            ]
-            if who.role != "venue_operator"
-            else []
+            ],
+            other_actions=[
+                {"number": c.number, "department": c.department, "status": c.status, "decision": c.decision}
+                for c in cases.other_actions(s, case)
+            ],
+            escalation=cases.escalation(s, case.venue_id),
         )
-        out["other_actions"] = [
-            {"number": c.number, "department": c.department, "status": c.status, "decision": c.decision}
-            for c in cases.other_actions(s, case)
-        ]
-        out["escalation"] = cases.escalation(s, case.venue_id)
-    return out
 
 
 class OpenCase(BaseModel):
@@ -115,10 +114,16 @@ class OpenCase(BaseModel):
 
 @router.post("/cases")
 def open_case(body: OpenCase, request: Request, who: PrincipalDep) -> dict:
+    """403 for a role that opens no cases (whatever the ids); an alarm outside the caller's read scope
+    answers exactly as one that does not exist (409, its existence is not the caller's business); one
+    the caller reads but may not act on, 403."""
+    require(who, "cases.act")
     with hub_of(request).sessions() as s:
-        for alarm in s.scalars(select(Alarm).where(Alarm.id.in_(body.alarm_ids))):
-            require(who, "cases.act", Target(alarm.district_id, alarm.venue_id, tuple(alarm.departments)))
         try:
+            found = s.scalars(select(Alarm).where(Alarm.id.in_(body.alarm_ids))).all()
+            cases.check_known(body.alarm_ids, [a for a in found if allowed(who, "alarms.read", alarm_target(a))])
+            for alarm in found:
+                require(who, "cases.act", alarm_target(alarm))
             case = cases.open_case(s, who, body.alarm_ids, body.source)
         except cases.CaseError as err:
             raise HTTPException(409, str(err)) from None

@@ -16,6 +16,7 @@ Limitation: 2 years (art. 36).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -52,6 +53,14 @@ def _need(case: Case, *statuses: str) -> None:
         raise CaseError(f"case {case.number} is {case.status}; this step needs it {' or '.join(statuses)}")
 
 
+def check_known(alarm_ids: list[int], found: Sequence[Alarm]) -> None:
+    """CaseError naming the ids not among ``found`` (HTTP: the alarms the caller may see, so that one
+    outside its scope reads exactly as one that does not exist)."""
+    missing = set(alarm_ids) - {a.id for a in found}
+    if missing:
+        raise CaseError(f"unknown alarms: {sorted(missing)}")
+
+
 def open_case(
     session: Session, who: Principal, alarm_ids: list[int], source: str = "alert", facts: dict | None = None
 ) -> Case:
@@ -60,8 +69,7 @@ def open_case(
     if not alarm_ids:
         raise CaseError("a case is built from at least one alarm")
     found = session.scalars(select(Alarm).where(Alarm.id.in_(alarm_ids))).all()
-    if len(found) != len(set(alarm_ids)):
-        raise CaseError(f"unknown alarms: {sorted(set(alarm_ids) - {a.id for a in found})}")
+    check_known(alarm_ids, found)
     venues = {a.venue_id for a in found}
     if len(venues) != 1:
         raise CaseError(f"one case is about one venue; these alarms are at {sorted(venues)}")

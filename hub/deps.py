@@ -42,6 +42,13 @@ def principal(request: Request) -> Principal:
     return who
 
 
+def still_signed_in(session, request: Request, who: Principal) -> bool:
+    """Whether the request's session still stands for ``who``: not signed out, not expired, the account
+    active and its role, district and venues unchanged. Long-lived responses (the live feed) ask as they go."""
+    found = auth.principal_for(session, request.cookies.get(auth.COOKIE))
+    return found is not None and found[0] == who
+
+
 # Route parameters (FastAPI ``Annotated`` dependencies and query constraints), declared once:
 PrincipalDep = Annotated[Principal, Depends(principal)]
 """The signed-in user (401 without a session; 403 on a state change without its CSRF token)."""

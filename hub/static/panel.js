@@ -254,6 +254,8 @@ function startStream() {
     renderAlarms(a.id);
     if (state.selected === a.id) showAlarm(a.id);
   });
+  // the feed ends with the session (signed out elsewhere, expired): back to the sign-in form, no reconnecting
+  es.addEventListener("signed-out", () => { es.close(); if (state.stream === es) showLogin(); });
   es.onerror = () => { const l = $("#live"); if (l) l.className = "badge minor"; };
   es.onopen = () => { const l = $("#live"); if (l) l.className = "badge ok"; };
 }

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from humiao.hub.access import MATRIX, PERMISSIONS, ROLES, Principal, Target, allowed, markdown
+from humiao.hub.access import MATRIX, PERMISSIONS, ROLES, VIEWS, Principal, Target, allowed, markdown, redact
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,6 +40,7 @@ def expected(role: str, scope: str) -> set[str]:
 def test_the_written_matrix_is_the_code():
     assert markdown() in (ROOT / "hub" / "ACCESS.md").read_text()
     assert set(MATRIX) == set(ROLES) and all(set(MATRIX[r]) == set(PERMISSIONS) for r in ROLES)
+    assert set(VIEWS) == set(ROLES) and all(set(VIEWS[r]) == {"alarm", "case"} for r in ROLES)
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -66,3 +67,38 @@ def test_the_rules_that_matter_most():
     assert allowed(proc, "evidence.view", TARGETS["other_dept"]) and not allowed(
         proc, "alarms.act", TARGETS["own_dept"]
     )
+
+
+def test_what_a_role_sees_of_an_alarm_and_a_case():
+    """The one field mask: a venue operator gets its alarm's state and the hub's own history entries,
+    never the inspectors' side (who, assignee, comments, notes, the case's internal history)."""
+    rules = {"at": "t0", "actor": "rules", "action": "verdict", "detail": "pending: waiting for the ID check"}
+    note = {"at": "t1", "actor": "police-1", "action": "commented", "detail": "the manager looked nervous"}
+    alarm = {
+        "id": 1,
+        "venue_id": "v1",
+        "active": False,
+        "acknowledged": True,
+        "acknowledged_by": "police-1",
+        "assignee": "police-1",
+        "cleared_by": "police-1",
+        "departments": ["police"],
+        "history": [rules, note],
+    }
+    case = {"id": 2, "status": "inspected", "findings": "a minor", "officers": [{"user": "police-1"}]}
+    case |= {"evidence_notes": "x", "legal_review_opinion": "y", "facts": {}, "opened_by": "p", "legal_review_by": "q"}
+    case["history"] = [{"at": "t2", "actor": "police-1", "action": "opened", "detail": {}}]
+    op = principal("venue_operator")
+    assert redact(op, "alarm", alarm) == {
+        "id": 1,
+        "venue_id": "v1",
+        "active": False,
+        "acknowledged": True,
+        "history": [rules],
+    }
+    assert redact(op, "case", case) == {"id": 2, "status": "inspected", "findings": "a minor", "history": []}
+    assert alarm["history"] == [rules, note] and "officers" in case  # the caller's dicts are left as they were
+    for role in ("police", "culture_tourism", "market_regulation", "procuratorate"):
+        assert redact(principal(role), "alarm", alarm) == alarm and redact(principal(role), "case", case) == case
+    with pytest.raises(ValueError, match="unknown kind"):
+        redact(op, "venue", {})

@@ -86,7 +86,9 @@ def test_evidence_views_are_audited_and_scoped(hub):
 
 def test_case_queue_over_http(hub):
     ct, police, op = Browser(hub, "ct-d1"), Browser(hub, "police-d1"), Browser(hub, "op-ktv")
-    assert ct.post("/api/cases", json={"alarm_ids": [hub.alarm_ids["hotel1"]]}).status_code == 403  # not culture's
+    r = ct.post("/api/cases", json={"alarm_ids": [hub.alarm_ids["hotel1"]]})  # police's: not culture's to see
+    assert (r.status_code, r.json()["detail"]) == (409, f"unknown alarms: [{hub.alarm_ids['hotel1']}]")
+    assert Browser(hub, "proc-d1").post("/api/cases", json={"alarm_ids": [hub.alarm_ids["ktv1"]]}).status_code == 403
     r = ct.post("/api/cases", json={"alarm_ids": [hub.alarm_ids["ktv1"]]})
     assert r.status_code == 200, r.text
     case = r.json()
@@ -264,3 +266,60 @@ def test_security_headers(hub):
     r = Browser(hub).get("/panel")
     assert r.status_code == 200 and "script-src 'self'" in r.headers["content-security-policy"]
     assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_venue_operator_gets_no_inspector_notes_on_any_alarm_route(hub):
+    """List, detail and venue page: the operator sees what happened to its alarm (raised, verdicts,
+    acknowledged, cleared), not who on the inspectors' side did it, their comments or the assignee."""
+    ktv = hub.alarm_ids["ktv1"]
+    police = Browser(hub, "police-d1")
+    for body in (
+        {"action": "acknowledge", "text": "on my way"},
+        {"action": "assign", "text": "police-d1"},
+        {"action": "comment", "text": "the manager looked nervous"},
+        {"action": "clear", "text": "left before we arrived"},
+    ):
+        assert police.post(f"/api/alarms/{ktv}/actions", json=body).status_code == 200, body
+    inspector = police.get(f"/api/alarms/{ktv}").json()
+    assert inspector["assignee"] == "police-d1" and inspector["cleared_by"] == "police-d1"
+    assert [h["action"] for h in inspector["history"]][-4:] == ["acknowledged", "assigned", "commented", "cleared"]
+    assert "nervous" in str(inspector["history"])
+    op = Browser(hub, "op-ktv")
+    detail = op.get(f"/api/alarms/{ktv}")
+    listed = [a for a in op.get("/api/alarms").json()["alarms"] if a["id"] == ktv]
+    on_venue = [a for a in op.get("/api/venues/ktv1").json()["alarms"] if a["id"] == ktv]
+    assert detail.status_code == 200 and len(listed) == len(on_venue) == 1
+    for shown in (detail.json(), listed[0], on_venue[0]):
+        assert shown["acknowledged"] is True and shown["active"] is False  # its alarm's state: yes
+        for field in ("assignee", "acknowledged_by", "cleared_by", "departments"):
+            assert field not in shown, field
+        assert "police-d1" not in str(shown) and "nervous" not in str(shown) and "arrived" not in str(shown)
+    assert [h["action"] for h in detail.json()["history"]] == ["raised", "verdict"]  # the hub's own entries only
+    assert {h["actor"] for h in detail.json()["history"]} == {"rules"}
+
+
+def test_a_venue_operator_gets_no_inspector_notes_on_case_views(hub):
+    ct, op = Browser(hub, "ct-d1"), Browser(hub, "op-ktv")
+    cid = ct.post("/api/cases", json={"alarm_ids": [hub.alarm_ids["ktv1"]]}).json()["id"]
+    for body in (
+        {
+            "action": "assign",
+            "officers": [{"user": "ct-d1", "enforcement_id": "1"}, {"user": "ct-x", "enforcement_id": "2"}],
+        },
+        {"action": "inspect", "findings": "a minor in room 2", "evidence_notes": "photos 1-4, owner uncooperative"},
+        {"action": "legal_review", "opinion": "the owner's statement is doubtful"},
+    ):
+        assert ct.post(f"/api/cases/{cid}/actions", json=body).status_code == 200, body
+    inspector = ct.get(f"/api/cases/{cid}").json()
+    assert inspector["opened_by"] == "ct-d1" and inspector["legal_review_by"] == "ct-d1"
+    assert inspector["evidence_notes"] and [h["action"] for h in inspector["history"]][-1] == "legal_review"
+    detail = op.get(f"/api/cases/{cid}").json()
+    listed = op.get("/api/cases").json()["cases"]
+    on_venue = op.get("/api/venues/ktv1").json()["cases"]
+    assert len(listed) == len(on_venue) == 1
+    for shown in (detail, listed[0], on_venue[0]):
+        assert shown["status"] == "inspected" and shown["findings"] == "a minor in room 2"  # the procedure: yes
+        for field in ("officers", "evidence_notes", "legal_review_opinion", "facts", "opened_by", "legal_review_by"):
+            assert field not in shown, field
+        assert "ct-d1" not in str(shown) and "uncooperative" not in str(shown) and "doubtful" not in str(shown)
+    assert detail["history"] == []  # the case's internal history: no

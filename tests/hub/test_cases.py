@@ -171,3 +171,20 @@ def test_evidence_is_purged_after_retention_unless_a_case_holds_it(hub):
     b = Browser(hub, "police-d1")
     r = b.get(f"/api/alarms/{hub.alarm_ids['hotel1']}/evidence", params={"why": "too late"})
     assert r.status_code == 404 and "purged" in r.json()["detail"]  # the hashes and times stay, the face does not
+
+
+def test_opening_a_case_does_not_reveal_another_districts_alarm(hub):
+    """An alarm of another district answers exactly as one that does not exist (status and message,
+    the id the caller sent aside), alone or beside an alarm of the caller's own."""
+    ct = Browser(hub, "ct-d1")
+    ktv, elsewhere = hub.alarm_ids["ktv1"], hub.alarm_ids["ktv9"]  # ktv9: a KTV (culture's) in d2
+    missing = max(hub.alarm_ids.values()) + 1000
+
+    def answer(alarm_ids: list[int], unknown: int) -> tuple[int, str]:
+        r = ct.post("/api/cases", json={"alarm_ids": alarm_ids})
+        return r.status_code, r.json()["detail"].replace(str(unknown), "<id>")
+
+    assert answer([elsewhere], elsewhere) == answer([missing], missing) == (409, "unknown alarms: [<id>]")
+    assert answer([ktv, elsewhere], elsewhere) == answer([ktv, missing], missing)
+    with hub.sessions() as s:
+        assert s.query(Case).count() == 0  # and nothing was opened
