@@ -15,11 +15,10 @@ from sqlalchemy import String, cast, select
 from starlette.concurrency import run_in_threadpool
 
 from humiao.hub import alarms as alarm_service
-from humiao.hub import audit, evidence
+from humiao.hub import evidence
 from humiao.hub.access import Principal, Target, redact, scope_filter
 from humiao.hub.deps import PageLimit, PrincipalDep, client, hub_of, iso, load_scoped, require, still_signed_in
 from humiao.hub.tables import Alarm, AlarmEvent, Alert, Evidence, EvidenceRequest, Venue
-from humiao.proto import sealed
 
 router = APIRouter(prefix="/api")
 
@@ -206,10 +205,8 @@ def request_evidence(alarm_id: int, body: Why, request: Request, who: PrincipalD
     with hub.sessions() as s:
         alarm = _load(s, who, alarm_id, "evidence.request")
         reason = "violation_confirmed" if alarm.verdict == "confirmed" else "inspector_request"
-        audit.record(s, who, "evidence.request", "alarm", str(alarm_id), body.why, client(request))
-        s.commit()
         try:
-            rid = evidence.request(s, hub.publish, alarm.event_id, reason, who.user_id)
+            rid = evidence.request(s, hub.publish, alarm.event_id, reason, who, body.why, client(request))
         except evidence.EvidenceError as err:
             raise HTTPException(409, str(err)) from None
     return {"request_id": rid, "reason": reason}
@@ -223,17 +220,10 @@ def view_evidence(
     hub = hub_of(request)
     with hub.sessions() as s:
         alarm = _load(s, who, alarm_id, "evidence.view")
-        ev = s.get(Evidence, alarm.event_id)
-        if ev is None or ev.ciphertext is None:
-            raise HTTPException(
-                404,
-                "no evidence stored for this alarm (request it from the edge first)"
-                if ev is None
-                else "evidence purged after its retention",
-            )
-        audit.record(s, who, "evidence.view", "evidence", alarm.event_id, why, client(request))
-        s.commit()
-        jpeg = sealed.open_box(hub.private_key, ev.ciphertext, alarm.event_id)
+        try:
+            ev, jpeg = evidence.open_for(s, hub.private_key, alarm.event_id, who, why, client(request))
+        except evidence.EvidenceMissing as err:
+            raise HTTPException(404, str(err)) from None
     return Response(
         jpeg,
         media_type="image/jpeg",

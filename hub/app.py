@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select, text
 
 from humiao.hub import alarms, api_alarms, api_auth, api_cases, api_registry, api_reports, evidence
+from humiao.hub.access import Principal
 from humiao.hub.api import router
 from humiao.hub.config import HubConfig
 from humiao.hub.db import make_engine, migrate, sessions
@@ -85,9 +86,9 @@ class Hub:
     def publish(self, topic: str, payload: bytes) -> None:
         self.ingestor.client.publish(topic, payload, qos=1)
 
-    def request_evidence(self, event_id: str, reason: str, requested_by: str) -> str:
+    def request_evidence(self, event_id: str, reason: str, who: Principal, why: str = "") -> str:
         with self.sessions() as s:
-            return evidence.request(s, self.publish, event_id, reason, requested_by)
+            return evidence.request(s, self.publish, event_id, reason, who, why)
 
     def evaluate(self) -> int:
         """Bring alarms up to date; then fetch the evidence of newly confirmed violations from their edges."""
@@ -109,7 +110,7 @@ class Hub:
         with self.sessions() as s:
             for event_id in evidence.confirmed_without_request(s):
                 try:
-                    evidence.request(s, self.publish, event_id, "violation_confirmed", "rules")
+                    evidence.request(s, self.publish, event_id, "violation_confirmed", evidence.RULES)
                 except evidence.EvidenceError as err:
                     log.warning("evidence for confirmed violation %s not requested: %s", event_id, err)
         return touched

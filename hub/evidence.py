@@ -2,8 +2,9 @@
 its retention unless a case holds it.
 
 A request comes from the rules (a confirmed violation), from an inspector in the panel (allowed by
-the access matrix, the reason audited first; hub/api_alarms.py) or from an operator on the hub host
-(``humiao hub request-evidence``).
+the access matrix; hub/api_alarms.py) or from an operator on the hub host (``humiao hub
+request-evidence``). Every request and every view writes its audit row here, in the same
+transaction as the request or before the crop is opened, whoever asks: no caller can forget it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
+from humiao.hub import audit
+from humiao.hub.access import SYSTEM_ACTOR, Principal
 from humiao.hub.tables import Alarm, Alert, Evidence, EvidenceRequest
 from humiao.proto import humiao_v1_pb2 as pb
+from humiao.proto import sealed
 from humiao.proto.ids import uuid7
 from humiao.proto.topics import topic
 
@@ -29,12 +33,22 @@ class EvidenceError(ValueError):
     pass
 
 
-def request(session: Session, publish, event_id: str, reason: str, requested_by: str) -> str:
-    """Record a request and send it to the alert's device; the request id."""
+class EvidenceMissing(EvidenceError):
+    """Nothing to show: never stored, or purged."""
+
+
+RULES = Principal(SYSTEM_ACTOR, "system", None)  # who asks when a confirmed violation needs its evidence
+
+
+def request(
+    session: Session, publish, event_id: str, reason: str, who: Principal, why: str = "", client: str = ""
+) -> str:
+    """Record a request (and its audit row) and send it to the alert's device; the request id."""
     if reason not in REASONS:
         raise EvidenceError(f"reason must be one of {sorted(REASONS)}")
-    if not requested_by:
-        raise EvidenceError("requested_by is required (who asks is audited)")
+    if not who.user_id:
+        raise EvidenceError("who asks is required (it is audited)")
+    requested_by = who.user_id
     alert = session.scalars(select(Alert).where(Alert.event_id == event_id)).one_or_none()
     if alert is None:
         raise EvidenceError(f"no alert {event_id}")
@@ -45,6 +59,7 @@ def request(session: Session, publish, event_id: str, reason: str, requested_by:
         request_id=str(uuid7()), event_id=event_id, reason=reason, requested_by=requested_by, requested_at=now
     )
     session.add(req)
+    audit.record(session, who, "evidence.request", "alert", event_id, why or reason, client)
     session.commit()
     msg = pb.EvidenceRequest(
         request_id=req.request_id, event_id=event_id, reason=REASONS[reason], requested_by=requested_by
@@ -52,6 +67,21 @@ def request(session: Session, publish, event_id: str, reason: str, requested_by:
     msg.requested_at.FromDatetime(now)
     publish(topic(alert.district_id, alert.venue_id, alert.device_id, "evidence_request"), msg.SerializeToString())
     return req.request_id
+
+
+def open_for(
+    session: Session, private_key, event_id: str, who: Principal, why: str, client: str = ""
+) -> tuple[Evidence, bytes]:
+    """The stored evidence of an alert and its crop (JPEG), the view audited and committed before
+    anything is decrypted."""
+    ev = session.get(Evidence, event_id)
+    if ev is None:
+        raise EvidenceMissing("no evidence stored for this alarm (request it from the edge first)")
+    if ev.ciphertext is None:
+        raise EvidenceMissing("evidence purged after its retention")
+    audit.record(session, who, "evidence.view", "evidence", event_id, why, client)
+    session.commit()
+    return ev, sealed.open_box(private_key, ev.ciphertext, event_id)
 
 
 def purge_expired(session: Session, now: datetime | None = None) -> int:

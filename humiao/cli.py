@@ -170,6 +170,18 @@ def _audit(cfg, args) -> int:
     return 0 if verdict.ok else 1
 
 
+def _account(session, user_id: str):
+    """The account a hub command acts for (the audit log records it); EvidenceError if none."""
+    from humiao.hub.access import Principal
+    from humiao.hub.evidence import EvidenceError
+    from humiao.hub.tables import User
+
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        raise EvidenceError(f"no active account {user_id!r}: who asks is audited (humiao hub users add)")
+    return Principal(user.id, user.role, user.district_id)
+
+
 def _request_evidence(cfg, args) -> int:
     from humiao.hub.evidence import EvidenceError, request
     from humiao.hub.ingest import HubPublisher
@@ -180,7 +192,7 @@ def _request_evidence(cfg, args) -> int:
             return 2
         try:
             with _hub_db(cfg) as s:
-                rid = request(s, link.publish, args.event_id, args.reason, args.by)
+                rid = request(s, link.publish, args.event_id, args.reason, _account(s, args.by), args.why)
         except EvidenceError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
@@ -376,7 +388,8 @@ def _add_hub(sub) -> None:
     hreq = hsub.add_parser("request-evidence", help="ask an edge for an alert's sealed face crop")
     hreq.add_argument("event_id")
     hreq.add_argument("--reason", choices=["inspector_request", "violation_confirmed"], required=True)
-    hreq.add_argument("--by", required=True, help="the account asking (recorded)")
+    hreq.add_argument("--by", required=True, help="the account asking (audited)")
+    hreq.add_argument("--why", default="", help="the reason, for the audit log")
     hreq.add_argument("--config", type=Path)
     for what in ("venues", "schools"):
         reg = hsub.add_parser(what, help=f"the {what} registry as CSV (UTF-8)")

@@ -190,20 +190,10 @@ class AlertWatcher:
         )
 
     def _ask_for_crop(self, s: Session, event_id: str) -> None:
-        from humiao.hub import audit
         from humiao.hub.access import Principal
 
-        audit.record(
-            s,
-            Principal("ct-demo", "culture_tourism", "demo-district"),
-            "evidence.request",
-            "alert",
-            event_id,
-            "demo: the first alert's crop",
-            "demo",
-        )
-        s.commit()
-        rid = self.hub.request_evidence(event_id, "inspector_request", "ct-demo")
+        inspector = Principal("ct-demo", "culture_tourism", "demo-district")
+        rid = self.hub.request_evidence(event_id, "inspector_request", inspector, "demo: the first alert's crop")
         print(f"  inspector asks for its face crop (request {rid[:13]}…)", flush=True)
         self._asked = event_id
 

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from humiao.edge.agent import EdgeAgent
 from humiao.edge.config import EdgeConfig
 from humiao.edge.sample_video import build
+from humiao.hub.access import Principal
 from humiao.hub.app import Hub
 from humiao.hub.config import HubConfig
 from humiao.hub.tables import Alert, Device, Evidence
@@ -105,7 +106,7 @@ def test_child_alert_reaches_the_hub_once_and_its_evidence_on_request(shared_fac
             alarm = wait_for(lambda: s.scalars(select(Alarm)).first(), 10)
             assert alarm is not None and alarm.event_id == event_id and alarm.verdict == "pending" and alarm.active
 
-        hub.request_evidence(event_id, "violation_confirmed", "inspector-7")
+        hub.request_evidence(event_id, "violation_confirmed", Principal("inspector-7", "police", "d9"), "test")
         with hub.sessions() as s:
             ev = wait_for(lambda: s.get(Evidence, event_id), 10)
             assert ev is not None, "no evidence arrived"

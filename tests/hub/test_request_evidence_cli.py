@@ -1,6 +1,7 @@
 """`humiao hub request-evidence` beside a running hub worker, on real Mosquitto: the request reaches
-the device, and the worker keeps its session and its shared subscription (the command once took the
-worker's client id, so the broker dropped the worker while it ran)."""
+the device and is audited by the evidence service under the account that asked, and the worker keeps
+its session and its shared subscription (the command once took the worker's client id, so the broker
+dropped the worker while it ran)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import threading
 
 import paho.mqtt.client as mqtt
 import pytest
+from sqlalchemy import create_engine, select
 
+from humiao.hub.tables import AuditEvent
 from humiao.proto import humiao_v1_pb2 as pb
 from humiao.proto.topics import topic
 
@@ -20,12 +23,25 @@ from tests.support.services import ROOT
 
 pytestmark = pytest.mark.services
 
+UNKNOWN = "01a2089c-0000-7000-8000-000000000000"
+
 
 def _client(port: int, client_id: str) -> mqtt.Client:
     c = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     c.connect("127.0.0.1", port)
     c.loop_start()
     return c
+
+
+def _humiao(hub: HubProcess, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "humiao.cli", "hub", *args, "--config", str(hub.config_path)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
 
 
 def test_the_cli_asks_the_edge_without_displacing_the_hub_worker(broker, tmp_path):
@@ -43,31 +59,34 @@ def test_the_cli_asks_the_edge_without_displacing_the_hub_worker(broker, tmp_pat
         msg.evidence_available = True
         edge.publish(t, msg.SerializeToString(), qos=1).wait_for_publish(5)
         assert wait_for(lambda: first in stored_ids(db_url), 30)
+        added = _humiao(
+            hub,
+            "users",
+            "add",
+            "ct-1",
+            "--role",
+            "culture_tourism",
+            "--district",
+            "d1",
+            "--password-stdin",
+            stdin="a long enough password 2026\n",
+        )
+        assert added.returncode == 0, added.stderr
 
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "humiao.cli",
-                "hub",
-                "request-evidence",
-                first,
-                "--reason",
-                "inspector_request",
-                "--by",
-                "ct-1",
-                "--config",
-                str(hub.config_path),
-            ],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=60,
+        done = _humiao(
+            hub, "request-evidence", first, "--reason", "inspector_request", "--by", "ct-1", "--why", "complaint 42"
         )
         assert done.returncode == 0, done.stderr
         assert got.wait(10), "the device never got the request"
         req = pb.EvidenceRequest.FromString(requests[0])
         assert req.event_id == first and req.requested_by == "ct-1" and req.request_id in done.stdout
+        engine = create_engine(db_url)
+        with engine.connect() as conn:  # the evidence service audited it, under the account that asked
+            rows = conn.execute(
+                select(AuditEvent.user_id, AuditEvent.role, AuditEvent.action, AuditEvent.object_id, AuditEvent.why)
+            ).all()
+        engine.dispose()
+        assert ("ct-1", "culture_tourism", "evidence.request", first, "complaint 42") in rows
 
         # the worker was not displaced: it still holds its session and takes the next alert
         t2, p2, second = wire.alert()
@@ -75,7 +94,7 @@ def test_the_cli_asks_the_edge_without_displacing_the_hub_worker(broker, tmp_pat
         assert wait_for(lambda: second in stored_ids(db_url), 30)
         log = hub.log.read_text()
         assert "disconnected" not in log, log[-2000:]
-        assert hub.proc.poll() is None
+        assert hub.proc is not None and hub.proc.poll() is None
     finally:
         for c in (device, edge):
             c.disconnect()
@@ -83,27 +102,28 @@ def test_the_cli_asks_the_edge_without_displacing_the_hub_worker(broker, tmp_pat
         hub.stop()
 
 
+def test_the_cli_refuses_a_requester_without_an_account(broker, tmp_path):
+    hub = HubProcess(tmp_path, hub_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", broker.port))
+    done = _humiao(hub, "request-evidence", UNKNOWN, "--reason", "inspector_request", "--by", "nobody")
+    assert done.returncode == 2 and "no active account 'nobody'" in done.stderr
+
+
 def test_the_cli_refuses_an_unknown_alert_with_a_clear_error(broker, tmp_path):
-    db_url = f"sqlite:///{tmp_path / 'hub.db'}"
-    hub = HubProcess(tmp_path, hub_config(tmp_path, db_url, broker.port))  # not started: the CLI needs the broker only
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "humiao.cli",
-            "hub",
-            "request-evidence",
-            "01a2089c-0000-7000-8000-000000000000",
-            "--reason",
-            "inspector_request",
-            "--by",
+    hub = HubProcess(tmp_path, hub_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", broker.port))
+    assert (
+        _humiao(
+            hub,
+            "users",
+            "add",
             "ct-1",
-            "--config",
-            str(hub.config_path),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
+            "--role",
+            "culture_tourism",
+            "--district",
+            "d1",
+            "--password-stdin",
+            stdin="a long enough password 2026\n",
+        ).returncode
+        == 0
     )
-    assert done.returncode == 2 and "error: no alert 01a2089c-0000-7000-8000-000000000000" in done.stderr
+    done = _humiao(hub, "request-evidence", UNKNOWN, "--reason", "inspector_request", "--by", "ct-1")
+    assert done.returncode == 2 and f"error: no alert {UNKNOWN}" in done.stderr
