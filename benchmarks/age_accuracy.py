@@ -42,7 +42,7 @@ from humiao.edge.fuse import MIN_WEIGHT
 from humiao.edge.pipeline import calibration_for, calibration_name
 from humiao.models.manifest import manifests
 
-from benchmarks.age_features import extract
+from benchmarks.age_features import extract, made_with
 from benchmarks.age_select import faceapi_expected
 from benchmarks.metrics import BANDS, flag_rates, mae_by_band, operating_cut, operating_threshold
 
@@ -53,7 +53,8 @@ BOOTSTRAP = 1000
 
 
 def per_view(z: dict) -> dict[str, np.ndarray]:
-    """Each model's expected age per face and frame (NaN where the face was not seen)."""
+    """Each model's expected age per face and frame (meaningless where the face was not seen: ``seen``
+    masks those frames out of every fusion)."""
     cydral = z["cydral"] if z["cydral"].ndim == 2 else z["cydral"][:, :, 0]  # the shipped chip (no augmentation)
     return {"cydral-age-v1": cydral, "faceapi-agegender": faceapi_expected(z["faceapi"][:, :, 0])}
 
@@ -194,10 +195,14 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     if args.features and args.features.exists():
         z = dict(np.load(args.features))
+        wanted = made_with(cfg, args.views, args.limit)
+        if str(z.get("made_with", "")) != wanted:
+            ap.error(f"{args.features} was made with {z.get('made_with', 'unknown settings')}, this run needs {wanted}")
     else:
         z = extract(args.data, cfg, args.views, args.limit)
         if args.features:
             np.savez_compressed(args.features, **z)
+    z.pop("made_with", None)  # one string for the file, not a per-photo array
     full = z  # both halves: the per-model calibrations below are fitted on the fit half
     keep = np.ones(len(z["age"]), bool) if args.split == "all" else (z["fit"] if args.split == "fit" else ~z["fit"])
     z = {k: v[keep] for k, v in z.items()}

@@ -65,6 +65,12 @@ def races(folder: Path) -> dict[str, str]:
         return {row["file"]: row.get("race", "") for row in csv.DictReader(fh)}
 
 
+def made_with(cfg: EdgeConfig, n_views: int, limit: int | None) -> str:
+    """What the outputs depend on besides the photos: a file made otherwise is not reused."""
+    m = cfg.models
+    return f"detector={m.detector} landmarks={m.landmarks} views={n_views} limit={limit} flip={cfg.fusion.flip}"
+
+
 def extract(folder: Path, cfg: EdgeConfig, n_views: int, limit: int | None = None) -> dict[str, np.ndarray]:
     detector = build_detector(
         cfg.models.detector,
@@ -76,8 +82,8 @@ def extract(folder: Path, cfg: EdgeConfig, n_views: int, limit: int | None = Non
         min_face_px=cfg.detector.min_face_px,
     )
     landmarks = build_landmarks(cfg.models.landmarks)
-    cydral = build_age_estimator("cydral-age-v1")
-    faceapi = build_age_estimator("faceapi-agegender")
+    cydral = build_age_estimator("cydral-age-v1", flip=cfg.fusion.flip)
+    faceapi = build_age_estimator("faceapi-agegender", flip=cfg.fusion.flip)
     assert isinstance(cydral, AgeEstimator) and isinstance(faceapi, FaceApiEstimator)
     items = load_labels(folder)
     fit, _test = split(items)
@@ -87,6 +93,7 @@ def extract(folder: Path, cfg: EdgeConfig, n_views: int, limit: int | None = Non
         items = shuffled(items)[:limit]
     n, v = len(items), n_views
     out = {
+        "made_with": np.array(made_with(cfg, n_views, limit)),
         "path": np.array([str(it.path.relative_to(folder)) for it in items]),
         "age": np.array([it.age for it in items], dtype=np.float64),
         "subject": np.array([it.subject for it in items]),

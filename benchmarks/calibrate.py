@@ -8,9 +8,11 @@ labels Asian (UTKFace's attributes.csv); ``all`` keeps every face.
 
 Two sources of estimates:
 - ``--features NPZ …`` (from ``benchmarks.age_features``, one per data set): the shipped age
-  models' outputs, combined as the configuration's ``models.age`` / ``models.ensemble`` say —
-  exactly what the product computes (the fused mixture's expected age is the weighted mean) —
-  written to the shipped file ``models/calibration/age_<model>_<profile>.json``:
+  models' outputs, combined as the configuration's ``models.age`` / ``models.ensemble`` say (the
+  mixture's expected age is the weighted mean of the members'), on single photos unless the
+  features were made with ``--views``; the shipped files (``models/calibration/age_<model>_<profile>.json``)
+  are fitted on single photos and applied to fused tracks, whose estimates vary less (measured in
+  the accuracy tables' track rows):
 
     python -m benchmarks.calibrate --features artifacts/bench/features_fgnet.npz \
         --features artifacts/bench/features_utkface.npz --profile east-asian

@@ -8,17 +8,26 @@ PY=${PY:-.venv/bin/python}
 mkdir -p "$OUT"
 $PY -m benchmarks.alignment_parity --data $FACES/fgnet --data $FACES/utkface --landmarks facemesh --json "$OUT/parity_facemesh.json"
 $PY -m benchmarks.alignment_parity --data $FACES/fgnet --data $FACES/utkface --landmarks blazeface --json "$OUT/parity_blazeface.json"
-# every age model's output once per photo (both halves), then the product and each model on the test half
+# every age model's output once per photo (both halves; single photos and simulated 6-frame tracks)
 for set in fgnet utkface; do
   $PY -m benchmarks.age_features --data $FACES/$set --out "$OUT/features_${set}.npz"
+done
+$PY -m benchmarks.age_features --data $FACES/fgnet --views 6 --out "$OUT/features_fgnet_v6.npz"
+$PY -m benchmarks.age_features --data $FACES/utkface --views 6 --limit 3000 --out "$OUT/features_utkface_v6.npz"
+# the ensemble's weights and the levers, by cross-dataset validation on the fit halves
+$PY -m benchmarks.age_select --features "$OUT/features_fgnet.npz" --features "$OUT/features_utkface.npz" \
+  --tracks "$OUT/features_fgnet_v6.npz" --tracks "$OUT/features_utkface_v6.npz" --json "$OUT/age_select.json"
+# (refitting the shipped calibrations for the chosen weights is a separate, deliberate step:
+#  $PY -m benchmarks.calibrate --features "$OUT/features_fgnet.npz" --features "$OUT/features_utkface.npz" --profile east-asian|all)
+for set in fgnet utkface; do
   $PY -m benchmarks.age_accuracy --data $FACES/$set --split test --views 1 --features "$OUT/features_${set}.npz" \
     --json "$OUT/age_${set}_single.json"
 done
-$PY -m benchmarks.age_accuracy --data $FACES/fgnet --split test --views 6 --json "$OUT/age_fgnet_track6.json"
-$PY -m benchmarks.age_accuracy --data $FACES/utkface --split test --views 6 --limit 3000 --json "$OUT/age_utkface_track6.json"
+$PY -m benchmarks.age_accuracy --data $FACES/fgnet --split test --views 6 --features "$OUT/features_fgnet_v6.npz" \
+  --json "$OUT/age_fgnet_track6.json"
+$PY -m benchmarks.age_accuracy --data $FACES/utkface --split test --views 6 --limit 3000 \
+  --features "$OUT/features_utkface_v6.npz" --json "$OUT/age_utkface_track6.json"
 HUMIAO__MODELS__LANDMARKS=blazeface $PY -m benchmarks.age_accuracy --data $FACES/fgnet --split test --views 6 --json "$OUT/age_fgnet_track6_blazeface_align.json"
-# the ensemble's weights and the levers, by cross-dataset validation
-$PY -m benchmarks.age_select --features "$OUT/features_fgnet.npz" --features "$OUT/features_utkface.npz" --json "$OUT/age_select.json"
 $PY -m benchmarks.detector_compare --data $FACES/fgnet --data $FACES/utkface --faces 100 --json "$OUT/detector_compare.json"
 $PY -m benchmarks.edge_speed --json "$OUT/edge_speed.json"
 # the running system: a private Mosquitto, the hub as its own process, PostgreSQL from HUMIAO_TEST_PG_URL

@@ -188,7 +188,7 @@ def fusion_rows(folder: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     folder = Path((argv or sys.argv[1:] or ["artifacts/bench"])[0])
     out = [
-        "### Age accuracy (test half: subjects the calibration never saw)",
+        "### Age accuracy (test half: FG-NET subjects / UTKFace files the calibration never saw)",
         *age_rows(folder),
         "",
         "### Challenge thresholds",

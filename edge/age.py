@@ -109,7 +109,7 @@ class FaceApiEstimator:
         k = self.INPUT / max(side, 1.0)
         m = np.array([[k, 0, self.INPUT / 2 - cx * k], [0, k, self.INPUT / 2 - cy * k]])
         return cv2.warpAffine(
-            face.frame, m, (self.INPUT, self.INPUT), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_CONSTANT
+            face.frame, m, (self.INPUT, self.INPUT), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
         )
 
     def regress(self, faces: Sequence[FaceView]) -> np.ndarray:

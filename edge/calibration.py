@@ -30,7 +30,7 @@ import numpy as np
 CALIBRATION_DIR = Path(str(files("humiao.models") / "calibration"))
 # The ensemble's members and weights, chosen by cross-dataset validation (benchmarks.age_select);
 # the shipped ensemble calibrations are fitted for exactly these.
-DEFAULT_ENSEMBLE: dict[str, float] = {"cydral-age-v1": 0.3, "faceapi-agegender": 0.7}
+DEFAULT_ENSEMBLE: dict[str, float] = {"cydral-age-v1": 0.4, "faceapi-agegender": 0.6}
 ENSEMBLE_MEMBERS = ("cydral-age-v1", "faceapi-agegender")
 PROFILES = ("east-asian", "all")
 
@@ -128,12 +128,16 @@ def for_models(
     weights (recorded in the file's meta); anything else is refused with the way to fit one."""
     target = Path(path) if path else shipped_file(age_model, profile)
     refit = (
-        f"fit one with `python -m benchmarks.calibrate --config EDGE.yaml --profile {profile} --out FILE` "
-        "and set fusion.calibration_file"
+        "fit one from a checkout of the repository with `python -m benchmarks.calibrate --config EDGE.yaml "
+        f"--profile {profile} --features NPZ … --out FILE` (see benchmarks.age_features) and set "
+        "fusion.calibration_file"
     )
     if path is None and not target.is_file():
         raise ValueError(f"no shipped calibration for models.age {age_model!r} and profile {profile!r}: {refit}")
     cal = AgeCalibration.load(target)
+    fitted_for = (cal.meta or {}).get("age_model")
+    if fitted_for and fitted_for != age_model:
+        raise ValueError(f"calibration {target} was fitted for models.age {fitted_for!r}, not {age_model!r}: {refit}")
     if age_model == "ensemble":
         fitted = (cal.meta or {}).get("ensemble")
         wanted = {k: round(v / sum((members or {}).values()), 4) for k, v in (members or {}).items()}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from humiao.config import Section
-from humiao.edge.calibration import DEFAULT_ENSEMBLE, ENSEMBLE_MEMBERS
+from humiao.edge.calibration import CALIBRATION_DIR, DEFAULT_ENSEMBLE, ENSEMBLE_MEMBERS, shipped_file
 from humiao.edge.evidence import EvidenceConfig
 from humiao.edge.motion import MotionConfig
 from humiao.edge.policy import PolicyConfig
@@ -44,8 +45,8 @@ class ModelsConfig(Section):
         unknown = set(v) - set(ENSEMBLE_MEMBERS)
         if unknown or not v:
             raise ValueError(f"members must be some of {', '.join(ENSEMBLE_MEMBERS)} (got {', '.join(sorted(v))})")
-        if min(v.values()) <= 0:
-            raise ValueError("every member's weight must be positive")
+        if not all(math.isfinite(w) and w > 0 for w in v.values()):
+            raise ValueError("every member's weight must be a positive number")
         return v
 
     threads: int = Field(1, ge=1, le=16, description="onnxruntime threads per model")
@@ -84,7 +85,7 @@ class FusionConfig(Section):
         description="the population the calibration is fitted on: east-asian (deployments in China) or all faces",
     )
     calibration_file: Path | None = Field(
-        None, description="default: the shipped models/calibration/age_calibration.json"
+        None, description="default: the shipped models/calibration/age_<models.age>_<calibration_profile>.json"
     )
 
 
@@ -158,6 +159,20 @@ class EdgeConfig(Section):
     status: StatusConfig = StatusConfig()
     metrics: MetricsConfig = MetricsConfig()
     detect_fps: float = Field(10.0, gt=0, le=120, description="frames per second sent to detection")
+
+    @model_validator(mode="after")
+    def _calibration_exists(self) -> EdgeConfig:
+        """A shipped calibration for the age model and profile, unless a file is given (checked at start)."""
+        m, f = self.models, self.fusion
+        missing = f.calibration_file is None and not shipped_file(m.age, f.calibration_profile).is_file()
+        if m.age != "insightface-genderage" and missing:
+            shipped = sorted(p.stem.removeprefix("age_") for p in CALIBRATION_DIR.glob("age_*_*.json"))
+            raise ValueError(
+                f"no shipped calibration for models.age {m.age!r} with fusion.calibration_profile "
+                f"{f.calibration_profile!r} (shipped: {', '.join(shipped)}); choose one of those or set "
+                "fusion.calibration_file to one fitted with benchmarks.calibrate"
+            )
+        return self
 
     @model_validator(mode="after")
     def _landmarks_match_detector(self) -> EdgeConfig:

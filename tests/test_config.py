@@ -53,3 +53,24 @@ def test_unreadable_and_malformed_files(tmp_path):
     f.write_text("- a list\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_config(EdgeConfig, f, environ={})
+
+
+def test_an_age_model_without_a_shipped_calibration_for_the_profile_is_refused_at_load(tmp_path):
+    f = tmp_path / "edge.yaml"
+    f.write_text("models:\n  age: cydral-age-v1\n")  # Cydral alone ships a calibration for 'all' only
+    with pytest.raises(
+        ConfigError, match=r"no shipped calibration for models.age 'cydral-age-v1'.*ensemble_east-asian"
+    ):
+        load_config(EdgeConfig, f, environ={})
+    ok = load_config(EdgeConfig, f, environ={"HUMIAO__FUSION__CALIBRATION_PROFILE": "all"})
+    assert ok.models.age == "cydral-age-v1"
+
+
+@pytest.mark.parametrize(
+    "weights", ["{cydral-age-v1: .nan, faceapi-agegender: 1}", "{cydral-age-v1: 0}", "{other-model: 1}"]
+)
+def test_ensemble_weights_must_be_known_positive_numbers(tmp_path, weights):
+    f = tmp_path / "edge.yaml"
+    f.write_text(f"models:\n  ensemble: {weights}\n")
+    with pytest.raises(ConfigError, match="models.ensemble"):
+        load_config(EdgeConfig, f, environ={})

@@ -156,7 +156,7 @@ def test_the_ensemble_mixes_its_members_so_its_expected_age_is_their_weighted_me
 
 
 def test_a_calibration_for_other_ensemble_weights_is_refused():
-    from humiao.edge.calibration import DEFAULT_ENSEMBLE, for_models
+    from humiao.edge.calibration import DEFAULT_ENSEMBLE, for_models, shipped_file
 
     cal = for_models("ensemble", "east-asian", dict(DEFAULT_ENSEMBLE))
     assert cal.meta["ensemble"] and 0 < cal.operating_p_minor < 1
@@ -165,3 +165,5 @@ def test_a_calibration_for_other_ensemble_weights_is_refused():
         for_models("ensemble", "east-asian", other)
     with pytest.raises(ValueError, match="no shipped calibration for models.age 'faceapi-agegender'"):
         for_models("faceapi-agegender", "nowhere")
+    with pytest.raises(ValueError, match="fitted for models.age 'ensemble', not 'cydral-age-v1'"):
+        for_models("cydral-age-v1", "all", path=shipped_file("ensemble", "all"))

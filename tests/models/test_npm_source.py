@@ -34,7 +34,7 @@ def test_manifest_records_source_licence_and_training_data():
     m = manifests()[ID]
     assert m.source.kind == "npm" and m.source.package == "@vladmandic/face-api" and m.source.integrity
     assert m.licence.spdx == "MIT" and m.licence.commercial_use
-    assert set(m.training.datasets) == {"utkface", "fgnet"}  # its figures on ../shared are contaminated
+    assert {"utkface", "fgnet", "megaage-asian"} <= set(m.training.datasets)  # contaminated evaluations
     assert manifests()["cydral-age-v1"].training.datasets == ()
 
 
