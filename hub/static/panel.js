@@ -285,7 +285,7 @@ async function showAlarm(id) {
       <div>${t("venue")}</div><div><a href="#/venues/${esc(a.venue_id)}">${esc(a.venue_id)}</a> (${esc(label("vt", a.venue_type))})</div>
       <div>${t("age")}</div><div>${a.age_estimate ?? "–"} · ${t("pminor")} ${a.p_minor ?? "–"}</div>
       <div>${t("camera")}</div><div>${esc(a.device_id || "")} / ${esc(a.camera_id || "")}</div>
-      <div>${t("department")}</div><div>${esc((a.departments || []).map((d) => label("dept", d)).join(lang === "zh" ? "、" : ", "))}</div></div>
+      ${a.departments ? `<div>${t("department")}</div><div>${esc(a.departments.map((d) => label("dept", d)).join(lang === "zh" ? "、" : ", "))}</div>` : ""}</div>
     <h2>${t("reasons")}</h2><ul class="reasons">${zh(a.reasons, a.reasons_zh).map((r) => `<li>${esc(r)}</li>`).join("")}</ul>
     <div>${acts}</div>${ev}
     <h2>${t("history")}</h2><ul class="history">${a.history.map((h) => `<li>${esc(fmtTime(h.at))} · ${esc(h.actor)} · ${esc(label("aev", h.action))} ${esc(h.detail)}</li>`).join("")}</ul>`;
