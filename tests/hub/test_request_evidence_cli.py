@@ -44,6 +44,13 @@ def _humiao(hub: HubProcess, *args: str, stdin: str | None = None) -> subprocess
     )
 
 
+def _add_inspector(hub: HubProcess) -> None:
+    """The account ct-1 (culture & tourism, district d1) in the hub's database."""
+    args = ("users", "add", "ct-1", "--role", "culture_tourism", "--district", "d1", "--password-stdin")
+    added = _humiao(hub, *args, stdin="a long enough password 2026\n")
+    assert added.returncode == 0, added.stderr
+
+
 def test_the_cli_asks_the_edge_without_displacing_the_hub_worker(broker, tmp_path):
     db_url = f"sqlite:///{tmp_path / 'hub.db'}"
     hub = HubProcess(tmp_path, hub_config(tmp_path, db_url, broker.port)).start()
@@ -59,19 +66,7 @@ def test_the_cli_asks_the_edge_without_displacing_the_hub_worker(broker, tmp_pat
         msg.evidence_available = True
         edge.publish(t, msg.SerializeToString(), qos=1).wait_for_publish(5)
         assert wait_for(lambda: first in stored_ids(db_url), 30)
-        added = _humiao(
-            hub,
-            "users",
-            "add",
-            "ct-1",
-            "--role",
-            "culture_tourism",
-            "--district",
-            "d1",
-            "--password-stdin",
-            stdin="a long enough password 2026\n",
-        )
-        assert added.returncode == 0, added.stderr
+        _add_inspector(hub)
 
         done = _humiao(
             hub, "request-evidence", first, "--reason", "inspector_request", "--by", "ct-1", "--why", "complaint 42"
@@ -110,20 +105,6 @@ def test_the_cli_refuses_a_requester_without_an_account(broker, tmp_path):
 
 def test_the_cli_refuses_an_unknown_alert_with_a_clear_error(broker, tmp_path):
     hub = HubProcess(tmp_path, hub_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", broker.port))
-    assert (
-        _humiao(
-            hub,
-            "users",
-            "add",
-            "ct-1",
-            "--role",
-            "culture_tourism",
-            "--district",
-            "d1",
-            "--password-stdin",
-            stdin="a long enough password 2026\n",
-        ).returncode
-        == 0
-    )
+    _add_inspector(hub)
     done = _humiao(hub, "request-evidence", UNKNOWN, "--reason", "inspector_request", "--by", "ct-1")
     assert done.returncode == 2 and f"error: no alert {UNKNOWN}" in done.stderr
