@@ -33,7 +33,7 @@ from humiao.edge.metrics import EdgeMetrics
 from humiao.edge.motion import MotionGate
 from humiao.edge.pipeline import TrackEvent, VisionPipeline
 from humiao.edge.publisher import Publisher
-from humiao.edge.spool import Spool
+from humiao.edge.spool import Spool, private_dir
 from humiao.edge.types import AgeDecision
 from humiao.proto import humiao_v1_pb2 as pb
 from humiao.proto.ids import uuid7
@@ -119,7 +119,7 @@ class EdgeAgent:
             return
         state = self.cfg.device.state_dir
         try:
-            state.mkdir(parents=True, exist_ok=True)
+            private_dir(state)  # 0700 when Humiao creates it; the databases in it are 0600
             probe = state / ".writable"
             probe.touch()
             probe.unlink()

@@ -10,7 +10,6 @@ default). Faces of tracks that raise no alert never come here.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import numpy as np
 from pydantic import Field
 
 from humiao.config import Section
+from humiao.edge.spool import erase_freed, open_private
 from humiao.proto import sealed
 
 SCHEMA = """
@@ -72,9 +72,8 @@ class EvidenceStore:
         self.cfg = cfg
         self.public = sealed.load_public(cfg.hub_public_key) if cfg.hub_public_key else None
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self._db = open_private(self.path)  # 0600 (and -wal, -shm), in a 0700 directory if it makes one
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA secure_delete=ON")  # deleted ciphertext is overwritten, not left in free pages
@@ -118,11 +117,17 @@ class EvidenceStore:
 
     def delete(self, event_id: str) -> bool:
         with self._lock:
-            return self._db.execute("DELETE FROM crops WHERE event_id = ?", (event_id,)).rowcount == 1
+            gone = self._db.execute("DELETE FROM crops WHERE event_id = ?", (event_id,)).rowcount == 1
+            if gone:
+                erase_freed(self._db)  # the crop's frames out of the WAL, its pages zeroed in the file
+            return gone
 
     def expire(self, now: float | None = None) -> int:
         with self._lock:
-            return self._db.execute("DELETE FROM crops WHERE expires_at <= ?", (now or time.time(),)).rowcount
+            n = self._db.execute("DELETE FROM crops WHERE expires_at <= ?", (now or time.time(),)).rowcount
+            if n:
+                erase_freed(self._db)
+            return n
 
     def count(self) -> int:
         with self._lock:

@@ -10,10 +10,16 @@ Messages are idempotent by key (the alert's event id), so a repeat ``put`` is ab
 The spool is bounded in bytes: when it is over budget, the payloads of the oldest *evidence*
 messages are dropped first (the record stays, marked, so the hub can be told); alert records
 are never dropped, even over budget (they are small, and losing one loses a violation).
+
+The edge's state is this user's only (``open_private``, also for the sealed evidence store): a state
+directory Humiao creates is 0700, the database and its -wal and -shm are 0600 whatever the umask.
+``secure_delete`` is on and the WAL is truncated once an evidence payload leaves (acknowledged,
+confirmed or dropped for space), so the sealed crop it carried is not left in the file.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -38,6 +44,41 @@ CREATE TABLE IF NOT EXISTS outbox (
 DROPPABLE = ("evidence",)
 RECEIPTED = ("alert", "idcheck")  # kept until the hub's receipt, not only the broker's PUBACK
 MAX_RESEND_S = 3600.0
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """The directory, created (with its parents) 0700 when missing; an existing one is left as it is
+    (the operator's or systemd's, e.g. StateDirectoryMode)."""
+    path = Path(path)
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+        path.chmod(PRIVATE_DIR)  # exactly 0700, whatever the umask
+    return path
+
+
+def open_private(path: Path) -> sqlite3.Connection:
+    """A SQLite database readable by this user only: its directory made by ``private_dir``, the file
+    created 0600 before SQLite opens it (SQLite gives -wal and -shm the database file's mode), and
+    an existing database, -wal or -shm tightened to 0600."""
+    path = Path(path)
+    private_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    try:
+        os.fchmod(fd, PRIVATE_FILE)
+    finally:
+        os.close(fd)
+    for extra in ("-wal", "-shm", "-journal"):
+        side = path.with_name(path.name + extra)
+        if side.exists():
+            side.chmod(PRIVATE_FILE)
+    return sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+
+
+def erase_freed(db: sqlite3.Connection) -> None:
+    """After deleting secrets with ``secure_delete`` on: checkpoint and truncate the WAL, so neither
+    the old frames in the WAL nor the database pages hold the deleted bytes."""
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 @dataclass(frozen=True)
@@ -53,12 +94,12 @@ class Entry:
 class Spool:
     def __init__(self, path: Path, max_bytes: int = 256 << 20):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self._db = open_private(self.path)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA secure_delete=ON")  # evidence payloads (sealed crops) are overwritten when they go
         self._db.executescript(SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
         for name in ("acked_at", "resend_at"):  # a spool written by an older agent
@@ -78,14 +119,16 @@ class Spool:
                 (key, kind, topic, payload, len(payload), time.time()),
             )
             added = cur.rowcount == 1
-            if added:
-                self._enforce_budget()
+            if added and self._enforce_budget():
+                erase_freed(self._db)
             return added
 
-    def _enforce_budget(self) -> None:
+    def _enforce_budget(self) -> bool:
+        """Whether evidence payloads were dropped."""
         total = self._db.execute("SELECT COALESCE(SUM(size), 0) FROM outbox WHERE dropped = 0").fetchone()[0]
         if total <= self.max_bytes:
-            return
+            return False
+        dropped = False
         marks = ",".join("?" * len(DROPPABLE))
         rows = self._db.execute(
             f"SELECT seq, size FROM outbox WHERE dropped = 0 AND kind IN ({marks}) ORDER BY seq", DROPPABLE
@@ -96,6 +139,8 @@ class Spool:
             self._db.execute("UPDATE outbox SET payload = NULL, dropped = 1 WHERE seq = ?", (seq,))
             total -= size
             self.dropped_evidence += 1
+            dropped = True
+        return dropped
 
     def pending(self, limit: int = 100, after_seq: int = 0) -> list[Entry]:
         """Messages the broker has not acknowledged, in the order they were put."""
@@ -146,12 +191,19 @@ class Spool:
         if not keys:
             return 0
         with self._lock:
-            removed = 0
+            removed, evidence = 0, False
+            kinds = ",".join("?" * len(DROPPABLE))
             for i in range(0, len(keys), 500):
                 chunk = keys[i : i + 500]
-                removed += self._db.execute(
-                    f"DELETE FROM outbox WHERE key IN ({','.join('?' * len(chunk))})", chunk
-                ).rowcount
+                marks = ",".join("?" * len(chunk))
+                # no DELETE … RETURNING: the edge's SQLite may predate 3.35
+                hit = self._db.execute(
+                    f"SELECT 1 FROM outbox WHERE key IN ({marks}) AND kind IN ({kinds}) LIMIT 1", [*chunk, *DROPPABLE]
+                ).fetchone()
+                evidence = evidence or hit is not None
+                removed += self._db.execute(f"DELETE FROM outbox WHERE key IN ({marks})", chunk).rowcount
+            if evidence:
+                erase_freed(self._db)
             return removed
 
     def awaiting_receipt(self) -> int:
@@ -165,7 +217,10 @@ class Spool:
     def ack(self, seq: int) -> None:
         """The broker acknowledged the message: forget it."""
         with self._lock:
+            row = self._db.execute("SELECT kind FROM outbox WHERE seq = ?", (seq,)).fetchone()
             self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+            if row is not None and row[0] in DROPPABLE:
+                erase_freed(self._db)  # an evidence payload (sealed crop) went: not left in the file or WAL
 
     def depth(self) -> int:
         with self._lock:

@@ -22,12 +22,13 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select, text
 
-from humiao.hub import alarms, api_alarms, api_auth, api_cases, api_registry, api_reports, evidence
+from humiao.hub import alarms, api_alarms, api_auth, api_cases, api_registry, api_reports, evidence, store
 from humiao.hub.access import Principal
 from humiao.hub.api import router
 from humiao.hub.config import HubConfig
@@ -131,6 +132,8 @@ class Hub:
                 self._changed.set()
 
     def _purge_loop(self) -> None:
+        """Every ``evidence.purge_interval_s``: crops past retention, then dead letters past
+        ``ingest.dead_letter_keep_days`` or beyond ``ingest.dead_letter_max_rows`` (oldest first)."""
         while not self._stop.wait(self.cfg.evidence.purge_interval_s):
             try:
                 with self.sessions() as s:
@@ -139,6 +142,15 @@ class Hub:
                     log.info("purged %d evidence crops past retention", n)
             except Exception:
                 log.exception("evidence purge failed; retrying next interval")
+            try:
+                ingest = self.cfg.ingest
+                before = datetime.now(UTC) - timedelta(days=ingest.dead_letter_keep_days)
+                with self.sessions() as s, s.begin():
+                    n = store.purge_dead_letters(s, before, ingest.dead_letter_max_rows)
+                if n:
+                    log.info("purged %d dead letters (past retention or over the cap)", n)
+            except Exception:
+                log.exception("dead-letter purge failed; retrying next interval")
 
 
 def create_app(hub: Hub) -> FastAPI:

@@ -66,6 +66,12 @@ class IngestConfig(Section):
     batch_wait_ms: float = Field(20.0, ge=0, le=5000, description="longest a message waits for its batch")
     queue_max: int = Field(20000, ge=100, description="received, not yet committed; beyond it the hub stops reading")
     dead_letter_keep_bytes: int = Field(4096, ge=0, le=1 << 20, description="payload bytes kept per dead letter")
+    dead_letter_keep_days: float = Field(
+        30.0, gt=0, description="dead letters older than this are purged (every evidence.purge_interval_s)"
+    )
+    dead_letter_max_rows: int = Field(
+        100_000, ge=1, description="at most this many dead letters are kept; at each purge the oldest go first"
+    )
 
 
 class EvidenceConfig(Section):

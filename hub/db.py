@@ -1,24 +1,69 @@
 """Database: engine and sessions for SQLite (the embedded default, WAL) or PostgreSQL, and the
-Alembic upgrade that every hub start runs first."""
+Alembic upgrade that every hub start runs first.
+
+SQLite is this user's only: a directory the hub creates for it is 0700 (``private_dir``, also for
+the data directory), the database and its -wal and -shm 0600 whatever the umask. Every connection
+has ``secure_delete`` on, and ``erase_freed`` truncates the WAL after a purge, so purged evidence
+is not left in the file or its WAL.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("humiao.hub.db")
 MIGRATIONS = Path(__file__).with_name("migrations")
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """The directory, created (with its parents) 0700 when missing; an existing one is left as it is
+    (the operator's or systemd's, e.g. StateDirectoryMode)."""
+    path = Path(path)
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+        path.chmod(PRIVATE_DIR)  # exactly 0700, whatever the umask
+    return path
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Create the database file 0600 before SQLite opens it (SQLite gives -wal and -shm the
+    database file's mode); an existing database, -wal or -shm is tightened to 0600."""
+    private_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    try:
+        os.fchmod(fd, PRIVATE_FILE)
+    finally:
+        os.close(fd)
+    for extra in ("-wal", "-shm", "-journal"):
+        side = path.with_name(path.name + extra)
+        if side.exists():
+            side.chmod(PRIVATE_FILE)
+
+
+def erase_freed(session: Session) -> None:
+    """SQLite, after purging secrets (with ``secure_delete`` on, so the freed pages are zeroed):
+    checkpoint and truncate the WAL, whose older frames still hold the bytes. Nothing to do on
+    PostgreSQL (its own VACUUM reclaims dead tuples). Run outside a transaction."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    busy = session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)")).first()
+    session.commit()
+    if busy and busy[0]:
+        log.warning("the WAL could not be truncated after a purge (the database is busy); next purge retries")
 
 
 def make_engine(url: str, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = make_url(url).database
+        if path and path != ":memory:" and not path.startswith("file:"):
+            private_sqlite_file(Path(path))
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -29,6 +74,7 @@ def make_engine(url: str, echo: bool = False) -> Engine:
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA secure_delete=ON")  # deleted or overwritten bytes (purged crops) are zeroed
             cur.close()
 
         return engine

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from humiao.hub import audit
 from humiao.hub.access import SYSTEM_ACTOR, Principal
+from humiao.hub.db import erase_freed
 from humiao.hub.tables import Alarm, Alert, Evidence, EvidenceRequest
 from humiao.proto import humiao_v1_pb2 as pb
 from humiao.proto import sealed
@@ -85,7 +86,8 @@ def open_for(
 
 
 def purge_expired(session: Session, now: datetime | None = None) -> int:
-    """Drop the ciphertext of crops past retention that no case holds; the row (hashes, times) stays."""
+    """Drop the ciphertext of crops past retention that no case holds; the row (hashes, times) stays.
+    On SQLite the bytes are zeroed (``secure_delete``, hub/db.py) and the WAL truncated after it."""
     now = now or datetime.now(UTC)
     # an UPDATE without RETURNING gives a CursorResult, typed as Result by Session.execute: SQLAlchemy's
     # changelog (2.0.44) says to cast it for rowcount
@@ -98,6 +100,8 @@ def purge_expired(session: Session, now: datetime | None = None) -> int:
         ),
     )
     session.commit()
+    if result.rowcount:
+        erase_freed(session)
     return result.rowcount
 
 

@@ -1,14 +1,16 @@
 """Writes of the ingest batch, idempotent on every backend (PostgreSQL or SQLite, by the session's
 engine): alerts, ID checks and evidence (and alarms, for hub/alarms.py) by ``INSERT … ON CONFLICT DO
 NOTHING`` on their unique key, so a redelivered message changes nothing and is counted as a duplicate;
-devices by upsert, an older status never overwriting a newer one; dead letters appended."""
+devices by upsert, an older status never overwriting a newer one; dead letters appended (and purged
+by age and count, ``purge_dead_letters``)."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import JSON, Table, TypeDecorator, case, func, or_
+from sqlalchemy import JSON, CursorResult, Table, TypeDecorator, case, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
@@ -85,6 +87,22 @@ def id_checks(session: Session, rows: list[dict]) -> set[str]:
 def dead_letters(session: Session, rows: list[dict]) -> None:
     if rows:
         session.execute(DeadLetter.__table__.insert(), rows)
+
+
+def purge_dead_letters(session: Session, before: datetime, keep_rows: int) -> int:
+    """Delete dead letters received before ``before``, then all but the newest ``keep_rows`` (the
+    oldest go first); the number deleted."""
+    table = DeadLetter.__table__
+    newest_first = select(table.c.id).order_by(table.c.received_at.desc(), table.c.id.desc())
+    n = 0
+    # PostgreSQL and SQLite both take a subquery with OFFSET (and no LIMIT) in IN (…); a DELETE gives a
+    # CursorResult, typed as Result by Session.execute (cast for rowcount, as in hub/evidence.py)
+    for stmt in (
+        delete(table).where(table.c.received_at < before),
+        delete(table).where(table.c.id.in_(newest_first.offset(keep_rows).scalar_subquery())),
+    ):
+        n += cast(CursorResult[Any], session.execute(stmt)).rowcount
+    return n
 
 
 def _later(stored, incoming):

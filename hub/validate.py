@@ -1,5 +1,10 @@
 """From one MQTT publish to rows: decode, check, map. Anything wrong raises ``Rejected`` with the
-dead-letter reason (``topic``, ``oversized``, ``decode``, ``invalid``) and a readable detail."""
+dead-letter reason (``topic``, ``oversized``, ``decode``, ``invalid``) and a readable detail.
+
+Repeated fields are capped (``invalid`` beyond): ``MAX_CAMERAS`` (64) cameras in a status, far
+more than one edge box drives; ``MAX_MODELS`` (16) model refs in an alert or a birth, where an edge
+sends 3 to 5 (detector, landmarks, age models); camera ids, model ids and graph hashes at most
+64 characters."""
 
 from __future__ import annotations
 
@@ -13,6 +18,9 @@ from google.protobuf.json_format import MessageToDict
 
 from humiao.proto import humiao_v1_pb2 as pb
 from humiao.proto.topics import EDGE_KINDS, HUB_KINDS, MAX_PAYLOAD, PayloadError, Topic, TopicError, decode
+
+MAX_CAMERAS = 64
+MAX_MODELS = 16
 
 
 class Rejected(ValueError):
@@ -90,8 +98,21 @@ def _bounded(value: str, field: str, limit: int) -> str:
     return value
 
 
+def _capped(items, what: str, field: str, limit: int) -> None:
+    if len(items) > limit:
+        raise Rejected("invalid", f"{what} has {len(items)} {field}, at most {limit}")
+
+
+def _models(msg, what: str) -> None:
+    _capped(msg.models, what, "models", MAX_MODELS)
+    for i, m in enumerate(msg.models):
+        _bounded(m.id, f"models[{i}].id", 64)
+        _bounded(m.graph_sha256, f"models[{i}].graph_sha256", 64)
+
+
 def alert_row(msg: pb.Alert, where: Topic, received_at: datetime) -> dict:
     _origin(msg.origin, where)
+    _models(msg, "alert")
     if not msg.origin.camera_id:
         raise Rejected("invalid", "origin.camera_id is missing")
     _bounded(msg.origin.camera_id, "origin.camera_id", 64)
@@ -153,4 +174,11 @@ def status_json(msg) -> dict:
 
 
 def check_device_message(msg, where: Topic) -> None:
+    """A status, birth or death: from the device its topic names, with its repeated fields capped."""
     _origin(msg.origin, where)
+    if isinstance(msg, pb.Status):
+        _capped(msg.cameras, "status", "cameras", MAX_CAMERAS)
+        for i, c in enumerate(msg.cameras):
+            _bounded(c.camera_id, f"cameras[{i}].camera_id", 64)
+    elif isinstance(msg, pb.Birth):
+        _models(msg, "birth")

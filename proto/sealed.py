@@ -60,14 +60,19 @@ def open_box(private: X25519PrivateKey, box: bytes, event_id: str) -> bytes:
 
 
 def generate_keypair(private_path: Path, public_path: Path) -> X25519PublicKey:
-    """Write a new hub key pair (private key file mode 0600)."""
+    """Write a new hub key pair: the private key file 0600 (also when it replaces a file with a
+    looser mode), in a directory created 0700 when missing; the public key as the umask makes it."""
     private = X25519PrivateKey.generate()
-    private_path.parent.mkdir(parents=True, exist_ok=True)
+    folder = private_path.parent
+    if not folder.is_dir():
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder.chmod(0o700)  # exactly, whatever the umask
     raw = private.private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
     )
     fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
+        os.fchmod(f.fileno(), 0o600)  # O_CREAT's mode applies only to a new file; before the key is written
         f.write(base64.b64encode(raw).decode() + "\n")
     public_path.write_text(public_text(private.public_key()) + "\n")
     return private.public_key()
