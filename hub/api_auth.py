@@ -1,11 +1,22 @@
-"""Sign-in, sign-out, who am I, and the audit log for the auditor (``audit.read``)."""
+"""Sign-in, sign-out, who am I, and the audit log for the auditor (``audit.read``).
+
+Sign-in answers 401 for every failure and 429 (with ``Retry-After``) when throttled or when no
+password-hashing slot came free; the throttle and the cap are one ``auth.LoginGuard`` per hub
+(``guard_for``), in memory (hub/auth.py explains the design)."""
 
 from __future__ import annotations
 
+import math
+import threading
+import time
+import weakref
+
+import anyio
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from humiao.hub import access, auth
 from humiao.hub.access import Principal
@@ -20,15 +31,50 @@ class Login(BaseModel):
     password: str
 
 
+_guards: weakref.WeakKeyDictionary[object, auth.LoginGuard] = weakref.WeakKeyDictionary()
+_guards_lock = threading.Lock()
+
+
+def guard_for(hub) -> auth.LoginGuard:
+    """The hub's sign-in throttle and hashing cap (one per hub object, so per process)."""
+    with _guards_lock:
+        guard = _guards.get(hub)
+        if guard is None:
+            guard = _guards[hub] = auth.LoginGuard(hub.cfg.auth)
+        return guard
+
+
+def _refusal(err: auth.AuthError) -> HTTPException:
+    if isinstance(err, (auth.Throttled, auth.Busy)):
+        return HTTPException(429, str(err), headers={"Retry-After": str(max(1, math.ceil(err.retry_after)))})
+    return HTTPException(401, str(err))
+
+
 @router.post("/login")
-def login(body: Login, request: Request, response: Response) -> dict:
+async def login(body: Login, request: Request, response: Response) -> dict:
+    """Refusals that need no work (throttled; no hashing slot within ``hash_wait_seconds``) are
+    decided here on the event loop, holding no worker thread; the sign-in itself runs in one."""
     hub = hub_of(request)
-    with hub.sessions() as s:
-        try:
-            token, csrf = auth.login(s, body.username, body.password, hub.cfg.auth, client(request))
-        except auth.AuthError as err:
-            raise HTTPException(401, str(err)) from None
-        who, _ = _signed_in(s, token)
+    guard, address = guard_for(hub), client(request)
+    wait = guard.retry_after(body.username, address)
+    if wait > 0:
+        raise _refusal(auth.Throttled(wait))
+    deadline = time.monotonic() + hub.cfg.auth.hash_wait_seconds
+    while not guard.slots.free():
+        if time.monotonic() >= deadline:
+            raise _refusal(auth.Busy())
+        await anyio.sleep(0.01)
+
+    def sign_in() -> tuple[str, str, Principal]:
+        with hub.sessions() as s:
+            token, csrf = auth.login(s, body.username, body.password, hub.cfg.auth, address, guard)
+            who, _ = _signed_in(s, token)
+        return token, csrf, who
+
+    try:
+        token, csrf, who = await run_in_threadpool(sign_in)
+    except auth.AuthError as err:
+        raise _refusal(err) from None
     response.set_cookie(
         auth.COOKIE,
         token,
