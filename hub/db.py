@@ -32,6 +32,10 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+class DatabaseUnusable(RuntimeError):
+    """The database file cannot be created or opened (the message says where and why)."""
+
+
 def private_sqlite_file(path: Path) -> None:
     """Create the database file 0600 before SQLite opens it (SQLite gives -wal and -shm the
     database file's mode); an existing database, -wal or -shm is tightened to 0600."""
@@ -63,7 +67,10 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         path = make_url(url).database
         if path and path != ":memory:" and not path.startswith("file:"):
-            private_sqlite_file(Path(path))
+            try:
+                private_sqlite_file(Path(path))
+            except OSError as err:  # a directory, no permission, a read-only disk: the operator can fix it
+                raise DatabaseUnusable(f"cannot use the hub database {path}: {err.strerror}") from err
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
