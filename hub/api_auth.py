@@ -80,18 +80,24 @@ async def login(body: Login, request: Request, response: Response) -> dict:
         token,
         httponly=True,
         samesite="strict",
-        secure=hub.cfg.auth.secure_cookie,
+        secure=_secure(request),
         max_age=int(hub.cfg.auth.session_hours * 3600),
         path="/",
     )
     return {"csrf_token": csrf, **_me(who)}
 
 
+def _secure(request: Request) -> bool:
+    """The session cookie's Secure flag: as configured, else whether this request came over HTTPS."""
+    forced = hub_of(request).cfg.auth.secure_cookie
+    return forced if forced is not None else request.url.scheme == "https"
+
+
 @router.post("/logout")
 def logout(request: Request, response: Response, who: PrincipalDep) -> dict:
     with hub_of(request).sessions() as s:
         auth.logout(s, request.cookies.get(auth.COOKIE, ""))
-    response.delete_cookie(auth.COOKIE, path="/")
+    response.delete_cookie(auth.COOKIE, path="/", secure=_secure(request), httponly=True, samesite="strict")
     return {"ok": True}
 
 

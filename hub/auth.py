@@ -110,7 +110,11 @@ class AuthConfig(Section):
     hash_wait_seconds: float = Field(
         1.0, ge=0, le=30, description="how long a sign-in waits for a hashing slot before 429 busy"
     )
-    secure_cookie: bool = Field(False, description="set behind HTTPS (the deployment issue adds TLS)")
+    secure_cookie: bool | None = Field(
+        None,
+        description="null: the session cookie is Secure whenever the sign-in came over HTTPS (behind a proxy, "
+        "run uvicorn with proxy headers trusted from it); true / false to force",
+    )
     min_password_length: int = Field(12, ge=8)
 
 

@@ -185,3 +185,34 @@ def test_concurrent_hashing_is_capped_and_healthz_answers(hub_with):
     finally:
         guard.slots.release()
     assert sign_in(at(hub, USER_PC), "ct-d1", PASSWORD).status_code == 200  # a busy answer is no failure
+
+
+@pytest.mark.parametrize(
+    ("base", "forced", "secure"),
+    [
+        ("https://hub.example", None, True),
+        ("http://hub.example", None, False),
+        ("http://hub.example", True, True),
+        ("https://hub.example", False, False),
+    ],
+)
+def test_the_session_cookie_is_secure_over_https_by_default(seeded_hub, base, forced, secure):
+    from fastapi.testclient import TestClient
+
+    from humiao.hub.app import create_app
+
+    from tests.support.hubapi import PASSWORD
+
+    seeded_hub.cfg.auth.secure_cookie = forced
+    try:
+        client = TestClient(create_app(seeded_hub), base_url=base)
+        r = client.post("/api/login", json={"username": "ct-d1", "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        cookie = r.headers["set-cookie"]
+        assert ("; Secure" in cookie) is secure and "HttpOnly" in cookie and "SameSite=strict" in cookie
+        if secure and base.startswith("http:"):
+            return  # a Secure cookie is not sent back over plain HTTP (by the browser, nor by this client)
+        out = client.post("/api/logout", headers={"X-CSRF-Token": r.json()["csrf_token"]})
+        assert out.status_code == 200 and ("; Secure" in out.headers["set-cookie"]) is secure
+    finally:
+        seeded_hub.cfg.auth.secure_cookie = None
