@@ -89,16 +89,27 @@ class Verdict:
         return self.problem is None
 
 
-def _rows(session: Session, batch: int = 5000) -> Iterator[AuditEvent]:
+def _rows(session: Session, batch: int = 5000) -> Iterator[AuditEvent | int]:
+    """The rows in id order; the id alone of a row whose stored fields cannot even be read."""
     last = 0
     while True:
-        chunk = session.scalars(
-            select(AuditEvent).where(AuditEvent.id > last).order_by(AuditEvent.id).limit(batch)
-        ).all()
-        if not chunk:
+        ids = session.scalars(select(AuditEvent.id).where(AuditEvent.id > last).order_by(AuditEvent.id).limit(batch))
+        chunk_ids = list(ids)
+        if not chunk_ids:
             return
-        yield from chunk
-        last = chunk[-1].id
+        try:
+            yield from session.scalars(
+                select(AuditEvent).where(AuditEvent.id.in_(chunk_ids)).order_by(AuditEvent.id)
+            ).all()
+        except (ValueError, TypeError, OverflowError):  # e.g. a timestamp overwritten with text
+            session.rollback()
+            for i in chunk_ids:
+                try:
+                    yield session.scalars(select(AuditEvent).where(AuditEvent.id == i)).one()
+                except (ValueError, TypeError, OverflowError):
+                    session.rollback()
+                    yield i
+        last = chunk_ids[-1]
 
 
 def verify(session: Session) -> Verdict:
@@ -112,6 +123,8 @@ def verify(session: Session) -> Verdict:
     expected, count, previous = GENESIS, 0, None
     for row in _rows(session):
         count += 1
+        if isinstance(row, int):
+            return Verdict(count, row, "", f"row {row} was altered: its stored fields cannot be read")
         if digest(row.prev_hash, row) != row.row_hash:
             return Verdict(count, row.id, row.row_hash, f"row {row.id} was altered: its fields do not give its hash")
         if row.prev_hash != expected:
@@ -139,5 +152,22 @@ def verify(session: Session) -> Verdict:
 
 
 def describe(v: Verdict) -> str:
-    head = f"{v.rows} rows, head row {v.head_id or '–'} hash {v.head_hash}"
-    return f"audit log intact: {head}" if v.ok else f"audit log TAMPERED: {v.problem} ({head})"
+    head = f"{v.rows} rows, head {v.head_id or 0}:{v.head_hash}"
+    if v.ok:
+        return f"audit log intact: {head} (record the head outside the hub; --expect-head checks it later)"
+    return f"audit log TAMPERED: {v.problem} ({head})"
+
+
+def holds(session: Session, head: str) -> str | None:
+    """None when a head recorded earlier (``ID:HASH``) is still part of the chain — the log grew, but
+    nothing up to that row was changed or removed; else what is wrong. Check ``verify`` first: an
+    intact chain that still has that row with that hash has the same history up to it."""
+    ident, _, expected = head.partition(":")
+    if not ident.isdigit() or len(expected) != 64:
+        return f"--expect-head takes ID:HASH as verify prints it, not {head!r}"
+    row_hash = session.scalar(select(AuditEvent.row_hash).where(AuditEvent.id == int(ident)))
+    if row_hash is None:
+        return f"row {ident}, the recorded head, is gone: rows were removed from the end, or the log was replaced"
+    if row_hash != expected:
+        return f"row {ident} no longer has the recorded hash: the log was rewritten from that row on or before"
+    return None

@@ -376,11 +376,17 @@ class Ingestor:
                 self._route(batch, parsed, item)
                 batch.kinds[parsed.where.kind] += 1
             except Rejected as err:
-                batch.kinds["rejected"] += 1
-                self.metrics.dead.labels(err.reason).inc()
-                log.warning("dead letter (%s) on %r: %s", err.reason, item.topic[:200], err.detail)
-                batch.dead.append(self._dead_letter(item, err.reason, err.detail))
+                self._reject(batch, item, err.reason, err.detail)
+            except Exception as err:  # a message no check foresaw must not stall the batch: keep it aside
+                log.exception("unexpected error classifying a message on %r", item.topic[:200])
+                self._reject(batch, item, "invalid", f"unexpected {type(err).__name__}: {err}"[:500])
         return batch
+
+    def _reject(self, batch: Batch, item: Incoming, reason: str, detail: str) -> None:
+        batch.kinds["rejected"] += 1
+        self.metrics.dead.labels(reason).inc()
+        log.warning("dead letter (%s) on %r: %s", reason, item.topic[:200], detail)
+        batch.dead.append(self._dead_letter(item, reason, detail))
 
     def _route(self, batch: Batch, parsed, item: Incoming) -> None:
         where, msg = parsed.where, parsed.message

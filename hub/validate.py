@@ -62,7 +62,10 @@ def ts(value, field: str, required: bool = True) -> datetime | None:
         if required:
             raise Rejected("invalid", f"{field} is missing")
         return None
-    return value.ToDatetime(tzinfo=UTC)
+    try:
+        return value.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError) as err:  # seconds beyond the calendar
+        raise Rejected("invalid", f"{field} is not a valid time ({err})") from None
 
 
 def uuid7_text(value: str, field: str = "event_id") -> str:
@@ -88,8 +91,16 @@ def _prob(value: float, field: str) -> float:
     return float(value)
 
 
+def enum_name(enum, value: int, field: str) -> str:
+    """The name of a protobuf enum value; a number the schema does not know is ``Rejected``."""
+    try:
+        return enum.Name(value)
+    except ValueError:
+        raise Rejected("invalid", f"{field} {value} is not a known value") from None
+
+
 def venue_type_name(value: int) -> str:
-    return pb.VenueType.Name(value).removeprefix("VENUE_TYPE_").lower()
+    return enum_name(pb.VenueType, value, "venue_type").removeprefix("VENUE_TYPE_").lower()
 
 
 def _bounded(value: str, field: str, limit: int) -> str:
@@ -141,7 +152,7 @@ def alert_row(msg: pb.Alert, where: Topic, received_at: datetime) -> dict:
         "p_minor": _prob(msg.p_minor, "p_minor"),
         "p_under_threshold": _prob(msg.p_under_threshold, "p_under_threshold"),
         "threshold": float(msg.threshold),
-        "decision": pb.Decision.Name(msg.decision).removeprefix("DECISION_").lower(),
+        "decision": enum_name(pb.Decision, msg.decision, "decision").removeprefix("DECISION_").lower(),
         "venue_type": venue_type_name(msg.venue_type),
         "frames_used": msg.frames_used,
         "models": [{"id": m.id, "graph_sha256": m.graph_sha256} for m in msg.models],
@@ -161,7 +172,7 @@ def idcheck_row(msg: pb.IdCheckOutcome, where: Topic, received_at: datetime) -> 
         "device_id": where.device,
         "checked_at": ts(msg.checked_at, "checked_at"),
         "received_at": received_at,
-        "result": pb.IdCheckResult.Name(msg.result).removeprefix("ID_CHECK_RESULT_").lower(),
+        "result": enum_name(pb.IdCheckResult, msg.result, "result").removeprefix("ID_CHECK_RESULT_").lower(),
         "age_years": msg.age_years,
         "under_14": msg.under_14,
         "id_keyed_hash": msg.id_keyed_hash,

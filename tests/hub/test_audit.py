@@ -115,6 +115,16 @@ def test_a_row_slipped_in_with_a_consistent_hash_is_named(db):
     assert not verdict.ok and f"forks after row {ids[0]}: row {slipped} follows it" in verdict.problem
 
 
+def test_a_row_whose_fields_cannot_be_read_is_named_not_a_crash(db):
+    engine, make = db
+    ids = _write(make, 3)
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's typed columns cannot hold an unreadable time")
+    _tamper(engine, f"UPDATE audit_events SET at = 'garbage' WHERE id = {ids[1]}")
+    verdict = _verify(make)
+    assert not verdict.ok and verdict.problem == f"row {ids[1]} was altered: its stored fields cannot be read"
+
+
 def test_concurrent_writers_extend_one_chain(db):
     _engine, make = db
     errors = []
@@ -183,10 +193,16 @@ def test_the_cli_verifies_and_catches_rows_removed_from_the_end(tmp_path):
 
     ok = cli()
     assert ok.returncode == 0 and "audit log intact: 3 rows" in ok.stdout, ok.stderr
-    head = _verify(make).head_hash
-    _tamper(engine, "DELETE FROM audit_events WHERE id = (SELECT max(id) FROM audit_events)")
+    verdict = _verify(make)
+    head = f"{verdict.head_id}:{verdict.head_hash}"
+    assert f"head {head}" in ok.stdout
+    _write(make, 2, start=10)  # the log grows as the hub runs: the recorded head still holds
+    grown = cli("--expect-head", head)
+    assert grown.returncode == 0 and "audit log intact: 5 rows" in grown.stdout, grown.stderr
+    _tamper(engine, "DELETE FROM audit_events WHERE id >= " + str(verdict.head_id))  # cut from the end
     shorter = cli("--expect-head", head)
-    assert shorter.returncode == 1 and "rows were removed from its end" in shorter.stderr
+    assert shorter.returncode == 1 and "rows were removed from the end" in shorter.stderr
+    assert cli("--expect-head", "not-a-head").returncode == 1
     _tamper(engine, "UPDATE audit_events SET object_id = 'other' WHERE id = (SELECT min(id) FROM audit_events)")
     broken = cli()
     assert broken.returncode == 1 and "TAMPERED" in broken.stderr and "was altered" in broken.stderr

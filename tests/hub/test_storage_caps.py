@@ -92,3 +92,32 @@ def test_through_ingest_they_become_dead_letters_and_nothing_is_stored(tmp_path)
         assert s.scalar(select(func.count()).select_from(Alert)) == 0
         assert s.scalar(select(func.count()).select_from(Device)) == 0
     engine.dispose()
+
+
+def test_values_the_schema_does_not_know_become_dead_letters_and_ingest_goes_on(tmp_path):
+    """An unknown enum number or a time beyond the calendar once raised a plain error that the write
+    loop took for a database outage: the batch was retried forever and nothing else was stored."""
+    cfg = HubConfig(data_dir=tmp_path / "hub")
+    engine = make_engine(cfg.database_url())
+    migrate(engine)
+    ingestor = Ingestor(cfg, sessions(engine))
+    now = datetime.now(UTC)
+    t1, bad_type = _alert(1)
+    bad_type.venue_type = 99
+    t2, bad_time = _alert(1)
+    bad_time.decided_at.seconds = 10**13  # year ~318,000
+    t3, good = _alert(1)
+    items = [
+        Incoming(t1, bad_type.SerializeToString(), 1, 0, False, now),
+        Incoming(t2, bad_time.SerializeToString(), 2, 0, False, now),
+        Incoming(t3, good.SerializeToString(), 3, 0, False, now),
+    ]
+    ingestor._commit(items)
+    with sessions(engine)() as s:
+        details = sorted(s.scalars(select(DeadLetter.detail)))
+        assert (
+            details[0].startswith("decided_at is not a valid time")
+            and details[1] == "venue_type 99 is not a known value"
+        )
+        assert s.scalar(select(func.count()).select_from(Alert)) == 1
+    engine.dispose()
