@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import func, select
 
 from humiao.hub import audit, cases, inspections, registry
-from humiao.hub.access import Target, allowed, scope_filter
+from humiao.hub.access import Principal, Target, allowed, scope_filter
 from humiao.hub.api_alarms import row as alarm_row
 from humiao.hub.api_alarms import visible
 from humiao.hub.api_cases import as_dict as case_dict
@@ -133,7 +134,15 @@ async def import_csv(what: str, request: Request, who: PrincipalDep) -> dict:
     if what not in ("venues", "schools"):
         raise HTTPException(404, "not found")
     require(who, "venues.write")
-    text = (await request.body()).decode("utf-8-sig", errors="strict")
+    try:
+        text = (await request.body()).decode("utf-8-sig", errors="strict")
+    except UnicodeDecodeError as err:
+        raise HTTPException(422, f"the file is not UTF-8 text (byte {err.start})") from None
+    # the database work runs in a worker thread, not on the event loop (it may wait for SQLite's lock)
+    return await run_in_threadpool(_import, what, text, request, who)
+
+
+def _import(what: str, text: str, request: Request, who: Principal) -> dict:
     hub = hub_of(request)
     with hub.sessions() as s:
         try:

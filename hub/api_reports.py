@@ -31,7 +31,8 @@ def download(district: str, period: str, fmt: str, request: Request, who: Princi
     hub = hub_of(request)
     with hub.sessions() as s:
         data, mime = reports.render(reports.figures(s, district, p, hub.calendar), fmt)
-        audit.record(s, who, "report.download", "report", f"{district}/{p.label}.{fmt}", "", client(request))
+        # the object is the district (≤ 64 characters, like the column); the period and format are the why
+        audit.record(s, who, "report.download", "report", district, f"{p.label}.{fmt}", client(request))
         s.commit()
     return Response(
         data,

@@ -68,6 +68,9 @@ class Hub:
         if not path.exists():
             sealed.generate_keypair(path, path.with_suffix(".pub"))
             log.warning("generated the hub evidence key %s; give edges %s", path, path.with_suffix(".pub"))
+        elif path.stat().st_mode & 0o077:
+            path.chmod(0o600)  # a key copied in by hand: nobody but the hub's user reads it
+            log.warning("the hub evidence key %s was readable by others: made 0600", path)
         return sealed.load_private(path)
 
     def start(self) -> Hub:

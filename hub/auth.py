@@ -62,7 +62,7 @@ from sqlalchemy.orm import Session
 
 from humiao.config import Section
 from humiao.hub import audit as audit_log
-from humiao.hub.access import ROLES, Principal
+from humiao.hub.access import ROLES, SYSTEM_ACTOR, Principal
 from humiao.hub.tables import User, UserVenue, WebSession, utcnow
 
 log = logging.getLogger(__name__)
@@ -352,6 +352,8 @@ def create_user(
     cfg: AuthConfig | None = None,
 ) -> User:
     cfg = cfg or AuthConfig()
+    if user_id.strip().lower() == SYSTEM_ACTOR:
+        raise AuthError(f"{user_id!r} is reserved: the hub's own entries (the rules) go by that name")
     if role not in ROLES:
         raise AuthError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
     if len(password) < cfg.min_password_length:

@@ -207,10 +207,14 @@ def _summary_rows(f: Figures) -> list[tuple[str, object]]:
     ]
 
 
+_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # what openpyxl (XML) refuses
+
+
 def _cells(values) -> list:
     """A row for openpyxl with every value through ``neutralise_cell``: openpyxl stores a string that
-    starts with '=' as a formula, and a spreadsheet runs + - @ too; numbers stay numbers."""
-    return [neutralise_cell(v) for v in values]
+    starts with '=' as a formula, and a spreadsheet runs + - @ too; numbers stay numbers. Control
+    characters XML cannot hold (a venue name may carry one) are dropped rather than failing the report."""
+    return [neutralise_cell(_XLSX_ILLEGAL.sub("", v) if isinstance(v, str) else v) for v in values]
 
 
 def to_xlsx(f: Figures) -> bytes:

@@ -133,6 +133,8 @@ def test_registry_csv_over_http(hub):
     assert r.status_code == 200 and r.json() == {"imported": 1}
     r = admin.post("/api/registry/schools.csv", content=b"id,name,district_id,lat,lon\nS!,x,d1,1,1\n")
     assert r.status_code == 422 and "row 2, id" in r.json()["detail"]
+    r = admin.post("/api/registry/schools.csv", content="id,name\ns2,一中\n".encode("gbk"))  # not UTF-8
+    assert r.status_code == 422 and "not UTF-8" in r.json()["detail"]
     assert [s["id"] for s in ct.get("/api/schools").json()["schools"]] == ["s1"]
     assert {v["id"] for v in ct.get("/api/venues").json()["venues"]} == {"ktv1", "hotel1"}
 

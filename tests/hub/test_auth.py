@@ -216,3 +216,14 @@ def test_the_session_cookie_is_secure_over_https_by_default(seeded_hub, base, fo
         assert out.status_code == 200 and ("; Secure" in out.headers["set-cookie"]) is secure
     finally:
         seeded_hub.cfg.auth.secure_cookie = None
+
+
+def test_the_system_actors_name_cannot_be_an_account(tmp_path):
+    from humiao.hub import auth
+    from humiao.hub.db import make_engine, migrate, sessions
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'hub.db'}")
+    migrate(engine)
+    with sessions(engine)() as s, pytest.raises(auth.AuthError, match="reserved"):
+        auth.create_user(s, "Rules", "a long enough password", "police", "d1")
+    engine.dispose()

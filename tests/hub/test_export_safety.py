@@ -168,3 +168,12 @@ def test_bad_district_or_period_refused_before_rendering(seeded_hub, monkeypatch
     r = admin.get("/api/reports/d1/2026q4.csv")
     assert r.status_code == 200 and r.headers["content-disposition"] == 'attachment; filename="humiao-d1-2026Q4.csv"'
     assert rendered == [("d1", reports.Period.parse("2026Q4"))]
+
+
+def test_control_characters_in_a_name_do_not_break_the_xlsx_report():
+    from openpyxl import load_workbook
+
+    f = figures_with("Star\x01ry\x1f Café")
+    wb = load_workbook(io.BytesIO(reports.to_xlsx(f)))  # openpyxl refused the characters: a 500 before
+    names = {c.value for ws in wb.worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
+    assert "Starry Café" in names

@@ -101,7 +101,7 @@ def test_download_over_http_is_scoped_and_audited(hub):
     assert ct.get(f"/api/reports/d1/{month()}.doc").status_code == 404
     assert Browser(hub, "op-ktv").get(f"/api/reports/d1/{month()}.csv").status_code == 403
     events = Browser(hub, "auditor").get("/api/audit", params={"action": "report.download"}).json()["events"]
-    assert [e["object_id"] for e in events] == [f"d1/{month()}.pdf"]
+    assert [(e["object_id"], e["why"]) for e in events] == [("d1", f"{month()}.pdf")]
 
 
 def test_cli(tmp_path, hub):

@@ -110,3 +110,19 @@ def test_a_purged_crop_leaves_no_bytes_in_the_database_or_its_wal(tmp_path):
     assert pattern not in raw, "a purged crop's bytes are still in the database or its WAL"
     engine.dispose()
     assert pattern not in _files(db)
+
+
+def test_an_evidence_key_copied_in_readable_is_made_0600(tmp_path):
+    from humiao.hub.app import Hub
+    from humiao.hub.config import HubConfig
+    from humiao.proto import sealed
+
+    key = tmp_path / "hub" / "evidence.key"
+    key.parent.mkdir(parents=True)
+    sealed.generate_keypair(key, key.with_suffix(".pub"))
+    key.chmod(0o644)
+    hub = Hub(HubConfig(data_dir=tmp_path / "hub"))
+    try:
+        assert (key.stat().st_mode & 0o777) == 0o600
+    finally:
+        hub.engine.dispose()
