@@ -33,8 +33,9 @@ from humiao.edge.metrics import EdgeMetrics
 from humiao.edge.motion import MotionGate
 from humiao.edge.pipeline import TrackEvent, VisionPipeline
 from humiao.edge.publisher import Publisher
-from humiao.edge.spool import Spool, private_dir
+from humiao.edge.spool import Spool
 from humiao.edge.types import AgeDecision
+from humiao.files import private_dir
 from humiao.proto import humiao_v1_pb2 as pb
 from humiao.proto.ids import uuid7
 from humiao.proto.topics import PayloadError, TopicError, decode

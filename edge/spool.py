@@ -19,12 +19,13 @@ confirmed or dropped for space), so the sealed crop it carried is not left in th
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from humiao.files import private_sqlite_file
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -44,35 +45,11 @@ CREATE TABLE IF NOT EXISTS outbox (
 DROPPABLE = ("evidence",)
 RECEIPTED = ("alert", "idcheck")  # kept until the hub's receipt, not only the broker's PUBACK
 MAX_RESEND_S = 3600.0
-PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
-
-
-def private_dir(path: Path) -> Path:
-    """The directory, created (with its parents) 0700 when missing; an existing one is left as it is
-    (the operator's or systemd's, e.g. StateDirectoryMode)."""
-    path = Path(path)
-    if not path.is_dir():
-        path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
-        path.chmod(PRIVATE_DIR)  # exactly 0700, whatever the umask
-    return path
 
 
 def open_private(path: Path) -> sqlite3.Connection:
-    """A SQLite database readable by this user only: its directory made by ``private_dir``, the file
-    created 0600 before SQLite opens it (SQLite gives -wal and -shm the database file's mode), and
-    an existing database, -wal or -shm tightened to 0600."""
-    path = Path(path)
-    private_dir(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
-    try:
-        os.fchmod(fd, PRIVATE_FILE)
-    finally:
-        os.close(fd)
-    for extra in ("-wal", "-shm", "-journal"):
-        side = path.with_name(path.name + extra)
-        if side.exists():
-            side.chmod(PRIVATE_FILE)
-    return sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    """A SQLite database readable by this user only (``humiao.files.private_sqlite_file``)."""
+    return sqlite3.connect(str(private_sqlite_file(path)), check_same_thread=False, isolation_level=None)
 
 
 def erase_freed(db: sqlite3.Connection) -> None:

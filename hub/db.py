@@ -1,7 +1,7 @@
 """Database: engine and sessions for SQLite (the embedded default, WAL) or PostgreSQL, and the
 Alembic upgrade that every hub start runs first.
 
-SQLite is this user's only: a directory the hub creates for it is 0700 (``private_dir``, also for
+SQLite is this user's only (``humiao.files``): a directory the hub creates for it is 0700 (also for
 the data directory), the database and its -wal and -shm 0600 whatever the umask. Every connection
 has ``secure_delete`` on, and ``erase_freed`` truncates the WAL after a purge, so purged evidence
 is not left in the file or its WAL.
@@ -10,45 +10,20 @@ is not left in the file or its WAL.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from humiao.files import private_sqlite_file
+
 log = logging.getLogger("humiao.hub.db")
 MIGRATIONS = Path(__file__).with_name("migrations")
-PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
-
-
-def private_dir(path: Path) -> Path:
-    """The directory, created (with its parents) 0700 when missing; an existing one is left as it is
-    (the operator's or systemd's, e.g. StateDirectoryMode)."""
-    path = Path(path)
-    if not path.is_dir():
-        path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
-        path.chmod(PRIVATE_DIR)  # exactly 0700, whatever the umask
-    return path
 
 
 class DatabaseUnusable(RuntimeError):
     """The database file cannot be created or opened (the message says where and why)."""
-
-
-def private_sqlite_file(path: Path) -> None:
-    """Create the database file 0600 before SQLite opens it (SQLite gives -wal and -shm the
-    database file's mode); an existing database, -wal or -shm is tightened to 0600."""
-    private_dir(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
-    try:
-        os.fchmod(fd, PRIVATE_FILE)
-    finally:
-        os.close(fd)
-    for extra in ("-wal", "-shm", "-journal"):
-        side = path.with_name(path.name + extra)
-        if side.exists():
-            side.chmod(PRIVATE_FILE)
 
 
 def erase_freed(session: Session) -> None:

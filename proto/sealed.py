@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from humiao.files import private_dir
+
 CIPHER = "x25519-hkdf-sha256-aes256gcm"
 
 
@@ -63,10 +65,7 @@ def generate_keypair(private_path: Path, public_path: Path) -> X25519PublicKey:
     """Write a new hub key pair: the private key file 0600 (also when it replaces a file with a
     looser mode), in a directory created 0700 when missing; the public key as the umask makes it."""
     private = X25519PrivateKey.generate()
-    folder = private_path.parent
-    if not folder.is_dir():
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        folder.chmod(0o700)  # exactly, whatever the umask
+    private_dir(private_path.parent)
     raw = private.private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
     )

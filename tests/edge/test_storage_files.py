@@ -34,7 +34,7 @@ def pub(tmp_path):
 
 
 def test_state_dir_is_created_private_and_an_existing_one_is_left(tmp_path):
-    from humiao.edge.spool import private_dir
+    from humiao.files import private_dir
 
     made = private_dir(tmp_path / "a" / "state")
     assert made == tmp_path / "a" / "state" and mode(made) == 0o700
