@@ -5,7 +5,6 @@ spool.db and evidence.db (with their -wal and -shm) are created 0600 in a state 
 from __future__ import annotations
 
 import os
-import stat
 import time
 
 import pytest
@@ -14,17 +13,9 @@ from humiao.edge.evidence import EvidenceConfig, EvidenceStore
 from humiao.edge.spool import Spool
 from humiao.proto import sealed
 
+from tests.support.files import mode, usual_umask  # noqa: F401 (usual_umask: a fixture)
 
-@pytest.fixture(autouse=True)
-def usual_umask():
-    """The common default (0022): files would come out 0644 and directories 0755 without care."""
-    old = os.umask(0o022)
-    yield
-    os.umask(old)
-
-
-def mode(path) -> int:
-    return stat.S_IMODE(os.stat(path).st_mode)
+pytestmark = pytest.mark.usefixtures("usual_umask")
 
 
 @pytest.fixture

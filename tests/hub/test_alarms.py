@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import text
 
 from humiao.hub import alarms, store
-from humiao.hub.db import make_engine, migrate, sessions
 from humiao.hub.tables import Alarm, Venue
 from humiao.hub.validate import alert_row
 from humiao.proto import humiao_v1_pb2 as pb
@@ -20,14 +19,6 @@ from tests.support import wire
 
 pytestmark = pytest.mark.services
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)  # a Tuesday, 20:00 in Shanghai
-
-
-@pytest.fixture
-def db(db_url):
-    engine = make_engine(db_url)
-    migrate(engine)
-    yield sessions(engine)
-    engine.dispose()
 
 
 def add_alert(s, origin=wire.ORIGIN, at=T0) -> str:

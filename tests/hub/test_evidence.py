@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from humiao.hub import audit, evidence, store
 from humiao.hub.access import Principal
-from humiao.hub.db import make_engine, migrate, sessions
 from humiao.hub.tables import AuditEvent, Evidence, EvidenceRequest
 from humiao.hub.validate import alert_row
 from humiao.proto import humiao_v1_pb2 as pb
@@ -21,14 +20,6 @@ from tests.support import wire
 
 pytestmark = pytest.mark.services
 INSPECTOR = Principal("ct-1", "culture_tourism", "d1")
-
-
-@pytest.fixture
-def db(db_url):
-    engine = make_engine(db_url)
-    migrate(engine)
-    yield sessions(engine)
-    engine.dispose()
 
 
 def _alert(s) -> str:

@@ -6,7 +6,6 @@ the database file nor its WAL."""
 from __future__ import annotations
 
 import os
-import stat
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,18 +21,9 @@ from humiao.proto import humiao_v1_pb2 as pb
 from humiao.proto.topics import parse
 
 from tests.support import wire
+from tests.support.files import mode, usual_umask  # noqa: F401 (usual_umask: a fixture)
 
-
-@pytest.fixture(autouse=True)
-def usual_umask():
-    """The common default (0022): files would come out 0644 and directories 0755 without care."""
-    old = os.umask(0o022)
-    yield
-    os.umask(old)
-
-
-def mode(path) -> int:
-    return stat.S_IMODE(os.stat(path).st_mode)
+pytestmark = pytest.mark.usefixtures("usual_umask")
 
 
 def test_a_new_hub_writes_its_state_private(tmp_path):
