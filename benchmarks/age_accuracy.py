@@ -38,12 +38,9 @@ from humiao.config import load_config
 from humiao.edge import calibration
 from humiao.edge.calibration import AgeCalibration
 from humiao.edge.config import EdgeConfig
-from humiao.edge.fuse import MIN_WEIGHT
 from humiao.edge.pipeline import calibration_for, calibration_name
-from humiao.models.manifest import manifests
 
-from benchmarks.age_features import extract, made_with
-from benchmarks.age_select import faceapi_expected
+from benchmarks.age_features import contamination, extract, faceapi_expected, fused, made_with
 from benchmarks.metrics import BANDS, flag_rates, mae_by_band, operating_cut, operating_threshold
 
 THRESHOLDS = (18, 21, 25)
@@ -57,16 +54,6 @@ def per_view(z: dict) -> dict[str, np.ndarray]:
     masks those frames out of every fusion)."""
     cydral = z["cydral"] if z["cydral"].ndim == 2 else z["cydral"][:, :, 0]  # the shipped chip (no augmentation)
     return {"cydral-age-v1": cydral, "faceapi-agegender": faceapi_expected(z["faceapi"][:, :, 0])}
-
-
-def fused(values: np.ndarray, weights: np.ndarray, seen: np.ndarray, method: str) -> np.ndarray:
-    """Per face: the fused expected age (quality / mean / best frame), as ``edge.fuse`` fuses."""
-    v = np.where(seen, values, 0.0)
-    if method == "best":
-        best = np.argmax(np.where(seen, weights, -1.0), 1)
-        return v[np.arange(len(v)), best]
-    w = np.where(seen, 1.0 if method == "mean" else np.maximum(weights, MIN_WEIGHT), 0.0)
-    return (v * w).sum(1) / np.maximum(w.sum(1), 1e-12)
 
 
 def mixed(views: dict[str, np.ndarray], members: dict[str, float]) -> np.ndarray:
@@ -164,11 +151,6 @@ def plot(rows: dict, product: dict, png: Path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(png, dpi=90)
     plt.close(fig)
-
-
-def contamination(keys, data: str) -> list[str]:
-    known = manifests()
-    return [k for k in keys if k in known and data in known[k].training.datasets]
 
 
 def main(argv: list[str] | None = None) -> int:

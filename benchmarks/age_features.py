@@ -23,12 +23,14 @@ from pathlib import Path
 import numpy as np
 
 from humiao.config import load_config
-from humiao.edge.age import AgeEstimator, FaceApiEstimator, build_age_estimator, expected_age
+from humiao.edge.age import AgeEstimator, FaceApiEstimator, build_age_estimator, expected_age, regressed_distribution
 from humiao.edge.align import CHIP_SIZE, chip_transform, warp_chip
 from humiao.edge.config import EdgeConfig
 from humiao.edge.detect import build_detector
+from humiao.edge.fuse import MIN_WEIGHT
 from humiao.edge.landmarks import build_landmarks
 from humiao.edge.pipeline import observe_face
+from humiao.models.manifest import manifests
 
 from benchmarks.datasets import bucket, load_labels, scene, shuffled, split
 from benchmarks.faceeval import views
@@ -63,6 +65,29 @@ def races(folder: Path) -> dict[str, str]:
         return {}
     with open(path, newline="", encoding="utf-8") as fh:
         return {row["file"]: row.get("race", "") for row in csv.DictReader(fh)}
+
+
+def fused(values: np.ndarray, weights: np.ndarray, seen: np.ndarray, method: str = "quality") -> np.ndarray:
+    """Per face: the fused expected age over its frames (quality-weighted / mean / best frame), as
+    ``edge.fuse`` fuses (the expected age of the mixture is the weighted mean of the frames')."""
+    v = np.where(seen, values, 0.0)
+    if method == "best":
+        best = np.argmax(np.where(seen, weights, -1.0), 1)
+        return v[np.arange(len(v)), best]
+    w = np.where(seen, 1.0 if method == "mean" else np.maximum(weights, MIN_WEIGHT), 0.0)
+    return (v * w).sum(1) / np.maximum(w.sum(1), 1e-12)
+
+
+def faceapi_expected(regressed: np.ndarray) -> np.ndarray:
+    """The expected age of the distribution the product builds around a regressed age."""
+    flat = np.nan_to_num(regressed.ravel())
+    return expected_age(regressed_distribution(flat, FaceApiEstimator.SPREAD)).reshape(regressed.shape)
+
+
+def contamination(keys, data: str) -> list[str]:
+    """The models among ``keys`` known to have been trained on this data set (``fgnet``, ``utkface:fit`` …)."""
+    known = manifests()
+    return [k for k in keys if k in known and data.split(":")[0] in known[k].training.datasets]
 
 
 def made_with(cfg: EdgeConfig, n_views: int, limit: int | None) -> str:

@@ -28,10 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from humiao.edge import calibration
-from humiao.edge.age import FaceApiEstimator, expected_age, regressed_distribution
-from humiao.edge.fuse import MIN_WEIGHT
-from humiao.models.manifest import manifests
 
+from benchmarks.age_features import contamination, faceapi_expected, fused
 from benchmarks.metrics import flag_rates, operating_cut
 from benchmarks.report import machine
 
@@ -56,18 +54,6 @@ class Faces:
         )
 
 
-def _fused(per_view: np.ndarray, weights: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    """The quality-weighted mean over a track's frames (= the expected age of the fused mixture)."""
-    w = np.where(seen, np.maximum(weights, MIN_WEIGHT), 0.0)
-    return np.nansum(np.where(seen, per_view, 0.0) * w, 1) / np.maximum(w.sum(1), 1e-12)
-
-
-def faceapi_expected(regressed: np.ndarray) -> np.ndarray:
-    """The expected age of the distribution the product builds around a regressed age."""
-    flat = np.nan_to_num(regressed.ravel())
-    return expected_age(regressed_distribution(flat, FaceApiEstimator.SPREAD)).reshape(regressed.shape)
-
-
 def load_faces(path: Path, min_quality: float = 0.0) -> Faces:
     """One data set's faces from an age_features file; with ``min_quality``, frames below it are left
     out of a track's fusion (its best frame is always kept)."""
@@ -82,10 +68,10 @@ def load_faces(path: Path, min_quality: float = 0.0) -> Faces:
     fa = z["faceapi"]  # (n, views, crops): regressed ages
     cy = z["cydral"] if z["cydral"].ndim == 3 else z["cydral"][:, :, None]  # (n, views, crops): expected ages
     models = {
-        "cydral-age-v1": _fused(cy[:, :, 0], weight, seen),
-        "cydral-age-v1+tta": _fused(cy.mean(2), weight, seen),
-        "faceapi-agegender": _fused(faceapi_expected(fa[:, :, 0]), weight, seen),
-        "faceapi-agegender+tta": _fused(faceapi_expected(fa.mean(2)), weight, seen),
+        "cydral-age-v1": fused(cy[:, :, 0], weight, seen),
+        "cydral-age-v1+tta": fused(cy.mean(2), weight, seen),
+        "faceapi-agegender": fused(faceapi_expected(fa[:, :, 0]), weight, seen),
+        "faceapi-agegender+tta": fused(faceapi_expected(fa.mean(2)), weight, seen),
     }
     name = Path(path).stem.removeprefix("features_").split("_")[0]
     faces = Faces(name, z["age"], models, z["fit"], z["race"])
@@ -156,12 +142,6 @@ def score(rows: list[dict]) -> float:
     shortfall = np.mean([max(0.0, TARGET - r["minor_flag_rate"]) for r in rows])
     teens = np.mean([max(0.0, TARGET_TEENS - r["minor13_17_flag_rate"]) for r in rows])
     return float(adults + 10 * (shortfall + teens))
-
-
-def contamination(keys: list[str], data: str) -> list[str]:
-    """The models among ``keys`` known to have been trained on this data set."""
-    known = manifests()
-    return [k for k in keys if k in known and data.split(":")[0] in known[k].training.datasets]
 
 
 def profiles(sets: dict[str, Faces], w_cydral: float) -> dict:
