@@ -34,3 +34,27 @@ def private_sqlite_file(path: Path) -> Path:
         if side.exists():
             side.chmod(PRIVATE_FILE)
     return path
+
+
+def write_private_text(path: Path, text: str) -> Path:
+    """Write a secret (a key, a password) 0600, also over an existing file with a looser mode, in a
+    ``private_dir``; the mode is set before anything is written."""
+    path = Path(path)
+    private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(f.fileno(), PRIVATE_FILE)  # O_CREAT's mode applies only to a new file
+        f.write(text)
+    return path
+
+
+def read_private_text(path: Path, what: str) -> str:
+    """A secret file's text; one that others may read is tightened to 0600 first (a copy made with a
+    loose umask), one that is missing is a clear error."""
+    path = Path(path)
+    try:
+        if path.stat().st_mode & 0o077:
+            path.chmod(PRIVATE_FILE)
+        return path.read_text().strip()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} {path}: no such file") from None

@@ -75,6 +75,20 @@ CAMERA_STATE_RECONNECTING: CameraState
 CAMERA_STATE_STALLED: CameraState
 CAMERA_STATE_DOWN: CameraState
 
+class Signed(_message.Message):
+    __slots__ = ("id", "signed_at", "body", "key_id", "signature")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_AT_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    signed_at: _timestamp_pb2.Timestamp
+    body: bytes
+    key_id: str
+    signature: bytes
+    def __init__(self, id: _Optional[str] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., body: _Optional[bytes] = ..., key_id: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
 class Origin(_message.Message):
     __slots__ = ("district_id", "venue_id", "device_id", "camera_id")
     DISTRICT_ID_FIELD_NUMBER: _ClassVar[int]

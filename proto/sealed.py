@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from humiao.files import private_dir
+from humiao.files import write_private_text
 
 CIPHER = "x25519-hkdf-sha256-aes256gcm"
 
@@ -65,14 +65,10 @@ def generate_keypair(private_path: Path, public_path: Path) -> X25519PublicKey:
     """Write a new hub key pair: the private key file 0600 (also when it replaces a file with a
     looser mode), in a directory created 0700 when missing; the public key as the umask makes it."""
     private = X25519PrivateKey.generate()
-    private_dir(private_path.parent)
     raw = private.private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
     )
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        os.fchmod(f.fileno(), 0o600)  # O_CREAT's mode applies only to a new file; before the key is written
-        f.write(base64.b64encode(raw).decode() + "\n")
+    write_private_text(private_path, base64.b64encode(raw).decode() + "\n")
     public_path.write_text(public_text(private.public_key()) + "\n")
     return private.public_key()
 

@@ -87,12 +87,21 @@ def test_malformed_truncated_and_oversized_payloads_fail_clearly():
         decode(name, b"\x00" * (MAX_PAYLOAD + 1))
 
 
-def test_json_mapping_for_debugging():
-    line = json.loads(render(topic("d", "v", "x", "alert"), _alert().SerializeToString()))
+def test_json_mapping_for_debugging(tmp_path):
+    from humiao.proto.signing import Signer
+
+    signer = Signer.generate(tmp_path / "k")
+    name = topic("d", "v", "x", "alert")
+    alert = _alert()
+    line = json.loads(render(name, signer.sign(name, alert.event_id, alert.SerializeToString(), at=1.5e9)))
     assert line["kind"] == "alert" and line["message"]["decision"] == "DECISION_CHECK_ID"
     assert line["message"]["origin"]["venue_id"] == "v-001"
-    bad = json.loads(render("humiao/v1/d/v/x/alert", b"\xff\xff"))
+    assert line["id"] == alert.event_id and line["key_id"] == signer.key_id
+    assert line["signed_at"] == "2017-07-14T02:40:00.000+00:00"
+    bad = json.loads(render(name, signer.sign(name, "x", b"\xff\xff")))
     assert "not a valid Alert" in bad["error"]
+    unsigned = json.loads(render(name, alert.SerializeToString()))
+    assert "not a signed message" in unsigned["error"]
 
 
 def test_uuid7_is_version_7_time_ordered_and_unique():
