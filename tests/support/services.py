@@ -1,5 +1,5 @@
 """Private instances of the real services, for tests and benchmarks that start, kill and restart
-them: Mosquitto (Debian's binary) on a free loopback port with deploy/mosquitto settings, a hub
+them: Mosquitto (Debian's binary) on a free loopback port, secured as deploy/mosquitto sets it up, a hub
 worker as its own process (``humiao hub run``), and a scratch PostgreSQL database."""
 
 from __future__ import annotations
@@ -26,26 +26,58 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+HUB_WORKERS = ["hub.w1", "hub.w2", "hub.w3", "hub.w4"]
+# deploy/mosquitto/humiao.conf's settings but the persistence location (ours) and the listener (the
+# generated humiao-tls.conf's, on a free port)
+MOSQUITTO_SETTINGS = (
+    "per_listener_settings false\nallow_anonymous false\n"
+    "persistence true\nautosave_interval 30\nmax_queued_messages 1000000\nmax_queued_bytes 0\n"
+    "max_inflight_messages 1000\nmessage_size_limit 2097152\n"
+)
+
+
 class Mosquitto:
+    """Mosquitto secured as in production (``humiao hub broker init``: TLS, a password per identity,
+    dynamic-security roles from proto/acl.py, client id = user name), on a free loopback port. The
+    broker's files are in ``workdir``, the hub's secrets (CA certificate, identities' passwords) in
+    ``hub_secrets`` = ``workdir/hubdata/broker``; a restart reuses them."""
+
     def __init__(self, workdir: Path):
+        from humiao.hub.broker_admin import DYNSEC_FILE, TLS_CONF, BrokerInitError, find_plugin, init_broker
+
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(exe).exists():
             raise FileNotFoundError("mosquitto is not installed: sudo apt-get install -y mosquitto")
+        try:
+            find_plugin()
+        except BrokerInitError as err:
+            raise FileNotFoundError(str(err)) from None
         self.exe = exe
         self.port = free_port()
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.hub_secrets = self.workdir / "hubdata" / "broker"
+        made = init_broker(
+            self.workdir, self.hub_secrets, ["localhost", "127.0.0.1"], HUB_WORKERS, "hub", None, port=self.port
+        )
+        self.ca_file = made["CA certificate"]
+        self.dynsec = self.workdir / DYNSEC_FILE
         self.conf = self.workdir / "mosquitto.conf"
         self.conf.write_text(
             # run as whoever runs us: as root, Mosquitto would otherwise switch to the ``mosquitto``
-            # user, which cannot write its persistence file into our private directory
+            # user, which cannot read its files nor write its persistence file in our private directory
             f"user {getpass.getuser()}\n"
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-            f"persistence true\npersistence_location {self.workdir}/\n"
-            "autosave_interval 30\nmax_queued_messages 1000000\nmax_queued_bytes 0\n"
-            "max_inflight_messages 1000\nmessage_size_limit 2097152\n"
+            + MOSQUITTO_SETTINGS
+            + f"persistence_location {self.workdir}/\n"
+            + (self.workdir / TLS_CONF).read_text()
         )
         self.proc: subprocess.Popen | None = None
+
+    def admin(self, timeout: float = 10.0):
+        """The broker's administration as ``hub.admin`` (a ``DynsecAdmin``: use it in ``with``)."""
+        from humiao.hub.broker_admin import DynsecAdmin
+
+        return DynsecAdmin("127.0.0.1", self.port, self.ca_file, self.hub_secrets / "hub.admin.password", timeout)
 
     def start(self) -> Mosquitto:
         with open(self.workdir / "mosquitto.log", "ab") as log:
@@ -87,14 +119,20 @@ def hub_config(
     db_url: str,
     mqtt_port: int,
     protocol: str = "5",
-    client_id: str = "hub-test-1",
+    client_id: str = "hub.w1",
     share_group: str | None = "hub",
     http_port: int | None = None,
+    broker: Mosquitto | None = None,
 ) -> dict:
+    """A hub worker's configuration; with ``broker``, the CA and the hub identities' passwords are
+    that broker's (``mqtt.secrets_dir``)."""
+    mqtt: dict = {"port": mqtt_port, "protocol": protocol, "client_id": client_id, "share_group": share_group}
+    if broker is not None:
+        mqtt["secrets_dir"] = str(broker.hub_secrets)
     return {
         "data_dir": str(Path(workdir) / "hubdata"),
         "database": {"url": db_url},
-        "mqtt": {"port": mqtt_port, "protocol": protocol, "client_id": client_id, "share_group": share_group},
+        "mqtt": mqtt,
         "http": {"port": http_port or free_port()},
         "ingest": {"batch_wait_ms": 5},
     }
