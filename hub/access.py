@@ -33,6 +33,7 @@ PERMISSIONS = (
     "audit.read",
     "users.manage",
     "ingest.read",
+    "devices.manage",
 )
 
 _D, _DD, _OWN, _ALL, _NO = "district", "district+dept", "own_venues", "all", "none"
@@ -49,6 +50,7 @@ _INSPECTOR = {
     "audit.read": _NO,
     "users.manage": _NO,
     "ingest.read": _NO,
+    "devices.manage": _NO,
 }
 MATRIX: dict[str, dict[str, str]] = {
     "police": dict(_INSPECTOR),
@@ -73,6 +75,7 @@ MATRIX: dict[str, dict[str, str]] = {
         "users.manage": _ALL,
         "reports.read": _ALL,
         "ingest.read": _ALL,
+        "devices.manage": _ALL,
     },
     # reads the audit log, nothing else
     "auditor": {**dict.fromkeys(PERMISSIONS, _NO), "audit.read": _ALL},

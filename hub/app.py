@@ -21,22 +21,35 @@ from __future__ import annotations
 
 import logging
 import threading
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select, text
 
-from humiao.hub import alarms, api_alarms, api_auth, api_cases, api_registry, api_reports, evidence, store
+from humiao.hub import (
+    alarms,
+    api_alarms,
+    api_auth,
+    api_cases,
+    api_devices,
+    api_registry,
+    api_reports,
+    devices,
+    evidence,
+    store,
+)
 from humiao.hub.access import Principal
 from humiao.hub.api import router
 from humiao.hub.config import HubConfig
 from humiao.hub.db import make_engine, migrate, sessions
+from humiao.hub.deps import PrincipalDep
+from humiao.hub.devices import BrokerRights, KeyRing
 from humiao.hub.ingest import Ingestor
 from humiao.hub.rules.calendar import HolidayCalendar
 from humiao.hub.tables import Alarm
-from humiao.proto import sealed
+from humiao.proto import sealed, signing
 
 log = logging.getLogger("humiao.hub")
 
@@ -48,6 +61,8 @@ class Hub:
         migrate(self.engine)
         self.sessions = sessions(self.engine)
         self.private_key = self._evidence_key()
+        self.signer = signing.Signer.load_or_generate(cfg.signing_key_path(), "hub signing key")
+        self.keys = KeyRing(self.sessions, cfg.security.key_refresh_s)
         self.registry = CollectorRegistry()
         from prometheus_client import Gauge
 
@@ -56,7 +71,13 @@ class Hub:
         )
         self._changed = threading.Event()
         self.ingestor = Ingestor(
-            cfg, self.sessions, self.registry, self.private_key, on_stored=lambda _ids: self._changed.set()
+            cfg,
+            self.sessions,
+            self.registry,
+            self.private_key,
+            on_stored=lambda _ids: self._changed.set(),
+            signer=self.signer,
+            keys=self.keys,
         )
         self.calendar = HolidayCalendar(cfg.rules.calendar)
         self._stop = threading.Event()
@@ -67,7 +88,7 @@ class Hub:
         path = self.cfg.private_key_path()
         if not path.exists():
             sealed.generate_keypair(path, path.with_suffix(".pub"))
-            log.warning("generated the hub evidence key %s; give edges %s", path, path.with_suffix(".pub"))
+            log.warning("generated the hub evidence key %s (devices get its public half in the trust file)", path)
         elif path.stat().st_mode & 0o077:
             path.chmod(0o600)  # a key copied in by hand: nobody but the hub's user reads it
             log.warning("the hub evidence key %s was readable by others: made 0600", path)
@@ -87,8 +108,14 @@ class Hub:
             self._rules.join(timeout=10)
         self.engine.dispose()
 
-    def publish(self, topic: str, payload: bytes) -> None:
-        self.ingestor.client.publish(topic, payload, qos=1)
+    def publish(self, topic: str, message_id: str, body: bytes) -> None:
+        """Send a hub → edge message, signed with the hub's key."""
+        self.ingestor.publish(topic, message_id, body)
+
+    def broker_rights(self) -> AbstractContextManager[BrokerRights]:
+        """The broker's administration, for enrolment and revocation (Mosquitto's dynamic security;
+        the demo puts its embedded broker here)."""
+        return devices.broker_rights(self.cfg)
 
     def request_evidence(self, event_id: str, reason: str, who: Principal, why: str = "") -> str:
         with self.sessions() as s:
@@ -162,8 +189,15 @@ def create_app(hub: Hub) -> FastAPI:
         yield
         hub.stop()
 
-    app = FastAPI(title="Humiao hub", version="0.1.0", lifespan=lifespan)
+    # no public docs: the API's description is for signed-in users (GET /openapi.json with a session)
+    app = FastAPI(
+        title="Humiao hub", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.hub = hub
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(_who: PrincipalDep) -> dict:
+        return app.openapi()
 
     @app.middleware("http")
     async def security_headers(request, call_next):
@@ -185,6 +219,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(api_cases.router)
     app.include_router(api_registry.router)
     app.include_router(api_reports.router)
+    app.include_router(api_devices.router)
     from fastapi.staticfiles import StaticFiles
 
     from humiao.hub.api import STATIC

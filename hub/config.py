@@ -42,13 +42,21 @@ class DatabaseConfig(Section):
 
 
 class HubMqttConfig(Section):
+    """The broker connection: TLS and a password per identity, always (``humiao hub broker init``
+    makes the CA, the broker's certificate and the hub's identities; proto/acl.py their rights)."""
+
     host: str = "127.0.0.1"
-    port: int = Field(1883, ge=1, le=65535)
+    port: int = Field(8883, ge=1, le=65535)
     client_id: str = Field(
-        "humiao-hub-1",
-        min_length=1,
-        max_length=64,
-        description="unique per hub worker; the broker keeps its session (and queued alerts) by this id",
+        "hub.w1",
+        pattern=r"^hub\.[a-z0-9][a-z0-9_-]{0,40}$",
+        description="this worker's broker identity, 'hub.<name>', unique per worker: its user name and "
+        "client id (the broker binds the two); the broker keeps its session (and queued alerts) by it",
+    )
+    secrets_dir: Path | None = Field(
+        None,
+        description="the broker's CA certificate (ca.crt) and the hub identities' passwords "
+        "(<identity>.password, 0600), as humiao hub broker init writes them; default <data_dir>/broker",
     )
     protocol: Literal["5", "3.1.1"] = "5"
     share_group: str | None = Field(
@@ -59,6 +67,32 @@ class HubMqttConfig(Section):
     )
     keepalive_s: int = Field(15, ge=5, le=600)
     session_expiry_s: int = Field(7 * 24 * 3600, ge=0, description="how long the broker queues for a stopped hub")
+
+
+class SecurityConfig(Section):
+    """End-to-end signatures (proto/signing.py) and the replay window (hub/verify.py)."""
+
+    signing_key: Path | None = Field(
+        None, description="the hub's Ed25519 key (base64); default <data_dir>/hub-signing.key, made on first start"
+    )
+    max_age_s: float = Field(
+        7 * 24 * 3600.0,
+        gt=0,
+        description="a message signed longer ago than this is refused as a replay (an edge signs when it "
+        "sends, so a spooled alert is signed afresh; the broker queues for a stopped hub up to session_expiry_s)",
+    )
+    max_future_s: float = Field(
+        300.0, ge=0, description="clock skew allowed: a message signed later than now + this is refused"
+    )
+    key_refresh_s: float = Field(
+        2.0, gt=0, le=60, description="how often a worker re-reads enrolled and revoked device keys"
+    )
+    unknown_alert_grace_s: float = Field(
+        600.0,
+        gt=0,
+        description="an ID check whose alert is not stored yet is left unconfirmed (the edge sends it "
+        "again) for this long after it was signed, then kept aside",
+    )
 
 
 class IngestConfig(Section):
@@ -107,6 +141,7 @@ class HubConfig(Section):
     http: HttpConfig = HttpConfig()
     rules: RulesConfig = RulesConfig()
     auth: AuthConfig = AuthConfig()
+    security: SecurityConfig = SecurityConfig()
 
     @field_validator("data_dir")
     @classmethod
@@ -118,3 +153,17 @@ class HubConfig(Section):
 
     def private_key_path(self) -> Path:
         return self.evidence.private_key or self.data_dir / "evidence.key"
+
+    def signing_key_path(self) -> Path:
+        return self.security.signing_key or self.data_dir / "hub-signing.key"
+
+    def broker_dir(self) -> Path:
+        """Where ``humiao hub broker init`` leaves the hub's broker passwords and the CA certificate."""
+        return self.mqtt.secrets_dir or self.data_dir / "broker"
+
+    def broker_password_file(self, identity: str | None = None) -> Path:
+        """The password of a hub identity (default: this worker's, ``mqtt.client_id``)."""
+        return self.broker_dir() / f"{identity or self.mqtt.client_id}.password"
+
+    def ca_file(self) -> Path:
+        return self.broker_dir() / "ca.crt"

@@ -16,7 +16,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from humiao.hub import audit
-from humiao.hub.access import SYSTEM_ACTOR, Principal
+from humiao.hub.access import SYSTEM_ACTOR, Principal, Target, allowed
 from humiao.hub.db import erase_freed
 from humiao.hub.tables import Alarm, Alert, Evidence, EvidenceRequest
 from humiao.proto import humiao_v1_pb2 as pb
@@ -44,17 +44,14 @@ RULES = Principal(SYSTEM_ACTOR, "system", None)  # who asks when a confirmed vio
 def request(
     session: Session, publish, event_id: str, reason: str, who: Principal, why: str = "", client: str = ""
 ) -> str:
-    """Record a request (and its audit row) and send it to the alert's device; the request id."""
+    """Record a request (and its audit row) and send it to the alert's device with ``publish(topic,
+    message id, body)``, which signs it (hub/ingest.py); the request id."""
     if reason not in REASONS:
         raise EvidenceError(f"reason must be one of {sorted(REASONS)}")
     if not who.user_id:
         raise EvidenceError("who asks is required (it is audited)")
     requested_by = who.user_id
-    alert = session.scalars(select(Alert).where(Alert.event_id == event_id)).one_or_none()
-    if alert is None:
-        raise EvidenceError(f"no alert {event_id}")
-    if not alert.evidence_available:
-        raise EvidenceError(f"alert {event_id}: the edge kept no crop for it")
+    alert = requestable(session, event_id)
     now = datetime.now(UTC)
     req = EvidenceRequest(
         request_id=str(uuid7()), event_id=event_id, reason=reason, requested_by=requested_by, requested_at=now
@@ -66,8 +63,36 @@ def request(
         request_id=req.request_id, event_id=event_id, reason=REASONS[reason], requested_by=requested_by
     )
     msg.requested_at.FromDatetime(now)
-    publish(topic(alert.district_id, alert.venue_id, alert.device_id, "evidence_request"), msg.SerializeToString())
+    publish(
+        topic(alert.district_id, alert.venue_id, alert.device_id, "evidence_request"),
+        req.request_id,
+        msg.SerializeToString(),
+    )
     return req.request_id
+
+
+def requestable(session: Session, event_id: str) -> Alert:
+    """The alert, if its evidence can be asked for; ``EvidenceError`` says why not."""
+    alert = session.scalars(select(Alert).where(Alert.event_id == event_id)).one_or_none()
+    if alert is None:
+        raise EvidenceError(f"no alert {event_id}")
+    if not alert.evidence_available:
+        raise EvidenceError(f"alert {event_id}: the edge kept no crop for it")
+    return alert
+
+
+def may_request(session: Session, who: Principal, event_id: str) -> bool:
+    """Whether ``who`` may ask for this alert's evidence (the access matrix, on its alarm; an alert
+    with no alarm, on its district and venue; an unknown alert is left to ``request`` to refuse)."""
+    alarm = session.scalars(select(Alarm).where(Alarm.event_id == event_id)).one_or_none()
+    if alarm is not None:
+        where = Target(alarm.district_id, alarm.venue_id, tuple(alarm.departments or ()))
+    else:
+        alert = session.scalars(select(Alert).where(Alert.event_id == event_id)).one_or_none()
+        if alert is None:
+            return True  # request() says there is no such alert
+        where = Target(alert.district_id, alert.venue_id)
+    return allowed(who, "evidence.request", where)
 
 
 def open_for(

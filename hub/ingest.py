@@ -18,38 +18,43 @@ import logging
 import queue
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client import Counter as PromCounter
+from sqlalchemy import select
 from sqlalchemy.exc import DataError, IntegrityError
 
+from humiao.broker import secure
 from humiao.hub import store
 from humiao.hub.config import HubConfig
-from humiao.hub.tables import EvidenceRequest
+from humiao.hub.devices import KeyRing
+from humiao.hub.tables import Alert, Evidence, EvidenceRequest
 from humiao.hub.validate import (
     Rejected,
     alert_row,
     check_device_message,
     idcheck_row,
-    parse,
     status_json,
     ts,
     uuid7_text,
     venue_type_name,
 )
+from humiao.hub.verify import Verified, Verifier
+from humiao.proto import acl, sealed, signing
 from humiao.proto import humiao_v1_pb2 as pb
-from humiao.proto import sealed
+from humiao.proto.ids import uuid7
+from humiao.proto.topics import HUB_KINDS
 from humiao.proto.topics import topic as make_topic
 
 log = logging.getLogger("humiao.hub.ingest")
 
 DeviceKey = tuple[str, str, str]  # (district, venue, device), as in the device's topics
+HUB_KIND_SUFFIXES = tuple(f"/{kind}" for kind in HUB_KINDS)
 
 
 @dataclass(slots=True)
@@ -71,7 +76,8 @@ class Batch:
     dead: list[dict] = field(default_factory=list)
     devices: dict[DeviceKey, dict] = field(default_factory=dict)  # status, birth, death: per-device updates
     seen: dict[DeviceKey, datetime] = field(default_factory=dict)  # every device heard from: last_seen
-    evidence: list[tuple[dict, DeviceKey]] = field(default_factory=list)
+    evidence: list[tuple[Verified, DeviceKey, Incoming]] = field(default_factory=list)
+    sources: dict[str, Incoming] = field(default_factory=dict)  # alert and ID-check ids → their message
     kinds: Counter[str] = field(default_factory=Counter)
 
 
@@ -106,23 +112,33 @@ class IngestMetrics:
 
 class HubPublisher:
     """A publish-only MQTT client for hub commands run beside the workers (``humiao hub
-    request-evidence``): its own client id and a clean session, so it neither takes over a worker's
-    session (the broker would drop that worker) nor joins the shared subscription."""
+    request-evidence``): the broker identity ``hub.cli`` (its own client id and a clean session, so
+    it neither takes over a worker's session nor joins the shared subscription; it may publish
+    evidence requests only), every message signed with the hub's key."""
 
-    def __init__(self, cfg: HubConfig, role: str):
+    def __init__(self, cfg: HubConfig, signer: signing.Signer):
         m = cfg.mqtt
         v5 = m.protocol == "5"
         self.cfg = cfg
-        self.client_id = f"{m.client_id}-{role}-{uuid.uuid4().hex[:8]}"[:64]
+        self.signer = signer
+        self.client_id = acl.CLI
         self.client = mqtt.Client(
             callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
             clean_session=None if v5 else True,
         )
+        secure(self.client, cfg.ca_file(), acl.CLI, cfg.broker_password_file(acl.CLI))
         self.connected = threading.Event()
-        self.client.on_connect = lambda _c, _u, _f, rc, _p=None: None if rc.is_failure else self.connected.set()
+        self.refused: str | None = None
+        self.client.on_connect = self._on_connect
         self._sent: list[mqtt.MQTTMessageInfo] = []
+
+    def _on_connect(self, _client, _userdata, _flags, reason_code, _properties=None) -> None:
+        if reason_code.is_failure:
+            self.refused = str(reason_code)
+        else:
+            self.connected.set()
 
     def __enter__(self) -> HubPublisher:
         m = self.cfg.mqtt
@@ -134,8 +150,8 @@ class HubPublisher:
         self.client.disconnect()
         self.client.loop_stop()
 
-    def publish(self, topic: str, payload: bytes) -> None:
-        self._sent.append(self.client.publish(topic, payload, qos=1))
+    def publish(self, topic: str, message_id: str, body: bytes) -> None:
+        self._sent.append(self.client.publish(topic, self.signer.sign(topic, message_id, body), qos=1))
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Whether the broker acknowledged everything published (QoS 1) within the time."""
@@ -152,11 +168,16 @@ class Ingestor:
         registry: CollectorRegistry | None = None,
         private_key=None,
         on_stored: Callable[[list[str]], None] | None = None,
+        signer: signing.Signer | None = None,
+        keys: KeyRing | None = None,
     ):
         self.cfg = cfg
         self.sessions = session_factory
         self.private_key = private_key
         self.on_stored = on_stored
+        self.signer = signer or signing.Signer.load_or_generate(cfg.signing_key_path(), "hub signing key")
+        self.keys = keys or KeyRing(session_factory, cfg.security.key_refresh_s)
+        self.verifier = Verifier(self.keys, cfg.security)
         self.metrics = IngestMetrics(registry or CollectorRegistry())
         m = cfg.mqtt
         v5 = m.protocol == "5"
@@ -181,6 +202,7 @@ class Ingestor:
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         m = self.cfg.mqtt
+        secure(self.client, self.cfg.ca_file(), m.client_id, self.cfg.broker_password_file())
         props = None
         if m.protocol == "5":
             from paho.mqtt.packettypes import PacketTypes
@@ -208,12 +230,13 @@ class Ingestor:
         self.client.loop_stop()
 
     def subscriptions(self) -> list[str]:
-        group = self.cfg.mqtt.share_group
-        if group:
-            # retained statuses are not delivered to shared subscriptions: each worker also reads
-            # status directly (idempotent upserts ordered by sent_at)
-            return [f"$share/{group}/humiao/#", "humiao/v1/+/+/+/status"]
-        return ["humiao/#"]
+        """The edge kinds, shared among the workers; statuses also directly (retained statuses are
+        not delivered to shared subscriptions; their upserts are idempotent and ordered by sent_at)."""
+        return acl.hub_subscriptions(self.cfg.mqtt.share_group)
+
+    def publish(self, topic: str, message_id: str, body: bytes) -> None:
+        """Send a hub → edge message, signed with the hub's key."""
+        self.client.publish(topic, self.signer.sign(topic, message_id, body), qos=1)
 
     # -- paho callbacks ----------------------------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
@@ -314,26 +337,19 @@ class Ingestor:
     def _commit(self, items: list[Incoming]) -> None:
         started = time.perf_counter()
         batch = self._classify(items)
-        acks: list[tuple[str, bytes]] = []
+        acks: list[tuple[str, str, bytes]] = []
         with self.sessions() as session, session.begin():
             stored_at = datetime.now(UTC)
+            self._check_id_checks(session, batch)
             for row in batch.alerts:
                 row["stored_at"] = stored_at
             new_alerts = store.alerts(session, batch.alerts)
+            new_alerts_conflicts = self._conflicting(session, Alert, batch.alerts, new_alerts, "event_id", batch)
             new_checks = store.id_checks(session, batch.id_checks)
-            for row, dev in batch.evidence:
-                if store.evidence(session, row):
-                    req = session.get(EvidenceRequest, row["request_id"])
-                    if req is not None and req.fulfilled_at is None:
-                        req.fulfilled_at = stored_at
-                acks.append(
-                    (
-                        make_topic(*dev, "evidence_ack"),
-                        pb.EvidenceAck(
-                            request_id=row["request_id"], event_id=row["event_id"], stored_sha256=row["stored_sha256"]
-                        ).SerializeToString(),
-                    )
-                )
+            for verified, dev, item in batch.evidence:
+                ack = self._store_evidence(session, verified, dev, item, batch, stored_at)
+                if ack is not None:
+                    acks.append(ack)
             store.devices_seen(session, batch.seen)
             for (district, venue, device), fields in batch.devices.items():
                 store.touch_device(session, district, venue, device, **fields)
@@ -341,40 +357,129 @@ class Ingestor:
         duplicates = len(batch.alerts) - len(new_alerts) + len(batch.id_checks) - len(new_checks)
         self.metrics.batch.observe(time.perf_counter() - started)
         self.metrics.alerts.inc(len(new_alerts))
-        self.metrics.duplicates.inc(duplicates)
+        self.metrics.duplicates.inc(duplicates - len(new_alerts_conflicts))
         self.stats["alerts"] += len(new_alerts)
-        self.stats["duplicates"] += duplicates
+        self.stats["duplicates"] += duplicates - len(new_alerts_conflicts)
         self.stats["dead_letters"] += len(batch.dead)
         for kind, n in batch.kinds.items():
             self.metrics.messages.labels(kind).inc(n)
-        for topic_name, payload in acks:  # after the commit: the edge deletes its copy only then
-            self.client.publish(topic_name, payload, qos=1)
-        self._send_receipts(batch, stored_at)
+        for topic_name, message_id, body in acks:  # after the commit: the edge deletes its copy only then
+            self.publish(topic_name, message_id, body)
+        self._send_receipts(batch, stored_at, new_alerts_conflicts)
         if (new_alerts or new_checks) and self.on_stored:
             self.on_stored(sorted(new_alerts | new_checks))
 
-    def _send_receipts(self, batch: Batch, stored_at: datetime) -> None:
+    def _conflicting(self, session, model, rows: list[dict], new: set[str], key: str, batch: Batch) -> set[str]:
+        """Ids that were already stored with another signed body: a replay under a used id, kept
+        aside (and not receipted); a resend of the same body is a duplicate, absorbed."""
+        repeats = {r[key]: r for r in rows if r[key] not in new}
+        if not repeats:
+            return set()
+        column = getattr(model, key)
+        stored = dict(session.execute(select(column, model.body_sha256).where(column.in_(list(repeats)))).all())
+        bad = {k for k, r in repeats.items() if stored.get(k) is not None and stored[k] != r.get("body_sha256")}
+        for k in bad:
+            self._reject_late(batch, repeats[k], "replayed", f"{key} {k} is already stored with other content")
+        return bad
+
+    def _reject_late(self, batch: Batch, row: dict, reason: str, detail: str) -> None:
+        """A dead letter decided inside the transaction (the message's row carries its Incoming)."""
+        key = row.get("check_id") or row["event_id"]
+        self._reject(batch, batch.sources[key], reason, detail)
+
+    def _check_id_checks(self, session, batch: Batch) -> None:
+        """An ID check must answer an alert of the same device. One whose alert is not stored yet is
+        left out of this batch unconfirmed (the edge sends it again) until it is older than
+        ``security.unknown_alert_grace_s``, then kept aside."""
+        if not batch.id_checks:
+            return
+        wanted = {r["event_id"] for r in batch.id_checks}
+        owners = {
+            e: (d, v, dev)
+            for e, d, v, dev in session.execute(
+                select(Alert.event_id, Alert.district_id, Alert.venue_id, Alert.device_id).where(
+                    Alert.event_id.in_(list(wanted))
+                )
+            ).all()
+        }
+        for r in batch.alerts:
+            owners.setdefault(r["event_id"], (r["district_id"], r["venue_id"], r["device_id"]))
+        keep = []
+        now = datetime.now(UTC)
+        for row in batch.id_checks:
+            dev = (row["district_id"], row["venue_id"], row["device_id"])
+            owner = owners.get(row["event_id"])
+            if owner is None:
+                if (now - row["signed_at"]).total_seconds() > self.cfg.security.unknown_alert_grace_s:
+                    self._reject_late(batch, row, "unknown_alert", f"no alert {row['event_id']} is stored")
+                else:
+                    self.stats["deferred"] += 1
+                continue
+            if owner != dev:
+                self._reject_late(
+                    batch, row, "wrong_device", f"alert {row['event_id']} is {'/'.join(owner)}'s, not {'/'.join(dev)}'s"
+                )
+                continue
+            keep.append(row)
+        batch.id_checks = keep
+
+    def _store_evidence(
+        self, session, verified: Verified, dev: DeviceKey, item: Incoming, batch: Batch, stored_at: datetime
+    ) -> tuple[str, str, bytes] | None:
+        """Store a crop sent for an open request to the same device; the ack to send, or None when
+        it is kept aside (no such request, another device's, one that does not open for its event,
+        or a second, different crop). The request is checked before the box is opened."""
+        msg = verified.message
+        assert isinstance(msg, pb.Evidence)
+        req = session.get(EvidenceRequest, msg.request_id[:36])
+        alert = session.scalars(select(Alert).where(Alert.event_id == msg.event_id[:36])).one_or_none()
+        if req is None or req.event_id != msg.event_id or alert is None:
+            self._reject(
+                batch, item, "no_request", f"no evidence request {msg.request_id[:40]} for {msg.event_id[:40]}"
+            )
+            return None
+        if (alert.district_id, alert.venue_id, alert.device_id) != dev:
+            self._reject(batch, item, "wrong_device", f"alert {msg.event_id} is not {'/'.join(dev)}'s")
+            return None
+        try:
+            row = self._evidence_row(msg, item) | verified.signature_fields()
+        except Rejected as err:
+            self._reject(batch, item, err.reason, err.detail)
+            return None
+        existing = session.get(Evidence, row["event_id"])
+        if existing is not None and existing.stored_sha256 != row["stored_sha256"]:
+            self._reject(
+                batch, item, "conflict", f"evidence for {row['event_id']} is already stored, with another crop"
+            )
+            return None
+        if existing is None and store.evidence(session, row) and req.fulfilled_at is None:
+            req.fulfilled_at = stored_at
+        ack = pb.EvidenceAck(request_id=row["request_id"], event_id=row["event_id"], stored_sha256=row["stored_sha256"])
+        return make_topic(*dev, "evidence_ack"), row["request_id"], ack.SerializeToString()
+
+    def _send_receipts(self, batch: Batch, stored_at: datetime, refused: Collection[str] = ()) -> None:
         """Tell each edge which of its alerts are committed (new or repeats): it drops them from its spool."""
         keys: dict[DeviceKey, list[str]] = {}
         for row in batch.alerts:
-            keys.setdefault((row["district_id"], row["venue_id"], row["device_id"]), []).append(row["event_id"])
+            if row["event_id"] not in refused:
+                keys.setdefault((row["district_id"], row["venue_id"], row["device_id"]), []).append(row["event_id"])
         for row in batch.id_checks:
             keys.setdefault((row["district_id"], row["venue_id"], row["device_id"]), []).append(row["check_id"])
         for dev, ids in keys.items():
             receipt = pb.Receipt(keys=ids)
             receipt.stored_at.FromDatetime(stored_at)
-            self.client.publish(make_topic(*dev, "receipt"), receipt.SerializeToString(), qos=1)
+            self.publish(make_topic(*dev, "receipt"), str(uuid7()), receipt.SerializeToString())
 
     def _classify(self, items: list[Incoming]) -> Batch:
         batch = Batch()
         for item in items:
             try:
-                parsed = parse(item.topic, item.payload)
-                if parsed is None:
-                    batch.kinds["own"] += 1
+                verified = self.verifier.check(item.topic, item.payload, item.retain)
+                if verified is None:
+                    batch.kinds["own" if item.topic.endswith(HUB_KIND_SUFFIXES) else "repeat"] += 1
                     continue
-                self._route(batch, parsed, item)
-                batch.kinds[parsed.where.kind] += 1
+                self._route(batch, verified, item)
+                batch.kinds[verified.where.kind] += 1
             except Rejected as err:
                 self._reject(batch, item, err.reason, err.detail)
             except Exception as err:  # a message no check foresaw must not stall the batch: keep it aside
@@ -388,15 +493,26 @@ class Ingestor:
         log.warning("dead letter (%s) on %r: %s", reason, item.topic[:200], detail)
         batch.dead.append(self._dead_letter(item, reason, detail))
 
-    def _route(self, batch: Batch, parsed, item: Incoming) -> None:
-        where, msg = parsed.where, parsed.message
+    def _route(self, batch: Batch, verified: Verified, item: Incoming) -> None:
+        where, msg, env = verified.where, verified.message, verified.envelope
         dev = (where.district, where.venue, where.device)
         kind = where.kind
         if kind == "alert":
-            batch.alerts.append(alert_row(msg, where, item.received_at))
+            assert isinstance(msg, pb.Alert)
+            row = alert_row(msg, where, item.received_at) | verified.signature_fields()
+            if env.id != row["event_id"]:
+                raise Rejected("invalid", f"signed as {env.id[:40]!r}, but the alert's event id is {row['event_id']}")
+            batch.alerts.append(row)
+            batch.sources[row["event_id"]] = item
         elif kind == "idcheck":
-            batch.id_checks.append(idcheck_row(msg, where, item.received_at))
+            assert isinstance(msg, pb.IdCheckOutcome)
+            row = idcheck_row(msg, where, item.received_at) | verified.signature_fields()
+            if env.id != row["check_id"]:
+                raise Rejected("invalid", f"signed as {env.id[:40]!r}, but the check id is {row['check_id']}")
+            batch.id_checks.append(row)
+            batch.sources[row["check_id"]] = item
         elif kind == "status":
+            assert isinstance(msg, pb.Status)
             check_device_message(msg, where)
             # a Last Will has no sent_at (it was written at connect time): it speaks for when it arrives
             sent_at = ts(msg.sent_at, "sent_at", required=msg.online) or item.received_at
@@ -414,6 +530,7 @@ class Ingestor:
                 fields.update(status=status_json(msg), software_version=msg.software_version or None)
             batch.devices[dev] = fields
         elif kind == "birth":
+            assert isinstance(msg, pb.Birth)
             check_device_message(msg, where)
             batch.devices[dev] = {
                 **batch.devices.get(dev, {}),
@@ -431,7 +548,10 @@ class Ingestor:
                 "availability_changed": item.received_at,
             }
         elif kind == "evidence":
-            batch.evidence.append((self._evidence_row(msg, item), dev))
+            assert isinstance(msg, pb.Evidence)
+            if env.id != msg.request_id:
+                raise Rejected("invalid", f"signed as {env.id[:40]!r}, but the request id is {msg.request_id[:40]!r}")
+            batch.evidence.append((verified, dev, item))  # checked against its request in the transaction
         self._seen(batch, dev, item.received_at)
 
     @staticmethod

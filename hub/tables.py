@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -70,7 +71,49 @@ class Device(Base):
     availability_changed: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class Alert(Base):
+class Signed:
+    """How a stored message was signed by its device (proto/signing.py), so the record can be
+    checked again later: the key, the time, the signature and the sha256 of the signed body (the
+    signature covers that hash, so key, time, topic, id and hash are all a check needs). Empty for
+    rows stored before signatures (migration 0009)."""
+
+    signer_key_id: Mapped[str | None] = mapped_column(String(16))
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    body_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class DeviceKey(Base):
+    """A device's enrolled public key (Ed25519, made on the device): which district, venue and
+    device it speaks for, who enrolled it, and, once revoked, when and by whom. One active key per
+    device; a revoked key is kept, so that what it signed can still be checked."""
+
+    __tablename__ = "device_keys"
+    key_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    device_key: Mapped[str] = mapped_column(String(200), index=True)  # district/venue/device, as devices.key
+    district_id: Mapped[str] = mapped_column(String(64))
+    venue_id: Mapped[str] = mapped_column(String(64))
+    device_id: Mapped[str] = mapped_column(String(64))
+    public_key: Mapped[str] = mapped_column(String(64))  # base64 of the raw 32 bytes
+    username: Mapped[str] = mapped_column(String(200))  # its broker identity
+    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    enrolled_by: Mapped[str] = mapped_column(String(64))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+    revoke_reason: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        Index(
+            "uq_device_keys_active",
+            "device_key",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+
+class Alert(Signed, Base):
     """One alert, stored exactly once (unique event id)."""
 
     __tablename__ = "alerts"
@@ -103,7 +146,7 @@ class Alert(Base):
     )
 
 
-class IdCheck(Base):
+class IdCheck(Signed, Base):
     """What staff found when they checked an ID (fields filled by the ID-check issue)."""
 
     __tablename__ = "id_checks"
@@ -145,7 +188,7 @@ class EvidenceRequest(Base):
     fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class Evidence(Base):
+class Evidence(Signed, Base):
     """A face crop, still sealed to the hub's key (encrypted at rest); purged after retention unless held."""
 
     __tablename__ = "evidence"

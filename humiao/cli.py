@@ -151,7 +151,86 @@ def _hub(args) -> int:
         return _users(cfg, args)
     if args.hub_command == "audit":
         return _audit(cfg, args)
+    if args.hub_command == "devices":
+        return _devices(cfg, args)
+    if args.hub_command == "broker":
+        return _broker_init(cfg, args)
     return _request_evidence(cfg, args)
+
+
+def _broker_init(cfg, args) -> int:
+    from humiao.hub.broker_admin import init_broker
+
+    workers = args.worker or [cfg.mqtt.client_id]
+    made = init_broker(
+        args.broker_dir,
+        cfg.broker_dir(),
+        args.name or ["localhost", "127.0.0.1"],
+        workers,
+        cfg.mqtt.share_group,
+        args.mosquitto_user,
+        listen=args.listen or None,
+    )
+
+    for what, where in made.items():
+        print(f"{what}: {where}")
+    return 0
+
+
+def _devices(cfg, args) -> int:
+    from humiao.hub import devices
+    from humiao.hub.evidence import EvidenceError
+    from humiao.proto import signing
+    from humiao.proto.enrolment import EnrolmentError, EnrolmentRequest
+
+    if args.action == "trust-file":
+        trust = devices.trust_file(cfg, args.broker_host or cfg.mqtt.host, args.broker_port or cfg.mqtt.port)
+        _write_out(args.out, trust.dumps())
+        return 0
+    with _hub_db(cfg) as s:
+        if args.action == "list":
+            for k in devices.listing(s):
+                state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M} by {k.revoked_by}" if k.revoked_at else "active"
+                print(f"{k.device_key}\tkey {k.key_id}\tenrolled {k.enrolled_at:%Y-%m-%d} by {k.enrolled_by}\t{state}")
+            return 0
+        try:
+            who = _account(s, args.by or "")
+            if args.action == "enroll":
+                source = sys.stdin.read() if args.target == "-" else Path(args.target or "")
+                request = EnrolmentRequest.load(source)
+                with devices.broker_rights(cfg) as broker:
+                    row = devices.enroll(s, broker, request, _evidence_private(cfg), who, args.replace, "cli")
+                print(f"enrolled {row.device_key} as {row.username}; key {row.key_id}")
+                print(f"fingerprint {signing.fingerprint(request.public())}: compare with the device's")
+            else:  # at the hub first (refused from now on), then at the broker
+                row = devices.revoke(s, None, args.target or "", who, args.reason or "", "cli")
+                with devices.broker_rights(cfg) as broker:
+                    broker.disable(row.username)
+                print(f"revoked {row.device_key} (key {row.key_id}): its broker identity is disabled")
+        except (EnrolmentError, EvidenceError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        except devices.BrokerUnavailable as err:
+            done = (
+                "revoked at the hub (its messages are refused); " if args.action == "revoke" else "nothing enrolled: "
+            )
+            print(f"error: {done}the broker did not confirm: {err}", file=sys.stderr)
+            return 2
+    return 0
+
+
+def _evidence_private(cfg):
+    from humiao.proto import sealed
+
+    return sealed.load_private(cfg.private_key_path())
+
+
+def _write_out(out: Path | None, text: str) -> None:
+    if out is None or str(out) == "-":
+        sys.stdout.write(text)
+    else:
+        out.write_text(text)
+        print(f"wrote {out}", file=sys.stderr)
 
 
 def _audit(cfg, args) -> int:
@@ -180,16 +259,27 @@ def _account(session, user_id: str):
 
 
 def _request_evidence(cfg, args) -> int:
-    from humiao.hub.evidence import EvidenceError, request
+    from humiao.hub.evidence import EvidenceError, may_request, request, requestable
     from humiao.hub.ingest import HubPublisher
+    from humiao.proto.signing import Signer
 
-    with HubPublisher(cfg, "cli") as link:
+    try:
+        with _hub_db(cfg) as s:  # who asks, and for what, before anything is sent
+            who = _account(s, args.by)
+            requestable(s, args.event_id)
+            if not may_request(s, who, args.event_id):
+                raise EvidenceError(f"account {args.by!r} ({who.role}) may not request evidence of {args.event_id}")
+    except EvidenceError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    with HubPublisher(cfg, Signer.load(cfg.signing_key_path(), "hub signing key")) as link:
         if not link.connected.wait(10):
-            print(f"error: cannot reach the broker at {cfg.mqtt.host}:{cfg.mqtt.port}", file=sys.stderr)
+            why = f"it refused {acl_cli()}: {link.refused}" if link.refused else "cannot reach it"
+            print(f"error: broker at {cfg.mqtt.host}:{cfg.mqtt.port}: {why}", file=sys.stderr)
             return 2
         try:
             with _hub_db(cfg) as s:
-                rid = request(s, link.publish, args.event_id, args.reason, _account(s, args.by), args.why)
+                rid = request(s, link.publish, args.event_id, args.reason, who, args.why)
         except EvidenceError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
@@ -310,7 +400,7 @@ def _mqtt_tail(args) -> int:
             done.set()
             return
         client.subscribe(args.filter, qos=1)
-        print(f"# subscribed to {args.filter} on {args.host}:{args.port}", file=sys.stderr, flush=True)
+        print(f"# subscribed to {args.filter} as {args.identity}", file=sys.stderr, flush=True)
 
     def on_message(client, userdata, msg):
         print(render(msg.topic, msg.payload), flush=True)
@@ -318,16 +408,23 @@ def _mqtt_tail(args) -> int:
         if args.count and seen[0] >= args.count:
             done.set()
 
+    from humiao.broker import secure
+    from humiao.hub.config import ENV_PREFIX, HubConfig
+
+    cfg = load_config(HubConfig, args.config, prefix=ENV_PREFIX)
+    host, port = args.host or cfg.mqtt.host, args.port or cfg.mqtt.port
     client = mqtt.Client(
         callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+        client_id=args.identity,
         protocol=mqtt.MQTTv5 if args.protocol == "5" else mqtt.MQTTv311,
     )
+    secure(client, cfg.ca_file(), args.identity, cfg.broker_password_file(args.identity))
     client.on_connect = on_connect
     client.on_message = on_message
     try:
-        client.connect(args.host, args.port, keepalive=30)
+        client.connect(host, port, keepalive=30)
     except OSError as err:
-        print(f"error: cannot reach the broker at {args.host}:{args.port}: {err}", file=sys.stderr)
+        print(f"error: cannot reach the broker at {host}:{port}: {err}", file=sys.stderr)
         return 2
     client.loop_start()
     with suppress(KeyboardInterrupt):
@@ -346,7 +443,20 @@ def _edge(args) -> int:
         path, people = build(args.out)
         print(f"wrote {path} ({len(people)} people); ground truth in {path}.json")
         return 0
+    if args.edge_command == "enroll":
+        return _edge_enroll(load_config(EdgeConfig, args.config), args.trust, args.new_key)
     return _edge_run(load_config(EdgeConfig, args.config), args.source, show_truth=True)
+
+
+def _edge_enroll(cfg, trust: Path, new_key: bool) -> int:
+    from humiao.edge.identity import enroll
+    from humiao.proto import signing
+
+    out, request = enroll(cfg, trust, new_key)
+    print(f"device {request.device_key}: key {request.key_id}")
+    print(f"fingerprint {signing.fingerprint(request.public())}")
+    print(f"enrolment request: {out} — give it to the hub's administrator (humiao hub devices enroll)")
+    return 0
 
 
 def _demo(args) -> int:
@@ -372,6 +482,14 @@ def _add_edge(sub) -> None:
     run = esub.add_parser("run", help="run the vision pipeline on a source and print decisions")
     run.add_argument("--config", type=Path)
     run.add_argument("--source", help="override source.uri")
+    enr = esub.add_parser(
+        "enroll", help="make this device's key and broker password; write the request the hub's administrator enrols"
+    )
+    enr.add_argument("--config", type=Path)
+    enr.add_argument("--trust", type=Path, required=True, help="the hub's trust file (humiao hub devices trust-file)")
+    enr.add_argument(
+        "--new-key", action="store_true", help="replace an existing key (the hub enrols it with --replace)"
+    )
     sv = esub.add_parser("sample-video", help="write the sample entrance video")
     sv.add_argument("--out", type=Path, required=True)
 
@@ -408,6 +526,33 @@ def _add_hub(sub) -> None:
         "--expect-head", help="ID:HASH, the head an earlier verify printed: the log must still contain it unchanged"
     )
     aud.add_argument("--config", type=Path)
+    dev = hsub.add_parser("devices", help="edge devices: trust-file, enroll, revoke, list")
+    dev.add_argument("action", choices=["trust-file", "enroll", "revoke", "list"])
+    dev.add_argument(
+        "target", nargs="?", help="enroll: the device's request file ('-': stdin); revoke: DISTRICT/VENUE/DEVICE"
+    )
+    dev.add_argument("--by", help="the administrator's account (audited); enroll and revoke")
+    dev.add_argument("--reason", help="revoke: why (audited)")
+    dev.add_argument("--replace", action="store_true", help="enroll: revoke the device's current key")
+    dev.add_argument("--out", type=Path, help="trust-file: where to write it (default stdout)")
+    dev.add_argument("--broker-host", help="trust-file: the broker's address as devices reach it (default mqtt.host)")
+    dev.add_argument("--broker-port", type=int, help="trust-file: its TLS port (default mqtt.port)")
+    dev.add_argument("--config", type=Path)
+    brk = hsub.add_parser("broker", help="init: the broker's CA, certificate, identities and rights (Mosquitto)")
+    brk.add_argument("action", choices=["init"])
+    brk.add_argument("--broker-dir", type=Path, required=True, help="e.g. /etc/mosquitto/humiao")
+    brk.add_argument(
+        "--name", action="append", default=[], help="a DNS name or IP in the broker's certificate (repeat)"
+    )
+    brk.add_argument("--worker", action="append", default=[], help="a hub worker identity hub.<name> (repeat)")
+    brk.add_argument("--mosquitto-user", help="the user Mosquitto runs as (owner of the broker's files)")
+    brk.add_argument(
+        "--listen",
+        action="append",
+        default=[],
+        help="an address the TLS listener binds (repeat; default: as before, else 127.0.0.1)",
+    )
+    brk.add_argument("--config", type=Path)
     users = hsub.add_parser("users", help="accounts: add (asks for the password) or list")
     users.add_argument("action", choices=["add", "list"])
     users.add_argument("user", nargs="?")
@@ -430,13 +575,29 @@ def _add_hub(sub) -> None:
     users.add_argument("--config", type=Path)
 
 
+def acl_cli() -> str:
+    from humiao.proto import acl
+
+    return acl.CLI
+
+
+def acl_tail_identity() -> str:
+    from humiao.proto import acl
+
+    return acl.TAIL
+
+
 def _add_mqtt(sub) -> None:
     mq = sub.add_parser("mqtt", help="wire debugging")
     mq.set_defaults(handler=_mqtt_tail)
     mqsub = mq.add_subparsers(dest="mqtt_command", required=True)
-    tail = mqsub.add_parser("tail", help="print humiao messages from a broker as JSON lines")
-    tail.add_argument("--host", default="127.0.0.1")
-    tail.add_argument("--port", type=int, default=1883)
+    tail = mqsub.add_parser(
+        "tail", help="print humiao messages from the broker as JSON lines (as the hub's read-only identity hub.tail)"
+    )
+    tail.add_argument("--config", type=Path, help="the hub's configuration (broker, CA, the identity's password)")
+    tail.add_argument("--identity", default=acl_tail_identity(), help="the broker identity to read as")
+    tail.add_argument("--host", help="default: the hub's mqtt.host")
+    tail.add_argument("--port", type=int, help="default: the hub's mqtt.port")
     tail.add_argument("--filter", default="humiao/v1/#", help="MQTT topic filter")
     tail.add_argument("--protocol", choices=["5", "3.1.1"], default="5")
     tail.add_argument("--count", type=int, help="stop after this many messages")
@@ -471,6 +632,8 @@ def operator_error(err: Exception) -> str | None:
         return f"cannot use the hub database: {str(err.orig).strip().splitlines()[0]}"
     if isinstance(err, (RuntimeError, ValueError)):
         return str(err)
+    if isinstance(err, FileNotFoundError) and err.filename is None and err.args:
+        return str(err)  # ours name the file and what it is (a key, a password: humiao/files.py)
     return None
 
 

@@ -40,8 +40,9 @@ def test_a_request_by_the_rules_is_audited_as_the_rules(db):
     sent = []
     with db() as s:
         eid = _alert(s)
-        rid = evidence.request(s, lambda t, p: sent.append((t, p)), eid, "violation_confirmed", evidence.RULES)
+        rid = evidence.request(s, lambda t, i, p: sent.append((t, i, p)), eid, "violation_confirmed", evidence.RULES)
         assert s.get(EvidenceRequest, rid) is not None and len(sent) == 1
+        assert sent[0][1] == rid  # signed under the request id (hub/ingest.py signs what it publishes)
         assert _audit_rows(s) == [("rules", "system", "evidence.request", eid)]
         assert audit.verify(s).ok
 
@@ -50,7 +51,7 @@ def test_a_refused_request_writes_nothing(db):
     with db() as s:
         with pytest.raises(evidence.EvidenceError, match="no alert"):
             evidence.request(
-                s, lambda t, p: None, "01a2089c-0000-7000-8000-000000000000", "inspector_request", INSPECTOR, "why"
+                s, lambda t, i, p: None, "01a2089c-0000-7000-8000-000000000000", "inspector_request", INSPECTOR, "why"
             )
         assert _audit_rows(s) == []
 

@@ -9,9 +9,6 @@ import pytest
 from sqlalchemy import func, select
 
 from humiao.hub import validate
-from humiao.hub.config import HubConfig
-from humiao.hub.db import make_engine, migrate, sessions
-from humiao.hub.ingest import Incoming, Ingestor
 from humiao.hub.tables import Alert, DeadLetter, Device
 from humiao.hub.validate import Rejected, alert_row, check_device_message
 from humiao.proto import humiao_v1_pb2 as pb
@@ -74,50 +71,29 @@ def test_an_alert_or_birth_with_too_many_models_is_rejected():
         check_device_message(birth, parse(wire.topic(*wire.ORIGIN, "birth")))
 
 
-def test_through_ingest_they_become_dead_letters_and_nothing_is_stored(tmp_path):
-    cfg = HubConfig(data_dir=tmp_path / "hub")
-    engine = make_engine(cfg.database_url())
-    migrate(engine)
-    ingestor = Ingestor(cfg, sessions(engine))
-    now = datetime.now(UTC)
+def test_through_ingest_they_become_dead_letters_and_nothing_is_stored(ingest):
     t, alert = _alert(MAX_MODELS + 1)
-    items = [
-        Incoming(STATUS_TOPIC, _status(10_000).SerializeToString(), 1, 0, False, now),
-        Incoming(t, alert.SerializeToString(), 2, 0, False, now),
-    ]
-    ingestor._commit(items)
-    with sessions(engine)() as s:
+    ingest.feed(ingest.signed("status", _status(10_000)), ingest.signed("alert", alert, alert.event_id))
+    with ingest.sessions() as s:
         details = sorted(s.scalars(select(DeadLetter.detail)))
         assert details == ["alert has 17 models, at most 16", "status has 10000 cameras, at most 64"]
         assert s.scalar(select(func.count()).select_from(Alert)) == 0
         assert s.scalar(select(func.count()).select_from(Device)) == 0
-    engine.dispose()
 
 
-def test_values_the_schema_does_not_know_become_dead_letters_and_ingest_goes_on(tmp_path):
+def test_values_the_schema_does_not_know_become_dead_letters_and_ingest_goes_on(ingest):
     """An unknown enum number or a time beyond the calendar once raised a plain error that the write
     loop took for a database outage: the batch was retried forever and nothing else was stored."""
-    cfg = HubConfig(data_dir=tmp_path / "hub")
-    engine = make_engine(cfg.database_url())
-    migrate(engine)
-    ingestor = Ingestor(cfg, sessions(engine))
-    now = datetime.now(UTC)
-    t1, bad_type = _alert(1)
+    _, bad_type = _alert(1)
     bad_type.venue_type = 99
-    t2, bad_time = _alert(1)
+    _, bad_time = _alert(1)
     bad_time.decided_at.seconds = 10**13  # year ~318,000
-    t3, good = _alert(1)
-    items = [
-        Incoming(t1, bad_type.SerializeToString(), 1, 0, False, now),
-        Incoming(t2, bad_time.SerializeToString(), 2, 0, False, now),
-        Incoming(t3, good.SerializeToString(), 3, 0, False, now),
-    ]
-    ingestor._commit(items)
-    with sessions(engine)() as s:
+    _, good = _alert(1)
+    ingest.feed(*(ingest.signed("alert", m, m.event_id) for m in (bad_type, bad_time, good)))
+    with ingest.sessions() as s:
         details = sorted(s.scalars(select(DeadLetter.detail)))
         assert (
             details[0].startswith("decided_at is not a valid time")
             and details[1] == "venue_type 99 is not a known value"
         )
         assert s.scalar(select(func.count()).select_from(Alert)) == 1
-    engine.dispose()

@@ -1,0 +1,234 @@
+"""Device identities at the hub: enrolment, revocation, and the key ring ingest checks signatures
+against (proto/enrolment.py says how a device asks to be enrolled).
+
+``enroll`` binds a device's public key to one district, venue and device id (the venue must be in
+the registry, in that district), gives it its broker identity and topic rights (proto/acl.py,
+through a ``BrokerAdmin``) and writes an audit row. ``revoke`` marks the key revoked — ingest
+refuses its messages within ``security.key_refresh_s`` — and disables its broker identity, which
+cuts a connected device off at once. Both are audited in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from humiao.hub import audit
+from humiao.hub.access import Principal
+from humiao.hub.config import HubConfig
+from humiao.hub.tables import DeviceKey, Venue
+from humiao.proto import acl, sealed, signing
+from humiao.proto.enrolment import EnrolmentError, EnrolmentRequest, TrustFile
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker's administration could not be reached or refused a change (hub/broker_admin.py)."""
+
+
+class BrokerRights(Protocol):
+    """What enrolment needs of the broker (hub/broker_admin.py: Mosquitto's dynamic security; the
+    demo's embedded broker)."""
+
+    def add_device(self, username: str, password: str, rules: list[acl.Rule]) -> None: ...
+    def disable(self, username: str) -> None: ...
+
+
+def trust_file(cfg: HubConfig, broker_host: str, broker_port: int) -> TrustFile:
+    """The hub's trust file for its devices (public facts only; the hub's keys are made if missing)."""
+    evidence_key = cfg.private_key_path()
+    if not evidence_key.exists():
+        sealed.generate_keypair(evidence_key, evidence_key.with_suffix(".pub"))
+    signer = signing.Signer.load_or_generate(cfg.signing_key_path(), "hub signing key")
+    ca = cfg.ca_file()
+    if not ca.is_file():
+        raise EnrolmentError(f"the broker's CA certificate {ca} is missing: run humiao hub broker init first")
+    return TrustFile(
+        hub_signing_key=signing.public_text(signer.public),
+        hub_evidence_key=sealed.public_text(sealed.load_private(evidence_key).public_key()),
+        ca_pem=ca.read_text(),
+        broker_host=broker_host,
+        broker_port=broker_port,
+    )
+
+
+@contextmanager
+def broker_rights(cfg: HubConfig) -> Iterator[BrokerRights]:
+    """The broker's administration (Mosquitto's dynamic security, as ``hub.admin``)."""
+    from humiao.hub.broker_admin import BrokerAdminError, DynsecAdmin
+
+    try:
+        with DynsecAdmin.from_config(cfg) as admin:
+            yield admin
+    except BrokerAdminError as err:
+        raise BrokerUnavailable(str(err)) from err
+
+
+def device_key(district: str, venue: str, device: str) -> str:
+    return f"{district}/{venue}/{device}"
+
+
+def enroll(
+    session: Session,
+    broker: BrokerRights | None,
+    request: EnrolmentRequest,
+    hub_evidence_private,
+    who: Principal,
+    replace: bool = False,
+    client: str = "",
+) -> DeviceKey:
+    """Enrol the requesting device (committed); ``EnrolmentError`` says why not. ``broker`` None:
+    the caller grants broker rights itself (tests of the hub alone)."""
+    venue = session.get(Venue, request.venue_id)
+    if venue is None or venue.district_id != request.district_id:
+        raise EnrolmentError(
+            f"venue {request.venue_id!r} is not in the registry of district {request.district_id!r}: "
+            "import it first (humiao hub venues import)"
+        )
+    key_id = request.key_id
+    known = session.get(DeviceKey, key_id)
+    if known is not None and known.revoked_at is not None:
+        raise EnrolmentError(
+            f"key {key_id} was revoked on {known.revoked_at:%Y-%m-%d %H:%M} UTC: make a new key on the device"
+        )
+    if known is not None and known.device_key != request.device_key:
+        raise EnrolmentError(f"key {key_id} is already enrolled for {known.device_key}")
+    active = active_key(session, request.device_key)
+    if active is not None and active.key_id != key_id:
+        if not replace:
+            raise EnrolmentError(
+                f"{request.device_key} is enrolled with key {active.key_id} (since "
+                f"{active.enrolled_at:%Y-%m-%d}); enrol with --replace to revoke it"
+            )
+        _mark_revoked(session, active, who, "replaced by a new key", client)
+    password = request.broker_password(hub_evidence_private)
+    row = known
+    if row is None:
+        row = DeviceKey(
+            key_id=key_id,
+            device_key=request.device_key,
+            district_id=request.district_id,
+            venue_id=request.venue_id,
+            device_id=request.device_id,
+            public_key=request.public_key,
+            username=request.username,
+            enrolled_at=datetime.now(UTC),
+            enrolled_by=who.user_id,
+        )
+        session.add(row)
+        audit.record(session, who, "device.enroll", "device", request.device_key, f"key {key_id}", client)
+    session.flush()
+    if broker is not None:  # last: a broker that refuses leaves nothing enrolled (the transaction rolls back)
+        broker.add_device(
+            request.username, password, acl.device_rules(request.district_id, request.venue_id, request.device_id)
+        )
+    session.commit()
+    return row
+
+
+def _mark_revoked(session: Session, row: DeviceKey, who: Principal, reason: str, client: str) -> None:
+    row.revoked_at = datetime.now(UTC)
+    row.revoked_by = who.user_id
+    row.revoke_reason = reason[:200]
+    audit.record(session, who, "device.revoke", "device", row.device_key, f"key {row.key_id}: {reason}", client)
+
+
+def revoke(
+    session: Session, broker: BrokerRights | None, device: str, who: Principal, reason: str, client: str = ""
+) -> DeviceKey:
+    """Revoke a device's active key (``device`` is district/venue/device): committed first, so ingest
+    refuses it even if the broker cannot be reached; then the broker cuts it off. ``EnrolmentError``
+    when it has no active key; a broker failure is raised after the revocation is recorded."""
+    row = active_key(session, device)
+    if row is None:
+        raise EnrolmentError(f"{device} has no enrolled key")
+    if not reason.strip():
+        raise EnrolmentError("a reason is required (it is audited)")
+    _mark_revoked(session, row, who, reason, client)
+    session.commit()
+    if broker is not None:
+        broker.disable(row.username)
+    return row
+
+
+def active_key(session: Session, device: str) -> DeviceKey | None:
+    return session.scalars(
+        select(DeviceKey).where(DeviceKey.device_key == device, DeviceKey.revoked_at.is_(None))
+    ).one_or_none()
+
+
+def listing(session: Session) -> list[DeviceKey]:
+    return list(session.scalars(select(DeviceKey).order_by(DeviceKey.device_key, DeviceKey.enrolled_at)))
+
+
+@dataclass(frozen=True)
+class KnownKey:
+    key_id: str
+    device: tuple[str, str, str]
+    public: Ed25519PublicKey
+    revoked: bool
+
+
+class KeyRing:
+    """Every enrolled key, re-read from the database at most every ``refresh_s`` (so a revocation
+    made by another process applies within that time); thread-safe."""
+
+    def __init__(self, sessions, refresh_s: float = 2.0):
+        self.sessions = sessions
+        self.refresh_s = refresh_s
+        self._lock = threading.Lock()
+        self._loaded_at = float("-inf")
+        self._by_id: dict[str, KnownKey] = {}
+        self._active: dict[tuple[str, str, str], KnownKey] = {}
+        self._misses: deque[float] = deque()
+
+    def refresh(self, force: bool = False) -> None:
+        with self._lock:
+            if not force and time.monotonic() - self._loaded_at < self.refresh_s:
+                return
+            with self.sessions() as s:
+                rows = list(s.scalars(select(DeviceKey)))
+            by_id: dict[str, KnownKey] = {}
+            active: dict[tuple[str, str, str], KnownKey] = {}
+            for r in rows:
+                known = KnownKey(
+                    r.key_id,
+                    (r.district_id, r.venue_id, r.device_id),
+                    signing.public_from_text(r.public_key),
+                    r.revoked_at is not None,
+                )
+                by_id[r.key_id] = known
+                if not known.revoked:
+                    active[known.device] = known
+            self._by_id, self._active = by_id, active
+            self._loaded_at = time.monotonic()
+
+    MISS_REFRESHES_PER_S = 20  # a key not known yet (a device enrolled a moment ago): read again, this often at most
+
+    def _lookup(self, table: str, key):
+        self.refresh()
+        found = getattr(self, table).get(key)
+        if found is None:
+            now = time.monotonic()
+            while self._misses and now - self._misses[0] > 1.0:
+                self._misses.popleft()
+            if len(self._misses) < self.MISS_REFRESHES_PER_S:  # unknown keys cannot make us read without end
+                self._misses.append(now)
+                self.refresh(force=True)
+                found = getattr(self, table).get(key)
+        return found
+
+    def active(self, device: tuple[str, str, str]) -> KnownKey | None:
+        return self._lookup("_active", device)
+
+    def by_id(self, key_id: str) -> KnownKey | None:
+        return self._lookup("_by_id", key_id)

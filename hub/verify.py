@@ -1,0 +1,123 @@
+"""What the hub accepts off the broker: only messages signed by the device their topic names, with
+its enrolled, unrevoked key, recently (proto/signing.py). Anything else raises ``Rejected`` with
+its dead-letter reason:
+
+- ``unsigned``: not a signed message at all;
+- ``unknown_device``: no key is enrolled for the topic's device (nor is the signing key known);
+- ``revoked``: signed with a key that was revoked;
+- ``wrong_signer``: signed with another enrolled device's key (the topic does not match its signer);
+- ``forged``: the signature does not verify with the device's key (altered, or made by someone else);
+- ``replayed``: signed longer ago than ``security.max_age_s``, later than now + ``max_future_s``,
+  or a birth or death whose id this worker has already seen.
+
+Statuses are exempt from the age limit (the broker keeps the last one retained, and the Last Will
+was signed when the device connected); an older status never overwrites a newer one (hub/store.py),
+and a retained status seen before is ignored quietly. Alerts, ID checks and evidence that come again
+with the same id are the edge's resends and are absorbed by their unique key (hub/ingest.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from google.protobuf.message import DecodeError, Message
+
+from humiao.hub.config import SecurityConfig
+from humiao.hub.devices import KeyRing
+from humiao.hub.validate import Rejected
+from humiao.proto import signing
+from humiao.proto.topics import EDGE_KINDS, HUB_KINDS, MAX_PAYLOAD, Topic, TopicError
+from humiao.proto.topics import parse as parse_topic
+
+RECENT_IDS = 100_000  # births and deaths remembered per worker, for the replay check
+WINDOW_EXEMPT = ("status",)
+
+
+@dataclass(frozen=True)
+class Verified:
+    where: Topic
+    envelope: signing.Envelope
+    message: Message
+
+    def signature_fields(self) -> dict:
+        """The columns kept with a stored alert, ID check or evidence item (hub/tables.py ``Signed``)."""
+        env = self.envelope
+        return {
+            "signer_key_id": env.key_id,
+            "signed_at": datetime.fromtimestamp(env.signed_at_ns / 1e9, UTC),
+            "signature": env.signature,
+            "body_sha256": hashlib.sha256(env.body).hexdigest(),
+        }
+
+
+class Verifier:
+    def __init__(self, keys: KeyRing, cfg: SecurityConfig):
+        self.keys = keys
+        self.cfg = cfg
+        self._recent: OrderedDict[tuple[str, str], None] = OrderedDict()
+
+    def check(
+        self, topic_name: str, payload: bytes, retained: bool = False, now: float | None = None
+    ) -> Verified | None:
+        """The verified message; None for what the hub ignores (its own kinds, a retained status
+        already seen)."""
+        if len(payload) > MAX_PAYLOAD:
+            raise Rejected("oversized", f"{len(payload)} bytes > {MAX_PAYLOAD}")
+        try:
+            where = parse_topic(topic_name)
+        except TopicError as err:
+            raise Rejected("topic", str(err)) from None
+        if where.kind in HUB_KINDS:
+            return None
+        try:
+            env = signing.unwrap(payload)
+        except signing.SignatureError as err:
+            raise Rejected("unsigned", str(err)) from None
+        device = (where.district, where.venue, where.device)
+        self._check_signer(env, device, topic_name)
+        now = time.time() if now is None else now
+        self._check_time(env, where, now)
+        message = EDGE_KINDS[where.kind]()
+        try:
+            message.ParseFromString(env.body)
+        except DecodeError as err:
+            raise Rejected("decode", f"signed body is not a valid {message.DESCRIPTOR.name}: {err}") from None
+        if where.kind in ("birth", "death", "status"):
+            key = ("/".join(device), env.id)
+            if key in self._recent:
+                if where.kind == "status":
+                    return None  # a retained status delivered again
+                raise Rejected("replayed", f"{where.kind} {env.id} was already received")
+            self._recent[key] = None
+            while len(self._recent) > RECENT_IDS:
+                self._recent.popitem(last=False)
+        return Verified(where, env, message)
+
+    def _check_signer(self, env: signing.Envelope, device: tuple[str, str, str], topic_name: str) -> None:
+        active = self.keys.active(device)
+        if active is None or active.key_id != env.key_id:
+            known = self.keys.by_id(env.key_id)
+            if known is not None and known.device != device:
+                raise Rejected(
+                    "wrong_signer", f"signed by {'/'.join(known.device)}'s key {env.key_id}, not by {'/'.join(device)}"
+                )
+            if known is not None and known.revoked:
+                raise Rejected("revoked", f"key {env.key_id} of {'/'.join(device)} is revoked")
+            if active is None:
+                raise Rejected("unknown_device", f"{'/'.join(device)} is not enrolled (key {env.key_id[:16]})")
+            raise Rejected("forged", f"key {env.key_id[:16]} is not {'/'.join(device)}'s enrolled key {active.key_id}")
+        try:
+            signing.verify(env, topic_name, active.public)
+        except signing.SignatureError as err:
+            raise Rejected("forged", f"{err} (key {active.key_id} of {'/'.join(device)})") from None
+
+    def _check_time(self, env: signing.Envelope, where: Topic, now: float) -> None:
+        age = now - env.signed_at
+        if age < -self.cfg.max_future_s:
+            raise Rejected("replayed", f"signed {-age:.0f} s in the future (more than {self.cfg.max_future_s:.0f} s)")
+        if where.kind not in WINDOW_EXEMPT and age > self.cfg.max_age_s:
+            raise Rejected("replayed", f"signed {age / 3600:.1f} h ago (at most {self.cfg.max_age_s / 3600:.1f} h)")
