@@ -28,6 +28,8 @@ from pathlib import Path
 from humiao.edge.capture import CameraReader, is_file, open_capture
 from humiao.edge.config import EdgeConfig
 from humiao.edge.evidence import EvidenceStore
+from humiao.edge.hub_requests import HubRequests
+from humiao.edge.identity import DeviceIdentity
 from humiao.edge.messages import Messages
 from humiao.edge.metrics import EdgeMetrics
 from humiao.edge.motion import MotionGate
@@ -38,7 +40,6 @@ from humiao.edge.types import AgeDecision
 from humiao.files import private_dir
 from humiao.proto import humiao_v1_pb2 as pb
 from humiao.proto.ids import uuid7
-from humiao.proto.topics import PayloadError, TopicError, decode
 
 log = logging.getLogger("humiao.edge")
 
@@ -129,23 +130,28 @@ class EdgeAgent:
                 f"device.state_dir {state}: not writable ({err.strerror}); the spool and sealed "
                 "evidence live there — create it for this user or set device.state_dir"
             ) from None
+        identity = DeviceIdentity.load(self.cfg)  # NotEnrolled says how to enrol
         spool = Spool(state / "spool.db", max_bytes=int(self.cfg.spool.max_mb * (1 << 20)))
-        evidence = EvidenceStore(state / "evidence.db", self.cfg.evidence)
+        evidence = EvidenceStore(state / "evidence.db", self.cfg.evidence, identity.trust.evidence_public())
         if not evidence.enabled:
-            log.warning("evidence.hub_public_key is not set: no face crops are kept, alerts carry none")
+            log.warning("evidence.keep_crops is false: no face crops are kept, alerts carry none")
         m = self.messages
         # the Last Will carries no time: the broker sends it when we are gone, and the hub stamps it then
         offline = pb.Status(origin=m.origin(), online=False).SerializeToString()
         publisher = Publisher(
             spool,
+            identity,
             mqtt,
             will=(m.topic("status"), offline),
             subscriptions=[m.topic("evidence_request"), m.topic("evidence_ack")],
-            on_message=self._on_hub_message,
+            on_message=lambda topic_name, msg: self._hub_requests(topic_name, msg),
             on_connected=lambda _p: self._status_now.set(),
             receipt_topic=m.topic("receipt"),
         )
         self.link = Link(spool, evidence, publisher)
+        self._hub_requests = HubRequests(
+            spool, evidence, m, publisher.wake, lambda outcome: self.metrics.evidence.labels(outcome).inc()
+        )
         self._put(self.link, "birth", f"birth:{uuid7()}", m.birth(self.started_at))
         publisher.start()
 
@@ -252,39 +258,6 @@ class EdgeAgent:
         )
         self._put(link, "alert", event_id, msg)
         return event_id
-
-    # -- hub → edge --------------------------------------------------------------------------
-    def _on_hub_message(self, topic_name: str, payload: bytes) -> None:
-        try:
-            _where, msg = decode(topic_name, payload)
-        except (TopicError, PayloadError) as err:
-            log.warning("ignoring a bad message from the hub on %s: %s", topic_name, err)
-            return
-        link = self.link
-        if link is None:
-            return
-        if isinstance(msg, pb.EvidenceRequest):
-            sealed = link.evidence.get(msg.event_id)
-            if sealed is None:
-                log.warning(
-                    "evidence request %s for %s: no crop here (never kept, expired or already sent)",
-                    msg.request_id,
-                    msg.event_id,
-                )
-                return
-            log.info(
-                "evidence request %s for %s by %s (%s)",
-                msg.request_id,
-                msg.event_id,
-                msg.requested_by,
-                pb.EvidenceReason.Name(msg.reason),
-            )
-            self._put(link, "evidence", f"evidence:{msg.request_id}", self.messages.evidence(msg.request_id, sealed))
-            link.evidence.mark_sent(msg.event_id, msg.request_id)
-            self.metrics.evidence.labels("sent").inc()
-        elif isinstance(msg, pb.EvidenceAck) and link.evidence.delete(msg.event_id):
-            log.info("hub stored evidence for %s (sha256 %s…): deleted here", msg.event_id, msg.stored_sha256[:12])
-            self.metrics.evidence.labels("deleted_acked").inc()
 
     # -- status ------------------------------------------------------------------------------
     def _camera_changed(self, camera_id: str, state: str) -> None:

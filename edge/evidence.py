@@ -17,6 +17,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from pydantic import Field
 
 from humiao.config import Section
@@ -37,10 +38,10 @@ CREATE TABLE IF NOT EXISTS crops (
 
 
 class EvidenceConfig(Section):
-    hub_public_key: Path | None = Field(
-        None,
-        description="the hub's X25519 public key (base64 file, the hub writes "
-        "<data_dir>/evidence.pub); none: no crops are kept at all",
+    keep_crops: bool = Field(
+        True,
+        description="keep a sealed crop of each alert for the hub to request; the hub's key comes with "
+        "its trust file at enrolment (humiao edge enroll). false: no crops are kept at all",
     )
     retention_h: float = Field(72.0, gt=0, le=24 * 30, description="unrequested crops are deleted after this")
     max_side_px: int = Field(256, ge=64, le=1024, description="longest side of a kept crop")
@@ -68,9 +69,9 @@ def encode_crop(rgb: np.ndarray, max_side: int, quality: int) -> bytes:
 
 
 class EvidenceStore:
-    def __init__(self, path: Path, cfg: EvidenceConfig):
+    def __init__(self, path: Path, cfg: EvidenceConfig, hub_public: X25519PublicKey | None):
         self.cfg = cfg
-        self.public = sealed.load_public(cfg.hub_public_key) if cfg.hub_public_key else None
+        self.public = hub_public if cfg.keep_crops else None
         self.path = Path(path)
         self._lock = threading.Lock()
         self._db = open_private(self.path)  # 0600 (and -wal, -shm), in a 0700 directory if it makes one
@@ -114,6 +115,17 @@ class EvidenceStore:
     def mark_sent(self, event_id: str, request_id: str) -> None:
         with self._lock:
             self._db.execute("UPDATE crops SET sent_request_id = ? WHERE event_id = ?", (request_id, event_id))
+
+    def delete_acked(self, event_id: str, request_id: str, stored_sha256: str) -> bool:
+        """Delete a crop the hub acknowledged, only if it was sent for that request and the hub
+        stored exactly what was sent (sha256 of the sealed box)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT sealed, sent_request_id FROM crops WHERE event_id = ?", (event_id,)
+            ).fetchone()
+        if row is None or row[1] != request_id or hashlib.sha256(bytes(row[0])).hexdigest() != stored_sha256:
+            return False
+        return self.delete(event_id)
 
     def delete(self, event_id: str) -> bool:
         with self._lock:

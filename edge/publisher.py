@@ -3,7 +3,13 @@ or, for alerts and ID checks when ``receipt_topic`` is given, on the hub's recei
 PUBACK alone does not survive a broker crash); an acknowledged alert whose receipt is overdue is
 sent again with backoff.
 
-One paho-mqtt client with a fixed client id and a persistent session (MQTT v5 by default, 3.1.1 as
+Every message is signed with the device's key when it is sent (proto/signing.py: a spooled alert
+is signed afresh at each attempt, so the hub's replay window measures transit, not outages); every
+message from the hub is checked against the hub's key and its age before anything acts on it, and
+a receipt removes only alerts and ID checks this edge has sent (edge/spool.py).
+
+One paho-mqtt client, TLS to the broker with the device's identity (the client id is its broker
+user name, ``edge.<district>.<venue>.<device>``), and a persistent session (MQTT v5 by default, 3.1.1 as
 a setting, for brokers such as amqtt that speak only 3.1.1). A pump thread sends spooled entries
 in order, at most ``window`` in flight; on every (re)connect it starts again from the oldest
 un-acknowledged entry, so anything the broker never acknowledged is sent again (the hub absorbs
@@ -19,23 +25,30 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Literal
 
 import paho.mqtt.client as mqtt
+from google.protobuf.message import DecodeError, Message
 from pydantic import Field
 
+from humiao.broker import secure
 from humiao.config import Section
+from humiao.edge.identity import DeviceIdentity
 from humiao.edge.spool import RECEIPTED, Spool
 from humiao.proto import humiao_v1_pb2 as pb
+from humiao.proto import signing
+from humiao.proto.ids import uuid7
+from humiao.proto.topics import HUB_KINDS, TopicError
+from humiao.proto.topics import parse as parse_topic
 
 log = logging.getLogger("humiao.edge.mqtt")
 
 
 class MqttConfig(Section):
     host: str = "127.0.0.1"
-    port: int = Field(1883, ge=1, le=65535)
-    client_id: str = Field("humiao-edge", min_length=1, max_length=64)
+    port: int = Field(8883, ge=1, le=65535, description="the broker's TLS port")
     protocol: Literal["5", "3.1.1"] = "5"
     keepalive_s: int = Field(15, ge=5, le=600)
     window: int = Field(64, ge=1, le=1000, description="QoS 1 messages in flight at once")
@@ -47,20 +60,33 @@ class MqttConfig(Section):
         description="send an alert again when the hub's receipt is this late (doubling); "
         "null: trust the broker's PUBACK alone",
     )
+    hub_message_max_age_s: float = Field(
+        7 * 24 * 3600.0, gt=0, description="a message from the hub signed longer ago than this is ignored"
+    )
+    max_future_s: float = Field(300.0, ge=0, description="clock skew allowed for messages from the hub")
+
+
+def message_id(key: str) -> str:
+    """The signed id of a spooled entry: its key without the kind prefix ("evidence:<request id>" →
+    the request id; an alert's key is its event id)."""
+    return key.split(":", 1)[1] if ":" in key else key
 
 
 class Publisher:
     def __init__(
         self,
         spool: Spool,
+        identity: DeviceIdentity,
         cfg: MqttConfig | None = None,
         will: tuple[str, bytes] | None = None,
         subscriptions: Sequence[str] = (),
-        on_message: Callable[[str, bytes], None] | None = None,
+        on_message: Callable[[str, Message], None] | None = None,
         on_connected: Callable[[Publisher], None] | None = None,
         receipt_topic: str | None = None,
     ):
         self.spool = spool
+        self.identity = identity
+        self.signer = identity.signer
         self.cfg = cfg or MqttConfig()
         self.receipt_topic = receipt_topic
         self._receipt_timeout_s = self.cfg.receipt_timeout_s if receipt_topic is not None else None
@@ -71,7 +97,7 @@ class Publisher:
         v5 = self.cfg.protocol == "5"
         self.client = mqtt.Client(
             callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-            client_id=self.cfg.client_id,
+            client_id=identity.username,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
             clean_session=None if v5 else False,
         )
@@ -93,6 +119,7 @@ class Publisher:
         self.published = 0
         self.confirmed = 0  # entries the hub's receipts removed
         self.resent = 0  # acknowledged by the broker, receipt overdue, sent again
+        self.refused_from_hub = 0  # messages on our hub topics that failed the hub's signature or age
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -103,8 +130,8 @@ class Publisher:
 
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = 7 * 24 * 3600  # keep the session (and requests for us) across outages
-        if self.will:
-            self.client.will_set(self.will[0], self.will[1], qos=1, retain=True)
+        secure(self.client, self.identity.ca_file, self.identity.username, self.identity.password_file)
+        self._set_will()
         self.client.connect_async(
             self.cfg.host,
             self.cfg.port,
@@ -123,11 +150,39 @@ class Publisher:
         self.client.disconnect()
         self.client.loop_stop()
 
-    def send_now(self, topic: str, payload: bytes, retain: bool = False) -> bool:
+    def _set_will(self) -> None:
+        """The Last Will, signed now with a fresh id (set again after every disconnect, so each will
+        the broker sends is a new message to the hub)."""
+        if self.will:
+            topic, body = self.will
+            self.client.will_set(topic, self.signer.sign(topic, str(uuid7()), body), qos=1, retain=True)
+
+    def send_now(self, topic: str, body: bytes, retain: bool = False) -> bool:
         """Publish outside the spool (state such as the retained status, not events); False when offline."""
         if not self._connected:
             return False
+        payload = self.signer.sign(topic, str(uuid7()), body)
         return self.client.publish(topic, payload, qos=1, retain=retain).rc == mqtt.MQTT_ERR_SUCCESS
+
+    def from_hub(self, topic: str, payload: bytes, now: float | None = None) -> Message | None:
+        """The message of a hub → edge publish, if the hub signed it for this topic recently; None
+        (logged and counted) for anything else."""
+        try:
+            where = parse_topic(topic)
+            if where.kind not in HUB_KINDS:
+                raise TopicError(f"{where.kind} is not a message from the hub")
+            env = signing.unwrap(payload)
+            signing.verify(env, topic, self.identity.hub_public)
+            age = (time.time() if now is None else now) - env.signed_at
+            if age > self.cfg.hub_message_max_age_s or age < -self.cfg.max_future_s:
+                raise signing.SignatureError(f"signed {age:.0f} s ago: outside the accepted window")
+            msg = HUB_KINDS[where.kind]()
+            msg.ParseFromString(env.body)
+        except (TopicError, signing.SignatureError, DecodeError) as err:
+            self.refused_from_hub += 1
+            log.warning("ignoring a message on %s that is not from the hub: %s", topic[:200], err)
+            return None
+        return msg
 
     def wake(self) -> None:
         """Something new is in the spool."""
@@ -143,7 +198,7 @@ class Publisher:
         if reason_code.is_failure:
             log.warning("broker refused the connection: %s", reason_code)
             return
-        log.info("connected to %s:%s", self.cfg.host, self.cfg.port)
+        log.info("connected to %s:%s as %s", self.cfg.host, self.cfg.port, self.identity.username)
         with self._cond:
             self._connected = True
             self._generation += 1
@@ -158,24 +213,23 @@ class Publisher:
             self.on_connected(self)
 
     def _on_message(self, client, userdata, msg) -> None:
-        if msg.topic == self.receipt_topic:
-            receipt = pb.Receipt()
-            try:
-                receipt.ParseFromString(msg.payload)
-            except Exception:
-                log.warning("ignoring a malformed receipt")
-                return
-            self.confirmed += self.spool.confirm(list(receipt.keys))
+        message = self.from_hub(msg.topic, bytes(msg.payload))
+        if message is None:
+            return
+        if isinstance(message, pb.Receipt):
+            if msg.topic == self.receipt_topic:
+                self.confirmed += self.spool.confirm(list(message.keys))
             return
         if self.on_message:
             try:
-                self.on_message(msg.topic, bytes(msg.payload))
+                self.on_message(msg.topic, message)
             except Exception:  # a bad request must not take the network thread down
                 log.exception("handling %s failed", msg.topic)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
         if not self._stop.is_set():
             log.warning("disconnected from the broker (%s); spooling until it is back", reason_code)
+            self._set_will()
         with self._cond:
             self._connected = False
             self._cond.notify_all()
@@ -226,7 +280,8 @@ class Publisher:
                     break
                 self.spool.attempted(entry.seq)
                 # never hold our lock across publish(): paho's network thread calls _on_publish
-                info = self.client.publish(entry.topic, entry.payload, qos=1)
+                payload = self.signer.sign(entry.topic, message_id(entry.key), entry.payload)
+                info = self.client.publish(entry.topic, payload, qos=1)
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:
                     break  # the connection dropped; _on_connect resets and we start over
                 with self._cond:

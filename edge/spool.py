@@ -164,23 +164,20 @@ class Spool:
             )
 
     def confirm(self, keys: list[str]) -> int:
-        """The hub committed these: forget them. The number of entries removed."""
+        """The hub committed these: forget them. Only alerts and ID checks this edge has sent are
+        removed (a receipt naming anything else changes nothing); the number of entries removed."""
         if not keys:
             return 0
         with self._lock:
-            removed, evidence = 0, False
-            kinds = ",".join("?" * len(DROPPABLE))
+            removed = 0
+            kinds = ",".join("?" * len(RECEIPTED))
             for i in range(0, len(keys), 500):
                 chunk = keys[i : i + 500]
                 marks = ",".join("?" * len(chunk))
-                # no DELETE … RETURNING: the edge's SQLite may predate 3.35
-                hit = self._db.execute(
-                    f"SELECT 1 FROM outbox WHERE key IN ({marks}) AND kind IN ({kinds}) LIMIT 1", [*chunk, *DROPPABLE]
-                ).fetchone()
-                evidence = evidence or hit is not None
-                removed += self._db.execute(f"DELETE FROM outbox WHERE key IN ({marks})", chunk).rowcount
-            if evidence:
-                erase_freed(self._db)
+                removed += self._db.execute(
+                    f"DELETE FROM outbox WHERE key IN ({marks}) AND kind IN ({kinds}) AND attempts > 0",
+                    [*chunk, *RECEIPTED],
+                ).rowcount
             return removed
 
     def awaiting_receipt(self) -> int:

@@ -3,6 +3,7 @@ with the hub's key for its own event, and is deleted on ack or after retention."
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import time
 
@@ -47,7 +48,8 @@ def test_key_files_are_checked(tmp_path, keys):
 
 def test_store_keeps_only_ciphertext_and_expires(tmp_path, keys, astronaut):
     private, _, pub_path = keys
-    store = EvidenceStore(tmp_path / "evidence.db", EvidenceConfig(hub_public_key=pub_path, retention_h=1))
+    public = sealed.load_public(pub_path)
+    store = EvidenceStore(tmp_path / "evidence.db", EvidenceConfig(retention_h=1), public)
     crop = astronaut[100:300, 150:330]
     assert store.keep("e1", crop, captured_at=time.time())
     assert store.keep("e2", crop, captured_at=time.time() - 7200)  # captured two hours ago
@@ -58,15 +60,22 @@ def test_store_keeps_only_ciphertext_and_expires(tmp_path, keys, astronaut):
     store.close()
     raw = (tmp_path / "evidence.db").read_bytes()
     assert b"\xff\xd8\xff" not in raw and b"JFIF" not in raw  # no plain JPEG on disk
-    store = EvidenceStore(tmp_path / "evidence.db", EvidenceConfig(hub_public_key=pub_path, retention_h=1))
+    store = EvidenceStore(tmp_path / "evidence.db", EvidenceConfig(retention_h=1), public)
     assert store.expire() == 1 and store.get("e2") is None and store.count() == 1  # past retention: gone
-    assert store.delete("e1") and store.count() == 0
+    # the hub's ack deletes the crop only if it was sent for that request and stored as sent
+    sent = hashlib.sha256(got.box).hexdigest()
+    assert not store.delete_acked("e1", "r1", sent)  # never sent
+    store.mark_sent("e1", "r1")
+    assert not store.delete_acked("e1", "r2", sent)  # another request
+    assert not store.delete_acked("e1", "r1", "0" * 64)  # the hub stored something else
+    assert store.count() == 1
+    assert store.delete_acked("e1", "r1", sent) and store.count() == 0
     store.close()
     with sqlite3.connect(tmp_path / "evidence.db") as db:
         assert db.execute("SELECT COUNT(*) FROM crops").fetchone()[0] == 0
 
 
-def test_store_without_a_hub_key_keeps_nothing(tmp_path, astronaut):
-    store = EvidenceStore(tmp_path / "evidence.db", EvidenceConfig())
+def test_store_set_to_keep_no_crops_keeps_nothing(tmp_path, keys, astronaut):
+    store = EvidenceStore(tmp_path / "evidence.db", EvidenceConfig(keep_crops=False), sealed.load_public(keys[2]))
     assert not store.enabled and not store.keep("e1", astronaut) and store.count() == 0
     store.close()

@@ -61,13 +61,18 @@ def test_alerts_wait_for_the_hub_receipt_and_are_resent_with_backoff(tmp_path):
     s = Spool(tmp_path / "s.db")
     s.put("a1", "alert", "t", b"1")
     s.put("a2", "alert", "t", b"2")
-    e1, e2 = s.pending()
+    s.put("ev", "evidence", "t", b"3")
+    e1, e2, _ = s.pending()
+    s.attempted(e1.seq)  # sent
     s.await_receipt(e1.seq, timeout_s=10)  # the broker acknowledged a1
-    assert [e.key for e in s.pending()] == ["a2"] and s.awaiting_receipt() == 1 and s.depth() == 2
+    assert [e.key for e in s.pending()] == ["a2", "ev"] and s.awaiting_receipt() == 1 and s.depth() == 3
     now = __import__("time").time()
     assert s.due(now=now + 5) == []  # receipt not overdue yet
     assert [e.key for e in s.due(now=now + 11)] == ["a1"]  # overdue: send again
     assert s.due(now=now + 12) == []  # and not again at once: the next try waits twice as long
     assert [e.key for e in s.due(now=now + 40)] == ["a1"]
+    # a receipt removes only what this edge has sent and the hub receipts: not a2 (never sent), not
+    # evidence (it leaves on the broker's PUBACK), not what it does not hold
+    assert s.confirm(["a2", "ev", "unknown"]) == 0
     assert s.confirm(["a1", "unknown"]) == 1  # the hub's receipt removes it
-    assert [e.key for e in s.pending()] == ["a2"] and s.awaiting_receipt() == 0
+    assert [e.key for e in s.pending()] == ["a2", "ev"] and s.awaiting_receipt() == 0

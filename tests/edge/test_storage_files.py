@@ -57,7 +57,7 @@ def test_an_older_spool_left_world_readable_is_tightened(tmp_path):
 
 
 def test_evidence_files_are_private(tmp_path, pub, astronaut):
-    store = EvidenceStore(tmp_path / "state" / "evidence.db", EvidenceConfig(hub_public_key=pub))
+    store = EvidenceStore(tmp_path / "state" / "evidence.db", EvidenceConfig(), sealed.load_public(pub))
     assert store.keep("e1", astronaut[100:300, 150:330])
     state = tmp_path / "state"
     assert mode(state) == 0o700
@@ -84,7 +84,7 @@ def _files(path) -> bytes:
 @pytest.mark.parametrize("how", ["delete", "expire"])
 def test_a_deleted_crop_leaves_no_bytes_in_the_database_or_its_wal(tmp_path, pub, astronaut, how):
     db = tmp_path / "evidence.db"
-    store = EvidenceStore(db, EvidenceConfig(hub_public_key=pub, retention_h=1))
+    store = EvidenceStore(db, EvidenceConfig(retention_h=1), sealed.load_public(pub))
     assert store.keep("e1", astronaut[100:300, 150:330], captured_at=time.time() - 7200)
     assert store.keep("e2", astronaut[0:200, 0:200])  # stays
     gone, kept = store.get("e1").box, store.get("e2").box
