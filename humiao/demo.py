@@ -7,11 +7,18 @@
 The edge plays the video in real time, in a loop (``--once``: one pass, then a summary). After
 the first alert, the demo asks the edge for its sealed face crop as an inspector would, so the
 evidence path runs too. Production runs Mosquitto, PostgreSQL and the services of deploy/.
+
+Every control is on, with credentials made for the demo under its state directory: the broker
+speaks TLS only (a CA and a server certificate made here), every client has its own identity and
+password (the hub worker ``hub.w1``, the hub's command-line publisher ``hub.cli``, and the edge,
+enrolled as a real device is: trust file → ``humiao.edge.identity.enroll`` → the hub enrols the
+request), client id = user name, topic rights from proto/acl.py, and every message signed.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import threading
 import time
@@ -27,9 +34,13 @@ from humiao.hub.tables import Alert, Evidence
 
 if TYPE_CHECKING:
     from humiao.edge.config import EdgeConfig
+    from humiao.embedded_broker import EmbeddedBroker
     from humiao.hub.app import Hub
     from humiao.hub.config import HubConfig
+    from humiao.proto.enrolment import EnrolmentRequest
 
+BROKER_HOST = "127.0.0.1"
+HUB_WORKER = "hub.w1"  # the demo hub's broker identity (one worker: amqtt has no shared subscriptions)
 DEMO_PASSWORD = "humiao-demo-2026"
 DEMO_ACCOUNTS = (  # user, role, district, venues — demo only; real accounts: humiao hub users add
     ("ct-demo", "culture_tourism", "demo-district", ()),
@@ -101,25 +112,29 @@ def hub_config(state: Path, broker_port: int, http_port: int) -> HubConfig:
         {
             "data_dir": state / "hub",
             "http": {"port": http_port},
-            "mqtt": {"port": broker_port, "protocol": "3.1.1", "share_group": None, "client_id": "humiao-demo-hub"},
+            "mqtt": {
+                "host": BROKER_HOST,
+                "port": broker_port,
+                "protocol": "3.1.1",
+                "share_group": None,
+                "client_id": HUB_WORKER,
+            },
             # no staff checks IDs in the demo: alarms turn "suspected" after one minute, not ten
             "rules": {"violations": {"id_check_window_min": 1}, "evaluate_interval_s": 5},
         }
     )
 
 
-def edge_config(base: EdgeConfig, state: Path, hub_cfg: HubConfig, broker_port: int, once: bool) -> EdgeConfig:
-    """The operator's edge configuration, pointed at the demo's broker, hub key and state directory."""
+def edge_config(base: EdgeConfig, state: Path, broker_port: int, once: bool) -> EdgeConfig:
+    """The operator's edge configuration, pointed at the demo's broker and state directory (its
+    identity and the hub's keys come with its enrolment: ``enroll_edge``)."""
     from humiao.edge.config import EdgeConfig
     from humiao.edge.publisher import MqttConfig
 
     cfg = base.model_copy(
         update={
-            "mqtt": MqttConfig(port=broker_port, protocol="3.1.1", client_id="humiao-demo-edge"),
+            "mqtt": MqttConfig(host=BROKER_HOST, port=broker_port, protocol="3.1.1"),
             "device": base.device.model_copy(update={"state_dir": state / "edge"}),
-            "evidence": base.evidence.model_copy(
-                update={"hub_public_key": hub_cfg.private_key_path().with_suffix(".pub")}
-            ),
             "source": base.source.model_copy(update={"on_end": "stop" if once else "loop"}),
             "metrics": base.metrics.model_copy(update={"port": 0}),
             "status": base.status.model_copy(update={"interval_s": 2.0}),
@@ -128,14 +143,69 @@ def edge_config(base: EdgeConfig, state: Path, hub_cfg: HubConfig, broker_port: 
     return EdgeConfig.model_validate(cfg.model_dump())
 
 
-def banner(cfg: EdgeConfig, hub_cfg: HubConfig, broker_port: int, http_port: int, once: bool) -> str:
+def secure_broker(state: Path, hub_cfg: HubConfig, broker_port: int) -> EmbeddedBroker:
+    """The demo's broker, started, with every control on: TLS only, with a CA and a server
+    certificate for 127.0.0.1 and localhost made under ``state``; the hub's identities ``hub.w1``
+    (``hub_cfg.mqtt.client_id``) and ``hub.cli`` with new random passwords, written 0600 where
+    the hub reads them, and the CA where the hub expects it. The broker keeps identities in memory:
+    a run registers them afresh (devices: ``enroll_edge``)."""
+    from humiao import pki
+    from humiao.embedded_broker import EmbeddedBroker
+    from humiao.files import private_dir, write_private_text
+    from humiao.proto import acl
+
+    where = private_dir(state / "broker-pki")
+    ca_cert, ca_key = pki.make_ca(where)
+    cert, key = pki.make_server_cert(where, ca_cert, ca_key, [BROKER_HOST, "localhost"])
+    private_dir(hub_cfg.ca_file().parent)
+    hub_cfg.ca_file().write_text(ca_cert.read_text())
+    broker = EmbeddedBroker(cert, key, port=broker_port)
+    for identity, rules in (
+        (hub_cfg.mqtt.client_id, acl.hub_worker_rules(hub_cfg.mqtt.share_group)),
+        (acl.CLI, acl.hub_cli_rules()),
+    ):
+        password = secrets.token_urlsafe(32)
+        write_private_text(hub_cfg.broker_password_file(identity), password + "\n")
+        broker.add_identity(identity, password, rules)
+    return broker.start()
+
+
+def enroll_edge(hub: Hub, broker: EmbeddedBroker, cfg: EdgeConfig, broker_port: int) -> EnrolmentRequest:
+    """Enrol the demo's edge as a real device is: the hub's trust file, ``humiao.edge.identity.enroll``
+    on the device (its key and broker password, made once and kept in its state directory), then
+    the hub enrols the request as ``admin-demo`` (after ``seed_demo``: the venue must be in the
+    registry). A re-run finds the same key enrolled and only registers it with the broker again."""
+    from humiao.edge import identity
+    from humiao.hub import devices
+    from humiao.hub.access import Principal
+    from humiao.proto import acl
+    from humiao.proto.enrolment import EnrolmentError
+
+    trust_path = hub.cfg.data_dir / "hub-trust.json"
+    trust_path.write_text(devices.trust_file(hub.cfg, BROKER_HOST, broker_port).dumps())
+    _out, request = identity.enroll(cfg, trust_path)
+    with hub.sessions() as s:
+        active = devices.active_key(s, request.device_key)
+        if active is not None and active.key_id == request.key_id:
+            rules = acl.device_rules(request.district_id, request.venue_id, request.device_id)
+            broker.add_device(request.username, request.broker_password(hub.private_key), rules)
+            return request
+        try:
+            devices.enroll(s, broker, request, hub.private_key, Principal("admin-demo", "admin", None))
+        except EnrolmentError as err:
+            raise EnrolmentError(
+                f"{err} (the demo's hub and edge state disagree: remove {cfg.device.state_dir.parent} to start afresh)"
+            ) from None
+    return request
+
+
+def banner(cfg: EdgeConfig, hub_cfg: HubConfig, http_port: int, once: bool) -> str:
     return f"""
 Humiao demo — all on this machine
   inspectors' panel:                     http://127.0.0.1:{http_port}/panel
       sign in as ct-demo (culture & tourism), police-demo, proc-demo (procuratorate), op-demo (the venue),
       admin-demo or auditor-demo; password {DEMO_PASSWORD} (demo accounts only)
   ingest status page (admin-demo):       http://127.0.0.1:{http_port}/ingest
-  the wire, as JSON lines:               humiao mqtt tail --port {broker_port} --protocol 3.1.1
   hub database (SQLite):                 {hub_cfg.database_url()}
   edge: sample video, venue {cfg.policy.venue_type}, "looks under {cfg.policy.challenge_threshold:g} → check ID"
 {"" if once else "  Ctrl-C stops."}"""
@@ -215,20 +285,24 @@ def run(broker_port: int = 18830, http_port: int = 8080, once: bool = False, edg
     (in a loop, or once with ``once``) until it ends or Ctrl-C."""
     from humiao.edge.agent import EdgeAgent
     from humiao.edge.config import EdgeConfig
-    from humiao.embedded_broker import EmbeddedBroker
     from humiao.hub.app import Hub
 
     state = _state_home()
-    broker = EmbeddedBroker(port=broker_port).start()
     hub_cfg = hub_config(state, broker_port, http_port)
-    hub = Hub(hub_cfg)
-    seed_demo(hub)
+    broker = secure_broker(state, hub_cfg, broker_port)
+    try:
+        hub = Hub(hub_cfg)
+        seed_demo(hub)
+        cfg = edge_config(edge_config_base or EdgeConfig(), state, broker_port, once)
+        enroll_edge(hub, broker, cfg, broker_port)
+    except BaseException:
+        broker.stop()
+        raise
     hub.start()
     web = _Web.start(hub, http_port)
-    cfg = edge_config(edge_config_base or EdgeConfig(), state, hub_cfg, broker_port, once)
     agent = EdgeAgent(cfg)
     web.wait_started()
-    print(banner(cfg, hub_cfg, broker_port, http_port, once), flush=True)
+    print(banner(cfg, hub_cfg, http_port, once), flush=True)
 
     watcher = AlertWatcher(hub)
     watcher.start()
