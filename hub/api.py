@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
 
-from humiao.hub.deps import PageLimit, iso, principal, require
+from humiao.hub.deps import BeforeId, PageLimit, iso, principal, require
 from humiao.hub.tables import Alarm, Alert, DeadLetter, Device, Evidence
 
 router = APIRouter()
@@ -75,7 +75,7 @@ def alerts(
     venue: str | None = None,
     device: str | None = None,
     limit: PageLimit = 100,
-    before_id: int | None = None,
+    before_id: BeforeId = None,
 ) -> dict:
     q = select(Alert).order_by(Alert.id.desc()).limit(limit)
     for col, value in ((Alert.district_id, district), (Alert.venue_id, venue), (Alert.device_id, device)):

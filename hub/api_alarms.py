@@ -17,7 +17,18 @@ from starlette.concurrency import run_in_threadpool
 from humiao.hub import alarms as alarm_service
 from humiao.hub import evidence
 from humiao.hub.access import Principal, Target, redact, scope_filter
-from humiao.hub.deps import PageLimit, PrincipalDep, client, hub_of, iso, load_scoped, require, still_signed_in
+from humiao.hub.deps import (
+    BeforeId,
+    PageLimit,
+    PrincipalDep,
+    RowId,
+    client,
+    hub_of,
+    iso,
+    load_scoped,
+    require,
+    still_signed_in,
+)
 from humiao.hub.tables import Alarm, AlarmEvent, Alert, Evidence, EvidenceRequest, Venue
 
 router = APIRouter(prefix="/api")
@@ -117,7 +128,7 @@ def list_alarms(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: PageLimit = 100,
-    before_id: int | None = None,
+    before_id: BeforeId = None,
 ) -> dict:
     require(who, "alarms.read")
     q = (
@@ -158,7 +169,7 @@ def _load(s, who: Principal, alarm_id: int, permission: str | None = None) -> Al
 
 
 @router.get("/alarms/{alarm_id}")
-def get_alarm(alarm_id: int, request: Request, who: PrincipalDep) -> dict:
+def get_alarm(alarm_id: RowId, request: Request, who: PrincipalDep) -> dict:
     with hub_of(request).sessions() as s:
         alarm = _load(s, who, alarm_id)
         return row(
@@ -177,7 +188,7 @@ class Action(BaseModel):
 
 
 @router.post("/alarms/{alarm_id}/actions")
-def act(alarm_id: int, body: Action, request: Request, who: PrincipalDep) -> dict:
+def act(alarm_id: RowId, body: Action, request: Request, who: PrincipalDep) -> dict:
     with hub_of(request).sessions() as s:
         _load(s, who, alarm_id, "alarms.act")
         try:
@@ -200,7 +211,7 @@ class Why(BaseModel):
 
 
 @router.post("/alarms/{alarm_id}/evidence-request")
-def request_evidence(alarm_id: int, body: Why, request: Request, who: PrincipalDep) -> dict:
+def request_evidence(alarm_id: RowId, body: Why, request: Request, who: PrincipalDep) -> dict:
     hub = hub_of(request)
     with hub.sessions() as s:
         alarm = _load(s, who, alarm_id, "evidence.request")
@@ -214,7 +225,7 @@ def request_evidence(alarm_id: int, body: Why, request: Request, who: PrincipalD
 
 @router.get("/alarms/{alarm_id}/evidence")
 def view_evidence(
-    alarm_id: int, request: Request, why: Annotated[str, Query(min_length=3, max_length=500)], who: PrincipalDep
+    alarm_id: RowId, request: Request, why: Annotated[str, Query(min_length=3, max_length=500)], who: PrincipalDep
 ) -> Response:
     """The face crop, decrypted for this viewer; every view is written to the audit log first."""
     hub = hub_of(request)

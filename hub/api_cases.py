@@ -10,7 +10,7 @@ from sqlalchemy import select
 from humiao.hub import cases
 from humiao.hub.access import Principal, Target, allowed, redact, scope_filter
 from humiao.hub.api_alarms import target as alarm_target
-from humiao.hub.deps import PageLimit, PrincipalDep, hub_of, iso, load_scoped, require
+from humiao.hub.deps import PageLimit, PrincipalDep, RowId, hub_of, iso, load_scoped, require
 from humiao.hub.tables import Alarm, Case, CaseAlarm, Venue
 
 router = APIRouter(prefix="/api")
@@ -87,7 +87,7 @@ def _load(s, who, case_id: int, permission: str | None = None) -> Case:
 
 
 @router.get("/cases/{case_id}")
-def get_case(case_id: int, request: Request, who: PrincipalDep) -> dict:
+def get_case(case_id: RowId, request: Request, who: PrincipalDep) -> dict:
     with hub_of(request).sessions() as s:
         case = _load(s, who, case_id)
         return as_dict(
@@ -150,7 +150,7 @@ class Step(BaseModel):
 
 
 @router.post("/cases/{case_id}/actions")
-def step(case_id: int, body: Step, request: Request, who: PrincipalDep) -> dict:
+def step(case_id: RowId, body: Step, request: Request, who: PrincipalDep) -> dict:
     with hub_of(request).sessions() as s:
         case = _load(s, who, case_id, "cases.act")
         try:

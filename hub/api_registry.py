@@ -137,7 +137,7 @@ async def import_csv(what: str, request: Request, who: PrincipalDep) -> dict:
     try:
         text = (await request.body()).decode("utf-8-sig", errors="strict")
     except UnicodeDecodeError as err:
-        raise HTTPException(422, f"the file is not UTF-8 text (byte {err.start})") from None
+        raise HTTPException(400, f"the file is not UTF-8 text (byte {err.start})") from None
     # the database work runs in a worker thread, not on the event loop (it may wait for SQLite's lock)
     return await run_in_threadpool(_import, what, text, request, who)
 
@@ -148,7 +148,7 @@ def _import(what: str, text: str, request: Request, who: Principal) -> dict:
         try:
             n = (registry.import_venues if what == "venues" else registry.import_schools)(s, text)
         except registry.RegistryError as err:
-            raise HTTPException(422, str(err)) from None
+            raise HTTPException(400, str(err)) from None
         audit.record(s, who, f"{what}.import", what, str(n), "", client(request))
         s.commit()
     return {"imported": n}

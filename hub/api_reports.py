@@ -17,13 +17,13 @@ router = APIRouter(prefix="/api")
 
 @router.get("/reports/{district}/{period}.{fmt}")
 def download(district: str, period: str, fmt: str, request: Request, who: PrincipalDep) -> Response:
-    # the district and period are checked first (422), so only a validated slug and a rebuilt period
+    # the district and period are checked first (400), so only a validated slug and a rebuilt period
     # label reach the query, the audit record and the Content-Disposition header
     try:
         district = reports.check_district(district)
         p = reports.Period.parse(period)
     except reports.ReportError as err:
-        raise HTTPException(422, str(err)) from None
+        raise HTTPException(400, str(err)) from None
     require(who, "reports.read", Target(district, None, (who.department,) if who.department else ()))
     if fmt not in reports.FORMATS:
         raise HTTPException(404, f"format must be one of {', '.join(reports.FORMATS)}")
@@ -106,7 +106,7 @@ def rules_table(request: Request, who: PrincipalDep, day: str | None = None) -> 
     try:
         d = date.fromisoformat(day) if day else datetime.now(reports.TZ).date()
     except ValueError:
-        raise HTTPException(422, "day: YYYY-MM-DD") from None
+        raise HTTPException(400, "day: YYYY-MM-DD") from None
     return {
         "venue_types": [
             {

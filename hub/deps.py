@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, HTTPException, Query, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
 
 from humiao.hub import access, auth
 from humiao.hub.access import Principal, Target
@@ -54,6 +54,11 @@ PrincipalDep = Annotated[Principal, Depends(principal)]
 """The signed-in user (401 without a session; 403 on a state change without its CSRF token)."""
 PageLimit = Annotated[int, Query(ge=1, le=1000)]
 """``limit`` of a list: 1 … 1000 rows (each route gives its own default)."""
+MAX_ROW_ID = 2**63 - 1  # PostgreSQL's bigint, SQLite's integer: a larger id is a 422, not a database error
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+"""A row id in a path (an alarm, a case)."""
+BeforeId = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)]
+"""``before_id`` of a list page: rows with smaller ids."""
 
 
 def require(who: Principal, permission: str, target: Target | None = None, hide: bool = False) -> None:

@@ -132,9 +132,9 @@ def test_registry_csv_over_http(hub):
     r = admin.post("/api/registry/schools.csv", content="id,name,district_id,lat,lon\ns1,一中,d1,31.2,121.4\n".encode())
     assert r.status_code == 200 and r.json() == {"imported": 1}
     r = admin.post("/api/registry/schools.csv", content=b"id,name,district_id,lat,lon\nS!,x,d1,1,1\n")
-    assert r.status_code == 422 and "row 2, id" in r.json()["detail"]
+    assert r.status_code == 400 and "row 2, id" in r.json()["detail"]
     r = admin.post("/api/registry/schools.csv", content="id,name\ns2,一中\n".encode("gbk"))  # not UTF-8
-    assert r.status_code == 422 and "not UTF-8" in r.json()["detail"]
+    assert r.status_code == 400 and "not UTF-8" in r.json()["detail"]
     assert [s["id"] for s in ct.get("/api/schools").json()["schools"]] == ["s1"]
     assert {v["id"] for v in ct.get("/api/venues").json()["venues"]} == {"ktv1", "hotel1"}
 
@@ -151,7 +151,7 @@ def test_rules_table_and_calendar_over_http(hub):
     workday = b.get("/api/rules", params={"day": "2026-11-24"}).json()["calendar"]
     assert holiday["arcade_devices_allowed_for_minors"] and holiday["statutory_holiday"] == "National Day"
     assert not workday["arcade_devices_allowed_for_minors"] and workday["description"] == "ordinary working day"
-    assert b.get("/api/rules", params={"day": "24/11/2026"}).status_code == 422
+    assert b.get("/api/rules", params={"day": "24/11/2026"}).status_code == 400
     assert Browser(hub).get("/api/rules").status_code == 401
 
 

@@ -162,7 +162,7 @@ def test_bad_district_or_period_refused_before_rendering(seeded_hub, monkeypatch
         ("d1", "2026-13"),
     ):
         r = admin.get(f"/api/reports/{district}/{period}.pdf")
-        assert r.status_code == 422, (district, period, r.status_code, r.text)
+        assert r.status_code == 400, (district, period, r.status_code, r.text)
         assert r.json()["detail"] and ("district" in r.json()["detail"] or "period" in r.json()["detail"])
     assert rendered == []
     r = admin.get("/api/reports/d1/2026q4.csv")
