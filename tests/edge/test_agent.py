@@ -31,7 +31,8 @@ from humiao.hub.tables import Alert, Device, Evidence
 from humiao.proto import sealed
 
 from tests.edge.test_capture import write_video
-from tests.support.hubproc import ROOT, wait_for
+from tests.support.devices import enroll_device
+from tests.support.hubproc import ROOT, hub_config, wait_for
 from tests.support.mosquitto import free_port
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -39,22 +40,24 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 @pytest.fixture
 def hub(broker, tmp_path):
-    h = Hub(HubConfig(data_dir=tmp_path / "hub", mqtt={"port": broker.port, "client_id": "hub-agent-test"})).start()
+    cfg = HubConfig.model_validate(hub_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", broker.port, broker=broker))
+    h = Hub(cfg).start()
     assert h.ingestor.connected.wait(10)
     yield h
     h.stop()
 
 
 def edge_config(tmp_path, broker, hub, **over) -> EdgeConfig:
+    """The agent's configuration, as a device enrolled at this hub and broker (its identity in state_dir)."""
+    enroll_device(hub.cfg, broker, ("d9", "cafe-7", "door-1"), state_dir=tmp_path / "edge")
     data = {
-        "mqtt": {"port": broker.port, "client_id": "edge-agent-test", "keepalive_s": 5},
+        "mqtt": {"port": broker.port, "keepalive_s": 5},
         "device": {
             "district_id": "d9",
             "venue_id": "cafe-7",
             "device_id": "door-1",
             "state_dir": str(tmp_path / "edge"),
         },
-        "evidence": {"hub_public_key": str(hub.cfg.private_key_path().with_suffix(".pub"))},
         "status": {"interval_s": 0.5},
         "metrics": {"port": 0},
     }
@@ -120,7 +123,7 @@ def test_child_alert_reaches_the_hub_once_and_its_evidence_on_request(shared_fac
         EdgeAgent.close(agent, "test over")
     # on the edge's disk: the spool and the sealed store, no image file anywhere
     files = sorted(p.name for p in (tmp_path / "edge").iterdir())
-    assert all(f.startswith(("spool.db", "evidence.db")) for f in files), files
+    assert all(f.startswith(("spool.db", "evidence.db")) or f == "identity" for f in files), files
     with sqlite3.connect(tmp_path / "edge" / "evidence.db") as db:
         assert db.execute("SELECT COUNT(*) FROM crops").fetchone()[0] == 0
     with hub.sessions() as s:

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from tests.support.devices import enroll_device
 from tests.support.hubproc import ROOT, wait_for
 from tests.support.mosquitto import free_port
+from tests.support.services import hub_config
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
@@ -45,13 +47,8 @@ def system(broker, tmp_path, astronaut):
         from tests.conftest import _missing
 
         _missing("Debian's chromium is not installed (sudo apt-get install -y chromium)")
-    hub = Hub(
-        HubConfig(
-            data_dir=tmp_path / "hub",
-            mqtt={"port": broker.port, "client_id": "hub-e2e"},
-            rules={"evaluate_interval_s": 1},
-        )
-    )
+    hub_cfg = hub_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", broker.port, broker=broker)
+    hub = Hub(HubConfig.model_validate({**hub_cfg, "rules": {"evaluate_interval_s": 1}}))
     with hub.sessions() as s:
         registry.import_venues(
             s,
@@ -66,17 +63,17 @@ def system(broker, tmp_path, astronaut):
     server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
     assert wait_for(lambda: server.started, 10)
+    enroll_device(hub.cfg, broker, ("d1", "cafe-e2e", "door-1"), state_dir=tmp_path / "edge")
     video, _ = build(tmp_path / "door.mp4", seconds_per_person=2.0, photos=[(astronaut, "astronaut", None)])
     cfg = EdgeConfig.model_validate(
         {
-            "mqtt": {"port": broker.port, "client_id": "edge-e2e"},
+            "mqtt": {"port": broker.port},
             "device": {
                 "district_id": "d1",
                 "venue_id": "cafe-e2e",
                 "device_id": "door-1",
                 "state_dir": str(tmp_path / "edge"),
             },
-            "evidence": {"hub_public_key": str(hub.cfg.private_key_path().with_suffix(".pub"))},
             "source": {"uri": str(video), "mode": "offline"},
             "metrics": {"port": None},
             # an adult made to "look under 40" so that this one person raises an alert

@@ -9,28 +9,20 @@ import subprocess
 import sys
 import threading
 
-import paho.mqtt.client as mqtt
 import pytest
 from sqlalchemy import create_engine, select
 
 from humiao.hub.tables import AuditEvent
 from humiao.proto import humiao_v1_pb2 as pb
-from humiao.proto.topics import topic
+from humiao.proto import signing
 
-from tests.support import wire
+from tests.support.devices import enroll_device
 from tests.support.hubproc import HubProcess, hub_config, stored_ids, wait_for
-from tests.support.services import ROOT
+from tests.support.services import ROOT, sample_alert
 
 pytestmark = pytest.mark.services
 
 UNKNOWN = "01a2089c-0000-7000-8000-000000000000"
-
-
-def _client(port: int, client_id: str) -> mqtt.Client:
-    c = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    c.connect("127.0.0.1", port)
-    c.loop_start()
-    return c
 
 
 def _humiao(hub: HubProcess, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -53,18 +45,19 @@ def _add_inspector(hub: HubProcess) -> None:
 
 def test_the_cli_asks_the_edge_without_displacing_the_hub_worker(broker, tmp_path):
     db_url = f"sqlite:///{tmp_path / 'hub.db'}"
-    hub = HubProcess(tmp_path, hub_config(tmp_path, db_url, broker.port)).start()
+    cfg = hub_config(tmp_path, db_url, broker.port, broker=broker)
+    enrolled = enroll_device(cfg, broker)
+    hub = HubProcess(tmp_path, cfg).start()
     requests: list[bytes] = []
     got = threading.Event()
-    device = _client(broker.port, "edge1-device")
+    device = enrolled.client()
     device.on_message = lambda _c, _u, m: (requests.append(m.payload), got.set())
-    device.subscribe(topic(*wire.ORIGIN, "evidence_request"), qos=1)
-    edge = _client(broker.port, "edge1-publisher")
+    device.subscribe(enrolled.topic("evidence_request"), qos=1)
     try:
-        t, payload, first = wire.alert()
+        t, payload, first = sample_alert(enrolled.ids)
         msg = pb.Alert.FromString(payload)
         msg.evidence_available = True
-        edge.publish(t, msg.SerializeToString(), qos=1).wait_for_publish(5)
+        device.publish(t, enrolled.sign(t, msg.SerializeToString(), first), qos=1).wait_for_publish(5)
         assert wait_for(lambda: first in stored_ids(db_url), 30)
         _add_inspector(hub)
 
@@ -73,7 +66,9 @@ def test_the_cli_asks_the_edge_without_displacing_the_hub_worker(broker, tmp_pat
         )
         assert done.returncode == 0, done.stderr
         assert got.wait(10), "the device never got the request"
-        req = pb.EvidenceRequest.FromString(requests[0])
+        env = signing.unwrap(requests[0])
+        signing.verify(env, enrolled.topic("evidence_request"), enrolled.identity.hub_public)  # signed by the hub
+        req = pb.EvidenceRequest.FromString(env.body)
         assert req.event_id == first and req.requested_by == "ct-1" and req.request_id in done.stdout
         engine = create_engine(db_url)
         with engine.connect() as conn:  # the evidence service audited it, under the account that asked
@@ -84,27 +79,26 @@ def test_the_cli_asks_the_edge_without_displacing_the_hub_worker(broker, tmp_pat
         assert ("ct-1", "culture_tourism", "evidence.request", first, "complaint 42") in rows
 
         # the worker was not displaced: it still holds its session and takes the next alert
-        t2, p2, second = wire.alert()
-        edge.publish(t2, p2, qos=1).wait_for_publish(5)
+        t2, p2, second = enrolled.alert()
+        device.publish(t2, p2, qos=1).wait_for_publish(5)
         assert wait_for(lambda: second in stored_ids(db_url), 30)
         log = hub.log.read_text()
         assert "disconnected" not in log, log[-2000:]
         assert hub.proc is not None and hub.proc.poll() is None
     finally:
-        for c in (device, edge):
-            c.disconnect()
-            c.loop_stop()
+        device.disconnect()
+        device.loop_stop()
         hub.stop()
 
 
 def test_the_cli_refuses_a_requester_without_an_account(broker, tmp_path):
-    hub = HubProcess(tmp_path, hub_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", broker.port))
+    hub = HubProcess(tmp_path, hub_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", broker.port, broker=broker))
     done = _humiao(hub, "request-evidence", UNKNOWN, "--reason", "inspector_request", "--by", "nobody")
     assert done.returncode == 2 and "no active account 'nobody'" in done.stderr
 
 
 def test_the_cli_refuses_an_unknown_alert_with_a_clear_error(broker, tmp_path):
-    hub = HubProcess(tmp_path, hub_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", broker.port))
+    hub = HubProcess(tmp_path, hub_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", broker.port, broker=broker))
     _add_inspector(hub)
     done = _humiao(hub, "request-evidence", UNKNOWN, "--reason", "inspector_request", "--by", "ct-1")
     assert done.returncode == 2 and f"error: no alert {UNKNOWN}" in done.stderr
