@@ -36,6 +36,16 @@ const I18N = {
     "aev.raised": "触发预警", "aev.verdict": "研判", "aev.cleared": "解除", "aev.acknowledged": "确认", "aev.assigned": "指派",
     "aev.commented": "备注", "aev.reactivated": "重新启用",
     "cam.streaming": "正常", "cam.reconnecting": "重连中", "cam.stalled": "无画面", "cam.down": "断开", "cam.unspecified": "未知", custody: "证据链", captured: "采集时间", officers_short: "执法人员", export: "导出", import: "导入", imported: "已导入", more: "加载更早的预警",
+    "nav.devices": "设备", "devices.title": "设备管理", "dev.keys": "已登记的设备密钥", "dev.device": "设备",
+    "dev.fingerprint": "密钥指纹", "dev.enrolled": "登记时间 · 登记人", "dev.state": "状态", "dev.active": "有效",
+    "dev.revoked": "已撤销", "dev.revoke": "撤销", "dev.revoke_why": "请填写撤销该设备密钥的理由（记入审计日志）",
+    "dev.revoked_ok": "已撤销该设备的密钥", "dev.revoke_failed": "撤销未完成：", "dev.none": "尚无已登记的设备",
+    "dev.enrol": "登记设备", "dev.choose": "选择文件", "dev.no_file_chosen": "未选择文件", "dev.request_file": "设备生成的登记申请文件（enrolment-request.json）",
+    "dev.replace": "替换该设备当前的密钥（旧密钥将被撤销）", "dev.submit": "登记",
+    "dev.no_file": "请先选择设备的登记申请文件。", "dev.not_json": "所选文件不是 JSON 文件，请选择设备生成的 enrolment-request.json。",
+    "dev.not_request": "所选文件不是设备登记申请，请选择设备生成的 enrolment-request.json。",
+    "dev.enrolled_ok": "设备已登记", "dev.compare": "请将上面的指纹与设备生成申请时显示的指纹逐组核对（可电话核对）；如不一致，请立即撤销该密钥。",
+    "dev.refused": "中心未登记该设备：",
   },
   en: {
     "nav.alarms": "Live alarms", "nav.cases": "Cases", "nav.venues": "Venues", "nav.dashboard": "Dashboard",
@@ -70,6 +80,16 @@ const I18N = {
     "dept.procuratorate": "procuratorate", "role.venue_operator": "venue operator",
     "dec.no_penalty": "no penalty", "dec.revocation": "licence revocation",
     camera: "Camera", custody: "Chain of custody", captured: "captured", officers_short: "Officers", export: "Export", import: "Import", imported: "Imported", more: "Load older alarms",
+    "nav.devices": "Devices", "devices.title": "Devices", "dev.keys": "Enrolled device keys", "dev.device": "Device",
+    "dev.fingerprint": "Key fingerprint", "dev.enrolled": "Enrolled · by", "dev.state": "State", "dev.active": "active",
+    "dev.revoked": "revoked", "dev.revoke": "Revoke", "dev.revoke_why": "Why revoke this device's key? (written to the audit log)",
+    "dev.revoked_ok": "The device's key is revoked", "dev.revoke_failed": "Revocation not completed:", "dev.none": "No device is enrolled yet",
+    "dev.enrol": "Enrol a device", "dev.choose": "Choose file", "dev.no_file_chosen": "no file chosen", "dev.request_file": "The device's enrolment request (enrolment-request.json)",
+    "dev.replace": "Replace the device's current key (the old key is revoked)", "dev.submit": "Enrol",
+    "dev.no_file": "Choose the device's enrolment request first.", "dev.not_json": "The chosen file is not JSON: choose the enrolment-request.json the device wrote.",
+    "dev.not_request": "The chosen file is not an enrolment request: choose the enrolment-request.json the device wrote.",
+    "dev.enrolled_ok": "Device enrolled", "dev.compare": "Compare this fingerprint, group by group, with the one the device printed when it made its request (by phone if need be); if they differ, revoke the key at once.",
+    "dev.refused": "The hub did not enrol the device:",
   },
 };
 // the four department roles are named as their departments
@@ -150,7 +170,7 @@ function signedIn(me) {
   $("#who").textContent = `${me.user} · ${label("role", me.role)}${me.district ? " · " + me.district : ""}`;
   document.querySelectorAll("#nav a").forEach((a) => {
     const need = { "#/alarms": "alarms.read", "#/cases": "cases.read", "#/venues": "venues.read", "#/dashboard": "alarms.read",
-      "#/lists": "venues.read", "#/reports": "reports.read", "#/audit": "audit.read" }[a.getAttribute("href")];
+      "#/lists": "venues.read", "#/reports": "reports.read", "#/audit": "audit.read", "#/devices": "devices.manage" }[a.getAttribute("href")];
     a.hidden = !can(need);
   });
   const first = [...document.querySelectorAll("#nav a")].find((a) => !a.hidden);
@@ -161,7 +181,7 @@ function signedIn(me) {
 function routeNeed() {
   const part = (location.hash.split("/")[1] || "");
   return { alarms: "alarms.read", cases: "cases.read", venues: "venues.read", dashboard: "alarms.read", lists: "venues.read",
-    reports: "reports.read", audit: "audit.read" }[part] || "alarms.read";
+    reports: "reports.read", audit: "audit.read", devices: "devices.manage" }[part] || "alarms.read";
 }
 
 // -- router --------------------------------------------------------------------------------------
@@ -180,6 +200,7 @@ async function route() {
     else if (page === "lists") await listsPage();
     else if (page === "reports") reportsPage();
     else if (page === "audit") await auditPage();
+    else if (page === "devices") await devicesPage();
   } catch (e) { toast(e.message); }
 }
 
@@ -471,6 +492,92 @@ async function auditPage() {
   $("#main").innerHTML = `<h1>${t("audit.title")}</h1><div class="card"><table><tr><th>${t("time")}</th><th>${t("user")}</th>
     <th>${t("action")}</th><th>${t("object")}</th><th>${t("reason")}</th></tr>${events.map((e) => `<tr><td>${esc(fmtTime(e.at))}</td>
     <td>${esc(e.user)} (${esc(e.role)})</td><td>${esc(e.action)}</td><td>${esc(e.object_type)} ${esc(e.object_id)}</td><td>${esc(e.why)}</td></tr>`).join("")}</table></div>`;
+}
+
+// -- devices (administrators: enrol and revoke edge devices) --------------------------------------
+async function devicesPage() {
+  const { keys } = await getJSON("/api/devices/keys");  // first: without devices.manage, nothing of the view is drawn
+  $("#main").innerHTML = `<h1>${t("devices.title")}</h1>
+    <form class="card" id="enrol-form"><h2>${t("dev.enrol")}</h2>
+      <div class="filters"><label>${t("dev.request_file")}<span class="file"><input type="file" name="request" accept=".json,application/json">
+          <span class="act secondary">${t("dev.choose")}</span> <span class="muted" id="file-name">${t("dev.no_file_chosen")}</span></span></label>
+        <label class="check"><input type="checkbox" name="replace"> ${t("dev.replace")}</label>
+        <button class="act" type="submit">${t("dev.submit")}</button></div>
+      <div id="enrol-result" role="status" aria-live="polite"></div></form>
+    <div class="card"><h2>${t("dev.keys")}</h2><div id="revoke-result" role="status" aria-live="polite"></div>
+      <div class="scroll"><table id="device-keys"><thead><tr><th>${t("dev.device")}</th><th>${t("dev.fingerprint")}</th>
+        <th>${t("dev.enrolled")}</th><th>${t("dev.state")}</th><th>${t("actions")}</th></tr></thead><tbody id="key-rows"></tbody></table></div></div>`;
+  $("#enrol-form").addEventListener("submit", enrolDevice);
+  // the browser's own file button speaks the browser's language: ours, from the catalogue, stands in for it
+  const input = $("#enrol-form input[type=file]");
+  input.addEventListener("change", () => { $("#file-name").textContent = input.files[0] ? input.files[0].name : t("dev.no_file_chosen"); });
+  $("#enrol-form").addEventListener("reset", () => { $("#file-name").textContent = t("dev.no_file_chosen"); });
+  showKeys(keys);
+}
+
+// a failure of an enrolment or a revocation: our lead-in, then the hub's own words (its `detail`)
+const failure = (lead, detail) => `<div class="notice bad"><b>${esc(lead)}</b>${detail ? `<div class="detail">${esc(detail)}</div>` : ""}</div>`;
+
+// a key's fingerprint, wrapping only between its groups of four (as it is read aloud)
+const fingerprint = (fp) => esc(fp).replace(/:/g, ":<wbr>");
+const loadKeys = async () => showKeys((await getJSON("/api/devices/keys")).keys);
+
+function showKeys(keys) {
+  // grouped per device, its newest key first
+  keys.sort((a, b) => (a.device === b.device ? (a.enrolled_at < b.enrolled_at ? 1 : -1) : (a.device < b.device ? -1 : 1)));
+  const body = $("#key-rows");
+  if (!body) return;
+  body.innerHTML = keys.map((k) => `<tr data-key="${esc(k.key_id)}" data-device="${esc(k.device)}" class="${k.revoked_at ? "revoked" : "active"}">
+    <td>${esc(k.device)}<div class="muted">${esc(k.key_id)}</div></td><td class="fp">${fingerprint(k.fingerprint)}</td>
+    <td>${esc(fmtTime(k.enrolled_at))}<div class="muted">${esc(k.enrolled_by)}</div></td>
+    <td class="key-state">${k.revoked_at
+      ? `<span class="badge critical">${t("dev.revoked")}</span> ${esc(fmtTime(k.revoked_at))}<div class="muted">${esc(k.revoked_by)}</div><div>${t("reason")}: ${esc(k.revoke_reason)}</div>`
+      : `<span class="badge ok">${t("dev.active")}</span>`}</td>
+    <td>${k.revoked_at ? "" : `<button class="act secondary revoke" type="button">${t("dev.revoke")}</button>`}</td></tr>`).join("")
+    || `<tr><td colspan="5" class="muted">${t("dev.none")}</td></tr>`;
+  body.querySelectorAll("button.revoke").forEach((b) => b.addEventListener("click", () => revokeDevice(b.closest("tr").dataset.device)));
+}
+
+function readFile(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsText(file);
+  });
+}
+
+async function enrolDevice(ev) {
+  ev.preventDefault();
+  const form = ev.target, out = $("#enrol-result"), file = form.elements.request.files[0];
+  out.innerHTML = "";
+  if (!file) { out.innerHTML = failure(t("dev.no_file")); return; }
+  let request;
+  try { request = JSON.parse(await readFile(file)); } catch (e) { out.innerHTML = failure(t("dev.not_json")); return; }
+  if (!request || typeof request !== "object" || Array.isArray(request)) { out.innerHTML = failure(t("dev.not_request")); return; }
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    const k = await postJSON("/api/devices/enrol", { request, replace: form.elements.replace.checked });
+    form.reset();
+    out.innerHTML = `<div class="notice good"><b>${t("dev.enrolled_ok")}: ${esc(k.device)}</b>
+      <div class="kv"><div>${t("dev.fingerprint")}</div><div class="fp" id="enrolled-fp">${fingerprint(k.fingerprint)}</div></div>
+      <p>${t("dev.compare")}</p></div>`;
+  } catch (e) { out.innerHTML = failure(t("dev.refused"), e.message); }
+  finally { button.disabled = false; }
+  await loadKeys().catch((e) => toast(e.message));
+}
+
+async function revokeDevice(device) {
+  const reason = prompt(t("dev.revoke_why"));
+  if (!reason || !reason.trim()) return;
+  const out = $("#revoke-result");
+  out.innerHTML = "";
+  try {
+    await postJSON(`/api/devices/${device.split("/").map(encodeURIComponent).join("/")}/revoke`, { reason: reason.trim() });
+    toast(t("dev.revoked_ok"));
+  } catch (e) { out.innerHTML = failure(t("dev.revoke_failed"), e.message); }
+  await loadKeys().catch((e) => toast(e.message));  // a 502 is revoked at the hub all the same: the table says what stands
 }
 
 // -- start ---------------------------------------------------------------------------------------
