@@ -499,14 +499,14 @@ class Ingestor:
         kind = where.kind
         if kind == "alert":
             assert isinstance(msg, pb.Alert)
-            row = alert_row(msg, where, item.received_at) | verified.signature_fields()
+            row = alert_row(msg, where, item.received_at) | verified.signature_fields(keep_body=True)
             if env.id != row["event_id"]:
                 raise Rejected("invalid", f"signed as {env.id[:40]!r}, but the alert's event id is {row['event_id']}")
             batch.alerts.append(row)
             batch.sources[row["event_id"]] = item
         elif kind == "idcheck":
             assert isinstance(msg, pb.IdCheckOutcome)
-            row = idcheck_row(msg, where, item.received_at) | verified.signature_fields()
+            row = idcheck_row(msg, where, item.received_at) | verified.signature_fields(keep_body=True)
             if env.id != row["check_id"]:
                 raise Rejected("invalid", f"signed as {env.id[:40]!r}, but the check id is {row['check_id']}")
             batch.id_checks.append(row)

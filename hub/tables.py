@@ -83,6 +83,13 @@ class Signed:
     body_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
+class SignedBody:
+    """The signed body itself, for records small enough to keep whole (alerts, ID checks): with it a
+    record can be checked field by field against what its device signed (hub/custody.py)."""
+
+    signed_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
 class DeviceKey(Base):
     """A device's enrolled public key (Ed25519, made on the device): which district, venue and
     device it speaks for, who enrolled it, and, once revoked, when and by whom. One active key per
@@ -113,7 +120,7 @@ class DeviceKey(Base):
     )
 
 
-class Alert(Signed, Base):
+class Alert(Signed, SignedBody, Base):
     """One alert, stored exactly once (unique event id)."""
 
     __tablename__ = "alerts"
@@ -146,7 +153,7 @@ class Alert(Signed, Base):
     )
 
 
-class IdCheck(Signed, Base):
+class IdCheck(Signed, SignedBody, Base):
     """What staff found when they checked an ID (fields filled by the ID-check issue)."""
 
     __tablename__ = "id_checks"

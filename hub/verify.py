@@ -22,7 +22,7 @@ import hashlib
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf.message import DecodeError, Message
 
@@ -43,15 +43,32 @@ class Verified:
     envelope: signing.Envelope
     message: Message
 
-    def signature_fields(self) -> dict:
-        """The columns kept with a stored alert, ID check or evidence item (hub/tables.py ``Signed``)."""
+    def signature_fields(self, keep_body: bool = False) -> dict:
+        """The columns kept with a stored alert, ID check or evidence item (hub/tables.py ``Signed``;
+        ``keep_body``: also the body, ``SignedBody``)."""
         env = self.envelope
-        return {
+        fields = {
             "signer_key_id": env.key_id,
-            "signed_at": datetime.fromtimestamp(env.signed_at_ns / 1e9, UTC),
+            "signed_at": signed_time(env.signed_at_ns),
             "signature": env.signature,
             "body_sha256": hashlib.sha256(env.body).hexdigest(),
         }
+        if keep_body:
+            fields["signed_body"] = env.body
+        return fields
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def signed_time(ns: int) -> datetime:
+    """A signing time as stored: exact, since signatures carry whole microseconds (proto/signing.py)."""
+    return EPOCH + timedelta(microseconds=ns // 1000)
+
+
+def signed_ns(at: datetime) -> int:
+    """The signed nanoseconds back from a stored signing time."""
+    return (at - EPOCH) // timedelta(microseconds=1) * 1000
 
 
 class Verifier:

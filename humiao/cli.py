@@ -236,6 +236,8 @@ def _write_out(out: Path | None, text: str) -> None:
 def _audit(cfg, args) -> int:
     from humiao.hub import audit
 
+    if args.action == "custody":
+        return _custody(cfg, args.event_id)
     with _hub_db(cfg) as s:
         verdict = audit.verify(s)
         problem = audit.holds(s, args.expect_head) if verdict.ok and args.expect_head else None
@@ -244,6 +246,23 @@ def _audit(cfg, args) -> int:
         print(f"audit log TAMPERED: {problem}", file=sys.stderr)
         return 1
     return 0 if verdict.ok else 1
+
+
+def _custody(cfg, event_id: str | None) -> int:
+    from humiao.hub import custody
+
+    if not event_id:
+        print("error: custody needs an alert's event id", file=sys.stderr)
+        return 2
+    with _hub_db(cfg) as s:
+        try:
+            findings = custody.check(s, event_id)
+        except LookupError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+    for f in findings:
+        print(f, file=sys.stdout if f.ok else sys.stderr)
+    return 0 if all(f.ok for f in findings) else 1
 
 
 def _account(session, user_id: str):
@@ -521,7 +540,8 @@ def _add_hub(sub) -> None:
     rep.add_argument("--out", type=Path, help="default: humiao-<district>-<period>.<format> here")
     rep.add_argument("--config", type=Path)
     aud = hsub.add_parser("audit", help="the audit log: verify its hash chain")
-    aud.add_argument("action", choices=["verify"])
+    aud.add_argument("action", choices=["verify", "custody"])
+    aud.add_argument("event_id", nargs="?", help="custody: the alert whose records to check against their signatures")
     aud.add_argument(
         "--expect-head", help="ID:HASH, the head an earlier verify printed: the log must still contain it unchanged"
     )

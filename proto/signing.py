@@ -75,20 +75,29 @@ def public_from_text(text: str) -> Ed25519PublicKey:
 
 
 def signing_input(topic: str, message_id: str, signed_at_ns: int, body: bytes) -> bytes:
+    return digest_input(topic, message_id, signed_at_ns, hashlib.sha256(body).digest())
+
+
+def digest_input(topic: str, message_id: str, signed_at_ns: int, body_sha256: bytes) -> bytes:
+    """What is signed, from the body's sha256: so a record that kept only the hash can be checked."""
     kind = topic.rsplit("/", 1)[-1]
     for name, value in (("topic", topic), ("id", message_id)):
         if "\n" in value:
             raise SignatureError(f"{name} contains a newline")
     return b"\n".join(
-        (
-            DOMAIN,
-            topic.encode(),
-            kind.encode(),
-            message_id.encode(),
-            str(signed_at_ns).encode(),
-            hashlib.sha256(body).digest(),
-        )
+        (DOMAIN, topic.encode(), kind.encode(), message_id.encode(), str(signed_at_ns).encode(), body_sha256)
     )
+
+
+def verify_digest(
+    signature: bytes, topic: str, message_id: str, signed_at_ns: int, body_sha256: bytes, public: Ed25519PublicKey
+) -> None:
+    """``verify`` for a stored record: ``SignatureError`` unless ``public`` signed this digest, id,
+    time and topic."""
+    try:
+        public.verify(signature, digest_input(topic, message_id, signed_at_ns, body_sha256))
+    except InvalidSignature:
+        raise SignatureError("signature does not verify") from None
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,8 @@ def unwrap(payload: bytes) -> Envelope:
     if len(env.id) > MAX_ID or len(env.key_id) > 64:
         raise SignatureError("id or key id too long")
     ns = env.signed_at.seconds * 1_000_000_000 + env.signed_at.nanos
+    if ns % 1000:  # whole microseconds, so that a stored record (times kept to the microsecond) can be checked again
+        raise SignatureError("signed_at is not a whole number of microseconds")
     return Envelope(env.id, ns, bytes(env.body), env.key_id, bytes(env.signature))
 
 
@@ -139,7 +150,7 @@ class Signer:
 
     def sign(self, topic: str, message_id: str, body: bytes, at: float | None = None) -> bytes:
         """The serialized ``Signed`` for ``body`` on ``topic``; ``at`` (Unix seconds) defaults to now."""
-        ns = int((time.time() if at is None else at) * 1e9)
+        ns = round((time.time() if at is None else at) * 1e6) * 1000  # whole microseconds (see unwrap)
         env = pb.Signed(id=message_id, body=body, key_id=self.key_id)
         env.signed_at.FromNanoseconds(ns)
         env.signature = self._private.sign(signing_input(topic, message_id, ns, body))

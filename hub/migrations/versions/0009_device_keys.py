@@ -1,5 +1,5 @@
 """device keys (enrolment and revocation) and the device signature kept with every alert, ID check
-and evidence item
+and evidence item (alerts and ID checks keep the signed body too)
 
 Revision ID: 0009
 Revises: 0008
@@ -51,11 +51,15 @@ def upgrade() -> None:
             batch_op.add_column(sa.Column("signed_at", sa.DateTime(), nullable=True))
             batch_op.add_column(sa.Column("signature", sa.LargeBinary(), nullable=True))
             batch_op.add_column(sa.Column("body_sha256", sa.String(length=64), nullable=True))
+            if table != "evidence":
+                batch_op.add_column(sa.Column("signed_body", sa.LargeBinary(), nullable=True))
 
 
 def downgrade() -> None:
     for table in SIGNED:
         with op.batch_alter_table(table, schema=None) as batch_op:
+            if table != "evidence":
+                batch_op.drop_column("signed_body")
             for column in ("body_sha256", "signature", "signed_at", "signer_key_id"):
                 batch_op.drop_column(column)
     op.drop_index("uq_device_keys_active", table_name="device_keys")
