@@ -42,6 +42,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import ipaddress
 import itertools
 import logging
 import secrets
@@ -116,6 +117,9 @@ class AuthConfig(Section):
         "run uvicorn with proxy headers trusted from it); true / false to force",
     )
     min_password_length: int = Field(12, ge=8)
+
+
+UNKNOWN = Principal("-", "none", None)  # the actor of a failed sign-in with a name no account has
 
 
 class AuthError(ValueError):
@@ -199,6 +203,20 @@ class LoginGuard:
         self._accounts: OrderedDict[str, deque[float]] = OrderedDict()
 
     @staticmethod
+    def client_key(client: str) -> str:
+        """What the per-client limit counts: an IPv4 address, or an IPv6 address's /64 (one subscriber's
+        network hands out addresses from a /64 at will)."""
+        try:
+            ip = ipaddress.ip_address(client)
+        except ValueError:
+            return client
+        if isinstance(ip, ipaddress.IPv6Address):
+            if ip.ipv4_mapped is not None:
+                return str(ip.ipv4_mapped)
+            return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+        return str(ip)
+
+    @staticmethod
     def _name(user: str) -> str:
         """The key for a typed name (no account name is longer than 64 characters)."""
         return user if len(user) <= 64 else "#" + hashlib.sha256(user.encode()).hexdigest()
@@ -263,11 +281,11 @@ class LoginGuard:
     def retry_after(self, user: str, client: str) -> float:
         """Seconds before ``client`` may try ``user`` again (0: now); changes nothing."""
         with self._lock:
-            return self._wait(self._name(user), client, self.clock())
+            return self._wait(self._name(user), self.client_key(client), self.clock())
 
     def begin(self, user: str, client: str) -> float:
         """0 and the attempt is counted in flight, or the seconds to wait (nothing counted)."""
-        name = self._name(user)
+        name, client = self._name(user), self.client_key(client)
         with self._lock:
             now = self.clock()
             self._prune(now)
@@ -283,7 +301,7 @@ class LoginGuard:
             return 0.0
 
     def end(self, user: str, client: str, ok: bool | None) -> None:
-        name = self._name(user)
+        name, client = self._name(user), self.client_key(client)
         with self._lock:
             now = self.clock()
             pair = self._pairs.get((name, client)) or _Pair(pending=1)
@@ -418,7 +436,10 @@ def login(
                 user.failed_logins += 1  # informational: the throttle is LoginGuard's
                 who = Principal(user.id, user.role, user.district_id)
                 audit_log.record(session, who, "login.failed", "user", user.id, reason, client)
-                session.commit()
+            else:  # recorded too (and so as slow as a known name): the typed name only as a hash
+                typed = "#" + hashlib.sha256(user_id.encode()).hexdigest()[:16]
+                audit_log.record(session, UNKNOWN, "login.failed", "user", typed, reason, client)
+            session.commit()
             raise AuthError(FAILED)
         assert user is not None
         user.failed_logins, user.locked_until = 0, None

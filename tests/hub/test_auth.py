@@ -69,7 +69,22 @@ def test_every_failure_gives_one_answer_and_the_audit_log_the_reason(hub_with):
     assert {(r.status_code, r.text) for r in answers} == {(401, '{"detail":"wrong name or password"}')}
     with hub.sessions() as s:
         why = {(e.user_id, e.why) for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "login.failed"))}
-    assert why == {("ct-d1", "wrong password"), ("gone-d1", "account disabled"), ("police-d1", "account locked")}
+    assert why == {
+        ("ct-d1", "wrong password"),
+        ("gone-d1", "account disabled"),
+        ("police-d1", "account locked"),
+        ("-", "unknown user"),  # written too, so an unknown name takes as long; the name only hashed
+    }
+    with hub.sessions() as s:
+        typed = s.scalars(select(AuditEvent.object_id).where(AuditEvent.user_id == "-")).one()
+    assert typed.startswith("#") and "nobody" not in typed
+
+
+def test_addresses_of_one_ipv6_network_count_as_one_client():
+    key = auth.LoginGuard.client_key
+    assert key("2001:db8:1:2::1") == key("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert key("2001:db8:1:3::1") != key("2001:db8:1:2::1")
+    assert key("10.0.0.7") == "10.0.0.7" and key("::ffff:10.0.0.7") == "10.0.0.7" and key("testclient") == "testclient"
 
 
 def test_an_unknown_user_costs_the_same_argon2_work(hub_with):
