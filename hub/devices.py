@@ -125,7 +125,16 @@ def enroll(
             enrolled_by=who.user_id,
         )
         session.add(row)
-        audit.record(session, who, "device.enroll", "device", request.device_key, f"key {key_id}", client)
+    # every enrolment is audited, also the same key again (its broker rights granted anew)
+    audit.record(
+        session,
+        who,
+        "device.enroll",
+        "device",
+        request.device_key,
+        f"key {key_id}" + (" again" if known else ""),
+        client,
+    )
     session.flush()
     if broker is not None:  # last: a broker that refuses leaves nothing enrolled (the transaction rolls back)
         broker.add_device(
@@ -158,6 +167,19 @@ def revoke(
     if broker is not None:
         broker.disable(row.username)
     return row
+
+
+def revoked_or_revoke(session: Session, device: str, who: Principal, reason: str, client: str = "") -> DeviceKey:
+    """The device's key, revoked now; or, when it has no active key, its latest revoked one (a
+    revocation whose broker step failed is then finished by disabling the identity again)."""
+    if active_key(session, device) is not None:
+        return revoke(session, None, device, who, reason, client)
+    last = session.scalars(
+        select(DeviceKey).where(DeviceKey.device_key == device).order_by(DeviceKey.revoked_at.desc()).limit(1)
+    ).one_or_none()
+    if last is None:
+        raise EnrolmentError(f"{device} has no enrolled key")
+    return last
 
 
 def active_key(session: Session, device: str) -> DeviceKey | None:

@@ -33,7 +33,7 @@ from humiao.broker import secure
 from humiao.hub import store
 from humiao.hub.config import HubConfig
 from humiao.hub.devices import KeyRing
-from humiao.hub.tables import Alert, Evidence, EvidenceRequest
+from humiao.hub.tables import Alert, Evidence, EvidenceRequest, IdCheck
 from humiao.hub.validate import (
     Rejected,
     alert_row,
@@ -346,6 +346,9 @@ class Ingestor:
             new_alerts = store.alerts(session, batch.alerts)
             new_alerts_conflicts = self._conflicting(session, Alert, batch.alerts, new_alerts, "event_id", batch)
             new_checks = store.id_checks(session, batch.id_checks)
+            refused = new_alerts_conflicts | self._conflicting(
+                session, IdCheck, batch.id_checks, new_checks, "check_id", batch
+            )
             for verified, dev, item in batch.evidence:
                 ack = self._store_evidence(session, verified, dev, item, batch, stored_at)
                 if ack is not None:
@@ -357,15 +360,15 @@ class Ingestor:
         duplicates = len(batch.alerts) - len(new_alerts) + len(batch.id_checks) - len(new_checks)
         self.metrics.batch.observe(time.perf_counter() - started)
         self.metrics.alerts.inc(len(new_alerts))
-        self.metrics.duplicates.inc(duplicates - len(new_alerts_conflicts))
+        self.metrics.duplicates.inc(duplicates - len(refused))
         self.stats["alerts"] += len(new_alerts)
-        self.stats["duplicates"] += duplicates - len(new_alerts_conflicts)
+        self.stats["duplicates"] += duplicates - len(refused)
         self.stats["dead_letters"] += len(batch.dead)
         for kind, n in batch.kinds.items():
             self.metrics.messages.labels(kind).inc(n)
         for topic_name, message_id, body in acks:  # after the commit: the edge deletes its copy only then
             self.publish(topic_name, message_id, body)
-        self._send_receipts(batch, stored_at, new_alerts_conflicts)
+        self._send_receipts(batch, stored_at, refused)
         if (new_alerts or new_checks) and self.on_stored:
             self.on_stored(sorted(new_alerts | new_checks))
 
@@ -464,7 +467,8 @@ class Ingestor:
             if row["event_id"] not in refused:
                 keys.setdefault((row["district_id"], row["venue_id"], row["device_id"]), []).append(row["event_id"])
         for row in batch.id_checks:
-            keys.setdefault((row["district_id"], row["venue_id"], row["device_id"]), []).append(row["check_id"])
+            if row["check_id"] not in refused:
+                keys.setdefault((row["district_id"], row["venue_id"], row["device_id"]), []).append(row["check_id"])
         for dev, ids in keys.items():
             receipt = pb.Receipt(keys=ids)
             receipt.stored_at.FromDatetime(stored_at)

@@ -179,6 +179,7 @@ def _broker_init(cfg, args) -> int:
 
 def _devices(cfg, args) -> int:
     from humiao.hub import devices
+    from humiao.hub.access import allowed
     from humiao.hub.evidence import EvidenceError
     from humiao.proto import signing
     from humiao.proto.enrolment import EnrolmentError, EnrolmentRequest
@@ -195,6 +196,8 @@ def _devices(cfg, args) -> int:
             return 0
         try:
             who = _account(s, args.by or "")
+            if not allowed(who, "devices.manage"):
+                raise EnrolmentError(f"account {args.by!r} ({who.role}) may not enrol or revoke devices")
             if args.action == "enroll":
                 source = sys.stdin.read() if args.target == "-" else Path(args.target or "")
                 request = EnrolmentRequest.load(source)
@@ -203,7 +206,7 @@ def _devices(cfg, args) -> int:
                 print(f"enrolled {row.device_key} as {row.username}; key {row.key_id}")
                 print(f"fingerprint {signing.fingerprint(request.public())}: compare with the device's")
             else:  # at the hub first (refused from now on), then at the broker
-                row = devices.revoke(s, None, args.target or "", who, args.reason or "", "cli")
+                row = devices.revoked_or_revoke(s, args.target or "", who, args.reason or "", "cli")
                 with devices.broker_rights(cfg) as broker:
                     broker.disable(row.username)
                 print(f"revoked {row.device_key} (key {row.key_id}): its broker identity is disabled")

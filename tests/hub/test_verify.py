@@ -216,3 +216,17 @@ def test_an_id_check_before_its_alert_waits_and_one_for_no_alert_is_kept_aside_l
     late = time.time() - ingest.cfg.security.unknown_alert_grace_s - 5
     ingest.feed(ingest.signed("idcheck", orphan, orphan.check_id, at=late))
     assert _reasons(ingest) == ["unknown_alert"]
+
+
+def test_an_id_check_sent_again_with_other_content_is_kept_aside(ingest):
+    eid = _stored_alert_with_crop(ingest)
+    first = _check(eid, ingest.device.ids)
+    ingest.feed(ingest.signed("idcheck", first, first.check_id))
+    ingest.feed(ingest.signed("idcheck", first, first.check_id))  # a resend: absorbed
+    changed = pb.IdCheckOutcome()
+    changed.CopyFrom(first)
+    changed.result = pb.ID_CHECK_RESULT_MINOR_REFUSED
+    ingest.feed(ingest.signed("idcheck", changed, changed.check_id))
+    assert _count(ingest, IdCheck) == 1 and _reasons(ingest) == ["replayed"]
+    with ingest.sessions() as s:
+        assert s.scalars(select(IdCheck.result)).one() == "adult_admitted"
