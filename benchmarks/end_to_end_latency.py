@@ -3,7 +3,8 @@ committed at the hub.
 
     python -m benchmarks.end_to_end_latency --json OUT.json [--passes 2] [--store sqlite|postgresql]
 
-The real system on one machine: a private Mosquitto, the hub as its own process (``humiao hub
+The real system on one machine, security on (TLS, the device enrolled, signed messages): a private
+Mosquitto, the hub as its own process (``humiao hub
 run``), and the edge agent in live mode on the sample video (real face photographs walking past a
 camera, played at its own 25 fps as a camera would deliver it, ``--passes`` times). For every
 alert: ``first_seen`` (wall-clock time of the frame where its track began, stamped by the camera
@@ -29,6 +30,7 @@ from humiao.edge.config import EdgeConfig
 from humiao.hub.tables import Alert
 
 from benchmarks.report import machine, write_json
+from tests.support.devices import enroll_device
 from tests.support.services import PG_ADMIN_URL, HubProcess, Mosquitto, hub_config, scratch_database
 
 
@@ -64,16 +66,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         broker = Mosquitto(work / "mosquitto").start()
         stack.callback(broker.stop)
-        hub_cfg = hub_config(work, url, broker.port, client_id="latency-hub")
+        hub_cfg = hub_config(work, url, broker.port, broker=broker)
         hub_cfg["ingest"] = {}  # production batching
+        ids = (base.device.district_id, base.device.venue_id, base.device.device_id)
+        enroll_device(hub_cfg, broker, ids, state_dir=work / "edge")  # as production: TLS, signatures
         hub = HubProcess(work, hub_cfg).start()
         stack.callback(hub.stop)
         cfg = EdgeConfig.model_validate(
             {
-                **base.model_dump(mode="json", exclude={"mqtt", "source", "device", "evidence", "metrics"}),
-                "mqtt": {"port": broker.port, "client_id": "latency-edge"},
-                "device": {"state_dir": str(work / "edge")},
-                "evidence": {"hub_public_key": str(work / "hubdata" / "evidence.pub")},
+                **base.model_dump(mode="json", exclude={"mqtt", "source", "device", "metrics"}),
+                "mqtt": {"port": broker.port},
+                "device": {**base.device.model_dump(mode="json"), "state_dir": str(work / "edge")},
                 "metrics": {"port": None},
                 "source": {"uri": video, "mode": "live", "on_end": "loop", "max_frames": frames * args.passes},
             }

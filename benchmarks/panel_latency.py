@@ -20,25 +20,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-import paho.mqtt.client as mqtt
 from sqlalchemy import select
 
 from humiao.hub.tables import Alarm, Alert
 from humiao.proto import humiao_v1_pb2 as pb
 
 from benchmarks.report import machine, write_json
-from tests.support.services import Mosquitto, free_port, sample_alert
+from tests.support.browser import ARGS, CHROMIUM
+from tests.support.devices import enroll_device
+from tests.support.services import Mosquitto, free_port, hub_config, sample_alert
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 PASSWORD = "benchmark password"
 
 
@@ -63,20 +54,21 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         broker = Mosquitto(work / "mosquitto").start()
-        hub = Hub(HubConfig(data_dir=work / "hub", mqtt={"port": broker.port, "client_id": "panel-bench"}))
+        hub = Hub(
+            HubConfig.model_validate(hub_config(work, f"sqlite:///{work / 'hub.db'}", broker.port, broker=broker))
+        )
         with hub.sessions() as s:
             registry.import_venues(s, "id,name,venue_type,district_id\nktv-bench,Bench KTV,ktv,d1\n")
             auth.create_user(s, "ct-bench", PASSWORD, "culture_tourism", "d1")
             s.commit()
+        device = enroll_device(hub.cfg, broker, ("d1", "ktv-bench", "door-1"), venue_type="ktv")
         hub.start()
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning"))
         threading.Thread(target=server.run, daemon=True).start()
         while not server.started:
             time.sleep(0.05)
-        pub = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-        pub.connect("127.0.0.1", broker.port)
-        pub.loop_start()
+        pub = device.client()  # TLS as the enrolled device; every alert signed
         published: dict[str, float] = {}
         try:
             with sync_playwright() as p:
@@ -96,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                         ("d1", "ktv-bench", "door-1"), venue_type=pb.VENUE_TYPE_KTV, policy_version="bench"
                     )
                     published[eid] = time.time()
-                    pub.publish(t, payload, qos=1).wait_for_publish(5)
+                    pub.publish(t, device.sign(t, payload, eid), qos=1).wait_for_publish(5)
                     time.sleep(args.interval)
                 deadline = time.time() + 10
                 while time.time() < deadline and len(page.evaluate("window.appeared")) < args.alerts:

@@ -16,22 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.browser import ARGS, CHROMIUM, SHOTS
 from tests.support.hubapi import PASSWORD, make_hub
-from tests.support.hubproc import ROOT, wait_for
+from tests.support.hubproc import wait_for
 from tests.support.mosquitto import free_port
 
 pytestmark = [pytest.mark.slow]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-SHOTS = ROOT / "artifacts" / "screenshots"
 IDS = ("d1", "cafe-dev", "door-1")
 DEVICE = "/".join(IDS)
 # a catalogue key shown instead of its words (t() falls back to the key itself)

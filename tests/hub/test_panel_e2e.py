@@ -11,23 +11,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from tests.support.browser import ARGS, CHROMIUM, SHOTS
 from tests.support.devices import enroll_device
-from tests.support.hubproc import ROOT, wait_for
+from tests.support.hubproc import wait_for
 from tests.support.mosquitto import free_port
 from tests.support.services import hub_config
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-SHOTS = ROOT / "artifacts" / "screenshots"
 PASSWORD = "correct horse battery"
 
 
