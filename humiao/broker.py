@@ -18,7 +18,10 @@ class BrokerSetupError(RuntimeError):
 
 def tls_context(ca_file: Path) -> ssl.SSLContext:
     if not Path(ca_file).is_file():
-        raise BrokerSetupError(f"the broker's CA certificate {ca_file} is missing")
+        raise BrokerSetupError(
+            f"the broker's CA certificate {ca_file} is missing: a hub gets it from `humiao hub broker init`, "
+            "a device from its enrolment (`humiao edge enroll`)"
+        )
     try:
         ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_file))
     except ssl.SSLError as err:
