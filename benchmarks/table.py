@@ -319,6 +319,21 @@ def main(argv: list[str] | None = None) -> int:
                     f"{v['stored']} | {v['lost']} | {v['duplicates']} | {v['seconds']} ({v['publish_seconds']}) | "
                     f"{v.get('alarms_done_seconds', '–')} s |"
                 )
+        sec = d.get("security")
+        if sec:
+            names = {"tls": "TLS", "acl": "per-device ACLs", "signatures": "every alert signed and verified"}
+            out.append(f"\nSecurity on: {', '.join(n for k, n in names.items() if sec.get(k)) or 'none'}.")
+        sig = d.get("signature_cost")
+        if sig:
+
+            def us(k: str) -> str:
+                return f"{sig[k]['median']} µs (p95 {sig[k]['p95']})"
+
+            out.append(
+                f"Signature cost per alert ({sig['signed_payload_bytes']} bytes signed, {sig['messages']} messages, "
+                f"median): the device signs in {us('device_sign_us')}; the hub checks in {us('hub_check_us')}, "
+                f"of which the Ed25519 verification is {us('hub_verify_us')}."
+            )
         if "machine" in d:
             out.append(f"\n{d['machine'].get('cpu', '?')}, {d['machine'].get('cpus')} CPUs.")
     p = folder / "end_to_end_latency.json"
