@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from nacl.signing import VerifyKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -196,7 +196,7 @@ def listing(session: Session) -> list[DeviceKey]:
 class KnownKey:
     key_id: str
     device: tuple[str, str, str]
-    public: Ed25519PublicKey
+    public: VerifyKey
     revoked: bool
 
 
@@ -214,6 +214,8 @@ class KeyRing:
         self._misses: deque[float] = deque()
 
     def refresh(self, force: bool = False) -> None:
+        if not force and time.monotonic() - self._loaded_at < self.refresh_s:
+            return  # the common case, without the lock
         with self._lock:
             if not force and time.monotonic() - self._loaded_at < self.refresh_s:
                 return
@@ -225,7 +227,7 @@ class KeyRing:
                 known = KnownKey(
                     r.key_id,
                     (r.district_id, r.venue_id, r.device_id),
-                    signing.public_from_text(r.public_key),
+                    signing.checker(signing.public_from_text(r.public_key)),
                     r.revoked_at is not None,
                 )
                 by_id[r.key_id] = known
