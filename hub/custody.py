@@ -56,6 +56,8 @@ def _signature(session: Session, row, kind: str, message_id: str) -> str | None:
     key = session.get(DeviceKey, row.signer_key_id)
     if key is None:
         return f"signed with key {row.signer_key_id}, which was never enrolled"
+    if signing.key_id(signing.public_from_text(key.public_key)) != key.key_id:
+        return f"the enrolled key {key.key_id} does not match its public key (the key table was altered)"
     if (key.district_id, key.venue_id, key.device_id) != (row.district_id, row.venue_id, row.device_id):
         return f"signed with {key.device_key}'s key, not the device's own"
     if key.revoked_at is not None and row.signed_at > key.revoked_at:

@@ -10,6 +10,7 @@ cuts a connected device off at once. Both are audited in the same transaction as
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -29,6 +30,8 @@ from humiao.hub.config import HubConfig
 from humiao.hub.tables import DeviceKey, Venue
 from humiao.proto import acl, sealed, signing
 from humiao.proto.enrolment import EnrolmentError, EnrolmentRequest, TrustFile
+
+log = logging.getLogger("humiao.hub.devices")
 
 
 class BrokerUnavailable(RuntimeError):
@@ -200,6 +203,18 @@ class KnownKey:
     revoked: bool
 
 
+def _known(row: DeviceKey) -> KnownKey | None:
+    """A key row as the ring holds it; None for a row whose key id is not its key's (altered in the
+    database: such a key is not trusted)."""
+    public = signing.public_from_text(row.public_key)
+    if signing.key_id(public) != row.key_id:
+        log.error("device key %s of %s does not match its public key: ignored", row.key_id, row.device_key)
+        return None
+    return KnownKey(
+        row.key_id, (row.district_id, row.venue_id, row.device_id), signing.checker(public), row.revoked_at is not None
+    )
+
+
 class KeyRing:
     """Every enrolled key, re-read from the database at most every ``refresh_s`` (so a revocation
     made by another process applies within that time); thread-safe."""
@@ -224,32 +239,47 @@ class KeyRing:
             by_id: dict[str, KnownKey] = {}
             active: dict[tuple[str, str, str], KnownKey] = {}
             for r in rows:
-                known = KnownKey(
-                    r.key_id,
-                    (r.district_id, r.venue_id, r.device_id),
-                    signing.checker(signing.public_from_text(r.public_key)),
-                    r.revoked_at is not None,
-                )
+                known = _known(r)
+                if known is None:
+                    continue
                 by_id[r.key_id] = known
                 if not known.revoked:
                     active[known.device] = known
             self._by_id, self._active = by_id, active
             self._loaded_at = time.monotonic()
 
-    MISS_REFRESHES_PER_S = 20  # a key not known yet (a device enrolled a moment ago): read again, this often at most
+    MISS_LOOKUPS_PER_S = 200  # keys not known yet (a device enrolled a moment ago): one row looked up, this often
 
     def _lookup(self, table: str, key):
         self.refresh()
         found = getattr(self, table).get(key)
         if found is None:
             now = time.monotonic()
-            while self._misses and now - self._misses[0] > 1.0:
-                self._misses.popleft()
-            if len(self._misses) < self.MISS_REFRESHES_PER_S:  # unknown keys cannot make us read without end
+            with self._lock:
+                while self._misses and now - self._misses[0] > 1.0:
+                    self._misses.popleft()
+                if len(self._misses) >= self.MISS_LOOKUPS_PER_S:  # unknown keys cannot keep the database busy
+                    return None
                 self._misses.append(now)
-                self.refresh(force=True)
-                found = getattr(self, table).get(key)
+            found = self._load_one(table, key)
         return found
+
+    def _load_one(self, table: str, key) -> KnownKey | None:
+        """One key (by id, or a device's active one) read now and added to the ring."""
+        with self.sessions() as s:
+            if table == "_by_id":
+                row = s.get(DeviceKey, key)
+            else:
+                row = s.scalars(
+                    select(DeviceKey).where(DeviceKey.device_key == "/".join(key), DeviceKey.revoked_at.is_(None))
+                ).one_or_none()
+            known = _known(row) if row is not None else None
+        if known is not None:
+            with self._lock:
+                self._by_id[known.key_id] = known
+                if not known.revoked:
+                    self._active[known.device] = known
+        return known
 
     def active(self, device: tuple[str, str, str]) -> KnownKey | None:
         return self._lookup("_active", device)

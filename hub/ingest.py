@@ -27,7 +27,8 @@ import paho.mqtt.client as mqtt
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client import Counter as PromCounter
 from sqlalchemy import select
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from humiao.broker import secure
 from humiao.hub import store
@@ -78,13 +79,20 @@ class Batch:
     seen: dict[DeviceKey, datetime] = field(default_factory=dict)  # every device heard from: last_seen
     evidence: list[tuple[Verified, DeviceKey, Incoming]] = field(default_factory=list)
     sources: dict[str, Incoming] = field(default_factory=dict)  # alert and ID-check ids → their message
+    remember: set[tuple[str, str]] = field(default_factory=set)  # births, deaths, statuses: ids once committed
     kinds: Counter[str] = field(default_factory=Counter)
 
 
-def _db_reason(err: Exception) -> str:
-    """The database's own first line for a refused statement."""
+def _reason(err: Exception) -> str:
+    """The first line of why a message was refused (the database's own words for a statement)."""
     orig = getattr(err, "orig", None)
-    return str(orig if orig is not None else err).strip().splitlines()[0]
+    text = str(orig if orig is not None else err).strip() or type(err).__name__
+    return text.splitlines()[0]
+
+
+# The database away or busy: the batch is kept, unacknowledged, and tried again (anything else that a
+# batch raises is a message to refuse: one by one, then a dead letter; no message can stall ingest).
+RETRIED = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
 
 
 class IngestMetrics:
@@ -293,12 +301,14 @@ class Ingestor:
             try:
                 try:
                     self._commit(pending)
-                except (IntegrityError, DataError) as err:  # a message the database refuses, not a database down
+                except RETRIED:
+                    raise
+                except Exception as err:  # not the database being away: a message it (or a check) refuses
                     log.warning(
-                        "a batch of %d was refused (%s); storing its messages one by one", len(pending), _db_reason(err)
+                        "a batch of %d was refused (%s); storing its messages one by one", len(pending), _reason(err)
                     )
                     self._commit_one_by_one(pending)
-            except Exception:  # database down or failing: keep the messages, unacknowledged, and retry
+            except RETRIED:  # database down or busy: keep the messages, unacknowledged, and retry
                 self.metrics.db_errors.inc()
                 log.exception("ingest transaction failed; retrying in %.1f s", backoff)
                 if self._stop.wait(backoff) and self._stop.is_set() and backoff >= 5:
@@ -312,17 +322,18 @@ class Ingestor:
             pending = []
 
     def _commit_one_by_one(self, items: list[Incoming]) -> None:
-        """Each message in its own transaction; one the database refuses becomes a dead letter."""
+        """Each message in its own transaction; one that is refused becomes a dead letter (a database
+        that goes away meanwhile raises, and the whole batch is retried)."""
         for item in items:
             try:
                 self._commit([item])
-            except (IntegrityError, DataError) as err:
+            except RETRIED:
+                raise
+            except Exception as err:
                 self.metrics.dead.labels("invalid").inc()
                 self.stats["dead_letters"] += 1
                 with self.sessions() as session, session.begin():
-                    store.dead_letters(
-                        session, [self._dead_letter(item, "invalid", f"refused by the database: {_db_reason(err)}")]
-                    )
+                    store.dead_letters(session, [self._dead_letter(item, "invalid", f"refused: {_reason(err)}")])
 
     def _dead_letter(self, item: Incoming, reason: str, detail: str) -> dict:
         return {
@@ -357,6 +368,7 @@ class Ingestor:
             for (district, venue, device), fields in batch.devices.items():
                 store.touch_device(session, district, venue, device, **fields)
             store.dead_letters(session, batch.dead)
+        self.verifier.remember(batch.remember)
         duplicates = len(batch.alerts) - len(new_alerts) + len(batch.id_checks) - len(new_checks)
         self.metrics.batch.observe(time.perf_counter() - started)
         self.metrics.alerts.inc(len(new_alerts))
@@ -413,7 +425,8 @@ class Ingestor:
             dev = (row["district_id"], row["venue_id"], row["device_id"])
             owner = owners.get(row["event_id"])
             if owner is None:
-                if (now - row["signed_at"]).total_seconds() > self.cfg.security.unknown_alert_grace_s:
+                # from the check's own time: the edge signs each resend afresh
+                if (now - row["checked_at"]).total_seconds() > self.cfg.security.unknown_alert_grace_s:
                     self._reject_late(batch, row, "unknown_alert", f"no alert {row['event_id']} is stored")
                 else:
                     self.stats["deferred"] += 1
@@ -434,26 +447,27 @@ class Ingestor:
         or a second, different crop). The request is checked before the box is opened."""
         msg = verified.message
         assert isinstance(msg, pb.Evidence)
-        req = session.get(EvidenceRequest, msg.request_id[:36])
-        alert = session.scalars(select(Alert).where(Alert.event_id == msg.event_id[:36])).one_or_none()
-        if req is None or req.event_id != msg.event_id or alert is None:
-            self._reject(
-                batch, item, "no_request", f"no evidence request {msg.request_id[:40]} for {msg.event_id[:40]}"
-            )
+        try:  # exact ids: the request and the alert are looked up by them
+            request_id, event_id = uuid7_text(msg.request_id, "request_id"), uuid7_text(msg.event_id)
+        except Rejected as err:
+            self._reject(batch, item, err.reason, err.detail)
+            return None
+        req = session.get(EvidenceRequest, request_id)
+        alert = session.scalars(select(Alert).where(Alert.event_id == event_id)).one_or_none()
+        if req is None or req.event_id != event_id or alert is None:
+            self._reject(batch, item, "no_request", f"no evidence request {request_id} for {event_id}")
             return None
         if (alert.district_id, alert.venue_id, alert.device_id) != dev:
-            self._reject(batch, item, "wrong_device", f"alert {msg.event_id} is not {'/'.join(dev)}'s")
+            self._reject(batch, item, "wrong_device", f"alert {event_id} is not {'/'.join(dev)}'s")
+            return None
+        existing = session.get(Evidence, event_id)  # before any decryption: a repeat or a second crop
+        if existing is not None and existing.stored_sha256 != hashlib.sha256(msg.ciphertext).hexdigest():
+            self._reject(batch, item, "conflict", f"evidence for {event_id} is already stored, with another crop")
             return None
         try:
             row = self._evidence_row(msg, item) | verified.signature_fields()
         except Rejected as err:
             self._reject(batch, item, err.reason, err.detail)
-            return None
-        existing = session.get(Evidence, row["event_id"])
-        if existing is not None and existing.stored_sha256 != row["stored_sha256"]:
-            self._reject(
-                batch, item, "conflict", f"evidence for {row['event_id']} is already stored, with another crop"
-            )
             return None
         if existing is None and store.evidence(session, row) and req.fulfilled_at is None:
             req.fulfilled_at = stored_at
@@ -479,6 +493,13 @@ class Ingestor:
         for item in items:
             try:
                 verified = self.verifier.check(item.topic, item.payload, item.retain)
+                if verified is not None and verified.replay_key is not None:
+                    if verified.replay_key in batch.remember:  # twice in one batch
+                        if verified.where.kind != "status":
+                            raise Rejected("replayed", f"{verified.where.kind} {verified.envelope.id!r} came twice")
+                        verified = None
+                    else:
+                        batch.remember.add(verified.replay_key)
                 if verified is None:
                     batch.kinds["own" if item.topic.endswith(HUB_KIND_SUFFIXES) else "repeat"] += 1
                     continue
@@ -486,6 +507,8 @@ class Ingestor:
                 batch.kinds[verified.where.kind] += 1
             except Rejected as err:
                 self._reject(batch, item, err.reason, err.detail)
+            except RETRIED:
+                raise  # the key ring could not be read: the batch is tried again, nothing is refused for it
             except Exception as err:  # a message no check foresaw must not stall the batch: keep it aside
                 log.exception("unexpected error classifying a message on %r", item.topic[:200])
                 self._reject(batch, item, "invalid", f"unexpected {type(err).__name__}: {err}"[:500])
@@ -504,6 +527,7 @@ class Ingestor:
         if kind == "alert":
             assert isinstance(msg, pb.Alert)
             row = alert_row(msg, where, item.received_at) | verified.signature_fields(keep_body=True)
+            self._not_after_signing(row["decided_at"], env, "decided_at")
             if env.id != row["event_id"]:
                 raise Rejected("invalid", f"signed as {env.id[:40]!r}, but the alert's event id is {row['event_id']}")
             batch.alerts.append(row)
@@ -520,6 +544,7 @@ class Ingestor:
             check_device_message(msg, where)
             # a Last Will has no sent_at (it was written at connect time): it speaks for when it arrives
             sent_at = ts(msg.sent_at, "sent_at", required=msg.online) or item.received_at
+            self._not_after_signing(sent_at, env, "sent_at")
             prior = batch.devices.get(dev, {})
             if prior.get("status_sent_at") and prior["status_sent_at"] > sent_at:
                 return
@@ -558,6 +583,12 @@ class Ingestor:
             batch.evidence.append((verified, dev, item))  # checked against its request in the transaction
         self._seen(batch, dev, item.received_at)
 
+    def _not_after_signing(self, when: datetime, env, field: str) -> None:
+        """A time in the body may not be later than the signature (give or take the clock skew allowed):
+        a status dated in the future would otherwise hide every later one."""
+        if when.timestamp() > env.signed_at + self.cfg.security.max_future_s:
+            raise Rejected("invalid", f"{field} {when:%Y-%m-%d %H:%M:%S} is later than the message was signed")
+
     @staticmethod
     def _seen(batch: Batch, dev: DeviceKey, when: datetime) -> None:
         batch.seen[dev] = max(when, batch.seen.get(dev, when))
@@ -568,7 +599,7 @@ class Ingestor:
             raise Rejected("invalid", "evidence arrived but this hub has no evidence key")
         try:
             plain = sealed.open_box(self.private_key, msg.ciphertext, event_id)
-        except sealed.SealError as err:
+        except (sealed.SealError, ValueError) as err:
             raise Rejected("invalid", f"evidence for {event_id}: {err}") from None
         if hashlib.sha256(plain).hexdigest() != msg.plaintext_sha256:
             raise Rejected("invalid", f"evidence for {event_id}: plaintext hash mismatch")

@@ -21,6 +21,7 @@ from humiao.proto.topics import EDGE_KINDS, HUB_KINDS, MAX_PAYLOAD, PayloadError
 
 MAX_CAMERAS = 64
 MAX_MODELS = 16
+MAX_INT64 = 2**63 - 1  # the largest integer a database column holds (a uint64 on the wire can exceed it)
 
 
 class Rejected(ValueError):
@@ -133,6 +134,8 @@ def alert_row(msg: pb.Alert, where: Topic, received_at: datetime) -> dict:
         raise Rejected("invalid", "decision is unspecified")
     if msg.venue_type == pb.VENUE_TYPE_UNSPECIFIED:
         raise Rejected("invalid", "venue_type is unspecified")
+    if msg.track_id > MAX_INT64:
+        raise Rejected("invalid", f"track_id {msg.track_id} is out of range")
     if not (0 <= msg.age_estimate <= 120) or math.isnan(msg.age_estimate):
         raise Rejected("invalid", f"age_estimate {msg.age_estimate} is out of range")
     first_seen, decided_at = ts(msg.first_seen, "first_seen"), ts(msg.decided_at, "decided_at")

@@ -42,6 +42,7 @@ class Verified:
     where: Topic
     envelope: signing.Envelope
     message: Message
+    replay_key: tuple[str, str] | None = None  # births, deaths, statuses: (device, id), remembered once committed
 
     def signature_fields(self, keep_body: bool = False) -> dict:
         """The columns kept with a stored alert, ID check or evidence item (hub/tables.py ``Signed``;
@@ -95,24 +96,30 @@ class Verifier:
         except signing.SignatureError as err:
             raise Rejected("unsigned", str(err)) from None
         device = (where.district, where.venue, where.device)
+        self._check_time(env, where, time.time() if now is None else now)  # cheap checks first
         self._check_signer(env, device, topic_name)
-        now = time.time() if now is None else now
-        self._check_time(env, where, now)
         message = EDGE_KINDS[where.kind]()
         try:
             message.ParseFromString(env.body)
         except DecodeError as err:
             raise Rejected("decode", f"signed body is not a valid {message.DESCRIPTOR.name}: {err}") from None
+        replay_key = None
         if where.kind in ("birth", "death", "status"):
-            key = ("/".join(device), env.id)
-            if key in self._recent:
+            replay_key = ("/".join(device), env.id)
+            if replay_key in self._recent:
                 if where.kind == "status":
                     return None  # a retained status delivered again
-                raise Rejected("replayed", f"{where.kind} {env.id} was already received")
+                raise Rejected("replayed", f"{where.kind} {env.id!r} was already received")
+        return Verified(where, env, message, replay_key)
+
+    def remember(self, keys) -> None:
+        """Births, deaths and statuses committed: a second copy of one is a replay (called only after
+        the commit, so a batch tried again is not taken for one)."""
+        for key in keys:
             self._recent[key] = None
-            while len(self._recent) > RECENT_IDS:
-                self._recent.popitem(last=False)
-        return Verified(where, env, message)
+            self._recent.move_to_end(key)
+        while len(self._recent) > RECENT_IDS:
+            self._recent.popitem(last=False)
 
     def _check_signer(self, env: signing.Envelope, device: tuple[str, str, str], topic_name: str) -> None:
         active = self.keys.active(device)

@@ -54,8 +54,8 @@ def open_box(private: X25519PrivateKey, box: bytes, event_id: str) -> bytes:
         raise SealError("sealed box too short")
     eph_pub, nonce, body = box[:32], box[32:44], box[44:]
     rec = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    key = _derive(private.exchange(X25519PublicKey.from_public_bytes(eph_pub)), eph_pub, rec)
-    try:
+    try:  # a low-order ephemeral key makes the exchange itself fail (ValueError): the same refusal
+        key = _derive(private.exchange(X25519PublicKey.from_public_bytes(eph_pub)), eph_pub, rec)
         return AESGCM(key).decrypt(nonce, body, event_id.encode())
     except Exception as err:  # cryptography raises InvalidTag without a message
         raise SealError("sealed box does not open with this key for this event") from err

@@ -80,12 +80,17 @@ def signing_input(topic: str, message_id: str, signed_at_ns: int, body: bytes) -
     return digest_input(topic, message_id, signed_at_ns, hashlib.sha256(body).digest())
 
 
+def _control(text: str) -> bool:
+    """Whether the text has a C0 or C1 control character (a newline among them: the field separator)."""
+    return any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text)
+
+
 def digest_input(topic: str, message_id: str, signed_at_ns: int, body_sha256: bytes) -> bytes:
     """What is signed, from the body's sha256: so a record that kept only the hash can be checked."""
     kind = topic.rsplit("/", 1)[-1]
     for name, value in (("topic", topic), ("id", message_id)):
-        if "\n" in value:
-            raise SignatureError(f"{name} contains a newline")
+        if _control(value):
+            raise SignatureError(f"{name} contains a control character such as a newline")
     return b"\n".join(
         (DOMAIN, topic.encode(), kind.encode(), message_id.encode(), str(signed_at_ns).encode(), body_sha256)
     )
@@ -128,6 +133,8 @@ def unwrap(payload: bytes) -> Envelope:
         raise SignatureError("not a signed message (no signature, key id, id or time)")
     if len(env.id) > MAX_ID or len(env.key_id) > 64:
         raise SignatureError("id or key id too long")
+    if _control(env.id) or _control(env.key_id):
+        raise SignatureError("id or key id contains a control character such as a newline")
     ns = env.signed_at.seconds * 1_000_000_000 + env.signed_at.nanos
     if ns % 1000:  # whole microseconds, so that a stored record (times kept to the microsecond) can be checked again
         raise SignatureError("signed_at is not a whole number of microseconds")

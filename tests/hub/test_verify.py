@@ -213,8 +213,9 @@ def test_an_id_check_before_its_alert_waits_and_one_for_no_alert_is_kept_aside_l
     ingest.feed(ingest.signed("idcheck", early, early.check_id))  # the edge sends it again
     assert _count(ingest, IdCheck) == 1
     orphan = _check(str(uuid7()), ingest.device.ids)
-    late = time.time() - ingest.cfg.security.unknown_alert_grace_s - 5
-    ingest.feed(ingest.signed("idcheck", orphan, orphan.check_id, at=late))
+    # waiting is counted from the check's own time (the edge signs every resend afresh)
+    orphan.checked_at.FromSeconds(int(time.time() - ingest.cfg.security.unknown_alert_grace_s - 5))
+    ingest.feed(ingest.signed("idcheck", orphan, orphan.check_id))
     assert _reasons(ingest) == ["unknown_alert"]
 
 
@@ -230,3 +231,65 @@ def test_an_id_check_sent_again_with_other_content_is_kept_aside(ingest):
     assert _count(ingest, IdCheck) == 1 and _reasons(ingest) == ["replayed"]
     with ingest.sessions() as s:
         assert s.scalars(select(IdCheck.result)).one() == "adult_admitted"
+
+
+def test_a_status_or_alert_dated_after_its_signature_is_refused(ingest):
+    """A status dated 2100 would otherwise hide every later status (and the Last Will) for good."""
+    status = pb.Status(origin=pb.Origin(district_id="d1", venue_id="venue1", device_id="edge1"), online=True)
+    status.sent_at.FromSeconds(4102444800)  # 2100-01-01
+    t, body, eid = sample_alert(ingest.device.ids)
+    alert = pb.Alert.FromString(body)
+    alert.decided_at.FromSeconds(4102444800)
+    ingest.feed(ingest.signed("status", status), ingest.signed("alert", alert, eid))
+    assert _reasons(ingest) == ["invalid", "invalid"] and _count(ingest, Alert) == 0
+
+
+def test_a_message_that_fails_in_an_unforeseen_way_is_kept_aside_and_ingest_goes_on(ingest):
+    """Once, a crop whose box began with a low-order key made the exchange raise ValueError, and an
+    alert with a track id beyond 2^63 overflowed SQLite: the writer took both for a database outage
+    and retried the batch for ever."""
+    eid = _stored_alert_with_crop(ingest)
+    rid = _open_request(ingest, eid)
+    ev = _evidence(ingest, eid, rid)
+    ev.ciphertext = bytes(32) + ev.ciphertext[32:]  # a low-order ephemeral key
+    t, body, big = sample_alert(ingest.device.ids)
+    huge = pb.Alert.FromString(body)
+    huge.track_id = 2**64 - 1
+    t2, ok, good = _alert(ingest)
+    ingest.feed(ingest.signed("evidence", ev, rid), ingest.signed("alert", huge, big), (t2, ok))
+    assert sorted(_reasons(ingest)) == ["invalid", "invalid"]
+    with ingest.sessions() as s:
+        assert set(s.scalars(select(Alert.event_id))) == {eid, good}
+
+
+def test_births_are_remembered_only_once_committed(ingest):
+    """A batch tried again after a failed transaction must not take its own births for replays."""
+    from humiao.hub.tables import Device
+
+    birth = pb.Birth(origin=pb.Origin(district_id="d1", venue_id="venue1", device_id="edge1"), software_version="1")
+    birth.started_at.GetCurrentTime()
+    payload = ingest.signed("birth", birth)
+    ingest.ingestor.verifier.check(*payload)  # classified once (as a failed attempt would), not committed
+    ingest.feed(payload)
+    with ingest.sessions() as s:
+        assert s.get(Device, "d1/venue1/edge1").software_version == "1"
+    ingest.feed(payload)  # now a replay
+    assert _reasons(ingest) == ["replayed"]
+
+
+def test_a_key_swapped_in_the_database_is_not_trusted(ingest, tmp_path):
+    """An insider who replaces a device's public key with their own cannot sign for it: the key id no
+    longer matches the key, and the ring ignores the row."""
+    from sqlalchemy import update
+
+    from humiao.hub.tables import DeviceKey
+
+    insider = signing.Signer.generate(tmp_path / "insider.key")
+    with ingest.sessions() as s, s.begin():
+        s.execute(update(DeviceKey).values(public_key=signing.public_text(insider.public)))
+    ingest.ingestor.keys.refresh(force=True)
+    t, body, eid = sample_alert(ingest.device.ids)
+    env = pb.Signed.FromString(insider.sign(t, eid, body))
+    env.key_id = ingest.device.signer.key_id  # claiming the enrolled key's id
+    ingest.feed((t, env.SerializeToString()))
+    assert _reasons(ingest) == ["unknown_device"] and _count(ingest, Alert) == 0
