@@ -493,13 +493,14 @@ class Ingestor:
         for item in items:
             try:
                 verified = self.verifier.check(item.topic, item.payload, item.retain)
-                if verified is not None and verified.replay_key is not None:
-                    if verified.replay_key in batch.remember:  # twice in one batch
+                replay_key = verified.replay_key if verified is not None else None
+                if verified is not None and replay_key is not None:
+                    if replay_key in batch.remember:  # twice in one batch
                         if verified.where.kind != "status":
                             raise Rejected("replayed", f"{verified.where.kind} {verified.envelope.id!r} came twice")
                         verified = None
                     else:
-                        batch.remember.add(verified.replay_key)
+                        batch.remember.add(replay_key)
                 if verified is None:
                     batch.kinds["own" if item.topic.endswith(HUB_KIND_SUFFIXES) else "repeat"] += 1
                     continue
