@@ -77,7 +77,7 @@ async def enrol(request: Request, who: PrincipalDep, body: Enrolment) -> DeviceK
 
     def work() -> DeviceKeyOut:
         with hub.sessions() as s, hub.broker_rights() as broker:
-            return _out(devices.enroll(s, broker, req, hub.private_key, who, body.replace, client(request)))
+            return _out(devices.enroll(s, broker, req, hub.cfg, who, body.replace, client(request)))
 
     try:
         return await run_in_threadpool(work)
@@ -96,7 +96,8 @@ async def revoke(
 
     def work() -> DeviceKeyOut:
         with hub.sessions() as s:  # at the hub first: refused from now on, whatever the broker says
-            row = devices.revoke(s, None, f"{district}/{venue}/{device}", who, body.reason, client(request))
+            # an already revoked key: the broker step is done again (it may have failed the first time)
+            row = devices.revoked_or_revoke(s, f"{district}/{venue}/{device}", who, body.reason, client(request))
             out = _out(row)
         with hub.broker_rights() as broker:
             broker.disable(out.username)

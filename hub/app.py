@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -63,6 +64,7 @@ class Hub:
         self.private_key = self._evidence_key()
         self.signer = signing.Signer.load_or_generate(cfg.signing_key_path(), "hub signing key")
         self.keys = KeyRing(self.sessions, cfg.security.key_refresh_s)
+        self.broker_admin: Callable[[], AbstractContextManager[BrokerRights]] = lambda: devices.broker_rights(cfg)
         self.registry = CollectorRegistry()
         from prometheus_client import Gauge
 
@@ -86,8 +88,7 @@ class Hub:
 
     def _evidence_key(self):
         path = self.cfg.private_key_path()
-        if not path.exists():
-            sealed.generate_keypair(path, path.with_suffix(".pub"))
+        if not path.exists() and sealed.ensure_keypair(path, path.with_suffix(".pub")):
             log.warning("generated the hub evidence key %s (devices get its public half in the trust file)", path)
         elif path.stat().st_mode & 0o077:
             path.chmod(0o600)  # a key copied in by hand: nobody but the hub's user reads it
@@ -113,9 +114,9 @@ class Hub:
         self.ingestor.publish(topic, message_id, body)
 
     def broker_rights(self) -> AbstractContextManager[BrokerRights]:
-        """The broker's administration, for enrolment and revocation (Mosquitto's dynamic security;
-        the demo puts its embedded broker here)."""
-        return devices.broker_rights(self.cfg)
+        """The broker's administration, for enrolment and revocation: ``broker_admin`` (Mosquitto's
+        dynamic security by default; the demo sets its embedded broker)."""
+        return self.broker_admin()
 
     def request_evidence(self, event_id: str, reason: str, who: Principal, why: str = "") -> str:
         with self.sessions() as s:

@@ -50,7 +50,7 @@ def trust_file(cfg: HubConfig, broker_host: str, broker_port: int) -> TrustFile:
     """The hub's trust file for its devices (public facts only; the hub's keys are made if missing)."""
     evidence_key = cfg.private_key_path()
     if not evidence_key.exists():
-        sealed.generate_keypair(evidence_key, evidence_key.with_suffix(".pub"))
+        sealed.ensure_keypair(evidence_key, evidence_key.with_suffix(".pub"))
     signer = signing.Signer.load_or_generate(cfg.signing_key_path(), "hub signing key")
     ca = cfg.ca_file()
     if not ca.is_file():
@@ -80,11 +80,16 @@ def device_key(district: str, venue: str, device: str) -> str:
     return f"{district}/{venue}/{device}"
 
 
+def trust_digest(cfg: HubConfig) -> str:
+    """The digest of this hub's trust file (its keys and the broker's CA)."""
+    return trust_file(cfg, cfg.mqtt.host, cfg.mqtt.port).digest()
+
+
 def enroll(
     session: Session,
     broker: BrokerRights | None,
     request: EnrolmentRequest,
-    hub_evidence_private,
+    cfg: HubConfig,
     who: Principal,
     replace: bool = False,
     client: str = "",
@@ -96,6 +101,11 @@ def enroll(
         raise EnrolmentError(
             f"venue {request.venue_id!r} is not in the registry of district {request.district_id!r}: "
             "import it first (humiao hub venues import)"
+        )
+    if request.trust_sha256 != trust_digest(cfg):
+        raise EnrolmentError(
+            "the device took a trust file that is not this hub's (its keys or the broker's CA differ): give it "
+            "the file humiao hub devices trust-file writes, and enrol the new request"
         )
     key_id = request.key_id
     known = session.get(DeviceKey, key_id)
@@ -113,7 +123,7 @@ def enroll(
                 f"{active.enrolled_at:%Y-%m-%d}); enrol with --replace to revoke it"
             )
         _mark_revoked(session, active, who, "replaced by a new key", client)
-    password = request.broker_password(hub_evidence_private)
+    password = request.broker_password(sealed.load_private(cfg.private_key_path()))
     row = known
     if row is None:
         row = DeviceKey(

@@ -202,7 +202,7 @@ def _devices(cfg, args) -> int:
                 source = sys.stdin.read() if args.target == "-" else Path(args.target or "")
                 request = EnrolmentRequest.load(source)
                 with devices.broker_rights(cfg) as broker:
-                    row = devices.enroll(s, broker, request, _evidence_private(cfg), who, args.replace, "cli")
+                    row = devices.enroll(s, broker, request, cfg, who, args.replace, "cli")
                 print(f"enrolled {row.device_key} as {row.username}; key {row.key_id}")
                 print(f"fingerprint {signing.fingerprint(request.public())}: compare with the device's")
             else:  # at the hub first (refused from now on), then at the broker
@@ -220,12 +220,6 @@ def _devices(cfg, args) -> int:
             print(f"error: {done}the broker did not confirm: {err}", file=sys.stderr)
             return 2
     return 0
-
-
-def _evidence_private(cfg):
-    from humiao.proto import sealed
-
-    return sealed.load_private(cfg.private_key_path())
 
 
 def _write_out(out: Path | None, text: str) -> None:
@@ -422,7 +416,7 @@ def _mqtt_tail(args) -> int:
             done.set()
             return
         client.subscribe(args.filter, qos=1)
-        print(f"# subscribed to {args.filter} as {args.identity}", file=sys.stderr, flush=True)
+        print(f"# subscribed to {args.filter} as {acl_tail_identity()}", file=sys.stderr, flush=True)
 
     def on_message(client, userdata, msg):
         print(render(msg.topic, msg.payload), flush=True)
@@ -437,10 +431,10 @@ def _mqtt_tail(args) -> int:
     host, port = args.host or cfg.mqtt.host, args.port or cfg.mqtt.port
     client = mqtt.Client(
         callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-        client_id=args.identity,
+        client_id=acl_tail_identity(),
         protocol=mqtt.MQTTv5 if args.protocol == "5" else mqtt.MQTTv311,
     )
-    secure(client, cfg.ca_file(), args.identity, cfg.broker_password_file(args.identity))
+    secure(client, cfg.ca_file(), acl_tail_identity(), cfg.broker_password_file(acl_tail_identity()))
     client.on_connect = on_connect
     client.on_message = on_message
     try:
@@ -618,7 +612,6 @@ def _add_mqtt(sub) -> None:
         "tail", help="print humiao messages from the broker as JSON lines (as the hub's read-only identity hub.tail)"
     )
     tail.add_argument("--config", type=Path, help="the hub's configuration (broker, CA, the identity's password)")
-    tail.add_argument("--identity", default=acl_tail_identity(), help="the broker identity to read as")
     tail.add_argument("--host", help="default: the hub's mqtt.host")
     tail.add_argument("--port", type=int, help="default: the hub's mqtt.port")
     tail.add_argument("--filter", default="humiao/v1/#", help="MQTT topic filter")

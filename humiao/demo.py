@@ -17,6 +17,7 @@ request), client id = user name, topic rights from proto/acl.py, and every messa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -191,7 +192,7 @@ def enroll_edge(hub: Hub, broker: EmbeddedBroker, cfg: EdgeConfig, broker_port: 
             broker.add_device(request.username, request.broker_password(hub.private_key), rules)
             return request
         try:
-            devices.enroll(s, broker, request, hub.private_key, Principal("admin-demo", "admin", None))
+            devices.enroll(s, broker, request, hub.cfg, Principal("admin-demo", "admin", None))
         except EnrolmentError as err:
             raise EnrolmentError(
                 f"{err} (the demo's hub and edge state disagree: remove {cfg.device.state_dir.parent} to start afresh)"
@@ -292,6 +293,7 @@ def run(broker_port: int = 18830, http_port: int = 8080, once: bool = False, edg
     broker = secure_broker(state, hub_cfg, broker_port)
     try:
         hub = Hub(hub_cfg)
+        hub.broker_admin = lambda: contextlib.nullcontext(broker)  # the panel's enrol and revoke
         seed_demo(hub)
         cfg = edge_config(edge_config_base or EdgeConfig(), state, broker_port, once)
         enroll_edge(hub, broker, cfg, broker_port)

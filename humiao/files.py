@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
@@ -58,3 +59,20 @@ def read_private_text(path: Path, what: str) -> str:
         return path.read_text().strip()
     except FileNotFoundError:
         raise FileNotFoundError(f"{what} {path}: no such file") from None
+
+
+def create_private_text(path: Path, text: str) -> bool:
+    """Create a secret file 0600 with ``text``, whole or not at all, only if it does not exist yet;
+    whether this call created it. Two processes starting at once (two hub workers on a fresh data
+    directory) end up with the same file: the first one's, which the other then reads."""
+    path = Path(path)
+    private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    write_private_text(tmp, text)
+    try:
+        os.link(tmp, path)  # atomic, and refuses an existing path
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)

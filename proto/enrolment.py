@@ -18,6 +18,7 @@ hand.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -79,6 +80,12 @@ class TrustFile:
     def dumps(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n"
 
+    def digest(self) -> str:
+        """sha256 of what the device trusts (the hub's two keys and the broker's CA, not the address):
+        the enrolment request carries it, so a trust file altered on its way is found at the hub."""
+        trusted = [self.hub_signing_key.strip(), self.hub_evidence_key.strip(), self.ca_pem.strip()]
+        return hashlib.sha256(json.dumps(trusted).encode()).hexdigest()
+
     @classmethod
     def load(cls, source: Path | str | bytes) -> TrustFile:
         data = _read_json(source, "hub trust file")
@@ -116,6 +123,7 @@ class EnrolmentRequest:
     public_key: str  # base64 Ed25519
     broker_password_sealed: str  # base64 sealed box to the hub's evidence key
     made_at: str  # ISO 8601, UTC
+    trust_sha256: str  # TrustFile.digest() of the trust file the device took
     signature: str = ""  # base64 Ed25519 over the other fields (canonical JSON)
     kind: str = "humiao-enrolment-request-v1"
 
@@ -156,6 +164,7 @@ class EnrolmentRequest:
             public_key=signing.public_text(signer.public),
             broker_password_sealed=base64.b64encode(box).decode(),
             made_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            trust_sha256=trust.digest(),
         )
         sig = signer.sign_raw(unsigned._signed_bytes())
         return cls(**{**asdict(unsigned), "signature": base64.b64encode(sig).decode()})
@@ -166,7 +175,16 @@ class EnrolmentRequest:
         data = _read_json(source, "enrolment request")
         if data.get("kind") != "humiao-enrolment-request-v1":
             raise EnrolmentError("not a Humiao enrolment request (kind humiao-enrolment-request-v1)")
-        names = ("district_id", "venue_id", "device_id", "public_key", "broker_password_sealed", "made_at", "signature")
+        names = (
+            "district_id",
+            "venue_id",
+            "device_id",
+            "public_key",
+            "broker_password_sealed",
+            "made_at",
+            "trust_sha256",
+            "signature",
+        )
         if any(not isinstance(data.get(n), str) or not data.get(n) for n in names):
             raise EnrolmentError(f"enrolment request: every one of {', '.join(names)} is required, as text")
         req = cls(**{n: data[n] for n in names})

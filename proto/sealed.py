@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from humiao.files import write_private_text
+from humiao.files import create_private_text, write_private_text
 
 CIPHER = "x25519-hkdf-sha256-aes256gcm"
 
@@ -59,6 +59,18 @@ def open_box(private: X25519PrivateKey, box: bytes, event_id: str) -> bytes:
         return AESGCM(key).decrypt(nonce, body, event_id.encode())
     except Exception as err:  # cryptography raises InvalidTag without a message
         raise SealError("sealed box does not open with this key for this event") from err
+
+
+def ensure_keypair(private_path: Path, public_path: Path) -> bool:
+    """Make the hub's key pair unless it exists (by exactly one of several processes starting at once);
+    whether this call made it. The public half is written from the private key that won."""
+    private = X25519PrivateKey.generate()
+    raw = private.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    made = create_private_text(private_path, base64.b64encode(raw).decode() + "\n")
+    public_path.write_text(public_text(load_private(private_path).public_key()) + "\n")
+    return made
 
 
 def generate_keypair(private_path: Path, public_path: Path) -> X25519PublicKey:

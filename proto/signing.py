@@ -31,7 +31,7 @@ from google.protobuf.message import DecodeError
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from humiao.files import read_private_text, write_private_text
+from humiao.files import create_private_text, read_private_text, write_private_text
 from humiao.proto import humiao_v1_pb2 as pb
 
 ALGORITHM = "ed25519"
@@ -199,4 +199,11 @@ class Signer:
 
     @classmethod
     def load_or_generate(cls, path: Path, what: str = "signing key") -> Signer:
-        return cls.load(path, what) if Path(path).exists() else cls.generate(path)
+        """The key at ``path``, made first if there is none (by exactly one of several processes)."""
+        if not Path(path).exists():
+            private = Ed25519PrivateKey.generate()
+            raw = private.private_bytes(
+                serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+            )
+            create_private_text(path, base64.b64encode(raw).decode() + "\n")
+        return cls.load(path, what)

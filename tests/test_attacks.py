@@ -256,7 +256,7 @@ def test_attack_publish_alerts_as_another_venue_and_device(system):
     request = EnrolmentRequest.make(ghost, signing.Signer.generate(system.tmp / "ghost.key"), "pw", trust)
     engine = make_engine(system.db_url)
     with sessions(engine)() as s, pytest.raises(EnrolmentError, match="not in the registry"):
-        devices.enroll(s, None, request, None, ADMIN)
+        devices.enroll(s, None, request, system.hub_cfg(), ADMIN)
     engine.dispose()
     # its own alert, on its own topic, is stored: the hub went on, and nothing of the victim's came in
     t3, payload3, eid3 = system.attacker.alert()

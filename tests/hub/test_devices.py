@@ -33,14 +33,12 @@ def _audit(ingest) -> list[tuple[str, str, str]]:
 
 def test_enrolment_and_revocation_are_audited_and_one_key_is_active(ingest, tmp_path):
     from humiao.edge.identity import enroll
-    from humiao.proto import sealed
 
-    key = sealed.load_private(ingest.cfg.private_key_path())
     trust = ingest.cfg.data_dir / "hub-trust.json"
     # the fixture enrolled d1/venue1/edge1 once; the same key again is audited again, still one key
     _, same = enroll(ingest.device.edge_config, trust)
     with ingest.sessions() as s:
-        devices.enroll(s, None, same, key, ADMIN)
+        devices.enroll(s, None, same, ingest.cfg, ADMIN)
         assert len(list(s.scalars(select(DeviceKey)))) == 1
     # a new key without replace is refused; with replace the old one is revoked
     from humiao.edge.identity import enroll
@@ -48,9 +46,9 @@ def test_enrolment_and_revocation_are_audited_and_one_key_is_active(ingest, tmp_
     _, request = enroll(ingest.device.edge_config, trust, new_key=True)
     broker = Broker()
     with ingest.sessions() as s, pytest.raises(EnrolmentError, match="enrol with --replace"):
-        devices.enroll(s, broker, request, key, ADMIN)
+        devices.enroll(s, broker, request, ingest.cfg, ADMIN)
     with ingest.sessions() as s:
-        devices.enroll(s, broker, request, key, ADMIN, replace=True)
+        devices.enroll(s, broker, request, ingest.cfg, ADMIN, replace=True)
         states = {k.key_id: k.revoked_at is not None for k in s.scalars(select(DeviceKey))}
     assert states == {ingest.device.signer.key_id: True, request.key_id: False}
     assert broker.calls == [("add", "edge.d1.venue1.edge1")]
@@ -73,7 +71,6 @@ def test_a_revocation_can_be_finished_after_the_broker_failed(ingest):
 def test_a_device_is_enrolled_only_where_the_registry_has_its_venue(ingest):
     from humiao.edge.config import EdgeConfig
     from humiao.edge.identity import enroll
-    from humiao.proto import sealed
 
     cfg = EdgeConfig.model_validate(
         {
@@ -87,4 +84,20 @@ def test_a_device_is_enrolled_only_where_the_registry_has_its_venue(ingest):
     )
     _, request = enroll(cfg, ingest.cfg.data_dir / "hub-trust.json")  # venue1 is in district d1, not d2
     with ingest.sessions() as s, pytest.raises(EnrolmentError, match="not in the registry of district 'd2'"):
-        devices.enroll(s, None, request, sealed.load_private(ingest.cfg.private_key_path()), ADMIN)
+        devices.enroll(s, None, request, ingest.cfg, ADMIN)
+
+
+def test_a_request_made_with_an_altered_trust_file_is_refused(ingest, tmp_path):
+    """Someone who swaps the hub's signing key (or the CA) in the trust file on its way to the device
+    would be trusted by the device; the request says which trust file the device took."""
+    import json
+
+    from humiao.edge.identity import enroll
+    from humiao.proto import signing
+
+    data = json.loads((ingest.cfg.data_dir / "hub-trust.json").read_text())
+    data["hub_signing_key"] = signing.public_text(signing.Signer.generate(tmp_path / "mitm.key").public)
+    (tmp_path / "altered.json").write_text(json.dumps(data))
+    _, request = enroll(ingest.device.edge_config, tmp_path / "altered.json", new_key=True)
+    with ingest.sessions() as s, pytest.raises(EnrolmentError, match="not this hub's"):
+        devices.enroll(s, None, request, ingest.cfg, ADMIN, replace=True)

@@ -2,7 +2,7 @@
 Playwright): enrolling a device from the enrolment request it wrote (``humiao edge enroll``),
 refusing and then replacing a new key, revoking with a reason; an inspector sees none of it.
 
-The hub runs without a broker: ``hub.broker_rights`` is a fake that records what enrolment and
+The hub runs without a broker: ``hub.broker_admin`` is a fake that records what enrolment and
 revocation asked of the broker (the broker side is tested in test_broker_setup.py and the API tests).
 Screenshots: artifacts/screenshots/devices-*.png."""
 
@@ -75,7 +75,7 @@ def panel(tmp_path):
     def broker_rights():
         yield fake
 
-    hub.broker_rights = broker_rights
+    hub.broker_admin = broker_rights
     hub.cfg.ca_file().parent.mkdir(parents=True, exist_ok=True)
     hub.cfg.ca_file().write_text(STAND_IN_CA)  # no broker here: any well-formed PEM for the trust file
     trust = tmp_path / "hub-trust.json"

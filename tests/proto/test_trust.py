@@ -135,3 +135,20 @@ def test_a_trust_file_must_be_whole(tmp_path):
     ):
         with pytest.raises(EnrolmentError, match=match):
             TrustFile.load(json.dumps(broken))
+
+
+def test_keys_are_made_once_when_several_workers_start_together(tmp_path):
+    """Two hub workers on a fresh data directory must end up with the same keys (the first one's)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "hub" / "hub-signing.key"
+    with ThreadPoolExecutor(8) as pool:
+        ids = set(pool.map(lambda _: signing.Signer.load_or_generate(path).key_id, range(16)))
+    assert len(ids) == 1 and mode(path) == 0o600
+    evidence = tmp_path / "hub" / "evidence.key"
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(lambda _: sealed.ensure_keypair(evidence, evidence.with_suffix(".pub")), range(16)))
+    assert made.count(True) == 1 and mode(evidence) == 0o600
+    public = sealed.load_private(evidence).public_key()
+    assert sealed.public_text(public) == evidence.with_suffix(".pub").read_text().strip()
+    assert not list((tmp_path / "hub").glob(".*.tmp"))  # no half-made files left behind

@@ -23,7 +23,7 @@ from humiao.hub.access import Principal
 from humiao.hub.config import HubConfig
 from humiao.hub.db import make_engine, migrate, sessions
 from humiao.hub.tables import DeviceKey, Venue
-from humiao.proto import sealed, signing
+from humiao.proto import signing
 from humiao.proto.ids import uuid7
 from humiao.proto.topics import topic as make_topic
 
@@ -126,12 +126,11 @@ def enroll_device(
         with sessions(engine)() as s:
             existing = s.get(DeviceKey, request.key_id)
             if existing is None or existing.revoked_at is not None:
-                key = sealed.load_private(cfg.private_key_path())
                 if broker is None:
-                    devices.enroll(s, None, request, key, ADMIN, replace=True)
+                    devices.enroll(s, None, request, cfg, ADMIN, replace=True)
                 else:
                     with broker.admin() as admin:
-                        devices.enroll(s, admin, request, key, ADMIN, replace=True)
+                        devices.enroll(s, admin, request, cfg, ADMIN, replace=True)
     finally:
         engine.dispose()
     return TestDevice(ids, DeviceIdentity.load(edge_cfg), edge_cfg, port)

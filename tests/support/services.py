@@ -31,7 +31,7 @@ HUB_WORKERS = ["hub.w1", "hub.w2", "hub.w3", "hub.w4"]
 # generated humiao-tls.conf's, on a free port)
 MOSQUITTO_SETTINGS = (
     "per_listener_settings false\nallow_anonymous false\n"
-    "persistence true\nautosave_interval 30\nmax_queued_messages 1000000\nmax_queued_bytes 0\n"
+    "persistence true\nautosave_interval 30\nmax_queued_messages 1000000\nmax_queued_bytes 1073741824\n"
     "max_inflight_messages 1000\nmessage_size_limit 2097152\n"
 )
 
