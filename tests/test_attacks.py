@@ -267,17 +267,23 @@ def test_attack_publish_alerts_as_another_venue_and_device(system):
 
 
 def test_attack_replay_an_old_alert_under_a_new_id(system):
-    # the insider captured one of the victim's signed alerts off the wire, 30 days ago
+    # the insider captured the victim's signed alerts off the wire: one 30 days ago, one just now
     t, captured, eid = system.victim.alert(at=time.time() - 30 * 86400)
-    env = pb.Signed.FromString(captured)
-    reissued = pb.Alert.FromString(env.body)
-    reissued.event_id = str(uuid7())
-    env.id, env.body = reissued.event_id, reissued.SerializeToString()
+    _, recent, _ = system.victim.alert()
+
+    def reissued(payload: bytes) -> bytes:  # the same alert under a new id, with its signature
+        env = pb.Signed.FromString(payload)
+        alert = pb.Alert.FromString(env.body)
+        alert.event_id = str(uuid7())
+        env.id, env.body = alert.event_id, alert.SerializeToString()
+        return env.SerializeToString()
+
     # the victim's broker password (not its key) is enough to publish on its topic
     thief = system.victim.client()
-    assert _publish(thief, t, env.SerializeToString()) == 0  # new id, old signature: forged
+    assert _publish(thief, t, reissued(recent)) == 0  # a new id under a signature made for another: forged
     assert _publish(thief, t, captured) == 0  # as captured: signed 30 days ago, a replay
-    assert system.wait_dead(2) == ["forged", "replayed"]
+    assert _publish(thief, t, reissued(captured)) == 0  # both: the time is checked first, a replay
+    assert system.wait_dead(3) == ["forged", "replayed", "replayed"]
     assert system.count(Alert) == 0
     # a recent alert published again verbatim is the edge's own resend: stored once
     t2, fresh, eid2 = system.victim.alert()
@@ -285,7 +291,7 @@ def test_attack_replay_an_old_alert_under_a_new_id(system):
     _publish(thief, t2, fresh)
     assert system.stored(eid2)
     time.sleep(1)
-    assert system.count(Alert) == 1 and system.dead() == ["forged", "replayed"]
+    assert system.count(Alert) == 1 and system.dead() == ["forged", "replayed", "replayed"]
     thief.loop_stop()
 
 
