@@ -322,7 +322,9 @@ def main(argv: list[str] | None = None) -> int:
         sec = d.get("security")
         if sec:
             names = {"tls": "TLS", "acl": "per-device ACLs", "signatures": "every alert signed and verified"}
-            out.append(f"\nSecurity on: {', '.join(n for k, n in names.items() if sec.get(k)) or 'none'}.")
+            first = next((v for v in d.values() if isinstance(v, dict) and "signing" in v), {})
+            when = f" Signing: {first['signing']}." if first.get("signing") else ""
+            out.append(f"\nSecurity on: {', '.join(n for k, n in names.items() if sec.get(k)) or 'none'}.{when}")
         sig = d.get("signature_cost")
         if sig:
 
