@@ -11,8 +11,6 @@ a dishonest broker too: it may publish to any device's hub topics.
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -40,7 +38,7 @@ from humiao.proto.ids import uuid7
 
 from tests.support.devices import ADMIN, TestDevice, enroll_device
 from tests.support.hubproc import HubProcess, hub_config, wait_for
-from tests.support.services import ROOT, sample_alert
+from tests.support.services import sample_alert
 
 pytestmark = pytest.mark.services
 
@@ -105,15 +103,7 @@ def system(broker, tmp_path):
     attacker = enroll_device(cfg, broker, ATTACKER)
     hub = HubProcess(tmp_path, cfg).start()
     for account in (["ct-d1", "--role", "culture_tourism", "--district", "d1"], ["admin-1", "--role", "admin"]):
-        added = subprocess.run(
-            [sys.executable, "-m", "humiao.cli", "hub", "users", "add", *account]
-            + ["--password-stdin", "--config", str(hub.config_path)],
-            input="a long enough password 2026\n",
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=60,
-        )
+        added = hub.command("users", "add", *account, "--password-stdin", stdin="a long enough password 2026\n")
         assert added.returncode == 0, added.stderr
     yield System(broker, db_url, cfg, hub, victim, attacker, tmp_path)
     hub.stop()
@@ -193,27 +183,8 @@ class Edge:
 
 def _hub_signed_request(system: System, event_id: str) -> str:
     """The hub's own evidence request, as ``humiao hub request-evidence`` sends it."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "humiao.cli",
-            "hub",
-            "request-evidence",
-            event_id,
-            "--reason",
-            "inspector_request",
-            "--by",
-            "ct-d1",
-            "--why",
-            "attack test",
-            "--config",
-            str(system.hub.config_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
+    done = system.hub.command(
+        "request-evidence", event_id, "--reason", "inspector_request", "--by", "ct-d1", "--why", "attack test"
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.split()[2]
@@ -444,27 +415,7 @@ def test_a_revoked_device_is_cut_off_at_the_broker_and_the_hub(system):
     t, payload, eid = system.victim.alert()
     _publish(victim, t, payload)
     assert system.stored(eid)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "humiao.cli",
-            "hub",
-            "devices",
-            "revoke",
-            "/".join(VICTIM),
-            "--by",
-            "admin-1",
-            "--reason",
-            "box stolen",
-            "--config",
-            str(system.hub.config_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    done = system.hub.command("devices", "revoke", "/".join(VICTIM), "--by", "admin-1", "--reason", "box stolen")
     assert done.returncode == 0, done.stderr
     started = time.monotonic()
     assert gone.wait(5), "the broker kept the revoked device connected"

@@ -5,8 +5,6 @@ dropped the worker while it ran)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 
 import pytest
@@ -18,28 +16,17 @@ from humiao.proto import signing
 
 from tests.support.devices import enroll_device
 from tests.support.hubproc import HubProcess, hub_config, stored_ids, wait_for
-from tests.support.services import ROOT, sample_alert
+from tests.support.services import sample_alert
 
 pytestmark = pytest.mark.services
 
 UNKNOWN = "01a2089c-0000-7000-8000-000000000000"
 
 
-def _humiao(hub: HubProcess, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "humiao.cli", "hub", *args, "--config", str(hub.config_path)],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
-
-
 def _add_inspector(hub: HubProcess) -> None:
     """The account ct-1 (culture & tourism, district d1) in the hub's database."""
     args = ("users", "add", "ct-1", "--role", "culture_tourism", "--district", "d1", "--password-stdin")
-    added = _humiao(hub, *args, stdin="a long enough password 2026\n")
+    added = hub.command(*args, stdin="a long enough password 2026\n")
     assert added.returncode == 0, added.stderr
 
 
@@ -61,8 +48,8 @@ def test_the_cli_asks_the_edge_without_displacing_the_hub_worker(broker, tmp_pat
         assert wait_for(lambda: first in stored_ids(db_url), 30)
         _add_inspector(hub)
 
-        done = _humiao(
-            hub, "request-evidence", first, "--reason", "inspector_request", "--by", "ct-1", "--why", "complaint 42"
+        done = hub.command(
+            "request-evidence", first, "--reason", "inspector_request", "--by", "ct-1", "--why", "complaint 42"
         )
         assert done.returncode == 0, done.stderr
         assert got.wait(10), "the device never got the request"
@@ -93,12 +80,12 @@ def test_the_cli_asks_the_edge_without_displacing_the_hub_worker(broker, tmp_pat
 
 def test_the_cli_refuses_a_requester_without_an_account(broker, tmp_path):
     hub = HubProcess(tmp_path, hub_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", broker.port, broker=broker))
-    done = _humiao(hub, "request-evidence", UNKNOWN, "--reason", "inspector_request", "--by", "nobody")
+    done = hub.command("request-evidence", UNKNOWN, "--reason", "inspector_request", "--by", "nobody")
     assert done.returncode == 2 and "no active account 'nobody'" in done.stderr
 
 
 def test_the_cli_refuses_an_unknown_alert_with_a_clear_error(broker, tmp_path):
     hub = HubProcess(tmp_path, hub_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", broker.port, broker=broker))
     _add_inspector(hub)
-    done = _humiao(hub, "request-evidence", UNKNOWN, "--reason", "inspector_request", "--by", "ct-1")
+    done = hub.command("request-evidence", UNKNOWN, "--reason", "inspector_request", "--by", "ct-1")
     assert done.returncode == 2 and f"error: no alert {UNKNOWN}" in done.stderr

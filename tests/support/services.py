@@ -175,6 +175,17 @@ class HubProcess:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
 
+    def command(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        """``humiao hub ARGS --config <this hub's configuration>``, as an operator on the hub host runs it."""
+        return subprocess.run(
+            [sys.executable, "-m", "humiao.cli", "hub", *args, "--config", str(self.config_path)],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
