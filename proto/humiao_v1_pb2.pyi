@@ -41,6 +41,25 @@ class IdCheckResult(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ID_CHECK_RESULT_MINOR_ADMITTED: _ClassVar[IdCheckResult]
     ID_CHECK_RESULT_NO_ID_REFUSED: _ClassVar[IdCheckResult]
     ID_CHECK_RESULT_NOT_CHECKED: _ClassVar[IdCheckResult]
+    ID_CHECK_RESULT_MINOR_ADMITTED_WITH_GUARDIAN: _ClassVar[IdCheckResult]
+    ID_CHECK_RESULT_LEFT_BEFORE_CHECK: _ClassVar[IdCheckResult]
+
+class DocumentType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DOCUMENT_TYPE_UNSPECIFIED: _ClassVar[DocumentType]
+    DOCUMENT_TYPE_CITIZEN_ID: _ClassVar[DocumentType]
+    DOCUMENT_TYPE_PASSPORT: _ClassVar[DocumentType]
+    DOCUMENT_TYPE_HK_MACAO_PERMIT: _ClassVar[DocumentType]
+    DOCUMENT_TYPE_TAIWAN_PERMIT: _ClassVar[DocumentType]
+    DOCUMENT_TYPE_FOREIGN_PERMANENT_RESIDENCE: _ClassVar[DocumentType]
+    DOCUMENT_TYPE_OTHER: _ClassVar[DocumentType]
+
+class ReadMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    READ_METHOD_UNSPECIFIED: _ClassVar[ReadMethod]
+    READ_METHOD_CHIP: _ClassVar[ReadMethod]
+    READ_METHOD_OCR: _ClassVar[ReadMethod]
+    READ_METHOD_MANUAL: _ClassVar[ReadMethod]
 
 class CameraState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -69,6 +88,19 @@ ID_CHECK_RESULT_MINOR_REFUSED: IdCheckResult
 ID_CHECK_RESULT_MINOR_ADMITTED: IdCheckResult
 ID_CHECK_RESULT_NO_ID_REFUSED: IdCheckResult
 ID_CHECK_RESULT_NOT_CHECKED: IdCheckResult
+ID_CHECK_RESULT_MINOR_ADMITTED_WITH_GUARDIAN: IdCheckResult
+ID_CHECK_RESULT_LEFT_BEFORE_CHECK: IdCheckResult
+DOCUMENT_TYPE_UNSPECIFIED: DocumentType
+DOCUMENT_TYPE_CITIZEN_ID: DocumentType
+DOCUMENT_TYPE_PASSPORT: DocumentType
+DOCUMENT_TYPE_HK_MACAO_PERMIT: DocumentType
+DOCUMENT_TYPE_TAIWAN_PERMIT: DocumentType
+DOCUMENT_TYPE_FOREIGN_PERMANENT_RESIDENCE: DocumentType
+DOCUMENT_TYPE_OTHER: DocumentType
+READ_METHOD_UNSPECIFIED: ReadMethod
+READ_METHOD_CHIP: ReadMethod
+READ_METHOD_OCR: ReadMethod
+READ_METHOD_MANUAL: ReadMethod
 CAMERA_STATE_UNSPECIFIED: CameraState
 CAMERA_STATE_STREAMING: CameraState
 CAMERA_STATE_RECONNECTING: CameraState
@@ -194,7 +226,7 @@ class Receipt(_message.Message):
     def __init__(self, keys: _Optional[_Iterable[str]] = ..., stored_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class IdCheckOutcome(_message.Message):
-    __slots__ = ("event_id", "check_id", "origin", "checked_at", "result", "age_years", "under_14", "id_keyed_hash", "checksum_valid")
+    __slots__ = ("event_id", "check_id", "origin", "checked_at", "result", "age_years", "under_14", "id_keyed_hash", "checksum_valid", "document", "method", "age_known", "walk_up", "guardian_contact_recorded", "co_occupants_recorded", "staff", "alerted_at")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     CHECK_ID_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
@@ -204,6 +236,14 @@ class IdCheckOutcome(_message.Message):
     UNDER_14_FIELD_NUMBER: _ClassVar[int]
     ID_KEYED_HASH_FIELD_NUMBER: _ClassVar[int]
     CHECKSUM_VALID_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    AGE_KNOWN_FIELD_NUMBER: _ClassVar[int]
+    WALK_UP_FIELD_NUMBER: _ClassVar[int]
+    GUARDIAN_CONTACT_RECORDED_FIELD_NUMBER: _ClassVar[int]
+    CO_OCCUPANTS_RECORDED_FIELD_NUMBER: _ClassVar[int]
+    STAFF_FIELD_NUMBER: _ClassVar[int]
+    ALERTED_AT_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     check_id: str
     origin: Origin
@@ -213,7 +253,15 @@ class IdCheckOutcome(_message.Message):
     under_14: bool
     id_keyed_hash: str
     checksum_valid: bool
-    def __init__(self, event_id: _Optional[str] = ..., check_id: _Optional[str] = ..., origin: _Optional[_Union[Origin, _Mapping]] = ..., checked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[_Union[IdCheckResult, str]] = ..., age_years: _Optional[int] = ..., under_14: _Optional[bool] = ..., id_keyed_hash: _Optional[str] = ..., checksum_valid: _Optional[bool] = ...) -> None: ...
+    document: DocumentType
+    method: ReadMethod
+    age_known: bool
+    walk_up: bool
+    guardian_contact_recorded: bool
+    co_occupants_recorded: bool
+    staff: str
+    alerted_at: _timestamp_pb2.Timestamp
+    def __init__(self, event_id: _Optional[str] = ..., check_id: _Optional[str] = ..., origin: _Optional[_Union[Origin, _Mapping]] = ..., checked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[_Union[IdCheckResult, str]] = ..., age_years: _Optional[int] = ..., under_14: _Optional[bool] = ..., id_keyed_hash: _Optional[str] = ..., checksum_valid: _Optional[bool] = ..., document: _Optional[_Union[DocumentType, str]] = ..., method: _Optional[_Union[ReadMethod, str]] = ..., age_known: _Optional[bool] = ..., walk_up: _Optional[bool] = ..., guardian_contact_recorded: _Optional[bool] = ..., co_occupants_recorded: _Optional[bool] = ..., staff: _Optional[str] = ..., alerted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CameraStatus(_message.Message):
     __slots__ = ("camera_id", "state", "fps", "frames_skipped", "reconnects", "state_since")
