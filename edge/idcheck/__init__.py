@@ -9,5 +9,6 @@ errors carry fixed words only (``humiao.edge.idcheck.number.REASONS``), never th
 
 - ``number``: the 18-character citizen identity number (GB 11643-1999), ages, the keyed hash, the venue secret;
 - ``documents``: the document types (one list) and the birth date entered by hand for the others;
-- ``readers``: card reader plug-ins (one list of kinds): a simulator and a serial skeleton.
+- ``readers``: card reader plug-ins (one list of kinds): a simulator and a serial skeleton;
+- ``ocr``: the number read from a photograph of the card held to a camera (RapidOCR, in memory), never guessed.
 """

@@ -15,6 +15,7 @@ from datetime import date, datetime, tzinfo
 from types import MappingProxyType
 
 from humiao.edge.idcheck.number import AgeFacts, IdCheckError, InvalidBirthDate, Lang, age_facts
+from humiao.proto import vocabulary
 
 
 @dataclass(frozen=True)
@@ -27,18 +28,13 @@ class DocumentType:
         return self.words[lang]
 
 
-def _doc(code: str, zh: str, en: str, manual_birth_date: bool = True) -> DocumentType:
-    return DocumentType(code, MappingProxyType({"zh": zh, "en": en}), manual_birth_date)
+def _doc(code: str, manual_birth_date: bool = True) -> DocumentType:
+    return DocumentType(code, vocabulary.DOCUMENTS[code], manual_birth_date)
 
 
-# The one list of document types, in the order a console offers them.
-DOCUMENTS: tuple[DocumentType, ...] = (
-    _doc("citizen_id", "居民身份证", "Resident identity card", manual_birth_date=False),
-    _doc("passport", "护照", "Passport"),
-    _doc("hk_macao_permit", "港澳居民来往内地通行证", "Mainland travel permit for Hong Kong and Macao residents"),
-    _doc("taiwan_permit", "台湾居民来往大陆通行证", "Mainland travel permit for Taiwan residents"),
-    _doc("foreign_permanent_residence", "外国人永久居留身份证", "Foreign permanent resident ID card"),
-    _doc("other", "其他证件", "Other document"),
+# The one list of document types, in the order a console offers them (words: humiao.proto.vocabulary).
+DOCUMENTS: tuple[DocumentType, ...] = tuple(
+    _doc(code, manual_birth_date=code != "citizen_id") for code in vocabulary.DOCUMENTS
 )
 BY_CODE: Mapping[str, DocumentType] = MappingProxyType({d.code: d for d in DOCUMENTS})
 CITIZEN_ID = BY_CODE["citizen_id"]

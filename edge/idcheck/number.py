@@ -59,6 +59,7 @@ REASONS: dict[str, dict[str, str]] = {
     "birth date": {"zh": "出生日期不对", "en": "birth date"},
     "check character": {"zh": "校验码不对", "en": "check character"},
     "document type": {"zh": "证件类型不对", "en": "document type"},
+    "unreadable": {"zh": "未能识读证件号码，请重试或手工录入", "en": "could not read the number: try again or type it"},
 }
 
 _DIGITS = frozenset("0123456789")
