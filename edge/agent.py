@@ -6,6 +6,12 @@
       ─► CHECK ID: seal the face crop (edge.evidence) ─► Alert (no pixels) ─► spool (on disk)
       ─► publisher (MQTT QoS 1; alerts and ID checks leave the spool on the hub's receipt, the rest on PUBACK)
 
+At the counter (with an ``mqtt`` section): each alert also becomes a pending check on the desk
+(``edge.idcheck.desk``; the face crop in memory only, for the staff console's screen); staff read the ID
+(card reader, the card held to a camera, typed) and record the outcome, which is signed and spooled like an
+alert; a check with no outcome when ``idcheck.window_s`` runs out is reported as "not checked". The staff
+console (``edge.console``) serves the desk on the venue's LAN.
+
 Alongside: a status loop (retained ``status`` with camera states and spool depth, every
 ``status.interval_s``, on every reconnect and on camera state changes; Last Will
 ``online=false``), Birth at start and Death at a clean stop, evidence requests answered from the
@@ -24,11 +30,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from humiao.edge.capture import CameraReader, is_file, open_capture
 from humiao.edge.config import EdgeConfig
-from humiao.edge.evidence import EvidenceStore
+from humiao.edge.evidence import EvidenceStore, encode_crop
 from humiao.edge.hub_requests import HubRequests
+from humiao.edge.idcheck.desk import CheckDesk, RecordedCheck
+from humiao.edge.idcheck.number import venue_secret
 from humiao.edge.identity import DeviceIdentity
 from humiao.edge.messages import Messages
 from humiao.edge.metrics import EdgeMetrics
@@ -40,6 +50,9 @@ from humiao.edge.types import AgeDecision
 from humiao.files import private_dir
 from humiao.proto import humiao_v1_pb2 as pb
 from humiao.proto.ids import uuid7
+
+if TYPE_CHECKING:
+    from humiao.edge.console.server import ConsoleServer
 
 log = logging.getLogger("humiao.edge")
 
@@ -56,6 +69,7 @@ class Link:
     spool: Spool
     evidence: EvidenceStore
     publisher: Publisher
+    desk: CheckDesk
 
 
 @dataclass
@@ -112,6 +126,7 @@ class EdgeAgent:
         self._status_thread: threading.Thread | None = None
         self._skipped_seen = 0  # camera.frames_skipped already counted in the metrics
         self.metrics_port: int | None = None
+        self.console: ConsoleServer | None = None  # the staff console (edge.console), with an mqtt section
 
     # -- wiring ------------------------------------------------------------------------------
     def _open_link(self) -> None:
@@ -148,12 +163,59 @@ class EdgeAgent:
             on_connected=lambda _p: self._status_now.set(),
             receipt_topic=m.topic("receipt"),
         )
-        self.link = Link(spool, evidence, publisher)
+        idc = self.cfg.idcheck
+        secret = venue_secret(idc.venue_secret_file or state / "venue-secret")
+        desk = CheckDesk(idc.window_s, self._checked, secret, ZoneInfo(idc.timezone))
+        self.link = Link(spool, evidence, publisher, desk)
+        if idc.console.enabled:
+            self._start_console(desk)
         self._hub_requests = HubRequests(
             spool, evidence, m, publisher.wake, lambda outcome: self.metrics.evidence.labels(outcome).inc()
         )
         self._put(self.link, "birth", f"birth:{uuid7()}", m.birth(self.started_at))
         publisher.start()
+
+    def _start_console(self, desk: CheckDesk) -> None:
+        """The staff console on the desk, with the card reader and camera reading when configured. A console
+        that cannot start is logged loudly; the door's camera keeps working (alerts still reach the hub and
+        unanswered checks are reported as not checked)."""
+        from humiao.edge.console.server import ConsoleServer
+        from humiao.edge.idcheck.readers import make_reader
+
+        idc = self.cfg.idcheck
+        ocr = None
+        if idc.ocr:
+            from humiao.edge.idcheck.ocr import CardOcr, OcrUnavailable
+
+            try:
+                ocr = CardOcr(threads=idc.ocr_threads).read_bytes
+            except OcrUnavailable as err:
+                log.error("staff console: reading cards with the camera is off: %s", err)
+        try:
+            reader = make_reader(idc.reader) if idc.reader else None
+            console = ConsoleServer(
+                idc.console,
+                desk,
+                self.cfg.device.state_dir,
+                self.cfg.policy.venue_type,
+                ocr=ocr,
+                reader=reader,
+                cameras=[self.cfg.source.camera_id],
+            )
+            console.start()
+        except (OSError, RuntimeError) as err:
+            log.error("staff console NOT started (%s): staff cannot record ID checks on this box", err)
+            return
+        self.console = console
+
+    def _checked(self, rec: RecordedCheck) -> None:
+        """An outcome recorded at the desk (or "not checked" when its window ran out): signed and spooled like
+        an alert, kept until the hub's receipt."""
+        link = self.link
+        if link is None:
+            return
+        self.metrics.id_checks.labels(rec.result).inc()
+        self._put(link, "idcheck", rec.check_id, self.messages.idcheck(rec))
 
     def _put(self, link: Link, kind: str, key: str, message) -> None:
         link.spool.put(key, kind, self.messages.topic(kind), message.SerializeToString())
@@ -247,12 +309,16 @@ class EdgeAgent:
         if link is None:
             return event_id
         kept = False
-        if event.best_crop is not None and link.evidence.enabled:
-            kept = link.evidence.keep(event_id, event.best_crop, captured_at=event.last_seen + self._wall_offset)
-            self.metrics.evidence.labels("kept").inc()
+        shown = None  # the crop for the staff console's screen: JPEG bytes in memory, until the check is done
+        if event.best_crop is not None:
+            if link.evidence.enabled:
+                kept = link.evidence.keep(event_id, event.best_crop, captured_at=event.last_seen + self._wall_offset)
+                self.metrics.evidence.labels("kept").inc()
+            shown = encode_crop(event.best_crop, self.cfg.evidence.max_side_px, self.cfg.evidence.jpeg_quality)
         event.best_crop = None  # the plain crop is not kept past this point
         # offline (a file faster than real time) the clock is the video's; live it is the wall clock
         decided_at = self._frame_wall if self.cfg.source.mode == "offline" else time.time()
+        link.desk.add(event_id, self.cfg.source.camera_id, decided_at, decision.age, shown)
         msg = self.messages.alert(
             event_id, event.track_id, event.first_seen + self._wall_offset, decided_at, decision, kept
         )
@@ -314,6 +380,7 @@ class EdgeAgent:
                 self._refresh_gauges()
                 link = self.link
                 if link:
+                    link.desk.expire()  # checks whose window ran out: "not checked", spooled
                     expired = link.evidence.expire()
                     if expired:
                         self.metrics.evidence.labels("expired").inc(expired)
@@ -337,6 +404,9 @@ class EdgeAgent:
         if self._status_thread:
             self._status_thread.join(timeout=5)
         self._refresh_gauges()
+        if self.console is not None:
+            self.console.stop()
+            self.console = None
         link = self.link
         if link:
             self._put(link, "death", f"death:{uuid7()}", self.messages.death(time.time(), reason))

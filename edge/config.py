@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 from humiao.config import Section
 from humiao.edge.calibration import CALIBRATION_DIR, DEFAULT_ENSEMBLE, ENSEMBLE_MEMBERS, shipped_file
 from humiao.edge.evidence import EvidenceConfig
+from humiao.edge.idcheck.config import IdCheckConfig
 from humiao.edge.motion import MotionConfig
 from humiao.edge.policy import PolicyConfig
 from humiao.edge.publisher import MqttConfig
@@ -158,6 +159,7 @@ class EdgeConfig(Section):
     evidence: EvidenceConfig = EvidenceConfig()
     status: StatusConfig = StatusConfig()
     metrics: MetricsConfig = MetricsConfig()
+    idcheck: IdCheckConfig = IdCheckConfig()
     detect_fps: float = Field(10.0, gt=0, le=120, description="frames per second sent to detection")
 
     @model_validator(mode="after")

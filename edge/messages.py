@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from humiao.edge.config import EdgeConfig
+from humiao.edge.idcheck.desk import RecordedCheck
 from humiao.edge.pipeline import calibration_name
 from humiao.edge.types import AgeDecision
 from humiao.proto import humiao_v1_pb2 as pb
@@ -24,6 +26,11 @@ CAMERA_STATES = {
     "down": pb.CAMERA_STATE_DOWN,
     "ended": pb.CAMERA_STATE_DOWN,
 }
+
+
+def _enum(enum, prefix: str, code: str) -> Any:
+    """The wire value whose name is ``prefix`` + ``code`` upper-cased ('' → the enum's UNSPECIFIED)."""
+    return enum.Value(prefix + (code or "unspecified").upper())
 
 
 def _stamp(field, unix: float) -> None:
@@ -116,4 +123,30 @@ class Messages:
             plaintext_sha256=sealed.plaintext_sha256,
         )
         _stamp(msg.captured_at, sealed.captured_at)
+        return msg
+
+    def idcheck(self, rec: RecordedCheck) -> pb.IdCheckOutcome:
+        """What staff found, as it leaves the box: no number, no name, no image (``RecordedCheck`` has none)."""
+        origin = self.origin()
+        origin.camera_id = rec.camera_id
+        msg = pb.IdCheckOutcome(
+            event_id=rec.event_id,
+            check_id=rec.check_id,
+            origin=origin,
+            result=_enum(pb.IdCheckResult, "ID_CHECK_RESULT_", rec.result),
+            age_years=rec.age_years or 0,
+            age_known=rec.age_years is not None,
+            under_14=rec.under_14,
+            id_keyed_hash=rec.id_keyed_hash,
+            checksum_valid=rec.checksum_valid,
+            document=_enum(pb.DocumentType, "DOCUMENT_TYPE_", rec.document),
+            method=_enum(pb.ReadMethod, "READ_METHOD_", rec.method),
+            walk_up=rec.walk_up,
+            guardian_contact_recorded=rec.guardian_contact_recorded,
+            co_occupants_recorded=rec.co_occupants_recorded,
+            staff=rec.staff,
+        )
+        _stamp(msg.checked_at, rec.checked_at)
+        if rec.alerted_at is not None:
+            _stamp(msg.alerted_at, rec.alerted_at)
         return msg

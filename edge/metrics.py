@@ -32,6 +32,12 @@ class EdgeMetrics:
         )
         self.decisions = Counter("humiao_edge_decisions", "person-visits decided, by verdict", ["verdict"], registry=r)
         self.alerts = Counter("humiao_edge_alerts", "alerts written to the spool", registry=r)
+        self.id_checks = Counter(
+            "humiao_edge_id_checks",
+            "ID-check outcomes spooled, by outcome (not_checked: the window ran out)",
+            ["result"],
+            registry=r,
+        )
         self.evidence = Counter(
             "humiao_edge_evidence", "evidence crops by event: kept, sent, deleted_acked, expired", ["event"], registry=r
         )

@@ -4,6 +4,7 @@ installed (an edge box has no hub libraries, a hub no vision libraries).
     humiao models list | prepare [--force] [--from FILE] [ID ...]      model files (edge)
     humiao edge run [--config FILE] [--source URI]                     the edge agent
     humiao edge sample-video --out PATH                                the demo's entrance video
+    humiao edge staff add|remove|list [NAME] [--pin-stdin]             the staff console's accounts
     humiao hub run [--config FILE]                                     ingest, rules, panel and API
     humiao hub request-evidence EVENT_ID --reason R --by ACCOUNT       ask an edge for a sealed crop
     humiao hub venues|schools import|export FILE [--district D]        the registry as CSV
@@ -331,7 +332,14 @@ def _report(cfg, args) -> int:
         return 2
     with _hub_db(cfg) as s:
         data, _mime = reports.render(
-            reports.figures(s, args.district, period, HolidayCalendar(cfg.rules.calendar)), args.format
+            reports.figures(
+                s,
+                args.district,
+                period,
+                HolidayCalendar(cfg.rules.calendar),
+                cfg.rules.violations.id_check_window_min,
+            ),
+            args.format,
         )
     out = args.out or Path(f"humiao-{args.district}-{period.label}.{args.format}")
     out.write_bytes(data)
@@ -461,7 +469,43 @@ def _edge(args) -> int:
         return 0
     if args.edge_command == "enroll":
         return _edge_enroll(load_config(EdgeConfig, args.config), args.trust, args.new_key)
+    if args.edge_command == "staff":
+        return _edge_staff(load_config(EdgeConfig, args.config), args)
     return _edge_run(load_config(EdgeConfig, args.config), args.source, show_truth=True)
+
+
+def _edge_staff(cfg, args) -> int:
+    """The staff console's accounts: a name and a PIN (asked twice, or one line on standard input)."""
+    import getpass
+
+    from humiao.edge.console.staff import StaffBook, StaffError, check_name, check_pin
+
+    book = StaffBook(cfg.idcheck.console.staff_file or cfg.device.state_dir / "staff.json")
+    try:
+        if args.action == "list":
+            for m in book.members():
+                print(f"{m.name}\tadded {m.added}")
+            return 0
+        name = check_name(args.name or "")
+        if args.action == "remove":
+            if not book.remove(name):
+                print(f"error: no staff account {name!r} in {book.path}", file=sys.stderr)
+                return 2
+            print(f"staff account {name} removed (its open sessions end)")
+            return 0
+        if args.pin_stdin:
+            pin = check_pin(sys.stdin.readline().strip())
+        else:
+            pin = check_pin(getpass.getpass(f"PIN for {name} (4-12 digits): "))
+            if getpass.getpass("the same PIN again: ") != pin:
+                print("error: the two PINs differ; nothing saved", file=sys.stderr)
+                return 2
+        new = book.add(name, pin)
+    except StaffError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"staff account {name} {'added' if new else 'given a new PIN'} in {book.path}")
+    return 0
 
 
 def _edge_enroll(cfg, trust: Path, new_key: bool) -> int:
@@ -479,7 +523,14 @@ def _demo(args) -> int:
     from humiao import demo
     from humiao.edge.config import EdgeConfig
 
-    return demo.run(args.broker_port, args.http_port, args.once, load_config(EdgeConfig, args.config))
+    return demo.run(
+        args.broker_port,
+        args.http_port,
+        args.once,
+        load_config(EdgeConfig, args.config),
+        simulated_staff=not args.no_simulated_staff,
+        console_port=args.console_port,
+    )
 
 
 def _add_models(sub) -> None:
@@ -508,6 +559,11 @@ def _add_edge(sub) -> None:
     )
     sv = esub.add_parser("sample-video", help="write the sample entrance video")
     sv.add_argument("--out", type=Path, required=True)
+    st = esub.add_parser("staff", help="the staff console's accounts: add (or change a PIN), remove, list")
+    st.add_argument("action", choices=["add", "remove", "list"])
+    st.add_argument("name", nargs="?", help="the account: lower-case letters, digits, '-', '_'")
+    st.add_argument("--pin-stdin", action="store_true", help="add: read the PIN from standard input (one line)")
+    st.add_argument("--config", type=Path)
 
 
 def _add_hub(sub) -> None:
@@ -626,6 +682,12 @@ def _add_demo(sub) -> None:
     d.add_argument("--once", action="store_true", help="play the video once, then stop and summarise")
     d.add_argument("--broker-port", type=int, default=18830)
     d.add_argument("--http-port", type=int, default=8080)
+    d.add_argument("--console-port", type=int, default=8810, help="the staff console (loopback)")
+    d.add_argument(
+        "--no-simulated-staff",
+        action="store_true",
+        help="nobody answers the ID checks but you, in the staff console (default: a simulated member of staff)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -31,7 +31,8 @@ import uvicorn
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from humiao.hub.tables import Alert, Evidence
+from humiao.hub.tables import Alert, Evidence, IdCheck
+from humiao.proto.vocabulary import RESULTS
 
 if TYPE_CHECKING:
     from humiao.edge.config import EdgeConfig
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 BROKER_HOST = "127.0.0.1"
 HUB_WORKER = "hub.w1"  # the demo hub's broker identity (one worker: amqtt has no shared subscriptions)
 DEMO_PASSWORD = "humiao-demo-2026"
+DEMO_STAFF, DEMO_PIN = "counter", "246810"  # the staff console's demo account (demo only)
+DEMO_CHECK_WINDOW_S = 50.0  # the edge reports "not checked" after this; the hub's window is one minute
 DEMO_ACCOUNTS = (  # user, role, district, venues — demo only; real accounts: humiao hub users add
     ("ct-demo", "culture_tourism", "demo-district", ()),
     ("police-demo", "police", "demo-district", ()),
@@ -120,13 +123,13 @@ def hub_config(state: Path, broker_port: int, http_port: int) -> HubConfig:
                 "share_group": None,
                 "client_id": HUB_WORKER,
             },
-            # no staff checks IDs in the demo: alarms turn "suspected" after one minute, not ten
+            # the demo compresses time: a check window of one minute, not ten (the edge's is 50 s)
             "rules": {"violations": {"id_check_window_min": 1}, "evaluate_interval_s": 5},
         }
     )
 
 
-def edge_config(base: EdgeConfig, state: Path, broker_port: int, once: bool) -> EdgeConfig:
+def edge_config(base: EdgeConfig, state: Path, broker_port: int, once: bool, console_port: int = 8810) -> EdgeConfig:
     """The operator's edge configuration, pointed at the demo's broker and state directory (its
     identity and the hub's keys come with its enrolment: ``enroll_edge``)."""
     from humiao.edge.config import EdgeConfig
@@ -139,6 +142,12 @@ def edge_config(base: EdgeConfig, state: Path, broker_port: int, once: bool) -> 
             "source": base.source.model_copy(update={"on_end": "stop" if once else "loop"}),
             "metrics": base.metrics.model_copy(update={"port": 0}),
             "status": base.status.model_copy(update={"interval_s": 2.0}),
+            "idcheck": base.idcheck.model_copy(
+                update={
+                    "window_s": DEMO_CHECK_WINDOW_S,
+                    "console": base.idcheck.console.model_copy(update={"port": console_port}),
+                }
+            ),
         }
     )
     return EdgeConfig.model_validate(cfg.model_dump())
@@ -208,6 +217,8 @@ Humiao demo — all on this machine
       admin-demo or auditor-demo; password {DEMO_PASSWORD} (demo accounts only)
   ingest status page (admin-demo):       http://127.0.0.1:{http_port}/ingest
   hub database (SQLite):                 {hub_cfg.database_url()}
+  staff console (the counter's tablet):  http://127.0.0.1:{cfg.idcheck.console.port}/
+      sign in as {DEMO_STAFF}, PIN {DEMO_PIN} (demo only); a simulated member of staff answers what you leave
   edge: sample video, venue {cfg.policy.venue_type}, "looks under {cfg.policy.challenge_threshold:g} → check ID"
 {"" if once else "  Ctrl-C stops."}"""
 
@@ -221,6 +232,7 @@ class AlertWatcher:
         self.done = threading.Event()
         with hub.sessions() as s:  # the demo's hub keeps earlier runs; show this run's alerts only
             self.first_id = s.scalar(select(func.max(Alert.id))) or 0
+            self.first_check = s.scalar(select(func.max(IdCheck.id))) or 0
         self._seen = self.first_id
         self._asked: str | None = None  # the alert whose crop was asked for, until it arrives
         self._evidence_done = False
@@ -239,6 +251,14 @@ class AlertWatcher:
             stored = s.scalar(select(func.count()).select_from(Alert).where(Alert.id > self.first_id)) or 0
             total = s.scalar(select(func.count()).select_from(Alert)) or 0
         return stored, total
+
+    def checks(self) -> dict[str, int]:
+        """ID-check outcomes stored during this run, by outcome."""
+        with self.hub.sessions() as s:
+            rows = s.execute(
+                select(IdCheck.result, func.count()).where(IdCheck.id > self.first_check).group_by(IdCheck.result)
+            )
+            return dict(rows.tuples().all())
 
     def _loop(self) -> None:
         while not self.done.wait(0.5):
@@ -281,9 +301,46 @@ class AlertWatcher:
         self._asked, self._evidence_done = None, True
 
 
-def run(broker_port: int = 18830, http_port: int = 8080, once: bool = False, edge_config_base=None) -> int:
+def demo_staff_account(cfg: EdgeConfig) -> None:
+    """The console's demo account (made once; the staff file is 0600 in the edge's state directory)."""
+    from humiao.edge.console.staff import StaffBook
+
+    book = StaffBook(cfg.idcheck.console.staff_file or cfg.device.state_dir / "staff.json")
+    if not book.exists(DEMO_STAFF):
+        book.add(DEMO_STAFF, DEMO_PIN)
+
+
+def start_staff(agent, think_s: float = 20.0, leave_one_unchecked: bool = True) -> threading.Event:
+    """Start the simulated member of staff once the agent's desk exists (the agent makes it when it starts);
+    set the returned event to stop them."""
+    from humiao.demo_staff import SimulatedStaff
+
+    stop = threading.Event()
+
+    def wait_then_start() -> None:
+        while not stop.wait(0.2):
+            link = agent.link
+            if link is not None:
+                staff = SimulatedStaff(link.desk, think_s, leave_one_unchecked).start()
+                stop.wait()
+                staff.stop()
+                return
+
+    threading.Thread(target=wait_then_start, name="demo-staff-start", daemon=True).start()
+    return stop
+
+
+def run(
+    broker_port: int = 18830,
+    http_port: int = 8080,
+    once: bool = False,
+    edge_config_base=None,
+    simulated_staff: bool = True,
+    console_port: int = 8810,
+) -> int:
     """Broker, hub (ingest + panel) and edge agent in this process; the agent plays the sample video
-    (in a loop, or once with ``once``) until it ends or Ctrl-C."""
+    (in a loop, or once with ``once``) until it ends or Ctrl-C. A simulated member of staff answers the ID
+    checks (``demo_staff``) unless ``simulated_staff`` is off."""
     from humiao.edge.agent import EdgeAgent
     from humiao.edge.config import EdgeConfig
     from humiao.hub.app import Hub
@@ -295,7 +352,8 @@ def run(broker_port: int = 18830, http_port: int = 8080, once: bool = False, edg
         hub = Hub(hub_cfg)
         hub.broker_admin = lambda: contextlib.nullcontext(broker)  # the panel's enrol and revoke
         seed_demo(hub)
-        cfg = edge_config(edge_config_base or EdgeConfig(), state, broker_port, once)
+        cfg = edge_config(edge_config_base or EdgeConfig(), state, broker_port, once, console_port)
+        demo_staff_account(cfg)
         enroll_edge(hub, broker, cfg, broker_port)
     except BaseException:
         broker.stop()
@@ -308,22 +366,27 @@ def run(broker_port: int = 18830, http_port: int = 8080, once: bool = False, edg
 
     watcher = AlertWatcher(hub)
     watcher.start()
+    # one pass (--once) is too short for a window to run out: staff answer at once, every check
+    staff = start_staff(agent, 0.0 if once else 20.0, not once) if simulated_staff else threading.Event()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, lambda *_: agent.stop())
         signal.signal(signal.SIGTERM, lambda *_: agent.stop())
     try:
         summary = agent.run()
     finally:
+        staff.set()
         time.sleep(2.0)  # the last alerts reach the hub
         watcher.stop()
         stored, total = watcher.counts()
+        checks = watcher.checks()
         web.stop()
         hub.stop()
         broker.stop()
     print(
         f"\ndemo done: {summary.frames_read} frames, {len(summary.decisions)} people decided, "
         f"{len(summary.alerts)} alerts sent, {stored} alerts in the hub database "
-        f"({total} with earlier demo runs)",
+        f"({total} with earlier demo runs); ID checks stored: {sum(checks.values())}"
+        + (" (" + "; ".join(f"{RESULTS[k]['en']}: {n}" for k, n in sorted(checks.items())) + ")" if checks else ""),
         flush=True,
     )
     return 0

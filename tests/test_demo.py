@@ -28,6 +28,8 @@ def test_demo_shows_alerts_arriving_at_the_hub(tmp_path):
             str(free_port()),
             "--http-port",
             str(free_port()),
+            "--console-port",
+            str(free_port()),
         ],
         cwd=str(ROOT),
         env=env,
@@ -43,4 +45,11 @@ def test_demo_shows_alerts_arriving_at_the_hub(tmp_path):
     assert decided == 8 and sent >= 4 and stored == sent, out[-2000:]
     assert len(re.findall(r"^hub stored alert", out, re.M)) == sent
     assert "evidence for" in out and "the edge deleted its copy" in out
+    # the simulated member of staff answered every alert through the desk; the hub stored each answer once
+    answered = re.findall(r"^  staff: \S+ (?:ID read, age (\d+) — (.+)|showed no ID — refused)$", out, re.M)
+    checks = re.search(r"ID checks stored: (\d+) \((.+)\)", out)
+    assert checks and int(checks[1]) == len(answered) == sent, out[-3000:]
+    by_outcome = dict(part.rsplit(": ", 1) for part in checks[2].split("; "))
+    assert by_outcome["Minor admitted without a guardian"] == "1" and "Minor, refused entry" in by_outcome, by_outcome
+    assert all((int(age) < 18) == ("minor" in what) for age, what in answered if age), answered
     assert "Traceback" not in done.stderr

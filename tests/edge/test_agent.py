@@ -60,6 +60,7 @@ def edge_config(tmp_path, broker, hub, **over) -> EdgeConfig:
         },
         "status": {"interval_s": 0.5},
         "metrics": {"port": 0},
+        "idcheck": {"console": {"port": 0}},
     }
     for k, v in over.items():
         data.setdefault(k, {}).update(v)
@@ -121,9 +122,10 @@ def test_child_alert_reaches_the_hub_once_and_its_evidence_on_request(shared_fac
             sealed.open_box(hub.private_key, ev.ciphertext, "01a2089c-0000-7000-8000-000000000000")
     finally:
         EdgeAgent.close(agent, "test over")
-    # on the edge's disk: the spool and the sealed store, no image file anywhere
+    # on the edge's disk: the spool, the sealed store, the identity and the venue's ID-hash secret (0600); no image
     files = sorted(p.name for p in (tmp_path / "edge").iterdir())
-    assert all(f.startswith(("spool.db", "evidence.db")) or f == "identity" for f in files), files
+    assert all(f.startswith(("spool.db", "evidence.db")) or f in ("identity", "venue-secret") for f in files), files
+    assert (tmp_path / "edge" / "venue-secret").stat().st_mode & 0o777 == 0o600
     with sqlite3.connect(tmp_path / "edge" / "evidence.db") as db:
         assert db.execute("SELECT COUNT(*) FROM crops").fetchone()[0] == 0
     with hub.sessions() as s:
