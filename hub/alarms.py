@@ -38,15 +38,24 @@ def _log(session: Session, alarm: Alarm, actor: str, action: str, detail: str = 
 
 
 def _outcomes(session: Session, event_ids: list[str]) -> dict[str, Outcome]:
-    """The latest ID-check outcome of each of these alerts, in one query."""
+    """The latest ID-check outcome of each of these alerts, in one query per 500 (several checks of one
+    alert count once: the latest, by its time, then by arrival; hub/idchecks.py counts the same way)."""
     out: dict[str, Outcome] = {}
     for i in range(0, len(event_ids), 500):
         rows = session.scalars(
-            select(IdCheck).where(IdCheck.event_id.in_(event_ids[i : i + 500])).order_by(IdCheck.checked_at)
+            select(IdCheck).where(IdCheck.event_id.in_(event_ids[i : i + 500])).order_by(IdCheck.checked_at, IdCheck.id)
         )
         for c in rows:  # ordered: the latest check wins
-            out[c.event_id] = Outcome(c.result, c.age_years, c.under_14, c.checked_at)
+            if c.event_id is not None:
+                out[c.event_id] = outcome_of(c)
     return out
+
+
+def outcome_of(c: IdCheck) -> Outcome:
+    """What the rules need of a stored check."""
+    return Outcome(
+        c.result, c.age_years, c.under_14, c.checked_at, c.guardian_contact_recorded, c.co_occupants_recorded
+    )
 
 
 def verdict_fields(v: Verdict) -> dict:

@@ -1,16 +1,20 @@
 """Reports and figures: the district reports for download, /api/reports/<district>/<period>.<csv|xlsx|pdf>
-(downloads audited), the dashboard's figures (/api/dashboard) and the statute table with what the
-calendar says of a day (/api/rules)."""
+(downloads audited), the dashboard's figures (/api/dashboard), the venues' ID-check statistics
+(/api/idchecks) and the statute table with what the calendar says of a day (/api/rules)."""
 
 from __future__ import annotations
 
-from datetime import UTC
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from pydantic import BaseModel, Field
 
-from humiao.hub import audit, reports
+from humiao.hub import audit, idchecks, reports
 from humiao.hub.access import Target
 from humiao.hub.deps import PrincipalDep, client, hub_of, require
+from humiao.hub.registry import SLUG
 
 router = APIRouter(prefix="/api")
 
@@ -30,7 +34,8 @@ def download(district: str, period: str, fmt: str, request: Request, who: Princi
     name = reports.filename(district, p, fmt)
     hub = hub_of(request)
     with hub.sessions() as s:
-        data, mime = reports.render(reports.figures(s, district, p, hub.calendar), fmt)
+        f = reports.figures(s, district, p, hub.calendar, hub.cfg.rules.violations.id_check_window_min)
+        data, mime = reports.render(f, fmt)
         # the object is the district (≤ 64 characters, like the column); the period and format are the why
         audit.record(s, who, "report.download", "report", district, f"{p.label}.{fmt}", client(request))
         s.commit()
@@ -47,10 +52,8 @@ def download(district: str, period: str, fmt: str, request: Request, who: Princi
 @router.get("/dashboard")
 def dashboard(request: Request, who: PrincipalDep, days: int = 30) -> dict:
     """Figures for the dashboard, over what the viewer may see: alarms per day (key periods marked),
-    violations by venue type, repeat venues, open cases by deadline state."""
-    from collections import Counter
-    from datetime import datetime, timedelta
-
+    violations (confirmed and suspected apart) in all and by venue type, repeat venues (two or more
+    violations, each venue once), open cases by deadline state."""
     from sqlalchemy import select
 
     from humiao.hub import cases as case_service
@@ -74,8 +77,15 @@ def dashboard(request: Request, who: PrincipalDep, days: int = 30) -> dict:
     per_day = Counter(r.raised_at.astimezone(reports.TZ).date() for r in rows)
     start = (now - timedelta(days=days - 1)).astimezone(reports.TZ).date()
     day_list = [start + timedelta(days=k) for k in range(days)]
-    violations = [r for r in rows if r.verdict in ("confirmed", "suspected")]
-    repeat = Counter(r.venue_id for r in violations)
+    # one alarm per alert, one alert per person-visit: each visit counts once, by its alarm's verdict
+    # (decided by the alert's latest ID check); confirmed and suspected violations apart
+    by_type: dict[str, Counter[str]] = {}
+    per_venue: dict[str, Counter[str]] = {}
+    for r in rows:
+        if r.verdict in reports.VIOLATIONS:
+            by_type.setdefault(r.venue_type, Counter())[r.verdict] += 1
+            per_venue.setdefault(r.venue_id, Counter())[r.verdict] += 1
+    repeat = reports.repeat_venues(per_venue, names)
     return {
         "days": [
             {
@@ -85,13 +95,97 @@ def dashboard(request: Request, who: PrincipalDep, days: int = 30) -> dict:
             }
             for d in day_list
         ],
-        "by_venue_type": dict(Counter(r.venue_type for r in violations)),
+        "violations": {v: sum(c[v] for c in by_type.values()) for v in reports.VIOLATIONS},
+        "by_venue_type": {t: {v: c[v] for v in reports.VIOLATIONS} for t, c in sorted(by_type.items())},
         "by_verdict": dict(Counter(r.verdict for r in rows)),
-        "repeat_venues": [
-            {"venue_id": v, "name": names.get(v, v), "violations": n} for v, n in repeat.most_common(10) if n >= 2
-        ],
+        "repeat_venues": [{**r, "name": r["venue"]} for r in repeat[:10]],
         "open_cases": dict(Counter(case_service.deadline_state(c, now) for c in open_cases)),
     }
+
+
+class Words(BaseModel):
+    zh: str
+    en: str
+
+
+class OutcomeCount(BaseModel):
+    result: str = Field(description="the stored key (proto/vocabulary.py RESULTS); show `words`, not this")
+    words: Words
+    alerts: int = Field(description="alerts whose latest ID check had this outcome")
+    walk_ups: int = Field(description="walk-up checks with this outcome")
+
+
+class VenueIdChecks(BaseModel):
+    venue_id: str
+    district_id: str
+    name: str
+    venue_type: str
+    alerts: int = Field(description="alerts (CHECK ID) in the period: one per person-visit")
+    checked: int = Field(description="alerts answered by staff within the check window")
+    checked_share: float | None = Field(description="checked / alerts (none without alerts)")
+    no_outcome: int = Field(description="alerts with no ID check at all")
+    median_time_to_check_s: float | None = Field(
+        description="median seconds from the alert to the staff's check (staff outcomes only)"
+    )
+    outcomes: list[OutcomeCount] = Field(description="every outcome kind, in the catalogue's order")
+    walk_ups: int = Field(description="walk-up checks: staff checked someone the camera did not flag")
+    walk_up_minors: int = Field(description="minors among the walk-up checks: what the camera missed")
+    minors_refused: int = Field(description="minors refused, at alerts and walk-ups: the venue's successes")
+
+
+class IdCheckStats(BaseModel):
+    since: datetime
+    until: datetime
+    window_min: float = Field(description="the check window (rules.violations.id_check_window_min)")
+    venues: list[VenueIdChecks]
+
+
+def venue_id_checks(v: idchecks.VenueChecks) -> VenueIdChecks:
+    return VenueIdChecks(
+        venue_id=v.venue_id,
+        district_id=v.district_id,
+        name=v.name,
+        venue_type=v.venue_type,
+        alerts=v.alerts,
+        checked=v.checked,
+        checked_share=v.checked_share,
+        no_outcome=v.no_outcome,
+        median_time_to_check_s=v.median_time_to_check_s,
+        outcomes=[
+            OutcomeCount(result=k, words=Words(**idchecks.words(k)), alerts=v.outcomes[k], walk_ups=v.walk_ups[k])
+            for k in idchecks.KINDS
+            if k != idchecks.OTHER or v.outcomes[k] or v.walk_ups[k]
+        ],
+        walk_ups=v.walk_up_checks,
+        walk_up_minors=v.walk_up_minors,
+        minors_refused=v.minors_refused,
+    )
+
+
+@router.get("/idchecks", response_model=IdCheckStats)
+def id_check_stats(
+    request: Request,
+    who: PrincipalDep,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+    period: Annotated[str | None, Query(max_length=16, description="a month (2026-11) or quarter (2026Q4)")] = None,
+    venue_id: Annotated[str | None, Query(max_length=64, pattern=SLUG)] = None,
+) -> IdCheckStats:
+    """Per-venue ID-check statistics over the last ``days`` days, or over ``period``, for the venues the
+    viewer may see (``venues.read``: operators their own venues, inspectors their district)."""
+    require(who, "venues.read")
+    if period is not None:
+        try:
+            since, until = reports.Period.parse(period).bounds()
+        except reports.ReportError as err:
+            raise HTTPException(400, str(err)) from None
+    else:
+        until = datetime.now(UTC)
+        since = until - timedelta(days=days)
+    hub = hub_of(request)
+    window = hub.cfg.rules.violations.id_check_window_min
+    with hub.sessions() as s:
+        found = idchecks.venue_stats(s, since, until, window, who=who, venue_id=venue_id)
+    return IdCheckStats(since=since, until=until, window_min=window, venues=[venue_id_checks(v) for v in found])
 
 
 @router.get("/rules")

@@ -1,11 +1,13 @@
 """Chain of custody: whether a stored record is still what its device signed.
 
-For an alert (and the ID checks that answer it, and its evidence): the signing key was enrolled for
-that device when the record was signed and not revoked before; the signature verifies over the
-stored time, id, topic and the sha256 of the signed body; for alerts and ID checks, the kept body
-has that hash and says what the row says; for evidence, the stored crop rebuilt into its message has
-that hash (until the crop is purged: then the hashes and the signature remain). ``humiao hub audit
-custody EVENT_ID`` prints the findings; any failure names the record and what differs.
+For an alert (and the ID checks that answer it, and its evidence), or a walk-up check (by its check id,
+as it answers no alert): the signing key was enrolled for that device when the record was signed and
+not revoked before; the signature verifies over the stored time, id, topic and the sha256 of the
+signed body; for alerts and ID checks, the kept body has that hash and says what the row says (every
+field an ID check's row takes from it, the outcome's document, guardian record and times included);
+for evidence, the stored crop rebuilt into its message has that hash (until the crop is purged: then
+the hashes and the signature remain). ``humiao hub audit custody EVENT_ID`` prints the findings; any
+failure names the record and what differs.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from humiao.hub.tables import Alert, DeviceKey, Evidence, IdCheck
-from humiao.hub.validate import alert_row, idcheck_row
+from humiao.hub.validate import Rejected, alert_row, idcheck_fields
 from humiao.hub.verify import signed_ns
 from humiao.proto import humiao_v1_pb2 as pb
 from humiao.proto import signing
@@ -36,7 +38,27 @@ ALERT_FIELDS = (
     "calibration",
 )
 ALERT_NUMBERS = ("age_estimate", "p_minor", "p_under_threshold", "threshold")
-CHECK_FIELDS = ("check_id", "event_id", "district_id", "venue_id", "device_id", "result", "age_years", "under_14")
+CHECK_FIELDS = (
+    "check_id",
+    "event_id",
+    "district_id",
+    "venue_id",
+    "device_id",
+    "checked_at",
+    "result",
+    "age_years",
+    "under_14",
+    "id_keyed_hash",
+    "checksum_valid",
+    "age_known",
+    "document",
+    "method",
+    "walk_up",
+    "guardian_contact_recorded",
+    "co_occupants_recorded",
+    "staff",
+    "alerted_at",
+)
 
 
 @dataclass(frozen=True)
@@ -92,7 +114,10 @@ def _body(row, message: type[Message], build, fields, numbers=()) -> str | None:
     msg = message()
     msg.ParseFromString(row.signed_body)
     where = parse(topic(row.district_id, row.venue_id, row.device_id, "alert" if message is pb.Alert else "idcheck"))
-    signed = build(msg, where, row.received_at)
+    try:
+        signed = build(msg, where, row.received_at)
+    except Rejected as err:
+        return f"the kept body does not map to a record ({err})"
     differs = [f for f in (*fields, *numbers) if not _same(getattr(row, f), signed[f])]
     if differs:
         return "the row differs from what was signed in " + ", ".join(differs)
@@ -117,11 +142,22 @@ def _evidence(ev: Evidence) -> str | None:
     return None
 
 
+def _check_finding(session: Session, c: IdCheck) -> Finding:
+    problem = _signature(session, c, "idcheck", c.check_id) or _body(c, pb.IdCheckOutcome, idcheck_fields, CHECK_FIELDS)
+    return Finding(f"ID check {c.check_id}", problem is None, problem or f"signed at {c.signed_at}")
+
+
 def check(session: Session, event_id: str) -> list[Finding]:
-    """Findings for the alert, its ID checks and its evidence; ``LookupError`` when there is no alert."""
+    """Findings for the alert, its ID checks and its evidence; or, given the check id of a walk-up check
+    (which answers no alert), for that check; ``LookupError`` when there is neither."""
     alert = session.scalars(select(Alert).where(Alert.event_id == event_id)).one_or_none()
     if alert is None:
-        raise LookupError(f"no alert {event_id}")
+        walk_up = session.scalars(
+            select(IdCheck).where(IdCheck.check_id == event_id, IdCheck.event_id.is_(None))
+        ).one_or_none()
+        if walk_up is None:
+            raise LookupError(f"no alert {event_id}")
+        return [_check_finding(session, walk_up)]
     out = []
     name = f"alert {event_id}"
     problem = _signature(session, alert, "alert", event_id) or _body(
@@ -129,10 +165,7 @@ def check(session: Session, event_id: str) -> list[Finding]:
     )
     out.append(Finding(name, problem is None, problem or f"signed by key {alert.signer_key_id} at {alert.signed_at}"))
     for c in session.scalars(select(IdCheck).where(IdCheck.event_id == event_id).order_by(IdCheck.id)):
-        problem = _signature(session, c, "idcheck", c.check_id) or _body(
-            c, pb.IdCheckOutcome, idcheck_row, CHECK_FIELDS
-        )
-        out.append(Finding(f"ID check {c.check_id}", problem is None, problem or f"signed at {c.signed_at}"))
+        out.append(_check_finding(session, c))
     ev = session.get(Evidence, event_id)
     if ev is not None:
         problem = _signature(session, _EvidenceView(ev, alert), "evidence", ev.request_id) or _evidence(ev)

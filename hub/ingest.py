@@ -405,10 +405,11 @@ class Ingestor:
     def _check_id_checks(self, session, batch: Batch) -> None:
         """An ID check must answer an alert of the same device. One whose alert is not stored yet is
         left out of this batch unconfirmed (the edge sends it again) until it is older than
-        ``security.unknown_alert_grace_s``, then kept aside."""
+        ``security.unknown_alert_grace_s``, then kept aside. A walk-up check answers no alert (its
+        device is the one that signed it, on its own topic): stored as it is."""
         if not batch.id_checks:
             return
-        wanted = {r["event_id"] for r in batch.id_checks}
+        wanted = {r["event_id"] for r in batch.id_checks if not r["walk_up"]}
         owners = {
             e: (d, v, dev)
             for e, d, v, dev in session.execute(
@@ -422,6 +423,9 @@ class Ingestor:
         keep = []
         now = datetime.now(UTC)
         for row in batch.id_checks:
+            if row["walk_up"]:  # idcheck_row: a walk-up has no event id, every other check has one
+                keep.append(row)
+                continue
             dev = (row["district_id"], row["venue_id"], row["device_id"])
             owner = owners.get(row["event_id"])
             if owner is None:

@@ -1,9 +1,14 @@
 """Monthly and quarterly reports per district for the joint meetings: CSV, XLSX and PDF, with charts.
 
     period (2026-11 or 2026Q4) + district ─► figures (alarms by verdict, type and day; cases and
-    penalties; repeat venues; key periods) ─► CSV (the violations, one per row) | XLSX (summary,
-    violations, cases, repeat venues, native charts) | PDF (summary, charts, tables; Chinese text in
-    the PDF's built-in STSong font)
+    penalties; repeat venues; key periods; each venue's ID checks) ─► CSV (the violations, one per
+    row) | XLSX (summary, violations, cases, repeat venues, ID checks, native charts) | PDF (summary,
+    charts, tables; Chinese text in an embedded CJK font)
+
+Counting: one alarm per alert and one alert per person-visit, so each visit counts once, by its
+alarm's verdict (which the alert's latest ID check decided); confirmed and suspected violations are
+counted apart everywhere (a suspicion is not a finding); walk-up checks are no violations, only ID-check
+figures (hub/idchecks.py), whose outcomes appear in proto/vocabulary.py's words.
 
 No report names or pictures a minor: violations carry the venue, time, verdict and case, nothing else.
 """
@@ -23,13 +28,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from humiao.hub import idchecks
 from humiao.hub.registry import SLUG, neutralise_cell
 from humiao.hub.rules.calendar import HolidayCalendar
 from humiao.hub.rules.statutes import RULES
+from humiao.hub.rules.violations import ViolationConfig
 from humiao.hub.tables import Alarm, Case, CaseAlarm, Venue
 
 TZ = ZoneInfo("Asia/Shanghai")
 FORMATS = ("csv", "xlsx", "pdf")
+VIOLATIONS = ("confirmed", "suspected")  # counted apart, everywhere
 DISTRICT = re.compile(SLUG)  # district ids are the wire's topic segments (registry.SLUG)
 
 
@@ -100,20 +108,47 @@ class Figures:
     generated_at: datetime
     alarms: int = 0
     by_verdict: Counter = field(default_factory=Counter)
-    by_type: Counter = field(default_factory=Counter)  # violations (confirmed + suspected) by venue type
+    by_type: dict[str, Counter] = field(default_factory=dict)  # venue type → Counter of confirmed, suspected
     per_day: dict[date, int] = field(default_factory=dict)  # alarms per local day
     violations: list[dict] = field(default_factory=list)
     cases: list[dict] = field(default_factory=list)
     penalties: Counter = field(default_factory=Counter)
     fines_yuan: float = 0.0
-    repeat_venues: list[dict] = field(default_factory=list)
+    repeat_venues: list[dict] = field(default_factory=list)  # ≥ 2 violations: venue_id, venue, confirmed, suspected
     key_days: dict[date, str] = field(default_factory=dict)
+    idchecks: list[idchecks.VenueChecks] = field(default_factory=list)
+    window_min: float = ViolationConfig().id_check_window_min
 
 
-def figures(session: Session, district: str, period: Period, calendar: HolidayCalendar | None = None) -> Figures:
+def repeat_venues(per_venue: dict[str, Counter], names: dict[str, str]) -> list[dict]:
+    """Venues with two or more violations (confirmed or suspected) in the period, each once, with the
+    confirmed and the suspected apart; most first."""
+    rows = [
+        {
+            "venue_id": v,
+            "venue": names.get(v, v),
+            "confirmed": c["confirmed"],
+            "suspected": c["suspected"],
+            "violations": c["confirmed"] + c["suspected"],
+        }
+        for v, c in per_venue.items()
+        if c["confirmed"] + c["suspected"] >= 2
+    ]
+    return sorted(rows, key=lambda r: (-r["violations"], -r["confirmed"], r["venue_id"]))
+
+
+def figures(
+    session: Session,
+    district: str,
+    period: Period,
+    calendar: HolidayCalendar | None = None,
+    window_min: float | None = None,
+) -> Figures:
     calendar = calendar or HolidayCalendar()
     lo, hi = period.bounds()
     f = Figures(district, period, datetime.now(UTC), per_day=dict.fromkeys(period.days(), 0))
+    if window_min is not None:
+        f.window_min = window_min
     case_of = dict(
         session.execute(select(CaseAlarm.alarm_id, Case.number).join(Case, Case.id == CaseAlarm.case_id)).all()
     )
@@ -123,15 +158,15 @@ def figures(session: Session, district: str, period: Period, calendar: HolidayCa
         .where(Alarm.district_id == district, Alarm.raised_at >= lo, Alarm.raised_at < hi)
         .order_by(Alarm.raised_at)
     ).all()
-    per_venue: Counter = Counter()
+    per_venue: dict[str, Counter] = {}
     for alarm, venue in rows:
         f.alarms += 1
         f.by_verdict[alarm.verdict] += 1
         local = alarm.raised_at.astimezone(TZ)
         f.per_day[local.date()] = f.per_day.get(local.date(), 0) + 1
-        if alarm.verdict in ("confirmed", "suspected"):
-            f.by_type[alarm.venue_type] += 1
-            per_venue[alarm.venue_id] += 1
+        if alarm.verdict in VIOLATIONS:
+            f.by_type.setdefault(alarm.venue_type, Counter())[alarm.verdict] += 1
+            per_venue.setdefault(alarm.venue_id, Counter())[alarm.verdict] += 1
             f.violations.append(
                 {
                     "time": local.strftime("%Y-%m-%d %H:%M"),
@@ -144,9 +179,8 @@ def figures(session: Session, district: str, period: Period, calendar: HolidayCa
                 }
             )
     names = {v.id: v.name for v in session.scalars(select(Venue).where(Venue.district_id == district))}
-    f.repeat_venues = [
-        {"venue_id": v, "venue": names.get(v, v), "violations": n} for v, n in per_venue.most_common() if n >= 2
-    ]
+    f.repeat_venues = repeat_venues(per_venue, names)
+    f.idchecks = idchecks.venue_stats(session, lo, hi, f.window_min, district=district)
     for c in session.scalars(
         select(Case)
         .where(Case.district_id == district, Case.opened_at < hi, (Case.closed_at.is_(None)) | (Case.closed_at >= lo))
@@ -175,6 +209,7 @@ def figures(session: Session, district: str, period: Period, calendar: HolidayCa
 
 # -- CSV ---------------------------------------------------------------------------------------
 VIOLATION_COLUMNS = ("time", "venue_id", "venue", "venue_type", "verdict", "case", "calendar")
+IDCHECK_SHEET = "ID checks 证件查验"
 
 
 def to_csv(f: Figures) -> bytes:
@@ -204,7 +239,75 @@ def _summary_rows(f: Figures) -> list[tuple[str, object]]:
         ("revocations 吊销许可证", f.penalties.get("revocation", 0)),
         ("repeat venues 重复违法场所", len(f.repeat_venues)),
         ("key days 重点时段", ", ".join(f"{d:%m-%d} {n}" for d, n in f.key_days.items()) or "-"),
+        *_idcheck_summary(f),
     ]
+
+
+def _idcheck_summary(f: Figures) -> list[tuple[str, object]]:
+    alerts = sum(v.alerts for v in f.idchecks)
+    checked = sum(v.checked for v in f.idchecks)
+    return [
+        ("ID-check alerts 查验预警", alerts),
+        (f"checked within {f.window_min:g} min 时限内查验", f"{checked} ({_share(checked, alerts)})"),
+        ("minors refused 劝离未成年人", sum(v.minors_refused for v in f.idchecks)),
+        ("walk-up checks 主动查验", sum(v.walk_up_checks for v in f.idchecks)),
+        ("minors found at walk-up checks 主动查验发现未成年人", sum(v.walk_up_minors for v in f.idchecks)),
+    ]
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "-"
+
+
+def _minutes(seconds: float | None) -> float | str:
+    return round(seconds / 60, 1) if seconds is not None else "-"
+
+
+def _both(words) -> str:
+    return f"{words['zh']} {words['en']}"
+
+
+def _kinds(f: Figures) -> list[str]:
+    """The outcome kinds the ID-check tables show: the catalogue's, and "other" only when a venue has one."""
+    return [k for k in idchecks.KINDS if k != idchecks.OTHER or any(v.outcomes[k] for v in f.idchecks)]
+
+
+def idcheck_table(f: Figures) -> list[list]:
+    """The "ID checks 证件查验" table (XLSX sheet): a header, then a row per venue; words, never codes."""
+    kinds = _kinds(f)
+    header = [
+        "venue id 场所编号",
+        "venue 场所",
+        "type 类型",
+        "alerts 预警",
+        f"checked within {f.window_min:g} min 时限内查验",
+        "checked % 查验率",
+        "median minutes to check 查验用时中位数（分钟）",
+        *[f"alerts: {idchecks.words(k)['en']} 预警结果：{idchecks.words(k)['zh']}" for k in kinds],
+        "no check recorded 无查验记录",
+        "walk-up checks 主动查验",
+        "minors at walk-up checks 主动查验发现未成年人",
+        "minors refused 劝离未成年人",
+    ]
+    rows: list[list] = [header]
+    for v in f.idchecks:
+        rows.append(
+            [
+                v.venue_id,
+                v.name,
+                _type_both(v.venue_type),
+                v.alerts,
+                v.checked,
+                round(100 * v.checked_share, 1) if v.checked_share is not None else "-",
+                _minutes(v.median_time_to_check_s),
+                *[v.outcomes[k] for k in kinds],
+                v.no_outcome,
+                v.walk_up_checks,
+                v.walk_up_minors,
+                v.minors_refused,
+            ]
+        )
+    return rows
 
 
 _XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # what openpyxl (XML) refuses
@@ -237,24 +340,30 @@ def to_xlsx(f: Figures) -> bytes:
     chart.set_categories(Reference(days, min_col=1, min_row=2, max_row=len(f.per_day) + 1))
     ws.add_chart(chart, "D2")
     types = wb.create_sheet("By venue type")
-    types.append(("venue type", "violations"))
-    for t, n in sorted(f.by_type.items()):
-        types.append(_cells((t, n)))
+    types.append(("venue type 类型", "confirmed 确认违法", "suspected 疑似违法"))
+    for t, c in sorted(f.by_type.items()):
+        types.append(_cells((_type_both(t), c["confirmed"], c["suspected"])))
     if f.by_type:
         c2 = BarChart()
-        c2.title = "Violations by venue type"
-        c2.add_data(Reference(types, min_col=2, min_row=1, max_row=len(f.by_type) + 1), titles_from_data=True)
+        c2.type, c2.grouping, c2.overlap = "bar", "stacked", 100
+        c2.title = "Violations by venue type (confirmed, suspected)"
+        c2.add_data(
+            Reference(types, min_col=2, max_col=3, min_row=1, max_row=len(f.by_type) + 1), titles_from_data=True
+        )
         c2.set_categories(Reference(types, min_col=1, min_row=2, max_row=len(f.by_type) + 1))
         ws.add_chart(c2, "D20")
     for title, rows, cols in (
         ("Violations", f.violations, VIOLATION_COLUMNS),
         ("Cases", f.cases, ("number", "venue_id", "venue", "department", "status", "opened", "decision", "fine_yuan")),
-        ("Repeat venues", f.repeat_venues, ("venue_id", "venue", "violations")),
+        ("Repeat venues", f.repeat_venues, ("venue_id", "venue", "confirmed", "suspected")),
     ):
         sheet = wb.create_sheet(title)
         sheet.append(_cells(cols))
         for r in rows:
             sheet.append(_cells(r[c] for c in cols))
+    checks = wb.create_sheet(IDCHECK_SHEET)
+    for line in idcheck_table(f):
+        checks.append(_cells(line))
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -286,6 +395,10 @@ def _type_en(venue_type: str) -> str:
     return RULES[venue_type].name_en if venue_type in RULES else venue_type
 
 
+def _type_both(venue_type: str) -> str:
+    return f"{_type_zh(venue_type)} {_type_en(venue_type)}" if venue_type in RULES else venue_type
+
+
 def _chart_png(f: Figures) -> bytes:
     import matplotlib
 
@@ -303,7 +416,16 @@ def _chart_png(f: Figures) -> bytes:
         a.bar(range(1, len(days) + 1), [f.per_day[d] for d in days], color=colours)
     types = sorted(f.by_type)
     if types:
-        b.barh([_type_en(t) for t in types], [f.by_type[t] for t in types], color="#6a51a3")
+        confirmed = [f.by_type[t]["confirmed"] for t in types]
+        b.barh([_type_en(t) for t in types], confirmed, color="#b42318", label="confirmed")
+        b.barh(
+            [_type_en(t) for t in types],
+            [f.by_type[t]["suspected"] for t in types],
+            left=confirmed,
+            color="#f79009",
+            label="suspected",
+        )
+        b.legend(fontsize=7)
     else:
         b.text(0.5, 0.5, "no violations", ha="center", va="center", transform=b.transAxes)
         b.set_xticks([])
@@ -398,10 +520,19 @@ def to_pdf(f: Figures) -> bytes:
         Image(io.BytesIO(_chart_png(f)), width=180 * mm, height=64 * mm),
         para("Repeat venues 重复违法场所", h2),
         table(
-            [("venue", "name 名称", "violations 违法次数")]
-            + [(r["venue_id"], r["venue"], r["violations"]) for r in f.repeat_venues]
-            or [("-", "-", "-")]
+            [("venue", "name 名称", "confirmed 确认违法", "suspected 疑似违法")]
+            + [(r["venue_id"], r["venue"], r["confirmed"], r["suspected"]) for r in f.repeat_venues]
+            if f.repeat_venues
+            else [("venue", "name 名称", "confirmed 确认违法", "suspected 疑似违法"), ("-", "-", "-", "-")]
         ),
+        para(IDCHECK_SHEET, h2),
+        para(
+            f"Alerts answered by staff within the {f.window_min:g}-minute window; the outcome of each alert is its "
+            f"latest check. Walk-up checks: staff checked someone the camera did not flag. "
+            f"预警按其最后一次查验结果计；时限 {f.window_min:g} 分钟；主动查验指工作人员对摄像头未预警人员的查验。",
+            body,
+        ),
+        table(_idcheck_pdf_rows(f), [34 * mm, 14 * mm, 20 * mm, 18 * mm, 16 * mm, 20 * mm, 58 * mm]),
         PageBreak(),
         para("Violations 违法预警明细", h2),
         table(
@@ -439,6 +570,36 @@ def to_pdf(f: Figures) -> bytes:
 
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return out.getvalue()
+
+
+def _idcheck_pdf_rows(f: Figures) -> list[tuple]:
+    head = (
+        "venue 场所",
+        "alerts 预警",
+        "checked 时限内查验",
+        "median min 用时中位数",
+        "minors refused 劝离未成年人",
+        "walk-ups (minors) 主动查验（未成年人）",
+        "outcomes 查验结果",
+    )
+    rows: list[tuple] = [head]
+    for v in f.idchecks:
+        outcomes = "; ".join(
+            [f"{_both(idchecks.words(k))}: {v.outcomes[k]}" for k in idchecks.KINDS if v.outcomes[k]]
+            + ([f"无查验记录 no check recorded: {v.no_outcome}"] if v.no_outcome else [])
+        )
+        rows.append(
+            (
+                v.name,
+                v.alerts,
+                f"{v.checked} ({_share(v.checked, v.alerts)})",
+                _minutes(v.median_time_to_check_s),
+                v.minors_refused,
+                f"{v.walk_up_checks} ({v.walk_up_minors})",
+                outcomes or "-",
+            )
+        )
+    return rows if f.idchecks else [head, ("-",) * len(head)]
 
 
 def render(f: Figures, fmt: str) -> tuple[bytes, str]:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -154,22 +155,37 @@ class Alert(Signed, SignedBody, Base):
 
 
 class IdCheck(Signed, SignedBody, Base):
-    """What staff found when they checked an ID (fields filled by the ID-check issue)."""
+    """What staff found when they checked an ID (hub/validate.py ``idcheck_row``): the outcome, the
+    document shown and how it was read, an age (whole years) when one was read, the hotel's guardian
+    record (two yes/no answers; the details stay at the venue) and the staff account that recorded it.
+    A walk-up check (staff checked someone the camera did not flag) answers no alert: ``event_id`` is
+    NULL. Never a name, a number or an image; the keyed hash is never served."""
 
     __tablename__ = "id_checks"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     check_id: Mapped[str] = mapped_column(String(36), unique=True)
-    event_id: Mapped[str] = mapped_column(String(36), index=True)
+    event_id: Mapped[str | None] = mapped_column(String(36), index=True)  # None: a walk-up check
     district_id: Mapped[str] = mapped_column(String(64))
     venue_id: Mapped[str] = mapped_column(String(64))
     device_id: Mapped[str] = mapped_column(String(64))
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    result: Mapped[str] = mapped_column(String(32))
-    age_years: Mapped[int] = mapped_column(Integer)
+    result: Mapped[str] = mapped_column(String(32))  # proto/vocabulary.py RESULTS keys
+    age_years: Mapped[int] = mapped_column(Integer)  # 0 unless age_known
     under_14: Mapped[bool] = mapped_column(Boolean)
     id_keyed_hash: Mapped[str] = mapped_column(String(128))
     checksum_valid: Mapped[bool] = mapped_column(Boolean)
+    # migration 0010 (rows stored before it keep the defaults, as their signed bodies say)
+    age_known: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    document: Mapped[str] = mapped_column(String(32), default="", server_default="")  # DOCUMENTS key, "" none
+    method: Mapped[str] = mapped_column(String(16), default="", server_default="")  # READ_METHODS key, "" none
+    walk_up: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    guardian_contact_recorded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    co_occupants_recorded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    staff: Mapped[str] = mapped_column(String(64), default="", server_default="")  # a login name, "" the agent
+    alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the alert's time as the edge knew it
+
+    __table_args__ = (Index("ix_id_checks_venue_checked", "venue_id", "checked_at"),)
 
 
 class DeadLetter(Base):

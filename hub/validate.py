@@ -9,6 +9,7 @@ sends 3 to 5 (detector, landmarks, age models); camera ids, model ids and graph 
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from typing import Literal, overload
 from google.protobuf.json_format import MessageToDict
 
 from humiao.proto import humiao_v1_pb2 as pb
+from humiao.proto import vocabulary
 from humiao.proto.topics import EDGE_KINDS, HUB_KINDS, MAX_PAYLOAD, PayloadError, Topic, TopicError, decode
 
 MAX_CAMERAS = 64
@@ -165,22 +167,101 @@ def alert_row(msg: pb.Alert, where: Topic, received_at: datetime) -> dict:
     }
 
 
-def idcheck_row(msg: pb.IdCheckOutcome, where: Topic, received_at: datetime) -> dict:
-    _origin(msg.origin, where)
+# ID-check outcomes (proto/vocabulary.py has the words for every value)
+AGE_RESULTS = frozenset({"adult_admitted", "minor_refused", "minor_admitted_with_guardian", "minor_admitted"})
+MINOR_RESULTS = frozenset({"minor_refused", "minor_admitted_with_guardian", "minor_admitted"})
+GUARDIAN_RESULTS = frozenset({"minor_admitted_with_guardian", "minor_admitted"})  # the hotel's record applies
+MAX_AGE = 120
+KEYED_HASH = re.compile(r"[0-9a-f]{64}")  # HMAC-SHA256, hex (edge/idcheck/number.py keyed_hash)
+
+
+def _wire(enum, value: int, field: str, prefix: str) -> str:
+    """An enum value as the hub stores it: ``vocabulary.wire_name`` (``ID_CHECK_RESULT_MINOR_REFUSED`` →
+    ``minor_refused``), "" for the UNSPECIFIED value."""
+    name = vocabulary.wire_name(enum_name(enum, value, field), prefix)
+    return "" if name == "unspecified" else name
+
+
+def idcheck_fields(msg: pb.IdCheckOutcome, where: Topic, received_at: datetime) -> dict:
+    """The row an ID-check outcome maps to, without the checks of ``idcheck_row`` on how its fields go
+    together (hub/custody.py maps stored bodies with it, also those from before the checks)."""
     return {
         "check_id": uuid7_text(msg.check_id, "check_id"),
-        "event_id": uuid7_text(msg.event_id),
+        "event_id": uuid7_text(msg.event_id) if msg.event_id else None,
         "district_id": where.district,
         "venue_id": where.venue,
         "device_id": where.device,
         "checked_at": ts(msg.checked_at, "checked_at"),
         "received_at": received_at,
-        "result": enum_name(pb.IdCheckResult, msg.result, "result").removeprefix("ID_CHECK_RESULT_").lower(),
+        "result": _wire(pb.IdCheckResult, msg.result, "result", "ID_CHECK_RESULT_"),
         "age_years": msg.age_years,
         "under_14": msg.under_14,
         "id_keyed_hash": msg.id_keyed_hash,
         "checksum_valid": msg.checksum_valid,
+        "age_known": msg.age_known,
+        "document": _wire(pb.DocumentType, msg.document, "document", "DOCUMENT_TYPE_"),
+        "method": _wire(pb.ReadMethod, msg.method, "method", "READ_METHOD_"),
+        "walk_up": msg.walk_up,
+        "guardian_contact_recorded": msg.guardian_contact_recorded,
+        "co_occupants_recorded": msg.co_occupants_recorded,
+        "staff": msg.staff,
+        "alerted_at": ts(msg.alerted_at, "alerted_at", required=False),
     }
+
+
+def idcheck_row(msg: pb.IdCheckOutcome, where: Topic, received_at: datetime) -> dict:
+    """An ID-check outcome as its row, refused (``invalid``) when its fields do not go together: an age
+    for the outcomes that name one (adult ≥ 18, minor < 18, read from a document) and none for the
+    others (no ID, left, not checked); a walk-up answers no alert and every other check answers one;
+    the guardian record only on a minor admitted; "not checked" only by the agent, for an alert."""
+    _origin(msg.origin, where)
+    _bounded(msg.staff, "staff", 64)
+    _bounded(msg.id_keyed_hash, "id_keyed_hash", 128)
+    if msg.walk_up and msg.event_id:
+        raise Rejected("invalid", f"a walk-up check answers no alert, but names event_id {msg.event_id[:40]!r}")
+    if not msg.walk_up and not msg.event_id:
+        raise Rejected("invalid", "event_id is missing (only a walk-up check answers no alert)")
+    row = idcheck_fields(msg, where, received_at)
+    result, age = row["result"], row["age_years"]
+    if not result:
+        raise Rejected("invalid", "result is unspecified")
+    if msg.walk_up and msg.HasField("alerted_at"):
+        raise Rejected("invalid", "a walk-up check has no alert, but carries alerted_at")
+    if row["alerted_at"] is not None and row["alerted_at"] > row["checked_at"]:
+        raise Rejected("invalid", "checked_at is before alerted_at")
+    if result == "not_checked":
+        if msg.walk_up:
+            raise Rejected("invalid", "not_checked is the agent's answer to an alert, never a walk-up check")
+        if msg.staff:
+            raise Rejected("invalid", "not_checked is recorded by the agent, but names staff")
+    if not row["age_known"]:
+        if age or msg.under_14:
+            raise Rejected("invalid", f"{result}: age_known is false, but age_years {age} or under_14 is set")
+    elif not 0 <= age <= MAX_AGE:
+        raise Rejected("invalid", f"age_years {age} is out of range")
+    elif msg.under_14 != (age < 14):
+        raise Rejected("invalid", f"under_14 {msg.under_14} does not agree with age_years {age}")
+    if result in AGE_RESULTS:
+        if not row["age_known"]:
+            raise Rejected("invalid", f"{result} needs the age read from the ID (age_known is false)")
+        if result == "adult_admitted" and age < 18:
+            raise Rejected("invalid", f"adult_admitted with age_years {age} (under 18)")
+        if result in MINOR_RESULTS and age >= 18:
+            raise Rejected("invalid", f"{result} with age_years {age} (18 or over)")
+        if not row["document"] or not row["method"]:
+            raise Rejected("invalid", f"{result} names an age, but no document or read method")
+    else:
+        if row["age_known"]:
+            raise Rejected("invalid", f"{result} carries an age (age_known is true): no ID was read")
+        if row["document"] or row["method"] or msg.id_keyed_hash or msg.checksum_valid:
+            raise Rejected("invalid", f"{result} carries a document, read method or keyed hash: no ID was read")
+    if (msg.id_keyed_hash or msg.checksum_valid) and row["document"] != "citizen_id":
+        raise Rejected("invalid", "a keyed hash or checksum only comes with a resident identity card")
+    if msg.id_keyed_hash and not KEYED_HASH.fullmatch(msg.id_keyed_hash):
+        raise Rejected("invalid", "id_keyed_hash is not 64 lowercase hex digits")
+    if (msg.guardian_contact_recorded or msg.co_occupants_recorded) and result not in GUARDIAN_RESULTS:
+        raise Rejected("invalid", f"the guardian record is set on {result}: it belongs to a minor admitted")
+    return row
 
 
 def status_json(msg) -> dict:

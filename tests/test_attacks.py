@@ -277,6 +277,9 @@ def test_attack_id_check_from_another_venue_clears_or_confirms_an_alarm(system):
         origin=pb.Origin(district_id=ATTACKER[0], venue_id=ATTACKER[1], device_id=ATTACKER[2]),
         result=pb.ID_CHECK_RESULT_ADULT_ADMITTED,
         age_years=30,
+        age_known=True,  # a well-formed outcome (the hub refuses one without the age read as invalid)
+        document=pb.DOCUMENT_TYPE_PASSPORT,
+        method=pb.READ_METHOD_MANUAL,
     )
     check.checked_at.GetCurrentTime()
     attacker = system.attacker.client()

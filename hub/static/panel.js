@@ -46,6 +46,11 @@ const I18N = {
     "dev.not_request": "所选文件不是设备登记申请，请选择设备生成的 enrolment-request.json。",
     "dev.enrolled_ok": "设备已登记", "dev.compare": "请将上面的指纹与设备生成申请时显示的指纹逐组核对（可电话核对）；如不一致，请立即撤销该密钥。",
     "dev.refused": "中心未登记该设备：",
+    "idc.title": "证件查验（近30天）", "idc.alerts": "预警", "idc.checked": "时限内查验",
+    "idc.median": "查验用时中位数", "idc.refused": "劝离未成年人", "idc.walkups": "主动查验（其中未成年人）",
+    "idc.outcomes": "预警的查验结果", "idc.no_outcome": "无查验记录", "idc.none": "期间内无预警或查验记录",
+    "idc.note": "每条预警按其最后一次查验结果计一次；时限内查验：工作人员在 {w} 分钟内记录了结果（“时限内未查验”与无记录均计为未查验）；主动查验：工作人员对摄像头未预警人员的查验。",
+    "unit.s": "秒", "unit.min": "分钟",
   },
   en: {
     "nav.alarms": "Live alarms", "nav.cases": "Cases", "nav.venues": "Venues", "nav.dashboard": "Dashboard",
@@ -90,6 +95,11 @@ const I18N = {
     "dev.not_request": "The chosen file is not an enrolment request: choose the enrolment-request.json the device wrote.",
     "dev.enrolled_ok": "Device enrolled", "dev.compare": "Compare this fingerprint, group by group, with the one the device printed when it made its request (by phone if need be); if they differ, revoke the key at once.",
     "dev.refused": "The hub did not enrol the device:",
+    "idc.title": "ID checks (last 30 days)", "idc.alerts": "Alerts", "idc.checked": "Checked in time",
+    "idc.median": "Median time to check", "idc.refused": "Minors refused", "idc.walkups": "Walk-up checks (minors)",
+    "idc.outcomes": "Outcomes of the alerts", "idc.no_outcome": "no check recorded", "idc.none": "No alerts or ID checks in the period",
+    "idc.note": "Each alert counts once, by its latest check. Checked in time: staff recorded an outcome within {w} min (“not checked within the window” and no record count as unchecked). Walk-up checks: staff checked someone the camera did not flag.",
+    "unit.s": "s", "unit.min": "min",
   },
 };
 // the four department roles are named as their departments
@@ -439,20 +449,45 @@ async function venuePage(id) {
     <div class="card"><h2>${t("nav.alarms")}</h2><table>${v.alarms.map((a) => `<tr><td>${esc(fmtTime(a.raised_at))}</td><td><span class="badge ${esc(a.severity)}">${esc(t(a.verdict))}</span></td></tr>`).join("")}</table></div></div>
     <div><div class="card"><h2>${t("devices")}</h2>${v.devices.map((d) => `<div>${esc(d.device_id)} · ${d.online ? t("online") : t("offline")} · ${esc(fmtTime(d.last_seen))}
        ${(d.cameras || []).map((c) => `<div class="muted">${esc(c.camera_id)}: ${esc(label("cam", (c.state || "").replace("CAMERA_STATE_", "").toLowerCase()))}</div>`).join("")}</div>`).join("") || "–"}</div>
-    <div class="card"><h2>${t("nav.cases")}</h2>${v.cases.map((c) => `<div><a href="#/cases/${c.id}">${esc(c.number)}</a> · ${esc(label("cs", c.status))} · ${esc(label("dec", c.decision))}</div>`).join("") || "–"}</div></div></div>`;
+    <div class="card"><h2>${t("nav.cases")}</h2>${v.cases.map((c) => `<div><a href="#/cases/${c.id}">${esc(c.number)}</a> · ${esc(label("cs", c.status))} · ${esc(label("dec", c.decision))}</div>`).join("") || "–"}</div></div></div>
+    <div class="card"><h2>${t("idc.title")}</h2><div id="idchecks"></div></div>`;
+  await showIdChecks($("#idchecks"), `/api/idchecks?days=30&venue_id=${encodeURIComponent(v.id)}`);
 }
 
 // -- dashboard, lists, reports, audit -------------------------------------------------------------
 async function dashboardPage() {
   const d = await getJSON("/api/dashboard?days=30");
   const max = Math.max(1, ...d.days.map((x) => x.alarms));
-  const types = Object.entries(d.by_venue_type), tmax = Math.max(1, ...types.map(([, n]) => n));
+  const types = Object.entries(d.by_venue_type), tmax = Math.max(1, ...types.map(([, c]) => c.confirmed + c.suspected));
+  // confirmed and suspected violations are never added up into one number
+  const split = (c) => `<span class="split"><span class="badge critical">${t("confirmed")} ${c.confirmed}</span> <span class="badge major">${t("suspected")} ${c.suspected}</span></span>`;
   $("#main").innerHTML = `<h1>${t("dashboard.title")}</h1><div class="grid"><div class="card"><h2>${t("per_day")}</h2>
     <div class="bars" id="per-day">${d.days.map((x) => `<div class="${x.key ? "key" : ""}" title="${x.day}: ${x.alarms} ${esc(x.key)}" style="height:${100 * x.alarms / max}%"></div>`).join("")}</div>
     <div class="muted">${esc(d.days[0].day)} … ${esc(d.days[d.days.length - 1].day)}</div></div>
-    <div class="card"><h2>${t("by_type")}</h2>${types.map(([k, n]) => `<div class="hbar"><span>${esc(label("vt", k))}</span><div style="width:${200 * n / tmax}px"></div>${n}</div>`).join("") || "–"}
-    <h2>${t("repeat")}</h2>${d.repeat_venues.map((r) => `<div>${esc(r.name)}: ${r.violations}</div>`).join("") || "–"}
-    <h2>${t("open_cases")}</h2>${Object.entries(d.open_cases).map(([k, n]) => `<span class="badge ${k}">${t("deadline." + k)} ${n}</span> `).join("") || "–"}</div></div>`;
+    <div class="card"><h2>${t("violations")}</h2><div id="violation-totals">${split(d.violations)}</div>
+    <h2>${t("by_type")}</h2><div id="by-type">${types.map(([k, c]) => `<div class="hbar"><span>${esc(label("vt", k))}</span><div class="stack" style="width:${100 * (c.confirmed + c.suspected) / tmax}px"><i class="c" style="flex:${c.confirmed}"></i><i class="s" style="flex:${c.suspected}"></i></div>${split(c)}</div>`).join("") || "–"}</div>
+    <h2>${t("repeat")}</h2><div id="repeat-venues">${d.repeat_venues.map((r) => `<div class="repeat">${esc(r.name)} ${split(r)}</div>`).join("") || "–"}</div>
+    <h2>${t("open_cases")}</h2>${Object.entries(d.open_cases).map(([k, n]) => `<span class="badge ${k}">${t("deadline." + k)} ${n}</span> `).join("") || "–"}</div></div>
+    <div class="card"><h2>${t("idc.title")}</h2><div id="idchecks"></div></div>`;
+  await showIdChecks($("#idchecks"), "/api/idchecks?days=30");
+}
+
+// -- ID-check statistics per venue (dashboard, venue page); the outcomes' words come with the figures
+const fmtDuration = (s) => (s == null ? "–" : s < 90 ? `${Math.round(s)} ${t("unit.s")}` : `${(s / 60).toFixed(1)} ${t("unit.min")}`);
+const pct = (share) => (share == null ? "–" : `${Math.round(100 * share)}%`);
+
+async function showIdChecks(el, path) {
+  const st = await getJSON(path);
+  if (!st.venues.length) { el.innerHTML = `<p class="muted">${t("idc.none")}</p>`; return; }
+  el.innerHTML = `<div class="scroll"><table class="idchecks"><thead><tr><th>${t("venue")}</th><th>${t("idc.alerts")}</th>
+    <th>${t("idc.checked")}</th><th>${t("idc.median")}</th><th>${t("idc.refused")}</th><th>${t("idc.walkups")}</th>
+    <th>${t("idc.outcomes")}</th></tr></thead><tbody>${st.venues.map((v) => `<tr data-venue="${esc(v.venue_id)}">
+      <td>${esc(v.name)}<div class="muted">${esc(label("vt", v.venue_type))}</div></td><td>${v.alerts}</td>
+      <td>${v.checked} / ${v.alerts} <b>${pct(v.checked_share)}</b></td><td>${fmtDuration(v.median_time_to_check_s)}</td>
+      <td>${v.minors_refused}</td><td>${v.walk_ups} (${v.walk_up_minors})</td>
+      <td class="outcomes">${v.outcomes.filter((o) => o.alerts).map((o) => `<span class="chip" data-result="${esc(o.result)}">${esc(o.words[lang] ?? o.words.en)} ${o.alerts}</span>`).join(" ")}
+        ${v.no_outcome ? `<span class="chip none">${t("idc.no_outcome")} ${v.no_outcome}</span>` : ""}</td></tr>`).join("")}</tbody></table></div>
+    <p class="muted">${esc(t("idc.note").replace("{w}", st.window_min))}</p>`;
 }
 
 async function listsPage() {

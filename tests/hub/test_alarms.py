@@ -119,3 +119,40 @@ def test_inspector_lifecycle_and_append_only_history(db):
         with db() as s, pytest.raises(Exception, match="append-only"):
             s.execute(text(statement))
             s.commit()
+
+
+def test_a_late_outcome_re_decides_a_suspected_alarm(db):
+    """No check within the window: suspected. The check that comes later decides, both ways; of several
+    checks of one alert the latest counts. A walk-up check raises no alarm and touches none."""
+    from tests.hub.outcomes import add_alert as store_alert
+    from tests.hub.outcomes import add_check as store_check
+
+    ktv, hotel = ("d1", "ktv-late", "edge1"), ("d1", "hotel-late", "edge1")
+    with db() as s, s.begin():
+        s.add(Venue(id="ktv-late", name="K", venue_type="ktv", district_id="d1", updated_at=T0))
+        s.add(Venue(id="hotel-late", name="H", venue_type="hotel", district_id="d1", updated_at=T0))
+        refused, admitted, room = store_alert(s, ktv, T0), store_alert(s, ktv, T0), store_alert(s, hotel, T0)
+        store_check(s, ktv, refused, "not_checked", T0 + timedelta(minutes=10))  # the agent, at the window's end
+        alarms.evaluate(s, now=T0 + timedelta(minutes=15))
+    with db() as s:
+        assert {a.event_id: a.verdict for a in s.query(Alarm)} == dict.fromkeys((refused, admitted, room), "suspected")
+    with db() as s, s.begin():
+        store_check(s, ktv, refused, "minor_refused", T0 + timedelta(minutes=20))
+        store_check(s, ktv, admitted, "minor_admitted", T0 + timedelta(minutes=20))
+        store_check(s, hotel, room, "minor_admitted_with_guardian", T0 + timedelta(minutes=20))
+        store_check(s, hotel, None, "minor_refused", T0 + timedelta(minutes=21))  # a walk-up
+        assert alarms.evaluate(s, now=T0 + timedelta(minutes=22)) == 3
+    with db() as s:
+        got = {a.event_id: a for a in s.query(Alarm)}
+        assert len(got) == 3
+        assert (got[refused].verdict, got[refused].active) == ("none", False)
+        assert "Minor, refused entry" in got[refused].reasons[1] and "未成年人，已劝离" in got[refused].reasons_zh[1]
+        assert (got[admitted].verdict, got[admitted].severity) == ("confirmed", "critical")
+        assert got[room].verdict == "confirmed" and "did not record" in got[room].reasons[-1]
+        assert [e.action for e in alarms.history(s, got[refused].id)][-2:] == ["verdict", "cleared"]
+    with db() as s, s.begin():  # the hotel corrects its record: the latest check wins, and clears the alarm
+        store_check(s, hotel, room, "minor_admitted_with_guardian", T0 + timedelta(minutes=25), True, True)
+        alarms.evaluate(s, now=T0 + timedelta(minutes=26))
+    with db() as s:
+        alarm = s.query(Alarm).filter_by(event_id=room).one()
+        assert (alarm.verdict, alarm.active) == ("none", False) and "no violation" in alarm.reasons[-1]

@@ -31,7 +31,14 @@ def _stored_with_check_and_crop(ingest) -> str:
         origin=alert.origin,
         result=pb.ID_CHECK_RESULT_MINOR_REFUSED,
         age_years=16,
+        age_known=True,
+        id_keyed_hash="ab" * 32,
+        checksum_valid=True,
+        document=pb.DOCUMENT_TYPE_CITIZEN_ID,
+        method=pb.READ_METHOD_CHIP,
+        staff="desk-1",
     )
+    check.alerted_at.CopyFrom(alert.decided_at)
     check.checked_at.GetCurrentTime()
     ingest.feed(ingest.signed("idcheck", check, check.check_id))
     with ingest.sessions() as s:
@@ -108,3 +115,54 @@ def test_the_command_prints_the_findings_and_fails_on_a_change(ingest, tmp_path)
         s.execute(update(Alert).where(Alert.event_id == eid).values(decision="pass"))
     bad = run()
     assert bad.returncode == 1 and "FAILED  alert" in bad.stderr and "decision" in bad.stderr
+
+
+def test_the_outcomes_new_fields_are_checked_too(ingest):
+    """The document, the guardian record, the staff account and the times come from the signed body as
+    much as the result does: a change to any of them is named."""
+    eid = _stored_with_check_and_crop(ingest)
+    for column, value in (
+        ("guardian_contact_recorded", True),
+        ("document", "passport"),
+        ("staff", "someone-else"),
+        ("walk_up", True),
+    ):
+        with ingest.sessions() as s, s.begin():
+            before = getattr(s.scalars(select(IdCheck).where(IdCheck.event_id == eid)).one(), column)
+            s.execute(update(IdCheck).where(IdCheck.event_id == eid).values({column: value}))
+        found = _findings(ingest, eid)
+        assert found["ID"] is not None and column in found["ID"], (column, found)
+        with ingest.sessions() as s, s.begin():
+            s.execute(update(IdCheck).where(IdCheck.event_id == eid).values({column: before}))
+    assert _findings(ingest, eid)["ID"] is None  # put back: it holds again
+
+
+def test_a_check_stored_before_the_outcome_was_extended_still_holds(ingest):
+    """A row from before migration 0010 (and before the hub checked how an outcome's fields go together):
+    its signed body has none of the new fields, and the row their defaults. Custody maps the body as it
+    was signed, without refusing it for what the hub checks today."""
+    from datetime import UTC, datetime
+
+    from humiao.hub import store
+    from humiao.hub.validate import idcheck_fields
+    from humiao.proto.topics import parse
+
+    t, body, eid = sample_alert(ingest.device.ids)
+    ingest.feed((t, ingest.device.sign(t, body, eid)))
+    old = pb.IdCheckOutcome(
+        event_id=eid,
+        check_id=str(uuid7()),
+        origin=pb.Origin(district_id="d1", venue_id="venue1", device_id="edge1"),
+        result=pb.ID_CHECK_RESULT_ADULT_ADMITTED,
+        age_years=30,  # an age without age_known: refused today, signed and stored then
+    )
+    old.checked_at.GetCurrentTime()
+    topic_name, payload = ingest.signed("idcheck", old, old.check_id)
+    verified = ingest.ingestor.verifier.check(topic_name, payload, False)
+    row = idcheck_fields(old, parse(topic_name), datetime.now(UTC)) | verified.signature_fields(keep_body=True)
+    with ingest.sessions() as s, s.begin():
+        assert store.id_checks(s, [row]) == {old.check_id}
+    with ingest.sessions() as s:
+        stored = s.scalars(select(IdCheck)).one()
+        assert (stored.age_known, stored.document, stored.walk_up, stored.staff) == (False, "", False, "")
+    assert _findings(ingest, eid) == {"alert": None, "ID": None}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
@@ -29,7 +30,7 @@ def figures_with(text: str) -> reports.Figures:
     """Figures (no database) with ``text`` in every field a person can type: venue, case, district's key days."""
     p = reports.Period.parse("2026-11")
     f = reports.Figures("d1", p, datetime.now(UTC), per_day=dict.fromkeys(p.days(), 0))
-    f.alarms, f.by_verdict["confirmed"], f.by_type["ktv"] = 2, 2, 2
+    f.alarms, f.by_verdict["confirmed"], f.by_type["ktv"] = 2, 2, Counter(confirmed=2)
     v = {"venue_id": "ktv1", "venue": text, "venue_type": "ktv", "verdict": "confirmed", "case": text}
     f.violations = [{**v, "time": "2026-11-02 21:00", "calendar": text}] * 2
     f.cases = [
@@ -44,7 +45,7 @@ def figures_with(text: str) -> reports.Figures:
             "fine_yuan": -5,  # a (negative) number stays a number
         }
     ]
-    f.repeat_venues = [{"venue_id": "ktv1", "venue": text, "violations": 2}]
+    f.repeat_venues = [{"venue_id": "ktv1", "venue": text, "confirmed": 2, "suspected": 0, "violations": 2}]
     f.key_days = {p.start: text}
     return f
 

@@ -66,6 +66,7 @@ def system(broker, tmp_path, astronaut):
             },
             "source": {"uri": str(video), "mode": "offline"},
             "metrics": {"port": None},
+            "idcheck": {"console": {"port": 0}},
             # an adult made to "look under 40" so that this one person raises an alert
             "policy": {"challenge_threshold": 40, "use_operating_point": False},
         }

@@ -73,14 +73,22 @@ def test_periods():
 def test_three_formats(hub, tmp_path):
     with hub.sessions() as s:
         f = reports.figures(s, "d1", reports.Period.parse(month()), hub.calendar)
-    assert f.alarms == 2 and f.by_verdict["confirmed"] == 1 and f.by_type == {"ktv": 1}
+    assert f.alarms == 2 and f.by_verdict["confirmed"] == 1 and f.by_type == {"ktv": {"confirmed": 1}}
     assert f.penalties == {"fine": 1} and f.fines_yuan == 12000 and f.cases[0]["number"] == hub.case_number
     rows = list(csv.DictReader(io.StringIO(reports.to_csv(f).decode("utf-8-sig"))))
     assert [(r["venue_id"], r["verdict"], r["case"]) for r in rows] == [("ktv1", "confirmed", hub.case_number)]
     from openpyxl import load_workbook
 
     wb = load_workbook(io.BytesIO(reports.to_xlsx(f)))
-    assert wb.sheetnames == ["Summary", "Per day", "By venue type", "Violations", "Cases", "Repeat venues"]
+    assert wb.sheetnames == [
+        "Summary",
+        "Per day",
+        "By venue type",
+        "Violations",
+        "Cases",
+        "Repeat venues",
+        "ID checks 证件查验",
+    ]
     assert len(wb["Summary"]._charts) == 2 and wb["Cases"]["G2"].value == "fine"
     import pypdf
 
@@ -137,3 +145,84 @@ def test_cli(tmp_path, hub):
         timeout=120,
     )
     assert done.returncode == 0 and out.stat().st_size > 1000, done.stderr
+
+
+# -- counting: each person-visit once, confirmed apart from suspected ---------------------------------
+@pytest.fixture
+def visits(seeded_hub):
+    """The seeded hub with a month's visits in d1 (tests/hub/outcomes.py ``add_visits``)."""
+    from tests.hub.outcomes import add_visits
+
+    add_visits(seeded_hub)
+    return seeded_hub
+
+
+def test_confirmed_and_suspected_are_counted_apart_and_each_visit_once(visits):
+    with visits.sessions() as s:
+        f = reports.figures(s, "d1", reports.Period.parse(month()), visits.calendar)
+    assert f.alarms == 5  # five alerts in d1: walk-ups and repeated checks add none
+    assert dict(f.by_verdict) == {"confirmed": 2, "suspected": 1, "none": 2}
+    assert f.by_type == {"ktv": {"confirmed": 1, "suspected": 1}, "hotel": {"confirmed": 1}}
+    assert sorted((v["venue_id"], v["verdict"]) for v in f.violations) == [
+        ("hotel1", "confirmed"),
+        ("ktv1", "confirmed"),
+        ("ktv1", "suspected"),
+    ]
+    assert f.repeat_venues == [
+        {"venue_id": "ktv1", "venue": "ktv ktv1", "confirmed": 1, "suspected": 1, "violations": 2}
+    ]  # hotel1 has one violation: not a repeat venue
+    k = {v.venue_id: v for v in f.idchecks}
+    assert k["ktv1"].alerts == 3 and k["ktv1"].outcomes == {"minor_admitted": 1, "minor_refused": 1}
+    assert (k["ktv1"].walk_up_checks, k["ktv1"].minors_refused, k["ktv1"].no_outcome) == (2, 2, 1)
+    assert k["hotel1"].alerts == 2 and k["hotel1"].outcomes == {"minor_admitted": 1, "minor_admitted_with_guardian": 1}
+
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(reports.to_xlsx(f)))
+    summary = {r[0]: r[1] for r in wb["Summary"].iter_rows(values_only=True)}
+    assert summary["confirmed 确认违法"] == 2 and summary["suspected 疑似违法"] == 1
+    assert summary["walk-up checks 主动查验"] == 2 and summary["minors refused 劝离未成年人"] == 2
+    # in the window: ktv1's minor admitted and hotel1's two (the late minor refused is not)
+    assert summary["checked within 10 min 时限内查验"] == "3 (60%)"
+    assert list(wb["Repeat venues"].iter_rows(values_only=True)) == [
+        ("venue_id", "venue", "confirmed", "suspected"),
+        ("ktv1", "ktv ktv1", 1, 1),
+    ]
+    types = list(wb["By venue type"].iter_rows(values_only=True))
+    assert types == [
+        ("venue type 类型", "confirmed 确认违法", "suspected 疑似违法"),
+        ("旅馆 hotel", 1, 0),
+        ("歌舞娱乐场所 KTV / dance venue", 1, 1),
+    ]
+    checks = [list(r) for r in wb["ID checks 证件查验"].iter_rows(values_only=True)]
+    header = checks[0]
+    ktv_row = dict(zip(header, next(r for r in checks if r[0] == "ktv1"), strict=True))
+    assert ktv_row["alerts 预警"] == 3 and ktv_row["walk-up checks 主动查验"] == 2
+    assert ktv_row["alerts: Minor, refused entry 预警结果：未成年人，已劝离"] == 1  # words, never codes
+    assert (
+        ktv_row["minors at walk-up checks 主动查验发现未成年人"] == 1 and ktv_row["no check recorded 无查验记录"] == 1
+    )
+    assert not any("minor_refused" in str(c) for r in checks for c in r)
+
+    import pypdf
+
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(reports.to_pdf(f))).pages)
+    squeezed = "".join(text.split())
+    assert "IDchecks证件查验" in squeezed and "未成年人，已劝离" in squeezed and "确认违法confirmed" in squeezed
+    assert "5e5e5e" not in text and "minor_refused" not in text
+    rows = list(csv.DictReader(io.StringIO(reports.to_csv(f).decode("utf-8-sig"))))
+    assert sorted(r["verdict"] for r in rows) == ["confirmed", "confirmed", "suspected"]
+
+
+def test_the_dashboard_counts_confirmed_and_suspected_apart(visits):
+    d = Browser(visits, "ct-d1").get("/api/dashboard").json()  # culture & tourism: the KTV's alarms
+    assert d["violations"] == {"confirmed": 1, "suspected": 1}
+    assert d["by_venue_type"] == {"ktv": {"confirmed": 1, "suspected": 1}}
+    assert d["by_verdict"] == {"confirmed": 1, "suspected": 1, "none": 1}
+    assert [(r["venue_id"], r["name"], r["confirmed"], r["suspected"]) for r in d["repeat_venues"]] == [
+        ("ktv1", "ktv ktv1", 1, 1)
+    ]
+    police = Browser(visits, "police-d1").get("/api/dashboard").json()  # KTV and hotel alarms both
+    assert police["violations"] == {"confirmed": 2, "suspected": 1}
+    assert police["by_venue_type"]["hotel"] == {"confirmed": 1, "suspected": 0}
+    assert Browser(visits, "op-ktv").get("/api/dashboard").json()["violations"] == {"confirmed": 1, "suspected": 1}

@@ -9,6 +9,7 @@ import pytest
 from humiao.hub.rules.calendar import CalendarConfig, HolidayCalendar, Period, statutory_days
 from humiao.hub.rules.statutes import RULES, Department, rule_for
 from humiao.hub.rules.violations import Outcome, Status, ViolationConfig, decide
+from humiao.proto import vocabulary
 
 CST = dt.timezone(dt.timedelta(hours=8))
 CAL = HolidayCalendar()
@@ -18,8 +19,8 @@ def at(y, m, d, h=20) -> dt.datetime:
     return dt.datetime(y, m, d, h, tzinfo=CST)
 
 
-def checked(result: str, when: dt.datetime, age: int = 16) -> Outcome:
-    return Outcome(result, age, age < 14, when + dt.timedelta(minutes=1))
+def checked(result: str, when: dt.datetime, age: int = 16, records: tuple[bool, bool] = (False, False)) -> Outcome:
+    return Outcome(result, age, 0 < age < 14, when + dt.timedelta(minutes=1), *records)
 
 
 def test_every_venue_type_has_a_rule_with_sources_and_enforcers():
@@ -76,10 +77,14 @@ def test_arcade_holiday_versus_workday():
 
 def test_hotel_esports_script():
     t = at(2026, 11, 24)
-    assert decide("hotel", t, checked("minor_admitted", t), t, CAL).status is Status.SUSPECTED
-    assert decide("esports_hotel", t, checked("minor_admitted", t), t, CAL).status is Status.SUSPECTED
+    recorded = checked("minor_admitted", t, records=(True, True))
+    assert decide("hotel", t, recorded, t, CAL).status is Status.NONE
+    assert decide("hotel", t, checked("minor_admitted", t), t, CAL).status is Status.CONFIRMED
+    # mixed e-sports hotel: the records are the ordinary rooms' duty; the zone is left to an inspector
+    assert decide("esports_hotel", t, recorded, t, CAL).status is Status.SUSPECTED
+    assert decide("esports_hotel", t, checked("minor_admitted", t), t, CAL).status is Status.CONFIRMED
     whole = ViolationConfig(esports_whole_hotel=True)
-    assert decide("esports_hotel", t, checked("minor_admitted", t), t, CAL, whole).status is Status.CONFIRMED
+    assert decide("esports_hotel", t, recorded, t, CAL, whole).status is Status.CONFIRMED
     assert decide("script_entertainment", t, checked("minor_admitted", t), t, CAL).status is Status.CONFIRMED
     sat = at(2026, 11, 28)
     assert decide("script_entertainment", sat, checked("minor_admitted", sat), sat, CAL).status is Status.NONE
@@ -90,6 +95,87 @@ def test_hotel_esports_script():
     )
     july = at(2026, 7, 15)  # a Wednesday in the summer vacation
     assert decide("script_entertainment", july, checked("minor_admitted", july), july, summer).status is Status.NONE
+
+
+@pytest.mark.parametrize("venue", sorted(RULES))
+@pytest.mark.parametrize(
+    ("result", "age", "says_en", "says_zh"),
+    [
+        ("adult_admitted", 30, "an adult", "成年人"),
+        ("minor_refused", 16, "counted as the venue's success", "计为场所成功劝阻"),
+        ("no_id_refused", 0, "no ID was shown and the person was refused", "未出示证件"),
+        ("left_before_check", 0, "counted in the venue's ID-check figures", "计入场所证件查验统计"),
+    ],
+)
+def test_outcomes_that_admit_nobody_are_no_violation_anywhere(venue, result, age, says_en, says_zh):
+    t = at(2026, 11, 24)  # a working day: every venue restricts minors
+    for cfg in (ViolationConfig(), ViolationConfig(esports_whole_hotel=True)):
+        v = decide(venue, t, checked(result, t, age=age), t + dt.timedelta(hours=1), CAL, cfg)
+        assert v.status is Status.NONE
+        assert says_en in v.reasons[-1] and says_zh in v.reasons_zh[-1]
+        # the outcome in the catalogue's words, never its code
+        assert vocabulary.RESULTS[result]["en"] in v.reasons[1] and vocabulary.RESULTS[result]["zh"] in v.reasons_zh[1]
+        assert result not in " ".join(v.reasons + v.reasons_zh)
+
+
+@pytest.mark.parametrize("venue", ["ktv", "bar", "internet_cafe"])
+def test_a_guardian_does_not_make_admitting_a_minor_lawful_where_no_minor_may_enter(venue):
+    t = at(2026, 10, 2)  # a statutory holiday changes nothing here
+    v = decide(venue, t, checked("minor_admitted_with_guardian", t, records=(True, True)), t, CAL)
+    assert v.status is Status.CONFIRMED
+    assert "does not make it lawful" in v.reasons[-1] and "未保法 art. 58" in v.reasons[-1]
+    assert "有监护人陪同不改变其违法性质" in v.reasons_zh[-1]
+    assert "Minor admitted with a guardian" in v.reasons[1] and "未成年人，监护人陪同入场" in v.reasons_zh[1]
+    whole = ViolationConfig(esports_whole_hotel=True)
+    v = decide("esports_hotel", t, checked("minor_admitted_with_guardian", t, records=(True, True)), t, CAL, whole)
+    assert v.status is Status.CONFIRMED and "e-sports hotels" in v.reasons[-1]
+
+
+def test_with_a_guardian_arcades_and_script_venues_judge_it_as_a_minor_admitted():
+    holiday, workday, sat = at(2026, 10, 2), at(2026, 11, 24), at(2026, 11, 28)
+    for t, arcade, script in (
+        (holiday, Status.NONE, Status.NONE),
+        (workday, Status.SUSPECTED, Status.CONFIRMED),
+        (sat, Status.SUSPECTED, Status.NONE),
+    ):
+        for result in ("minor_admitted", "minor_admitted_with_guardian"):
+            assert decide("arcade", t, checked(result, t), t, CAL).status is arcade
+            assert decide("script_entertainment", t, checked(result, t), t, CAL).status is script
+    v = decide("arcade", workday, checked("minor_admitted_with_guardian", workday), workday, CAL)
+    assert "a guardian present or not" in v.reasons[-1] and "有无监护人陪同均同" in v.reasons_zh[-1]
+
+
+@pytest.mark.parametrize("result", ["minor_admitted", "minor_admitted_with_guardian"])
+def test_hotels_are_judged_by_the_guardian_record(result):
+    """未保法 art. 57: a minor may stay; the hotel must ask and record the guardian's contact and the
+    co-occupants' relationship. Staff's outcome says whether it did."""
+    t = at(2026, 11, 24)
+    done = decide("hotel", t, checked(result, t, records=(True, True)), t, CAL)
+    assert done.status is Status.NONE and "no violation" in done.reasons[-1] and "不构成违法" in done.reasons_zh[-1]
+    for records, missing_en, missing_zh in (
+        ((False, False), "the guardian's contact and the co-occupants' relationship", "监护人联系方式、同住人员关系"),
+        ((True, False), "the co-occupants' relationship", "同住人员关系"),
+        ((False, True), "the guardian's contact", "监护人联系方式"),
+    ):
+        v = decide("hotel", t, checked(result, t, records=records), t, CAL)
+        assert v.status is Status.CONFIRMED, records
+        assert f"did not record {missing_en} —" in v.reasons[-1] and "art. 57" in v.reasons[-1]
+        assert f"未登记{missing_zh}——" in v.reasons_zh[-1] and "第五十七条" in v.reasons_zh[-1]
+    # the mixed e-sports hotel: ordinary rooms as a hotel; with the records, the zone remains to be checked
+    v = decide("esports_hotel", t, checked(result, t, records=(True, False)), t, CAL)
+    assert v.status is Status.CONFIRMED and "ordinary rooms" in v.reasons[-1]
+    v = decide("esports_hotel", t, checked(result, t, records=(True, True)), t, CAL)
+    assert v.status is Status.SUSPECTED and "e-sports zone" in v.reasons[-1] and "电竞区域" in v.reasons_zh[-1]
+
+
+def test_not_checked_is_the_agents_word_and_suspected_where_minors_are_restricted():
+    t = at(2026, 11, 24)
+    v = decide("hotel", t, checked("not_checked", t, age=0), t + dt.timedelta(minutes=20), CAL)
+    assert v.status is Status.SUSPECTED
+    assert "Not checked within the window" in v.reasons[-1] and "时限内未查验" in v.reasons_zh[-1]
+    assert "staff" not in v.reasons[-1]  # the agent records it, not a member of staff
+    holiday = at(2026, 10, 2)
+    assert decide("arcade", holiday, checked("not_checked", holiday, 0), holiday, CAL).status is Status.NONE
 
 
 def test_reasoning_names_the_calendar_and_the_law_without_identity():
@@ -105,9 +191,29 @@ def test_the_documented_table_is_the_code():
     from pathlib import Path
 
     from humiao.hub.rules.statutes import markdown_table
+    from humiao.hub.rules.violations import verdict_table
 
     doc = (Path(__file__).resolve().parents[2] / "hub" / "rules" / "README.md").read_text()
     assert markdown_table() in doc
+    table = verdict_table()
+    assert table in doc  # the verdicts as decide() gives them, not as someone wrote them down
+    lines = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()]
+    header, rows = lines[0], {r[0]: dict(zip(lines[0], r, strict=True)) for r in lines[2:]}
+    assert header[1:] == [
+        "KTV / dance venue",
+        "bar",
+        "internet café",
+        "arcade",
+        "hotel",
+        "e-sports hotel (mixed)",
+        "all-e-sports hotel",
+        "script entertainment",
+    ]
+    guardian = "Minor admitted with a guardian"
+    assert rows[f"{guardian}, a record missing"]["hotel"] == "confirmed"
+    assert rows[f"{guardian}, guardian contact and co-occupants recorded"]["hotel"] == "none"
+    assert rows[f"{guardian}, guardian contact and co-occupants recorded"]["bar"] == "confirmed"
+    assert {rows["Left before the check"][c] for c in header[1:]} == {"none"}
 
 
 def test_the_reasoning_is_also_in_chinese():

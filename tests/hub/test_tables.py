@@ -135,3 +135,75 @@ def test_hub_run_says_when_the_database_is_unreachable(tmp_path):
         [sys.executable, "-m", "humiao.cli", "hub", "run"], capture_output=True, text=True, env=env, timeout=60
     )
     assert done.returncode == 2 and "cannot use the hub database" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_migration_0010_keeps_old_checks_and_takes_walk_ups(db_url):
+    """Upgrade: a check stored under 0009 keeps its fields and takes the defaults (what its signed body
+    said: nothing of the new fields); walk-ups (no alert) can be stored after. Downgrade: the walk-ups
+    go (the old schema has every check answer an alert), the other checks stay. Both backends."""
+    from datetime import datetime
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from humiao.hub.db import alembic_config, sessions
+
+    from tests.hub.outcomes import add_check
+
+    engine = make_engine(db_url)
+    migrate(engine)
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    old_columns = {"check_id", "event_id", "result", "age_years", "under_14", "id_keyed_hash", "checksum_valid"}
+    new_columns = {"age_known", "document", "method", "walk_up", "guardian_contact_recorded"}
+    new_columns |= {"co_occupants_recorded", "staff", "alerted_at"}
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0009")
+        with engine.begin() as conn:
+            columns = {c["name"]: c for c in inspect(conn).get_columns("id_checks")}
+            assert old_columns <= set(columns) and not new_columns & set(columns)
+            assert columns["event_id"]["nullable"] is False
+            conn.execute(
+                text(
+                    "INSERT INTO id_checks (check_id, event_id, district_id, venue_id, device_id, checked_at, "
+                    "received_at, result, age_years, under_14, id_keyed_hash, checksum_valid) VALUES ('c-old', "
+                    "'e-old', 'd1', 'v1', 'edge1', :t, :t, 'minor_refused', 16, :no, '', :no)"
+                ),
+                {"t": datetime(2026, 11, 20, 8, 0), "no": False},
+            )
+        migrate(engine)
+        with engine.connect() as conn:
+            columns = {c["name"]: c for c in inspect(conn).get_columns("id_checks")}
+            indexes = {i["name"] for i in inspect(conn).get_indexes("id_checks")}
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        assert new_columns <= set(columns) and columns["event_id"]["nullable"] is True
+        assert {"ix_id_checks_event_id", "ix_id_checks_venue_checked"} <= indexes and diff == []
+        from humiao.hub.tables import IdCheck
+
+        make = sessions(engine)
+        with make() as s:
+            old = s.query(IdCheck).filter_by(check_id="c-old").one()
+            assert (old.result, old.age_years, old.event_id) == ("minor_refused", 16, "e-old")
+            assert (old.age_known, old.document, old.method, old.walk_up, old.staff, old.alerted_at) == (
+                False,
+                "",
+                "",
+                False,
+                "",
+                None,
+            )
+            assert not old.guardian_contact_recorded and not old.co_occupants_recorded
+        with make() as s, s.begin():
+            walk_up = add_check(s, ("d1", "v1", "edge1"), None, "adult_admitted", datetime.now(UTC))
+            kept = add_check(s, ("d1", "v1", "edge1"), "e-old", "adult_admitted", datetime.now(UTC))
+        with make() as s:
+            assert s.query(IdCheck).filter_by(check_id=walk_up).one().event_id is None
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0009")
+            left = set(conn.execute(text("SELECT check_id FROM id_checks")).scalars())
+        assert left == {"c-old", kept}
+    finally:
+        migrate(engine)  # back to the newest revision for the tests after this one
+        engine.dispose()

@@ -190,6 +190,10 @@ def _check(eid: str, ids, result=pb.ID_CHECK_RESULT_ADULT_ADMITTED) -> pb.IdChec
         origin=pb.Origin(district_id=ids[0], venue_id=ids[1], device_id=ids[2]),
         result=result,
         age_years=30,
+        age_known=True,
+        document=pb.DOCUMENT_TYPE_PASSPORT,
+        method=pb.READ_METHOD_MANUAL,
+        staff="desk-1",
     )
     msg.checked_at.GetCurrentTime()
     return msg
@@ -226,7 +230,7 @@ def test_an_id_check_sent_again_with_other_content_is_kept_aside(ingest):
     ingest.feed(ingest.signed("idcheck", first, first.check_id))  # a resend: absorbed
     changed = pb.IdCheckOutcome()
     changed.CopyFrom(first)
-    changed.result = pb.ID_CHECK_RESULT_MINOR_REFUSED
+    changed.result, changed.age_years = pb.ID_CHECK_RESULT_MINOR_REFUSED, 16
     ingest.feed(ingest.signed("idcheck", changed, changed.check_id))
     assert _count(ingest, IdCheck) == 1 and _reasons(ingest) == ["replayed"]
     with ingest.sessions() as s:
@@ -293,3 +297,133 @@ def test_a_key_swapped_in_the_database_is_not_trusted(ingest, tmp_path):
     env.key_id = ingest.device.signer.key_id  # claiming the enrolled key's id
     ingest.feed((t, env.SerializeToString()))
     assert _reasons(ingest) == ["unknown_device"] and _count(ingest, Alert) == 0
+
+
+# -- ID-check outcomes: walk-ups and outcomes whose fields do not go together ---------------------------
+def _details(ingest) -> list[tuple[str, str]]:
+    with ingest.sessions() as s:
+        return [(d.reason, d.detail) for d in s.scalars(select(DeadLetter).order_by(DeadLetter.id))]
+
+
+def test_a_walk_up_check_is_stored_once_and_raises_no_alarm(ingest):
+    from humiao.hub import alarms, custody
+
+    from tests.hub.outcomes import outcome
+
+    walk_up = outcome(ingest.device.ids, "minor_refused", age=15)
+    payload = ingest.signed("idcheck", walk_up, walk_up.check_id)
+    ingest.feed(payload)
+    ingest.feed(payload)  # the broker's redelivery: absorbed by its check id
+    with ingest.sessions() as s:
+        row = s.scalars(select(IdCheck)).one()
+        assert (row.check_id, row.event_id, row.walk_up, row.result) == (walk_up.check_id, None, True, "minor_refused")
+        assert (row.age_known, row.age_years, row.document, row.method, row.staff) == (
+            True,
+            15,
+            "citizen_id",
+            "chip",
+            "desk-1",
+        )
+        assert row.alerted_at is None
+        assert [f.ok for f in custody.check(s, walk_up.check_id)] == [True]  # checked by its check id
+    with ingest.sessions() as s, s.begin():
+        assert alarms.evaluate(s) == 0  # a walk-up is no alert: no alarm, no verdict
+    assert ingest.ingestor.stats["duplicates"] == 1 and ingest.ingestor.stats["deferred"] == 0
+    assert _reasons(ingest) == []
+
+
+def test_a_walk_up_check_must_come_from_the_device_its_topic_names(ingest):
+    from tests.hub.outcomes import outcome
+
+    other = enroll_device(ingest.cfg, None, ("d1", "venue1", "edge2"))
+    claims = outcome(("d1", "venue2", "edge2"), "adult_admitted")  # another venue's origin, on edge2's topic
+    t = other.topic("idcheck")
+    ingest.feed((t, other.sign(t, claims.SerializeToString(), claims.check_id)))
+    mine = outcome(ingest.device.ids, "adult_admitted")
+    ingest.feed((t, ingest.device.sign(t, mine.SerializeToString(), mine.check_id)))  # edge1's, as edge2's
+    assert [r for r, _ in _details(ingest)] == ["invalid", "wrong_signer"] and _count(ingest, IdCheck) == 0
+
+
+def test_every_kind_of_outcome_is_stored_with_the_words_keys(ingest):
+    from humiao.proto import vocabulary
+
+    from tests.hub.outcomes import outcome
+
+    stored = {}
+    for result in vocabulary.RESULTS:
+        eid = _stored_alert_with_crop(ingest)
+        extra = {"guardian_contact_recorded": True} if result == "minor_admitted_with_guardian" else {}
+        msg = outcome(ingest.device.ids, result, eid, **extra)
+        msg.alerted_at.CopyFrom(msg.checked_at)
+        ingest.feed(ingest.signed("idcheck", msg, msg.check_id))
+        stored[msg.check_id] = result
+    assert _reasons(ingest) == []
+    with ingest.sessions() as s:
+        rows = {c.check_id: c for c in s.scalars(select(IdCheck))}
+    assert {k: r.result for k, r in rows.items()} == stored  # vocabulary.wire_name: no prefix, lower case
+    by_result = {r.result: r for r in rows.values()}
+    assert by_result["minor_admitted_with_guardian"].guardian_contact_recorded
+    assert not by_result["minor_admitted_with_guardian"].co_occupants_recorded
+    assert by_result["no_id_refused"].document == "" and not by_result["no_id_refused"].age_known
+    assert by_result["not_checked"].staff == "" and by_result["adult_admitted"].staff == "desk-1"
+    assert all(not r.walk_up and r.alerted_at == r.checked_at for r in rows.values())
+
+
+INCONSISTENT = [
+    # (the outcome, the fields that spoil it, what the dead letter says)
+    ("adult_admitted", {"age_years": 16, "under_14": False}, "adult_admitted with age_years 16 (under 18)"),
+    ("adult_admitted", {"age_known": False, "age_years": 0}, "adult_admitted needs the age read from the ID"),
+    ("minor_refused", {"age_years": 18}, "minor_refused with age_years 18 (18 or over)"),
+    ("minor_admitted_with_guardian", {"age_years": 40}, "with age_years 40 (18 or over)"),
+    ("minor_admitted", {"document": pb.DOCUMENT_TYPE_UNSPECIFIED}, "names an age, but no document or read method"),
+    ("no_id_refused", {"age_known": True, "age_years": 16}, "no_id_refused carries an age"),
+    ("left_before_check", {"document": pb.DOCUMENT_TYPE_PASSPORT}, "left_before_check carries a document"),
+    ("not_checked", {"id_keyed_hash": "5e" * 32}, "not_checked carries a document, read method or keyed hash"),
+    ("no_id_refused", {"age_years": 30}, "no_id_refused: age_known is false, but age_years 30"),
+    ("adult_admitted", {"guardian_contact_recorded": True}, "the guardian record is set on adult_admitted"),
+    ("minor_refused", {"co_occupants_recorded": True}, "the guardian record is set on minor_refused"),
+    ("minor_refused", {"under_14": True}, "under_14 True does not agree with age_years 16"),
+    ("adult_admitted", {"age_years": 300}, "age_years 300 is out of range"),
+    ("not_checked", {"staff": "desk-1"}, "not_checked is recorded by the agent, but names staff"),
+    ("adult_admitted", {"staff": "x" * 65}, "staff is 65 characters, at most 64"),
+    ("adult_admitted", {"document": pb.DOCUMENT_TYPE_PASSPORT}, "only comes with a resident identity card"),
+    ("adult_admitted", {"id_keyed_hash": "110105200001011234"}, "id_keyed_hash is not 64 lowercase hex digits"),
+    ("no_id_refused", {"result": pb.ID_CHECK_RESULT_UNSPECIFIED}, "result is unspecified"),
+    ("adult_admitted", {"result": 99}, "result 99 is not a known value"),
+    ("adult_admitted", {"document": 42}, "document 42 is not a known value"),
+    ("adult_admitted", {"walk_up": True}, "a walk-up check answers no alert, but names event_id"),
+    ("adult_admitted", {"event_id": ""}, "event_id is missing (only a walk-up check answers no alert)"),
+]
+
+
+def test_outcomes_whose_fields_do_not_go_together_are_kept_aside_as_invalid(ingest):
+    from datetime import timedelta
+
+    from tests.hub.outcomes import outcome
+
+    eid = _stored_alert_with_crop(ingest)
+    ids = ingest.device.ids
+    for kind, fields, _ in INCONSISTENT:
+        msg = outcome(ids, kind, eid, **fields)
+        ingest.feed(ingest.signed("idcheck", msg, msg.check_id))
+    walk_up_not_checked = outcome(ids, "not_checked")
+    walk_up_alerted = outcome(ids, "adult_admitted")
+    walk_up_alerted.alerted_at.CopyFrom(walk_up_alerted.checked_at)
+    alerted_later = outcome(ids, "adult_admitted", eid)
+    alerted_later.alerted_at.FromDatetime(datetime.now(UTC) + timedelta(minutes=5))
+    for msg in (walk_up_not_checked, walk_up_alerted, alerted_later):
+        ingest.feed(ingest.signed("idcheck", msg, msg.check_id))
+    details = _details(ingest)
+    expected = [why for _, _, why in INCONSISTENT] + [
+        "not_checked is the agent's answer to an alert, never a walk-up check",
+        "a walk-up check has no alert, but carries alerted_at",
+        "checked_at is before alerted_at",
+    ]
+    assert len(details) == len(expected) and {r for r, _ in details} == {"invalid"}
+    for (_, detail), why in zip(details, expected, strict=True):
+        assert why in detail, (why, detail)
+    assert _count(ingest, IdCheck) == 0
+    # and a well-formed one of each group still goes in: the checks refuse only what does not go together
+    for msg in (outcome(ids, "minor_admitted", eid, co_occupants_recorded=True), outcome(ids, "left_before_check")):
+        ingest.feed(ingest.signed("idcheck", msg, msg.check_id))
+    assert _count(ingest, IdCheck) == 2
