@@ -52,6 +52,11 @@ def test_example_config_loads_and_is_complete(name, model, prefix):
         "models.allow_non_commercial",
         "fusion.calibration_file",
         "detector.min_face_px",
+        # the card reader's fields: an example in the comment beside idcheck.reader
+        "idcheck.reader.kind",
+        "idcheck.reader.name",
+        "idcheck.reader.device",
+        "idcheck.reader.baudrate",
     }
     missing = _fields(model) - documented - optional_packs
     assert not missing, f"{name} does not document {sorted(missing)}"
