@@ -185,11 +185,11 @@ class EdgeAgent:
         idc = self.cfg.idcheck
         ocr = None
         if idc.ocr:
-            from humiao.edge.idcheck.ocr import CardOcr, OcrUnavailable
-
             try:
+                from humiao.edge.idcheck.ocr import CardOcr
+
                 ocr = CardOcr(threads=idc.ocr_threads).read_bytes
-            except OcrUnavailable as err:
+            except Exception as err:  # OcrUnavailable, the OCR package missing or broken: chip and typing remain
                 log.error("staff console: reading cards with the camera is off: %s", err)
         try:
             reader = make_reader(idc.reader) if idc.reader else None
@@ -203,7 +203,7 @@ class EdgeAgent:
                 cameras=[self.cfg.source.camera_id],
             )
             console.start()
-        except (OSError, RuntimeError) as err:
+        except Exception as err:  # a port taken, a bad certificate, a reader that will not open, …
             log.error("staff console NOT started (%s): staff cannot record ID checks on this box", err)
             return
         self.console = console
@@ -380,7 +380,10 @@ class EdgeAgent:
                 self._refresh_gauges()
                 link = self.link
                 if link:
-                    link.desk.expire()  # checks whose window ran out: "not checked", spooled
+                    try:
+                        link.desk.expire()  # checks whose window ran out: "not checked", spooled
+                    except Exception:  # e.g. the spool's disk full: they stay pending, tried next round
+                        log.exception("could not record the ID checks whose window ran out; trying again")
                     expired = link.evidence.expire()
                     if expired:
                         self.metrics.evidence.labels("expired").inc(expired)

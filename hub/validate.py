@@ -12,7 +12,7 @@ import math
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal, overload
 
 from google.protobuf.json_format import MessageToDict
@@ -171,7 +171,9 @@ def alert_row(msg: pb.Alert, where: Topic, received_at: datetime) -> dict:
 AGE_RESULTS = frozenset({"adult_admitted", "minor_refused", "minor_admitted_with_guardian", "minor_admitted"})
 MINOR_RESULTS = frozenset({"minor_refused", "minor_admitted_with_guardian", "minor_admitted"})
 GUARDIAN_RESULTS = frozenset({"minor_admitted_with_guardian", "minor_admitted"})  # the hotel's record applies
-MAX_AGE = 120
+MAX_AGE = 150  # the edge takes birth dates from 1900 on (edge/idcheck/number.py EARLIEST_BIRTH)
+CARD_ONLY_METHODS = frozenset({"chip", "ocr"})  # a card reader or the card's picture: a resident identity card
+CLOCK_AHEAD = timedelta(minutes=5)  # how far ahead of the hub an edge's clock may run
 KEYED_HASH = re.compile(r"[0-9a-f]{64}")  # HMAC-SHA256, hex (edge/idcheck/number.py keyed_hash)
 
 
@@ -261,6 +263,14 @@ def idcheck_row(msg: pb.IdCheckOutcome, where: Topic, received_at: datetime) -> 
         raise Rejected("invalid", "id_keyed_hash is not 64 lowercase hex digits")
     if (msg.guardian_contact_recorded or msg.co_occupants_recorded) and result not in GUARDIAN_RESULTS:
         raise Rejected("invalid", f"the guardian record is set on {result}: it belongs to a minor admitted")
+    if row["document"] == "citizen_id" and not (msg.id_keyed_hash and msg.checksum_valid):
+        raise Rejected("invalid", "a resident identity card comes with its keyed hash and a valid check character")
+    if row["method"] in CARD_ONLY_METHODS and row["document"] != "citizen_id":
+        raise Rejected("invalid", f"read method {row['method']} reads only a resident identity card")
+    if result != "not_checked" and not msg.staff:
+        raise Rejected("invalid", f"{result} names no member of staff (only the agent's not_checked has none)")
+    if row["checked_at"] > received_at + CLOCK_AHEAD:
+        raise Rejected("invalid", "checked_at is in the future")
     return row
 
 

@@ -496,7 +496,7 @@ def _edge_staff(cfg, args) -> int:
         if args.pin_stdin:
             pin = check_pin(sys.stdin.readline().strip())
         else:
-            pin = check_pin(getpass.getpass(f"PIN for {name} (4-12 digits): "))
+            pin = check_pin(getpass.getpass(f"PIN for {name} (6-12 digits): "))
             if getpass.getpass("the same PIN again: ") != pin:
                 print("error: the two PINs differ; nothing saved", file=sys.stderr)
                 return 2

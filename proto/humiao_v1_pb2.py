@@ -4,14 +4,19 @@
 # source: humiao_v1.proto
 # Protobuf Python Version: 7.35.1
 """Generated protocol buffer code."""
-
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import descriptor_pool as _descriptor_pool
 from google.protobuf import runtime_version as _runtime_version
 from google.protobuf import symbol_database as _symbol_database
 from google.protobuf.internal import builder as _builder
-
-_runtime_version.ValidateProtobufRuntimeVersion(_runtime_version.Domain.PUBLIC, 7, 35, 1, "", "humiao_v1.proto")
+_runtime_version.ValidateProtobufRuntimeVersion(
+    _runtime_version.Domain.PUBLIC,
+    7,
+    35,
+    1,
+    '',
+    'humiao_v1.proto'
+)
 # @@protoc_insertion_point(imports)
 
 _sym_db = _symbol_database.Default()
@@ -20,53 +25,51 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(
-    b'\n\x0fhumiao_v1.proto\x12\thumiao.v1\x1a\x1fgoogle/protobuf/timestamp.proto"t\n\x06Signed\x12\n\n\x02id\x18\x01 \x01(\t\x12-\n\tsigned_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x62ody\x18\x03 \x01(\x0c\x12\x0e\n\x06key_id\x18\x04 \x01(\t\x12\x11\n\tsignature\x18\x05 \x01(\x0c"U\n\x06Origin\x12\x13\n\x0b\x64istrict_id\x18\x01 \x01(\t\x12\x10\n\x08venue_id\x18\x02 \x01(\t\x12\x11\n\tdevice_id\x18\x03 \x01(\t\x12\x11\n\tcamera_id\x18\x04 \x01(\t",\n\x08ModelRef\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0cgraph_sha256\x18\x02 \x01(\t"\xd7\x03\n\x05\x41lert\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12!\n\x06origin\x18\x02 \x01(\x0b\x32\x11.humiao.v1.Origin\x12\x10\n\x08track_id\x18\x03 \x01(\x04\x12.\n\nfirst_seen\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ndecided_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x61ge_estimate\x18\x06 \x01(\x02\x12\x0f\n\x07p_minor\x18\x07 \x01(\x02\x12\x19\n\x11p_under_threshold\x18\x08 \x01(\x02\x12\x11\n\tthreshold\x18\t \x01(\x02\x12%\n\x08\x64\x65\x63ision\x18\n \x01(\x0e\x32\x13.humiao.v1.Decision\x12(\n\nvenue_type\x18\x0b \x01(\x0e\x32\x14.humiao.v1.VenueType\x12\x13\n\x0b\x66rames_used\x18\x0c \x01(\r\x12#\n\x06models\x18\r \x03(\x0b\x32\x13.humiao.v1.ModelRef\x12\x16\n\x0epolicy_version\x18\x0e \x01(\t\x12\x1a\n\x12\x65vidence_available\x18\x0f \x01(\x08\x12\x13\n\x0b\x63\x61libration\x18\x10 \x01(\t"\xaa\x01\n\x0f\x45videnceRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12)\n\x06reason\x18\x03 \x01(\x0e\x32\x19.humiao.v1.EvidenceReason\x12\x14\n\x0crequested_by\x18\x04 \x01(\t\x12\x30\n\x0crequested_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp"\x9f\x01\n\x08\x45vidence\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x12\n\nciphertext\x18\x03 \x01(\x0c\x12\x0e\n\x06\x63ipher\x18\x04 \x01(\t\x12\x18\n\x10plaintext_sha256\x18\x05 \x01(\t\x12/\n\x0b\x63\x61ptured_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp"J\n\x0b\x45videnceAck\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x15\n\rstored_sha256\x18\x03 \x01(\t"F\n\x07Receipt\x12\x0c\n\x04keys\x18\x01 \x03(\t\x12-\n\tstored_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp"\xfc\x03\n\x0eIdCheckOutcome\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x10\n\x08\x63heck_id\x18\x02 \x01(\t\x12!\n\x06origin\x18\x03 \x01(\x0b\x32\x11.humiao.v1.Origin\x12.\n\nchecked_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x06result\x18\x05 \x01(\x0e\x32\x18.humiao.v1.IdCheckResult\x12\x11\n\tage_years\x18\x06 \x01(\r\x12\x10\n\x08under_14\x18\x07 \x01(\x08\x12\x15\n\rid_keyed_hash\x18\x08 \x01(\t\x12\x16\n\x0e\x63hecksum_valid\x18\t \x01(\x08\x12)\n\x08\x64ocument\x18\n \x01(\x0e\x32\x17.humiao.v1.DocumentType\x12%\n\x06method\x18\x0b \x01(\x0e\x32\x15.humiao.v1.ReadMethod\x12\x11\n\tage_known\x18\x0c \x01(\x08\x12\x0f\n\x07walk_up\x18\r \x01(\x08\x12!\n\x19guardian_contact_recorded\x18\x0e \x01(\x08\x12\x1d\n\x15\x63o_occupants_recorded\x18\x0f \x01(\x08\x12\r\n\x05staff\x18\x10 \x01(\t\x12.\n\nalerted_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp"\xb2\x01\n\x0c\x43\x61meraStatus\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.humiao.v1.CameraState\x12\x0b\n\x03\x66ps\x18\x03 \x01(\x02\x12\x16\n\x0e\x66rames_skipped\x18\x04 \x01(\x04\x12\x12\n\nreconnects\x18\x05 \x01(\r\x12/\n\x0bstate_since\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp"\xe8\x01\n\x06Status\x12!\n\x06origin\x18\x01 \x01(\x0b\x32\x11.humiao.v1.Origin\x12\x0e\n\x06online\x18\x02 \x01(\x08\x12+\n\x07sent_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x07\x63\x61meras\x18\x04 \x03(\x0b\x32\x17.humiao.v1.CameraStatus\x12\x13\n\x0bspool_depth\x18\x05 \x01(\x04\x12\x13\n\x0bspool_bytes\x18\x06 \x01(\x04\x12\x10\n\x08uptime_s\x18\x07 \x01(\x01\x12\x18\n\x10software_version\x18\x08 \x01(\t"\xe0\x01\n\x05\x42irth\x12!\n\x06origin\x18\x01 \x01(\x0b\x32\x11.humiao.v1.Origin\x12.\n\nstarted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10software_version\x18\x03 \x01(\t\x12#\n\x06models\x18\x04 \x03(\x0b\x32\x13.humiao.v1.ModelRef\x12(\n\nvenue_type\x18\x05 \x01(\x0e\x32\x14.humiao.v1.VenueType\x12\x1b\n\x13\x63hallenge_threshold\x18\x06 \x01(\x02"b\n\x05\x44\x65\x61th\x12!\n\x06origin\x18\x01 \x01(\x0b\x32\x11.humiao.v1.Origin\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x03 \x01(\t*N\n\x08\x44\x65\x63ision\x12\x18\n\x14\x44\x45\x43ISION_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44\x45\x43ISION_CHECK_ID\x10\x01\x12\x11\n\rDECISION_PASS\x10\x02*\xdd\x01\n\tVenueType\x12\x1a\n\x16VENUE_TYPE_UNSPECIFIED\x10\x00\x12\x12\n\x0eVENUE_TYPE_KTV\x10\x01\x12\x12\n\x0eVENUE_TYPE_BAR\x10\x02\x12\x1c\n\x18VENUE_TYPE_INTERNET_CAFE\x10\x03\x12\x15\n\x11VENUE_TYPE_ARCADE\x10\x04\x12\x14\n\x10VENUE_TYPE_HOTEL\x10\x05\x12\x1c\n\x18VENUE_TYPE_ESPORTS_HOTEL\x10\x06\x12#\n\x1fVENUE_TYPE_SCRIPT_ENTERTAINMENT\x10\x07*\x81\x01\n\x0e\x45videnceReason\x12\x1f\n\x1b\x45VIDENCE_REASON_UNSPECIFIED\x10\x00\x12\'\n#EVIDENCE_REASON_VIOLATION_CONFIRMED\x10\x01\x12%\n!EVIDENCE_REASON_INSPECTOR_REQUEST\x10\x02*\xb8\x02\n\rIdCheckResult\x12\x1f\n\x1bID_CHECK_RESULT_UNSPECIFIED\x10\x00\x12"\n\x1eID_CHECK_RESULT_ADULT_ADMITTED\x10\x01\x12!\n\x1dID_CHECK_RESULT_MINOR_REFUSED\x10\x02\x12"\n\x1eID_CHECK_RESULT_MINOR_ADMITTED\x10\x03\x12!\n\x1dID_CHECK_RESULT_NO_ID_REFUSED\x10\x04\x12\x1f\n\x1bID_CHECK_RESULT_NOT_CHECKED\x10\x05\x12\x30\n,ID_CHECK_RESULT_MINOR_ADMITTED_WITH_GUARDIAN\x10\x06\x12%\n!ID_CHECK_RESULT_LEFT_BEFORE_CHECK\x10\x07*\xf3\x01\n\x0c\x44ocumentType\x12\x1d\n\x19\x44OCUMENT_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x44OCUMENT_TYPE_CITIZEN_ID\x10\x01\x12\x1a\n\x16\x44OCUMENT_TYPE_PASSPORT\x10\x02\x12!\n\x1d\x44OCUMENT_TYPE_HK_MACAO_PERMIT\x10\x03\x12\x1f\n\x1b\x44OCUMENT_TYPE_TAIWAN_PERMIT\x10\x04\x12-\n)DOCUMENT_TYPE_FOREIGN_PERMANENT_RESIDENCE\x10\x05\x12\x17\n\x13\x44OCUMENT_TYPE_OTHER\x10\x06*l\n\nReadMethod\x12\x1b\n\x17READ_METHOD_UNSPECIFIED\x10\x00\x12\x14\n\x10READ_METHOD_CHIP\x10\x01\x12\x13\n\x0fREAD_METHOD_OCR\x10\x02\x12\x16\n\x12READ_METHOD_MANUAL\x10\x03*\x97\x01\n\x0b\x43\x61meraState\x12\x1c\n\x18\x43\x41MERA_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43\x41MERA_STATE_STREAMING\x10\x01\x12\x1d\n\x19\x43\x41MERA_STATE_RECONNECTING\x10\x02\x12\x18\n\x14\x43\x41MERA_STATE_STALLED\x10\x03\x12\x15\n\x11\x43\x41MERA_STATE_DOWN\x10\x04\x62\x06proto3'
-)
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0fhumiao_v1.proto\x12\thumiao.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"t\n\x06Signed\x12\n\n\x02id\x18\x01 \x01(\t\x12-\n\tsigned_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x62ody\x18\x03 \x01(\x0c\x12\x0e\n\x06key_id\x18\x04 \x01(\t\x12\x11\n\tsignature\x18\x05 \x01(\x0c\"U\n\x06Origin\x12\x13\n\x0b\x64istrict_id\x18\x01 \x01(\t\x12\x10\n\x08venue_id\x18\x02 \x01(\t\x12\x11\n\tdevice_id\x18\x03 \x01(\t\x12\x11\n\tcamera_id\x18\x04 \x01(\t\",\n\x08ModelRef\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0cgraph_sha256\x18\x02 \x01(\t\"\xd7\x03\n\x05\x41lert\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12!\n\x06origin\x18\x02 \x01(\x0b\x32\x11.humiao.v1.Origin\x12\x10\n\x08track_id\x18\x03 \x01(\x04\x12.\n\nfirst_seen\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ndecided_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x61ge_estimate\x18\x06 \x01(\x02\x12\x0f\n\x07p_minor\x18\x07 \x01(\x02\x12\x19\n\x11p_under_threshold\x18\x08 \x01(\x02\x12\x11\n\tthreshold\x18\t \x01(\x02\x12%\n\x08\x64\x65\x63ision\x18\n \x01(\x0e\x32\x13.humiao.v1.Decision\x12(\n\nvenue_type\x18\x0b \x01(\x0e\x32\x14.humiao.v1.VenueType\x12\x13\n\x0b\x66rames_used\x18\x0c \x01(\r\x12#\n\x06models\x18\r \x03(\x0b\x32\x13.humiao.v1.ModelRef\x12\x16\n\x0epolicy_version\x18\x0e \x01(\t\x12\x1a\n\x12\x65vidence_available\x18\x0f \x01(\x08\x12\x13\n\x0b\x63\x61libration\x18\x10 \x01(\t\"\xaa\x01\n\x0f\x45videnceRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12)\n\x06reason\x18\x03 \x01(\x0e\x32\x19.humiao.v1.EvidenceReason\x12\x14\n\x0crequested_by\x18\x04 \x01(\t\x12\x30\n\x0crequested_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9f\x01\n\x08\x45vidence\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x12\n\nciphertext\x18\x03 \x01(\x0c\x12\x0e\n\x06\x63ipher\x18\x04 \x01(\t\x12\x18\n\x10plaintext_sha256\x18\x05 \x01(\t\x12/\n\x0b\x63\x61ptured_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"J\n\x0b\x45videnceAck\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x15\n\rstored_sha256\x18\x03 \x01(\t\"F\n\x07Receipt\x12\x0c\n\x04keys\x18\x01 \x03(\t\x12-\n\tstored_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xfc\x03\n\x0eIdCheckOutcome\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x10\n\x08\x63heck_id\x18\x02 \x01(\t\x12!\n\x06origin\x18\x03 \x01(\x0b\x32\x11.humiao.v1.Origin\x12.\n\nchecked_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x06result\x18\x05 \x01(\x0e\x32\x18.humiao.v1.IdCheckResult\x12\x11\n\tage_years\x18\x06 \x01(\r\x12\x10\n\x08under_14\x18\x07 \x01(\x08\x12\x15\n\rid_keyed_hash\x18\x08 \x01(\t\x12\x16\n\x0e\x63hecksum_valid\x18\t \x01(\x08\x12)\n\x08\x64ocument\x18\n \x01(\x0e\x32\x17.humiao.v1.DocumentType\x12%\n\x06method\x18\x0b \x01(\x0e\x32\x15.humiao.v1.ReadMethod\x12\x11\n\tage_known\x18\x0c \x01(\x08\x12\x0f\n\x07walk_up\x18\r \x01(\x08\x12!\n\x19guardian_contact_recorded\x18\x0e \x01(\x08\x12\x1d\n\x15\x63o_occupants_recorded\x18\x0f \x01(\x08\x12\r\n\x05staff\x18\x10 \x01(\t\x12.\n\nalerted_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb2\x01\n\x0c\x43\x61meraStatus\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.humiao.v1.CameraState\x12\x0b\n\x03\x66ps\x18\x03 \x01(\x02\x12\x16\n\x0e\x66rames_skipped\x18\x04 \x01(\x04\x12\x12\n\nreconnects\x18\x05 \x01(\r\x12/\n\x0bstate_since\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe8\x01\n\x06Status\x12!\n\x06origin\x18\x01 \x01(\x0b\x32\x11.humiao.v1.Origin\x12\x0e\n\x06online\x18\x02 \x01(\x08\x12+\n\x07sent_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x07\x63\x61meras\x18\x04 \x03(\x0b\x32\x17.humiao.v1.CameraStatus\x12\x13\n\x0bspool_depth\x18\x05 \x01(\x04\x12\x13\n\x0bspool_bytes\x18\x06 \x01(\x04\x12\x10\n\x08uptime_s\x18\x07 \x01(\x01\x12\x18\n\x10software_version\x18\x08 \x01(\t\"\xe0\x01\n\x05\x42irth\x12!\n\x06origin\x18\x01 \x01(\x0b\x32\x11.humiao.v1.Origin\x12.\n\nstarted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10software_version\x18\x03 \x01(\t\x12#\n\x06models\x18\x04 \x03(\x0b\x32\x13.humiao.v1.ModelRef\x12(\n\nvenue_type\x18\x05 \x01(\x0e\x32\x14.humiao.v1.VenueType\x12\x1b\n\x13\x63hallenge_threshold\x18\x06 \x01(\x02\"b\n\x05\x44\x65\x61th\x12!\n\x06origin\x18\x01 \x01(\x0b\x32\x11.humiao.v1.Origin\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x03 \x01(\t*N\n\x08\x44\x65\x63ision\x12\x18\n\x14\x44\x45\x43ISION_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44\x45\x43ISION_CHECK_ID\x10\x01\x12\x11\n\rDECISION_PASS\x10\x02*\xdd\x01\n\tVenueType\x12\x1a\n\x16VENUE_TYPE_UNSPECIFIED\x10\x00\x12\x12\n\x0eVENUE_TYPE_KTV\x10\x01\x12\x12\n\x0eVENUE_TYPE_BAR\x10\x02\x12\x1c\n\x18VENUE_TYPE_INTERNET_CAFE\x10\x03\x12\x15\n\x11VENUE_TYPE_ARCADE\x10\x04\x12\x14\n\x10VENUE_TYPE_HOTEL\x10\x05\x12\x1c\n\x18VENUE_TYPE_ESPORTS_HOTEL\x10\x06\x12#\n\x1fVENUE_TYPE_SCRIPT_ENTERTAINMENT\x10\x07*\x81\x01\n\x0e\x45videnceReason\x12\x1f\n\x1b\x45VIDENCE_REASON_UNSPECIFIED\x10\x00\x12\'\n#EVIDENCE_REASON_VIOLATION_CONFIRMED\x10\x01\x12%\n!EVIDENCE_REASON_INSPECTOR_REQUEST\x10\x02*\xb8\x02\n\rIdCheckResult\x12\x1f\n\x1bID_CHECK_RESULT_UNSPECIFIED\x10\x00\x12\"\n\x1eID_CHECK_RESULT_ADULT_ADMITTED\x10\x01\x12!\n\x1dID_CHECK_RESULT_MINOR_REFUSED\x10\x02\x12\"\n\x1eID_CHECK_RESULT_MINOR_ADMITTED\x10\x03\x12!\n\x1dID_CHECK_RESULT_NO_ID_REFUSED\x10\x04\x12\x1f\n\x1bID_CHECK_RESULT_NOT_CHECKED\x10\x05\x12\x30\n,ID_CHECK_RESULT_MINOR_ADMITTED_WITH_GUARDIAN\x10\x06\x12%\n!ID_CHECK_RESULT_LEFT_BEFORE_CHECK\x10\x07*\xf3\x01\n\x0c\x44ocumentType\x12\x1d\n\x19\x44OCUMENT_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x44OCUMENT_TYPE_CITIZEN_ID\x10\x01\x12\x1a\n\x16\x44OCUMENT_TYPE_PASSPORT\x10\x02\x12!\n\x1d\x44OCUMENT_TYPE_HK_MACAO_PERMIT\x10\x03\x12\x1f\n\x1b\x44OCUMENT_TYPE_TAIWAN_PERMIT\x10\x04\x12-\n)DOCUMENT_TYPE_FOREIGN_PERMANENT_RESIDENCE\x10\x05\x12\x17\n\x13\x44OCUMENT_TYPE_OTHER\x10\x06*l\n\nReadMethod\x12\x1b\n\x17READ_METHOD_UNSPECIFIED\x10\x00\x12\x14\n\x10READ_METHOD_CHIP\x10\x01\x12\x13\n\x0fREAD_METHOD_OCR\x10\x02\x12\x16\n\x12READ_METHOD_MANUAL\x10\x03*\x97\x01\n\x0b\x43\x61meraState\x12\x1c\n\x18\x43\x41MERA_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43\x41MERA_STATE_STREAMING\x10\x01\x12\x1d\n\x19\x43\x41MERA_STATE_RECONNECTING\x10\x02\x12\x18\n\x14\x43\x41MERA_STATE_STALLED\x10\x03\x12\x15\n\x11\x43\x41MERA_STATE_DOWN\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, "humiao_v1_pb2", _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'humiao_v1_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-    DESCRIPTOR._loaded_options = None
-    _globals["_DECISION"]._serialized_start = 2525
-    _globals["_DECISION"]._serialized_end = 2603
-    _globals["_VENUETYPE"]._serialized_start = 2606
-    _globals["_VENUETYPE"]._serialized_end = 2827
-    _globals["_EVIDENCEREASON"]._serialized_start = 2830
-    _globals["_EVIDENCEREASON"]._serialized_end = 2959
-    _globals["_IDCHECKRESULT"]._serialized_start = 2962
-    _globals["_IDCHECKRESULT"]._serialized_end = 3274
-    _globals["_DOCUMENTTYPE"]._serialized_start = 3277
-    _globals["_DOCUMENTTYPE"]._serialized_end = 3520
-    _globals["_READMETHOD"]._serialized_start = 3522
-    _globals["_READMETHOD"]._serialized_end = 3630
-    _globals["_CAMERASTATE"]._serialized_start = 3633
-    _globals["_CAMERASTATE"]._serialized_end = 3784
-    _globals["_SIGNED"]._serialized_start = 63
-    _globals["_SIGNED"]._serialized_end = 179
-    _globals["_ORIGIN"]._serialized_start = 181
-    _globals["_ORIGIN"]._serialized_end = 266
-    _globals["_MODELREF"]._serialized_start = 268
-    _globals["_MODELREF"]._serialized_end = 312
-    _globals["_ALERT"]._serialized_start = 315
-    _globals["_ALERT"]._serialized_end = 786
-    _globals["_EVIDENCEREQUEST"]._serialized_start = 789
-    _globals["_EVIDENCEREQUEST"]._serialized_end = 959
-    _globals["_EVIDENCE"]._serialized_start = 962
-    _globals["_EVIDENCE"]._serialized_end = 1121
-    _globals["_EVIDENCEACK"]._serialized_start = 1123
-    _globals["_EVIDENCEACK"]._serialized_end = 1197
-    _globals["_RECEIPT"]._serialized_start = 1199
-    _globals["_RECEIPT"]._serialized_end = 1269
-    _globals["_IDCHECKOUTCOME"]._serialized_start = 1272
-    _globals["_IDCHECKOUTCOME"]._serialized_end = 1780
-    _globals["_CAMERASTATUS"]._serialized_start = 1783
-    _globals["_CAMERASTATUS"]._serialized_end = 1961
-    _globals["_STATUS"]._serialized_start = 1964
-    _globals["_STATUS"]._serialized_end = 2196
-    _globals["_BIRTH"]._serialized_start = 2199
-    _globals["_BIRTH"]._serialized_end = 2423
-    _globals["_DEATH"]._serialized_start = 2425
-    _globals["_DEATH"]._serialized_end = 2523
+  DESCRIPTOR._loaded_options = None
+  _globals['_DECISION']._serialized_start=2525
+  _globals['_DECISION']._serialized_end=2603
+  _globals['_VENUETYPE']._serialized_start=2606
+  _globals['_VENUETYPE']._serialized_end=2827
+  _globals['_EVIDENCEREASON']._serialized_start=2830
+  _globals['_EVIDENCEREASON']._serialized_end=2959
+  _globals['_IDCHECKRESULT']._serialized_start=2962
+  _globals['_IDCHECKRESULT']._serialized_end=3274
+  _globals['_DOCUMENTTYPE']._serialized_start=3277
+  _globals['_DOCUMENTTYPE']._serialized_end=3520
+  _globals['_READMETHOD']._serialized_start=3522
+  _globals['_READMETHOD']._serialized_end=3630
+  _globals['_CAMERASTATE']._serialized_start=3633
+  _globals['_CAMERASTATE']._serialized_end=3784
+  _globals['_SIGNED']._serialized_start=63
+  _globals['_SIGNED']._serialized_end=179
+  _globals['_ORIGIN']._serialized_start=181
+  _globals['_ORIGIN']._serialized_end=266
+  _globals['_MODELREF']._serialized_start=268
+  _globals['_MODELREF']._serialized_end=312
+  _globals['_ALERT']._serialized_start=315
+  _globals['_ALERT']._serialized_end=786
+  _globals['_EVIDENCEREQUEST']._serialized_start=789
+  _globals['_EVIDENCEREQUEST']._serialized_end=959
+  _globals['_EVIDENCE']._serialized_start=962
+  _globals['_EVIDENCE']._serialized_end=1121
+  _globals['_EVIDENCEACK']._serialized_start=1123
+  _globals['_EVIDENCEACK']._serialized_end=1197
+  _globals['_RECEIPT']._serialized_start=1199
+  _globals['_RECEIPT']._serialized_end=1269
+  _globals['_IDCHECKOUTCOME']._serialized_start=1272
+  _globals['_IDCHECKOUTCOME']._serialized_end=1780
+  _globals['_CAMERASTATUS']._serialized_start=1783
+  _globals['_CAMERASTATUS']._serialized_end=1961
+  _globals['_STATUS']._serialized_start=1964
+  _globals['_STATUS']._serialized_end=2196
+  _globals['_BIRTH']._serialized_start=2199
+  _globals['_BIRTH']._serialized_end=2423
+  _globals['_DEATH']._serialized_start=2425
+  _globals['_DEATH']._serialized_end=2523
 # @@protoc_insertion_point(module_scope)

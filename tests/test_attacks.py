@@ -280,6 +280,7 @@ def test_attack_id_check_from_another_venue_clears_or_confirms_an_alarm(system):
         age_known=True,  # a well-formed outcome (the hub refuses one without the age read as invalid)
         document=pb.DOCUMENT_TYPE_PASSPORT,
         method=pb.READ_METHOD_MANUAL,
+        staff="desk-1",
     )
     check.checked_at.GetCurrentTime()
     attacker = system.attacker.client()

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import ipaddress
 import json
 import logging
@@ -85,7 +86,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from humiao.edge.console.staff import Busy, SignInThrottle, StaffBook
+from humiao.edge.console.staff import Busy, SignInThrottle, StaffBook, address_key
 from humiao.edge.console.words import LANGS, WORDS, both, catalogue, reason_words, say
 from humiao.edge.idcheck import documents, number
 from humiao.edge.idcheck.config import ConsoleConfig
@@ -104,10 +105,14 @@ PHOTO_MAX = 8 * 1024 * 1024
 CHIP_WAIT_S = 15.0  # a chip read waits this long for a card on the reader
 OCR_WAIT_S = 30.0  # a photo waits this long for the (one) OCR slot
 SOCKET_TIMEOUT_S = 30.0  # per read/write on a connection (a slow or idle client lets go of its thread)
+HEADER_S = 10.0  # a request's line and headers arrive within this (also: an idle kept-alive connection closes)
+BODY_S = 60.0  # a request's body arrives within this (a photo of up to PHOTO_MAX on a slow Wi-Fi)
+HANDSHAKE_S = 10.0  # a TLS handshake finishes within this
 SSE_TICK_S = 1.0  # a live stream re-checks its session and the server's stop this often
 KEEPALIVE_S = 15.0
 MAX_STREAMS = 16
 MAX_CONNECTIONS = 64
+MAX_PER_ADDRESS = 12  # connections from one address (an IPv6 /64) at once: a tablet opens 6 and one stream
 MAX_SESSIONS = 100
 SESSION_MAX_S = 12 * 3600.0  # a session ends after a shift even while in use
 RECENT_SHOWN = 20
@@ -544,7 +549,7 @@ class ConsoleServer:
                 raise _Reply(422, "err.guardian_missing")
         elif contact is not None or co is not None:
             raise _Reply(422, "err.guardian_not_asked")
-        if event_id is None and camera and camera not in self.cameras:
+        if not event_id and camera and camera not in self.cameras:
             raise _Reply(422, "err.camera")
         rec = self.desk.record(
             event_id or None,
@@ -707,6 +712,8 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._per_address: dict[str, int] = {}
+        self._per_lock = threading.Lock()
         super().__init__(address, handler)
 
     def server_bind(self) -> None:
@@ -715,24 +722,50 @@ class _Server(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         self.server_name, self.server_port = str(host), int(port)
 
-    def process_request(self, request: Any, client_address: Any) -> None:
+    def _take(self, client_address: Any) -> bool:
+        """A connection slot for this client: at most MAX_CONNECTIONS in all, MAX_PER_ADDRESS from one address."""
         if not self._slots.acquire(blocking=False):
+            return False
+        key = address_key(str(client_address[0]))
+        with self._per_lock:
+            if self._per_address.get(key, 0) >= MAX_PER_ADDRESS:
+                self._slots.release()
+                return False
+            self._per_address[key] = self._per_address.get(key, 0) + 1
+        return True
+
+    def _give_back(self, client_address: Any) -> None:
+        key = address_key(str(client_address[0]))
+        with self._per_lock:
+            left = self._per_address.get(key, 1) - 1
+            if left > 0:
+                self._per_address[key] = left
+            else:
+                self._per_address.pop(key, None)
+        self._slots.release()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._take(client_address):
             self.shutdown_request(request)
             return
         try:
             super().process_request(request, client_address)
         except Exception:
-            self._slots.release()
+            self._give_back(client_address)
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self._slots.release()
+            self._give_back(client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """socketserver prints a traceback to stderr for any error escaping a handler: one log line instead."""
+        log.warning("console: a connection ended with an error")
 
     def finish_request(self, request: Any, client_address: Any) -> None:
-        request.settimeout(SOCKET_TIMEOUT_S)
+        request.settimeout(HANDSHAKE_S if self.tls is not None else SOCKET_TIMEOUT_S)
         if self.tls is None:
             super().finish_request(request, client_address)
             return
@@ -746,9 +779,11 @@ class _Server(ThreadingHTTPServer):
             self._refuse_plain(request)
             return
         try:  # the handshake runs here, on the request's own thread (not in the accept loop)
-            conn = self.tls.wrap_socket(request, server_side=True)
+            conn = self.tls.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+            _handshake(conn, time.monotonic() + HANDSHAKE_S)
+            conn.settimeout(SOCKET_TIMEOUT_S)
         except (ssl.SSLError, OSError):
-            return  # e.g. a browser that does not trust the certificate yet
+            return  # e.g. a browser that does not trust the certificate yet, or one too slow to finish
         try:
             self.RequestHandlerClass(conn, client_address, self)  # type: ignore[arg-type]
         finally:
@@ -774,6 +809,46 @@ class _Server6(_Server):
     address_family = socket.AF_INET6
 
 
+def _handshake(conn: ssl.SSLSocket, deadline: float) -> None:
+    """A TLS handshake that must end by ``deadline`` however slowly its bytes trickle in."""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("TLS handshake too slow")
+        conn.settimeout(left)
+        try:
+            conn.do_handshake()
+            return
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            continue
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The connection's reading side, which gives up once the handler's deadline has passed: a client that
+    sends its request one byte at a time (each within the socket timeout) still loses its thread."""
+
+    def __init__(self, handler: _Handler) -> None:
+        self._handler = handler
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        conn = self._handler.connection
+        deadline = self._handler.deadline
+        timeout = SOCKET_TIMEOUT_S
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("request too slow")
+            timeout = min(timeout, left)
+        conn.settimeout(timeout)
+        try:
+            return conn.recv_into(buffer)
+        finally:
+            conn.settimeout(SOCKET_TIMEOUT_S)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
@@ -783,6 +858,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     _route_name = "(unparsed)"
     _status = 0
+    deadline: float | None = None  # when the part of the request being read must have arrived
     _lang = "zh"
     _token: str | None = None
 
@@ -811,6 +887,19 @@ class _Handler(BaseHTTPRequestHandler):
         with suppress(OSError):
             self._send(code, json.dumps({"error": say(key, lang)}, ensure_ascii=False).encode(), "application/json")
 
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()
+        self.rfile = io.BufferedReader(_DeadlineReader(self), 64 * 1024)
+
+    def handle_one_request(self) -> None:
+        # the request line and headers (and, on a kept-alive connection, the wait for them) within HEADER_S
+        self.deadline = time.monotonic() + HEADER_S
+        try:
+            super().handle_one_request()
+        finally:
+            self.deadline = None
+
     # -- dispatch ----------------------------------------------------------------------------------
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -824,6 +913,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _refuse_method
 
     def _dispatch(self, method: str) -> None:
+        self.deadline = time.monotonic() + BODY_S  # the headers are in; the body, if any, within BODY_S
         console = self.server.console
         self._lang = console.lang_default
         self._route_name = "(unknown)"
@@ -917,13 +1007,10 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.headers.get("Content-Length")
         if raw is None:
             raise _Reply(411, "err.length")
-        try:
-            length = int(raw)
-        except ValueError:
-            raise _Reply(400, "err.bad_request") from None
-        cap = PHOTO_MAX if kind == "photo" else JSON_MAX
-        if length < 0:
+        if not re.fullmatch(r"[0-9]{1,9}", raw, re.ASCII):  # no sign, no spaces, no underscores, no 10**100
             raise _Reply(400, "err.bad_request")
+        length = int(raw)
+        cap = PHOTO_MAX if kind == "photo" else JSON_MAX
         if length > cap:
             raise _Reply(413, "err.photo_too_large" if kind == "photo" else "err.too_large")
         data = self.rfile.read(length) if length else b""
@@ -935,7 +1022,7 @@ class _Handler(BaseHTTPRequestHandler):
             return {}
         try:
             parsed = json.loads(data)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[…]]]] nested too deep
             raise _Reply(400, "err.bad_request") from None
         if not isinstance(parsed, dict):
             raise _Reply(400, "err.bad_request")
@@ -980,13 +1067,16 @@ class _Handler(BaseHTTPRequestHandler):
         name = name.strip().lower()[:64] if isinstance(name, str) else ""
         pin = pin.strip()[:64] if isinstance(pin, str) else ""
         address = str(self.client_address[0])
-        wait = console.throttle.wait_s(address, name)
+        wait = console.throttle.begin(address, name)  # counted as a failure until the PIN proves otherwise
         if wait > 0:
             raise _Reply(401, "err.signin", {"retry_after": math.ceil(wait)})
-        if not console.staff.verify(name, pin):
-            console.throttle.failed(address, name)
+        ok: bool | None = None
+        try:
+            ok = console.staff.verify(name, pin)
+        finally:
+            console.throttle.finish(address, name, ok)
+        if not ok:
             raise _Reply(401, "err.signin", {"retry_after": math.ceil(console.throttle.wait_s(address, name))})
-        console.throttle.succeeded(address, name)
         if session is not None:
             console.sessions.end(session.token)
         s = console.sessions.new(name, self._lang)

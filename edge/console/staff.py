@@ -5,7 +5,7 @@ replaced whole (a temporary file renamed over it), managed with ``humiao edge st
 
     {"staff": {"wang-li": {"pin": "$argon2id$v=19$m=32768,t=3,p=1$…", "added": "2026-05-01T09:30:00+00:00"}}}
 
-A name is a slug (lower-case letters, digits, ``-`` and ``_``, up to 32); a PIN is 4 to 12 ASCII digits,
+A name is a slug (lower-case letters, digits, ``-`` and ``_``, up to 32); a PIN is 6 to 12 ASCII digits,
 kept only as its argon2id hash (libsodium through PyNaCl; 32 MiB and 3 passes: a few tens of milliseconds on
 a small box, and the parameters travel in the hash, so they can change later). At most ``HASHING`` PINs are
 hashed at once (a semaphore), so a burst of sign-ins cannot take the box's memory or both cores.
@@ -14,15 +14,21 @@ hashed at once (a semaphore), so a burst of sign-ins cannot take the box's memor
 so the answer and its time say nothing about which names exist. The running console reads the file again
 when it changes: an account removed with the CLI cannot sign in, and its open sessions end.
 
-Throttle (``SignInThrottle``): failures are counted per client address and per account name (existing or
-not). The first ``FREE_FAILURES`` cost nothing; after that each attempt must wait a doubling delay, capped at
-``ADDRESS_MAX_S`` for an address (one device guessing) and at only ``ACCOUNT_MAX_S`` for an account (many
-devices guessing one PIN), so that nobody can lock a member of staff out for long. A success clears both
-counters; a quiet ``FORGET_S`` clears them too. The caller answers every failure with the same words.
+Throttle (``SignInThrottle``): failures are counted per client address (an IPv6 address by its /64, which
+one device can change at will) and per account name (existing or not). The first ``FREE_FAILURES`` cost
+nothing; after that each attempt must wait a doubling delay, capped at ``ADDRESS_MAX_S`` for an address (one
+device guessing) and at ``ACCOUNT_MAX_S`` for an account (many devices guessing one PIN: about a hundred
+guesses a day at most, against a million PINs of six digits). So that nobody can keep a member of staff out
+that way, an address the account has signed in from in the last ``KNOWN_S`` waits at most
+``KNOWN_ACCOUNT_MAX_S`` on the account's count. An attempt is counted as a failure *before* its PIN is checked
+(``begin``) and forgiven when it succeeds (``finish``), so a burst of parallel attempts cannot slip past the
+count. A success clears the address's and the account's counters; an hour without failures clears them too.
+The caller answers every failure with the same words.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -40,16 +46,18 @@ import nacl.pwhash.argon2id as argon2id
 from humiao.files import private_dir, read_private_text, write_private_text
 
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}", re.ASCII)
-PIN = re.compile(r"[0-9]{4,12}", re.ASCII)
+PIN = re.compile(r"[0-9]{6,12}", re.ASCII)
 OPSLIMIT = 3
 MEMLIMIT = 32 * 1024 * 1024
-HASHING = 2  # PINs hashed at once (the box has two cores)
+HASHING = 1  # PINs hashed at once (the box has two cores; the other one keeps the cameras going)
 HASH_WAIT_S = 10.0  # how long a sign-in waits for a hashing slot before it is told to try again
 
 FREE_FAILURES = 5
 ADDRESS_MAX_S = 300.0
-ACCOUNT_MAX_S = 30.0
-FORGET_S = 15 * 60.0
+ACCOUNT_MAX_S = 900.0
+KNOWN_ACCOUNT_MAX_S = 30.0
+KNOWN_S = 30 * 86400.0
+FORGET_S = 3600.0
 TRACKED = 10_000  # addresses and names remembered at most (the oldest are forgotten first)
 
 
@@ -69,7 +77,7 @@ def check_name(name: str) -> str:
 
 def check_pin(pin: str) -> str:
     if not isinstance(pin, str) or not PIN.fullmatch(pin):
-        raise StaffError("a PIN is 4 to 12 digits")
+        raise StaffError("a PIN is 6 to 12 digits")
     return pin
 
 
@@ -190,6 +198,20 @@ class _Slot:
         self._sem.release()
 
 
+def address_key(address: str) -> str:
+    """The key an address is throttled under: an IPv4 address itself (also when mapped into IPv6), an IPv6
+    address by its /64 (one device picks any address in its network)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 @dataclass
 class _Failures:
     count: int
@@ -197,19 +219,30 @@ class _Failures:
 
 
 class SignInThrottle:
-    """Backoff on failed sign-ins, per client address and per account name."""
+    """Backoff on failed sign-ins, per client address and per account name.
+
+    ``begin`` before checking a PIN (0: go on, the attempt already counted as a failure; otherwise the seconds
+    to wait), ``finish`` after it; ``wait_s`` says how long the next attempt would wait."""
 
     def __init__(self, clock=time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._addresses: OrderedDict[str, _Failures] = OrderedDict()
         self._accounts: OrderedDict[str, _Failures] = OrderedDict()
+        self._known: OrderedDict[tuple[str, str], float] = OrderedDict()  # (address, name) → last success
 
     @staticmethod
     def _delay(f: _Failures | None, cap: float) -> float:
         if f is None or f.count < FREE_FAILURES:
             return 0.0
-        return min(cap, 2.0 ** (f.count - FREE_FAILURES))
+        return min(cap, 2.0 ** min(f.count - FREE_FAILURES, 30))
+
+    @staticmethod
+    def _remember(table: OrderedDict, key, value) -> None:
+        table[key] = value
+        table.move_to_end(key)
+        while len(table) > TRACKED:
+            table.popitem(last=False)
 
     def _get(self, table: OrderedDict[str, _Failures], key: str, now: float) -> _Failures | None:
         f = table.get(key)
@@ -218,28 +251,61 @@ class SignInThrottle:
             return None
         return f
 
+    def _wait(self, address: str, name: str, now: float) -> float:
+        known = self._known.get((address, name))
+        account_cap = KNOWN_ACCOUNT_MAX_S if known is not None and now - known <= KNOWN_S else ACCOUNT_MAX_S
+        waits = [0.0]
+        for table, key, cap in ((self._addresses, address, ADDRESS_MAX_S), (self._accounts, name, account_cap)):
+            f = self._get(table, key, now)
+            if f is not None:
+                waits.append(f.last + self._delay(f, cap) - now)
+        return max(waits)
+
     def wait_s(self, address: str, name: str) -> float:
         """Seconds before this address may try this name again (0: now)."""
+        address = address_key(address)
+        with self._lock:
+            return self._wait(address, name, self._clock())
+
+    def begin(self, address: str, name: str) -> float:
+        """Start an attempt: 0 when it may go on (it is counted as a failure until ``finish`` says otherwise),
+        else the seconds to wait (nothing counted)."""
+        address = address_key(address)
         now = self._clock()
         with self._lock:
-            waits = []
-            for table, key, cap in ((self._addresses, address, ADDRESS_MAX_S), (self._accounts, name, ACCOUNT_MAX_S)):
-                f = self._get(table, key, now)
-                if f is not None:
-                    waits.append(f.last + self._delay(f, cap) - now)
-            return max([0.0, *waits])
+            wait = self._wait(address, name, now)
+            if wait > 0:
+                return wait
+            self._charge(address, name, now)
+            return 0.0
+
+    def _charge(self, address: str, name: str, now: float) -> None:
+        for table, key in ((self._addresses, address), (self._accounts, name)):
+            f = self._get(table, key, now)
+            self._remember(table, key, _Failures((f.count if f else 0) + 1, now))
+
+    def finish(self, address: str, name: str, ok: bool | None) -> None:
+        """The end of an attempt ``begin`` let through: ``True`` it succeeded (both counters cleared, the address
+        known for the account), ``False`` it failed (it stays counted), ``None`` it was never checked (the
+        console was busy: not counted after all)."""
+        address = address_key(address)
+        with self._lock:
+            if ok:
+                self._addresses.pop(address, None)
+                self._accounts.pop(name, None)
+                self._remember(self._known, (address, name), self._clock())
+            elif ok is None:
+                for table, key in ((self._addresses, address), (self._accounts, name)):
+                    f = table.get(key)
+                    if f is not None:
+                        f.count -= 1
+                        if f.count <= 0:
+                            del table[key]
 
     def failed(self, address: str, name: str) -> None:
-        now = self._clock()
+        """Count a failure (what ``begin`` and then ``finish(..., False)`` do)."""
         with self._lock:
-            for table, key in ((self._addresses, address), (self._accounts, name)):
-                f = self._get(table, key, now)
-                table[key] = _Failures((f.count if f else 0) + 1, now)
-                table.move_to_end(key)
-                while len(table) > TRACKED:
-                    table.popitem(last=False)
+            self._charge(address_key(address), name, self._clock())
 
     def succeeded(self, address: str, name: str) -> None:
-        with self._lock:
-            self._addresses.pop(address, None)
-            self._accounts.pop(name, None)
+        self.finish(address, name, True)

@@ -184,16 +184,12 @@ class CheckDesk:
             pending = None
             if event_id:
                 pending = self._pending.get(event_id)
-                if pending is None:
+                if pending is None or pending.deadline <= self._clock():  # past it, "not checked" is on its way
                     raise DeskError("该预警已处理或已超时", "this alert was already answered or its window ran out")
             rec = self._recorded(
                 res, reading, pending, staff, camera_id, guardian_contact_recorded, co_occupants_recorded
             )
-            if reading is not None:
-                del self._readings[reading.reading_id]
-            if pending is not None:
-                del self._pending[pending.event_id]
-            self._done(rec)
+            self._done(rec, reading, pending)
         return rec
 
     def _recorded(
@@ -230,17 +226,22 @@ class CheckDesk:
         now = self._clock()
         out = []
         with self._lock:
-            for p in [p for p in self._pending.values() if p.deadline <= now]:
-                del self._pending[p.event_id]
-                rec = self._recorded(result("not_checked"), None, p, "", "", False, False)
-                self._done(rec)
-                out.append(rec)
             self._drop_old_readings()
+            for p in [p for p in self._pending.values() if p.deadline <= now]:
+                rec = self._recorded(result("not_checked"), None, p, "", "", False, False)
+                self._done(rec, None, p)  # if the sink fails, the rest stay pending for the next round
+                out.append(rec)
         return out
 
-    def _done(self, rec: RecordedCheck) -> None:
-        """Under the lock: hand it to the agent (sign, spool), remember it for the console, wake watchers."""
+    def _done(self, rec: RecordedCheck, reading: Reading | None, pending: PendingCheck | None) -> None:
+        """Under the lock: hand it to the agent (sign, spool) first — if that fails, the pending check and the
+        reading stay as they were, so nothing staff did is lost — then use them up, remember the outcome for
+        the console and wake watchers."""
         self._sink(rec)
+        if reading is not None:
+            self._readings.pop(reading.reading_id, None)
+        if pending is not None:
+            self._pending.pop(pending.event_id, None)
         self._recent.append(rec)
         self.counts[rec.result] = self.counts.get(rec.result, 0) + 1
         self._changed()

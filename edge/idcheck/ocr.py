@@ -457,10 +457,10 @@ def _birth_of(number: str) -> date:
 
 
 def _fits(buf: np.ndarray) -> bool:
-    """Whether the encoded picture's header claims no more than ``MAX_PIXELS`` (a decompression bomb is
-    refused before it is decoded); a header not understood here is left to the decoder."""
+    """Whether the encoded picture's header says it is no more than ``MAX_PIXELS`` (a decompression bomb is
+    refused before it is decoded); a picture whose size cannot be found in its header is refused too."""
     size = _png_size(buf) or _jpeg_size(buf)
-    return size is None or size[0] * size[1] <= MAX_PIXELS
+    return size is not None and 0 < size[0] * size[1] <= MAX_PIXELS
 
 
 def _png_size(buf: np.ndarray) -> tuple[int, int] | None:

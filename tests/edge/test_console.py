@@ -4,6 +4,7 @@ collected in a list), a ``SimulatedReader`` for the chip and the real OCR (``Car
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import http.client
 import json
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from humiao.edge.console import server as console_server
+from humiao.edge.console import staff as staff_mod
 from humiao.edge.console.server import ROUTES, ConsoleError, ConsoleServer
 from humiao.edge.console.staff import StaffBook
 from humiao.edge.idcheck.config import ConsoleConfig
@@ -32,7 +34,7 @@ from humiao.proto import vocabulary
 from tests.support.idcards import encode, render_card, valid_number
 
 TZ = ZoneInfo("Asia/Shanghai")
-STAFF, PIN = "wang-li", "2468"
+STAFF, PIN = "wang-li", "246802"
 NAME = "李小明"
 READING_KEYS = {"reading_id", "age", "under_14", "minor", "document", "method"}
 CSRF = {"X-Humiao-Console": "1"}
@@ -110,10 +112,10 @@ class Client:
 @pytest.fixture
 def make(tmp_path, ocr):
     """Start a console for a desk: (server, desk, sink, reader); a hotel whose camera is cam0, with staff wang-li
-    (PIN 2468) and zhao (97531). Stopped at the end of the test."""
+    (PIN 246802) and zhao (975313). Stopped at the end of the test."""
     book = StaffBook(tmp_path / "staff.json")
     book.add(STAFF, PIN)
-    book.add("zhao", "97531")
+    book.add("zhao", "975313")
     started: list[ConsoleServer] = []
 
     def _make(venue: str = "hotel", idle_min: float = 30.0):
@@ -189,7 +191,7 @@ def test_every_api_route_but_sign_in_needs_a_session(made):
 def test_wrong_pin_unknown_account_and_malformed_pin_answer_alike(made):
     srv, *_ = made
     answers = set()
-    for i, (name, pin) in enumerate([(STAFF, "1111"), ("nobody", "2468"), (STAFF, "12ab"), ("", ""), (7, None)]):
+    for i, (name, pin) in enumerate([(STAFF, "111111"), ("nobody", "246802"), (STAFF, "1234ab"), ("", ""), (7, None)]):
         c = Client(srv, source=f"127.0.0.{10 + i}")  # fresh addresses: no throttle in the way
         r, raw = c.request("POST", "/api/session", {"name": name, "pin": pin, "lang": "en"})
         answers.add((r.status, raw))
@@ -202,9 +204,9 @@ def test_sign_in_is_throttled_with_backoff_then_lets_the_right_pin_in(made):
     srv, *_ = made
     c = Client(srv, source="127.0.0.20")
     for _ in range(5):
-        status, body = c.sign_in(pin="0000")
+        status, body = c.sign_in(pin="000000")
         assert status == 401
-    status, body = c.sign_in(pin="0000")  # the 6th failure: from now on, wait
+    status, body = c.sign_in(pin="000000")  # the 6th failure: from now on, wait
     assert status == 401 and body["retry_after"] >= 1
     status, body = c.sign_in()  # even the right PIN waits: the same words, no hint
     assert status == 401 and body["retry_after"] >= 1 and c.cookie is None
@@ -212,7 +214,7 @@ def test_sign_in_is_throttled_with_backoff_then_lets_the_right_pin_in(made):
     other = Client(srv, source="127.0.0.21")
     assert other.sign_in()[0] == 401
     # ... but only for seconds, and another member of staff signs in from there at once
-    assert Client(srv, source="127.0.0.21").sign_in("zhao", "97531")[0] == 200
+    assert Client(srv, source="127.0.0.21").sign_in("zhao", "975313")[0] == 200
     time.sleep(body["retry_after"] + 0.2)
     status, body = c.sign_in()
     assert status == 200 and body["staff"] == STAFF
@@ -289,12 +291,12 @@ def test_stop_ends_open_streams(made):
 def test_live_streams_are_capped_and_a_closed_page_frees_its_stream(signed_in):
     c, *_ = signed_in
 
-    def open_stream():
-        conn = http.client.HTTPConnection("127.0.0.1", c.port, timeout=10)
+    def open_stream(i=0):  # from several devices (one address has at most MAX_PER_ADDRESS connections)
+        conn = http.client.HTTPConnection("127.0.0.1", c.port, timeout=10, source_address=(f"127.0.1.{i % 4}", 0))
         conn.request("GET", "/api/events", headers={"Cookie": c.cookie})
         return conn, conn.getresponse()
 
-    streams = [open_stream() for _ in range(console_server.MAX_STREAMS)]
+    streams = [open_stream(i) for i in range(console_server.MAX_STREAMS)]
     for _, resp in streams:
         assert resp.status == 200 and _event(resp)[0] == "state"
     conn, resp = open_stream()
@@ -413,6 +415,133 @@ def test_bad_requests_get_words_never_a_500(signed_in):
         answer = s.recv(65536)
     assert b" 400 " in answer.split(b"\r\n")[0] and ADULT.encode() not in answer
     assert sink == []
+
+
+def test_odd_lengths_and_deep_json_are_bad_requests(signed_in):
+    c, *_ = signed_in
+    for length in ["-1", "+5", "5 ", "5_0", "1e3", "0x10", "1" * 10, "٥"]:
+        with socket.create_connection(("127.0.0.1", c.port), timeout=5) as s:
+            head = (
+                f"POST /api/record HTTP/1.1\r\nHost: x\r\nCookie: {c.cookie}\r\nX-Humiao-Console: 1\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+            )
+            s.sendall(head.encode())
+            answer = s.recv(65536)
+        assert answer.split(b"\r\n")[0].split(b" ")[1] == b"400", length
+    deep = ("[" * 100_000 + "]" * 100_000).encode()
+    r, raw = c.request("POST", "/api/record", b'{"outcome": ' + deep + b"}")
+    assert r.status == 413  # over 64 KiB: refused unread
+    deep = ("[" * 30_000 + "]" * 30_000).encode()
+    r, raw = c.request("POST", "/api/record", deep)
+    assert r.status == 400 and json.loads(raw) == {"error": "请求内容不对"}
+    assert c.json("GET", "/api/state")[0] == 200
+
+
+def _closed_within(s: socket.socket, seconds: float) -> float:
+    """Seconds until the server closed ``s`` (it sends nothing more), failing after ``seconds``."""
+    t0 = time.monotonic()
+    s.settimeout(seconds)
+    with contextlib.suppress(ConnectionResetError):
+        while s.recv(65536):
+            pass
+    return time.monotonic() - t0
+
+
+def test_a_client_trickling_its_request_loses_its_connection(made, monkeypatch):
+    srv, *_ = made
+    monkeypatch.setattr(console_server, "HEADER_S", 1.5)
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+        s.sendall(b"GET /api/state HTTP/1.1\r\n")
+        t0 = time.monotonic()
+        for i in range(12):  # one header line every 0.3 s: each read is quick, the whole is not
+            try:
+                s.sendall(f"X-Slow-{i}: 1\r\n".encode())
+            except OSError:
+                break
+            time.sleep(0.3)
+        assert _closed_within(s, 5) + (time.monotonic() - t0) < 4.5
+    # a kept-alive connection left idle is closed too
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+        s.sendall(b"GET /static/console.css HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert s.recv(65536).startswith(b"HTTP/1.1 200")
+        assert _closed_within(s, 5) < 3.5
+    # a slow body too
+    monkeypatch.setattr(console_server, "BODY_S", 1.5)
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+        s.sendall(
+            b"POST /api/session HTTP/1.1\r\nHost: x\r\nX-Humiao-Console: 1\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{"
+        )
+        t0 = time.monotonic()
+        for _ in range(12):
+            try:
+                s.sendall(b" ")
+            except OSError:
+                break
+            time.sleep(0.3)
+        assert _closed_within(s, 5) + (time.monotonic() - t0) < 4.5
+    assert Client(srv).request("GET", "/")[0].status == 200
+
+
+def test_one_address_cannot_take_every_connection(made):
+    srv, *_ = made
+    hogs = []
+    try:
+        for _ in range(console_server.MAX_PER_ADDRESS):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=5, source_address=("127.0.0.60", 0))
+            hogs.append(s)
+        time.sleep(0.3)  # all accepted and waiting for their requests
+        extra = socket.create_connection(("127.0.0.1", srv.port), timeout=5, source_address=("127.0.0.60", 0))
+        with extra:
+            assert _closed_within(extra, 3) < 3  # closed at once, unanswered
+        # another device is served meanwhile
+        assert Client(srv, source="127.0.0.61").request("GET", "/")[0].status == 200
+    finally:
+        for s in hogs:
+            s.close()
+    deadline = time.monotonic() + 5
+    while True:  # and the address gets its connections back once it closes them
+        try:
+            if Client(srv, source="127.0.0.60").request("GET", "/")[0].status == 200:
+                break
+        except (ConnectionError, http.client.RemoteDisconnected):
+            pass
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def test_a_slow_tls_handshake_is_dropped(made, tmp_path, monkeypatch):
+    _, desk, _, _ = made
+    monkeypatch.setattr(console_server, "HANDSHAKE_S", 1.5)
+    srv = ConsoleServer(
+        ConsoleConfig(host="0.0.0.0", port=0, staff_file=tmp_path / "staff.json"), desk, tmp_path, "bar"
+    )
+    with srv, socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+        s.sendall(b"\x16\x03\x01")  # the start of a ClientHello, and then nothing
+        assert _closed_within(s, 5) < 3.5
+
+
+def test_parallel_sign_ins_cannot_beat_the_throttle(made):
+    srv, *_ = made
+    checked = []
+    real = srv.staff.verify
+
+    def counting(name, pin):
+        checked.append(name)
+        return real(name, pin)
+
+    srv.staff.verify = counting
+    answers: list[int] = []
+
+    def attempt():
+        answers.append(Client(srv, source="127.0.0.70").sign_in(pin="000000")[0])
+
+    threads = [threading.Thread(target=attempt) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == [401] * 10 and len(checked) == staff_mod.FREE_FAILURES
 
 
 # -- reading an ID -------------------------------------------------------------------------------------

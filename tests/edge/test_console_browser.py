@@ -30,7 +30,7 @@ from tests.support.idcards import encode, render_card, to_bgr, valid_number
 pytestmark = [pytest.mark.slow]
 
 TZ = ZoneInfo("Asia/Shanghai")
-STAFF, PIN = "wang-li", "2468"
+STAFF, PIN = "wang-li", "246802"
 PHONE, TABLET, DESKTOP = {"width": 390, "height": 844}, {"width": 768, "height": 1024}, {"width": 1280, "height": 900}
 _rng = random.Random(7)
 _today = datetime.now(UTC).astimezone(TZ).date()
@@ -199,8 +199,23 @@ def test_camera_read_and_adult_verified_in_two_taps(console, tmp_path):
         )
         page.wait_for_timeout(300)  # the toast slides in
         shot(page, "phone-zh-recorded")
+
+        # signing out leaves nothing of the session in the page: no face waiting, no outcome recorded
+        desk.add("ev-later", "cam0", time.time(), 15.0, face_crop())
+        expect(page.locator(".pending-card")).to_have_count(1)
+        page.locator(".pending-card").click()
+        expect(page.locator("#check")).to_be_visible()
+        page.click("#signout")
+        expect(page.locator("#signin-title")).to_be_visible()
+        assert page.locator("#pending li, #recent li, img.crop").count() == 0
+        expect(page.locator("#check")).to_be_hidden()
+        html = page.content()
+        assert "成年人，核验后放行" not in html and "34 岁" not in html, [
+            html[max(0, html.find(x) - 200) :][:300] for x in ("成年人，核验后放行", "34 岁")
+        ]
+        assert "wang-li" not in html, html[html.find("wang-li") - 300 :][:600]
         browser.close()
-    [rec] = sink
+    [rec, *_] = sink
     assert (rec.event_id, rec.result, rec.method, rec.age_years, rec.staff) == (
         "ev-phone",
         "adult_admitted",

@@ -165,6 +165,46 @@ def test_a_check_with_no_outcome_in_its_window_is_reported_not_checked(desk):
         desk.record("e1", "no_id_refused", None, "s")
 
 
+def test_past_its_window_a_check_takes_no_outcome_but_not_checked(desk):
+    desk.add("e1", "cam0", T0, 15, None)
+    desk.clock.t = T0 + 600  # the deadline passed; the status loop has not run expire yet
+    with pytest.raises(DeskError, match="window ran out"):
+        desk.record("e1", "no_id_refused", None, "s")
+    assert [rec.result for rec in desk.expire()] == ["not_checked"] and desk.sent[0].event_id == "e1"
+
+
+def test_an_outcome_the_agent_could_not_keep_is_not_lost():
+    failing = [True]
+    sent: list[RecordedCheck] = []
+
+    def sink(rec):
+        if failing[0]:
+            raise OSError("No space left on device")
+        sent.append(rec)
+
+    clock = Clock()
+    desk = CheckDesk(600, sink, SECRET, TZ, clock=clock)
+    desk.add("e1", "cam0", T0, 15, b"jpeg")
+    reading = desk.reading_from_number(parse(number("19900101"), desk.now(), TZ), "manual")
+    with pytest.raises(OSError):
+        desk.record("e1", "adult_admitted", reading.reading_id, "s")
+    # the check and the reading are still there: staff try again once the disk has room
+    assert [p.event_id for p in desk.pending()] == ["e1"] and desk.crop("e1") == b"jpeg"
+    assert desk.recent() == [] and desk.counts.get("adult_admitted", 0) == 0
+    failing[0] = False
+    rec = desk.record("e1", "adult_admitted", reading.reading_id, "s")
+    assert sent == [rec] and desk.pending() == []
+    # the same for the agent's own "not checked"
+    desk.add("e2", "cam0", T0, 15, None)
+    failing[0] = True
+    clock.t = T0 + 600
+    with pytest.raises(OSError):
+        desk.expire()
+    assert [p.event_id for p in desk.pending()] == ["e2"]
+    failing[0] = False
+    assert [r.event_id for r in desk.expire()] == ["e2"] and sent[-1].result == "not_checked"
+
+
 def test_a_live_page_wakes_when_something_changes(desk):
     v = desk.version
     threading.Timer(0.05, lambda: desk.add("e1", "cam0", T0, 15, None)).start()

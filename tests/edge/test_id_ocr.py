@@ -304,8 +304,12 @@ def test_read_bytes_refuses_what_is_not_a_small_enough_picture(reader, monkeypat
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded a picture whose header is too large")
 
+    # and so is one whose size cannot be read from its header (another format, a JPEG without its frame header)
+    other_formats = [cv2.imencode(ext, np.zeros((400, 600), np.uint8))[1].tobytes() for ext in (".bmp", ".tiff")]
+    frameless = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 9 + b"\xff\xd9"
+
     monkeypatch.setattr(cv2, "imdecode", no_decoding)
-    for data in (big_png, big_jpeg, _png_header(100_000, 100_000) + b"\x00" * 64):
+    for data in (big_png, big_jpeg, _png_header(100_000, 100_000) + b"\x00" * 64, *other_formats, frameless):
         with pytest.raises(IdCheckError, match="unreadable"):
             reader.read_bytes(data, AT, TZ)
 

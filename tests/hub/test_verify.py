@@ -393,6 +393,15 @@ INCONSISTENT = [
     ("adult_admitted", {"document": 42}, "document 42 is not a known value"),
     ("adult_admitted", {"walk_up": True}, "a walk-up check answers no alert, but names event_id"),
     ("adult_admitted", {"event_id": ""}, "event_id is missing (only a walk-up check answers no alert)"),
+    ("adult_admitted", {"id_keyed_hash": ""}, "a resident identity card comes with its keyed hash"),
+    ("minor_refused", {"checksum_valid": False}, "a resident identity card comes with its keyed hash"),
+    (
+        "adult_admitted",
+        {"document": pb.DOCUMENT_TYPE_PASSPORT, "id_keyed_hash": "", "checksum_valid": False},
+        "read method chip reads only a resident identity card",
+    ),
+    ("minor_refused", {"staff": ""}, "minor_refused names no member of staff"),
+    ("no_id_refused", {"staff": ""}, "no_id_refused names no member of staff"),
 ]
 
 
@@ -411,13 +420,15 @@ def test_outcomes_whose_fields_do_not_go_together_are_kept_aside_as_invalid(inge
     walk_up_alerted.alerted_at.CopyFrom(walk_up_alerted.checked_at)
     alerted_later = outcome(ids, "adult_admitted", eid)
     alerted_later.alerted_at.FromDatetime(datetime.now(UTC) + timedelta(minutes=5))
-    for msg in (walk_up_not_checked, walk_up_alerted, alerted_later):
+    from_the_future = outcome(ids, "adult_admitted", eid, checked_at=datetime.now(UTC) + timedelta(minutes=10))
+    for msg in (walk_up_not_checked, walk_up_alerted, alerted_later, from_the_future):
         ingest.feed(ingest.signed("idcheck", msg, msg.check_id))
     details = _details(ingest)
     expected = [why for _, _, why in INCONSISTENT] + [
         "not_checked is the agent's answer to an alert, never a walk-up check",
         "a walk-up check has no alert, but carries alerted_at",
         "checked_at is before alerted_at",
+        "checked_at is in the future",
     ]
     assert len(details) == len(expected) and {r for r, _ in details} == {"invalid"}
     for (_, detail), why in zip(details, expected, strict=True):

@@ -92,9 +92,17 @@
       stream = null;
     }
     me = null;
+    if (check) closeCheck(); // an ID read and its age go with the session
     state = null;
     seen = new Set();
     cards = new Map();
+    // nothing of the session stays in the page: the faces waiting, the outcomes recorded
+    $("#pending").replaceChildren();
+    $("#recent").replaceChildren();
+    $("#announce").textContent = "";
+    $("#toast").textContent = "";
+    $("#toast").classList.remove("show");
+    document.title = t("title");
     $("#who").textContent = "";
     $("#venue").textContent = "";
     showView("signin");
@@ -378,6 +386,14 @@
     $("#desk").classList.remove("behind");
     hideReadPanels();
     clearErrors();
+    // the face, the age read and the outcomes offered go with the check (not left hidden in the page)
+    const img = $("#check-crop");
+    img.removeAttribute("src");
+    img.hidden = true;
+    for (const id of ["#check-meta", "#check-estimate", "#reading-age", "#reading-kind", "#reading-how"]) {
+      $(id).textContent = "";
+    }
+    $("#outcomes").replaceChildren();
   }
 
   function fillCameras() {
