@@ -37,4 +37,6 @@ $PY -m benchmarks.hub_ingest --alerts 50000 --presign --json "$OUT/hub_ingest.js
 $PY -m benchmarks.hub_ingest --alerts 50000 --json "$OUT/hub_ingest_signing_on_the_same_cores.json"
 $PY -m benchmarks.end_to_end_latency --passes 3 --json "$OUT/end_to_end_latency.json"
 $PY -m benchmarks.panel_latency --alerts 20 --json "$OUT/panel_latency.json"   # needs Debian's chromium
+# reading the ID number from a card held to the counter's camera (fictitious cards rendered in memory)
+$PY -m benchmarks.id_ocr --out "$OUT/id_ocr.json"
 $PY -m benchmarks.table "$OUT"

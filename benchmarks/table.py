@@ -381,8 +381,41 @@ def main(argv: list[str] | None = None) -> int:
                 f"{h['p50_s']} / {h['p95_s']} / {h['max_s']} s",
             ),
         ]
+    out += id_ocr_rows(folder)
     print("\n".join(out))
     return 0
+
+
+def id_ocr_rows(folder: Path) -> list[str]:
+    """Reading the ID number from a card held to a camera (``benchmarks.id_ocr``)."""
+    p = folder / "id_ocr.json"
+    if not p.exists():
+        return []
+    d = json.loads(p.read_text())
+    cfg, tot = d["config"], d["totals"]
+    out = [
+        "",
+        f"### Reading the ID card with the camera ({cfg['cards_per_condition']} fictitious cards per condition, "
+        f"1280×720, one core, {cfg['threads']} onnxruntime thread)",
+        *head("condition", "read correctly", "refused", "wrong accepted", "ms median", "ms p95"),
+    ]
+    for name, c in d["conditions"].items():
+        out.append(
+            row(
+                name.replace("_", " "),
+                f"{c['read']}/{c['attempts']} ({pct(c['read_rate'])})",
+                c["refused"],
+                f"**{c['wrong_accepted']}**",
+                c["ms_median"],
+                c["ms_p95"],
+            )
+        )
+    out.append(f"| **all** | {tot['read']}/{tot['attempts']} | {tot['refused']} | **{tot['wrong_accepted']}** | | |")
+    out.append(
+        f"\nrapidocr {cfg['rapidocr']} ({cfg['models']}); models loaded in {cfg['load_s']} s; "
+        f"{d['machine'].get('cpu', '?')}, {d['machine'].get('cpus')} CPUs."
+    )
+    return out
 
 
 if __name__ == "__main__":
