@@ -158,14 +158,38 @@ def make_server_cert(
     issuer, issuer_key = load_cert(ca_cert), load_key(ca_key)
     key = _new_key()
     now = _now()
-    cert = (
+    cert = server_certificate(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]),
+        key,
+        names,
+        min(now + dt.timedelta(days=days), issuer.not_valid_after_utc),
+        issuer=(issuer.subject, issuer_key),
+    )
+    cert_path, key_path = directory / SERVER_CERT, directory / SERVER_KEY
+    write_private_text(key_path, _key_pem(key))
+    _write_cert(cert_path, cert)
+    return cert_path, key_path
+
+
+def server_certificate(
+    subject: x509.Name,
+    key: ec.EllipticCurvePrivateKey,
+    names: list[str],
+    not_after: dt.datetime,
+    issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None = None,
+) -> x509.Certificate:
+    """A TLS server certificate (not a CA; digital signature; server auth) for ``names`` (DNS names and IP
+    addresses), valid from a few minutes ago to ``not_after``: signed by ``issuer`` (its name and key) or, with
+    none, by ``key`` itself (self-signed)."""
+    issuer_name, issuer_key = issuer if issuer is not None else (subject, key)
+    builder = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
-        .issuer_name(issuer.subject)
+        .subject_name(subject)
+        .issuer_name(issuer_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _BACKDATE)
-        .not_valid_after(min(now + dt.timedelta(days=days), issuer.not_valid_after_utc))
+        .not_valid_before(_now() - _BACKDATE)
+        .not_valid_after(not_after)
         .add_extension(_san(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
@@ -184,13 +208,12 @@ def make_server_cert(
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
-        .sign(issuer_key, hashes.SHA256())
     )
-    cert_path, key_path = directory / SERVER_CERT, directory / SERVER_KEY
-    write_private_text(key_path, _key_pem(key))
-    _write_cert(cert_path, cert)
-    return cert_path, key_path
+    if issuer is not None:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False
+        )
+    return builder.sign(issuer_key, hashes.SHA256())
 
 
 def server_cert_current(cert_path: Path, key_path: Path, ca_cert: Path, names: list[str]) -> bool:

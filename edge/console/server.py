@@ -82,9 +82,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
 
 from humiao.edge.console.staff import Busy, SignInThrottle, StaffBook, address_key
 from humiao.edge.console.words import LANGS, WORDS, both, catalogue, reason_words, say
@@ -95,6 +95,7 @@ from humiao.edge.idcheck.number import CitizenNumber, IdCheckError
 from humiao.edge.idcheck.outcomes import READ_METHODS, OutcomeError, result
 from humiao.edge.idcheck.readers import CardReader, ReaderError
 from humiao.files import private_dir, write_private_text
+from humiao.pki import server_certificate
 
 log = logging.getLogger("humiao.edge.console")
 
@@ -647,47 +648,13 @@ def self_signed(directory: Path, names: list[str]) -> tuple[Path, Path]:
     if _usable(cert_path, key_path, names):
         return cert_path, key_path
     key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    san: list[x509.GeneralName] = []
-    for n in names:
-        try:
-            san.append(x509.IPAddress(ipaddress.ip_address(n)))
-        except ValueError:
-            san.append(x509.DNSName(n))
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.COMMON_NAME, names[0][:64]),
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Humiao staff console (self-signed)"),
         ]
     )
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=CERT_DAYS))
-        .add_extension(x509.SubjectAlternativeName(san), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
+    cert = server_certificate(name, key, names, dt.datetime.now(dt.UTC) + dt.timedelta(days=CERT_DAYS))
     write_private_text(
         key_path,
         key.private_bytes(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tests.support.browser import ARGS, CHROMIUM, SHOTS
+from tests.support.browser import ARGS, CHROMIUM, shot
 from tests.support.devices import enroll_device
 from tests.support.hubproc import wait_for
 from tests.support.mosquitto import free_port
@@ -76,11 +76,6 @@ def system(broker, tmp_path, astronaut):
     EdgeAgent.close(agent)
     server.should_exit = True
     hub.stop()
-
-
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_inspector_flow_in_chromium(system, tmp_path):

@@ -16,7 +16,7 @@ import pytest
 
 from humiao.proto import vocabulary
 
-from tests.support.browser import ARGS, CHROMIUM, SHOTS
+from tests.support.browser import ARGS, CHROMIUM, panel_sign_in, shot
 from tests.support.hubapi import PASSWORD, make_hub, seed
 from tests.support.hubproc import wait_for
 from tests.support.mosquitto import free_port
@@ -50,17 +50,8 @@ def panel(tmp_path):
     hub.engine.dispose()
 
 
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
 def sign_in(page, url: str, user: str) -> None:
-    page.goto(f"{url}/panel")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.locator("#who").filter(has_text=user).wait_for()
+    panel_sign_in(page, url, user, PASSWORD)
 
 
 def no_codes(page) -> None:
