@@ -60,17 +60,19 @@ def list_venues(
     with hub_of(request).sessions() as s:
         venues = s.scalars(q).all()
         devices = s.scalars(select(Device).where(Device.venue_id.in_([v.id for v in venues]))).all()
-        counts = dict(
-            s.execute(
-                select(Alarm.venue_id, func.count())
+        counts = {
+            (venue_id, verdict): n
+            for venue_id, verdict, n in s.execute(
+                select(Alarm.venue_id, Alarm.verdict, func.count())
                 .where(Alarm.venue_id.in_([v.id for v in venues]), Alarm.verdict.in_(["confirmed", "suspected"]))
-                .group_by(Alarm.venue_id)
+                .group_by(Alarm.venue_id, Alarm.verdict)
             ).all()
-        )
+        }
     out = []
     for v in venues:
         d = venue_dict(v, [x for x in devices if x.venue_id == v.id])
-        d["violations"] = counts.get(v.id, 0)
+        # confirmed and suspected are never added up into one number (a suspicion is not a violation)
+        d["violations"] = {k: counts.get((v.id, k), 0) for k in ("confirmed", "suspected")}
         out.append(d)
     return {"venues": out}
 

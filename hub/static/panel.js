@@ -424,7 +424,7 @@ async function venuesPage(query = "") {
     <th>${t("district")}</th><th>${t("near_school")}</th><th>${t("sign")}</th><th>${t("violations")}</th><th>${t("devices")}</th></tr></thead>
     <tbody>${venues.map((v) => `<tr class="row" data-id="${esc(v.id)}"><td>${esc(v.name)}<div class="muted">${esc(v.address)}</div></td>
       <td>${esc(label("vt", v.venue_type))}</td><td>${esc(v.district_id)}</td><td>${v.near_school ? `${t("yes")} (${v.nearest_school_m} m)` : t("no")}</td>
-      <td>${v.sign_posted ? t("yes") : `<b>${t("no")}</b>`}</td><td>${v.violations}</td>
+      <td>${v.sign_posted ? t("yes") : `<b>${t("no")}</b>`}</td><td>${violationSplit(v.violations)}</td>
       <td>${v.devices.map((d) => `${esc(d.device_id)}: ${d.online ? t("online") : t("offline")}`).join("<br>")}</td></tr>`).join("")}</tbody></table></div>`;
   document.querySelectorAll("tr.row").forEach((tr) => tr.addEventListener("click", () => { location.hash = `#/venues/${tr.dataset.id}`; }));
   document.querySelectorAll("#registry input[type=file]").forEach((input) => input.addEventListener("change", async () => {
@@ -455,12 +455,16 @@ async function venuePage(id) {
 }
 
 // -- dashboard, lists, reports, audit -------------------------------------------------------------
+// confirmed and suspected violations are never added up into one number
+function violationSplit(c) {
+  return `<span class="split"><span class="badge critical">${t("confirmed")} ${c.confirmed}</span> <span class="badge major">${t("suspected")} ${c.suspected}</span></span>`;
+}
+
 async function dashboardPage() {
   const d = await getJSON("/api/dashboard?days=30");
   const max = Math.max(1, ...d.days.map((x) => x.alarms));
   const types = Object.entries(d.by_venue_type), tmax = Math.max(1, ...types.map(([, c]) => c.confirmed + c.suspected));
-  // confirmed and suspected violations are never added up into one number
-  const split = (c) => `<span class="split"><span class="badge critical">${t("confirmed")} ${c.confirmed}</span> <span class="badge major">${t("suspected")} ${c.suspected}</span></span>`;
+  const split = violationSplit;
   $("#main").innerHTML = `<h1>${t("dashboard.title")}</h1><div class="grid"><div class="card"><h2>${t("per_day")}</h2>
     <div class="bars" id="per-day">${d.days.map((x) => `<div class="${x.key ? "key" : ""}" title="${x.day}: ${x.alarms} ${esc(x.key)}" style="height:${100 * x.alarms / max}%"></div>`).join("")}</div>
     <div class="muted">${esc(d.days[0].day)} … ${esc(d.days[d.days.length - 1].day)}</div></div>

@@ -162,3 +162,13 @@ def test_the_route_takes_a_period_days_or_a_venue(hub):
     assert ct.get("/api/idchecks", params={"days": 0}).status_code == 422
     assert ct.get("/api/idchecks", params={"days": 400}).status_code == 422
     assert ct.get("/api/idchecks", params={"venue_id": "ktv1\x00"}).status_code == 422  # a venue id is a slug
+
+
+def test_the_venue_list_counts_confirmed_and_suspected_apart(seeded_hub):
+    from tests.hub.outcomes import add_visits
+
+    add_visits(seeded_hub)  # the visits test_reports.py counts: ktv1 one confirmed, one suspected; hotel1 one confirmed
+    venues = {v["id"]: v for v in Browser(seeded_hub, "ct-d1").get("/api/venues").json()["venues"]}
+    # a suspicion (nobody checked in time) is never added to a violation the ID check confirmed
+    assert venues["ktv1"]["violations"] == {"confirmed": 1, "suspected": 1}
+    assert venues["hotel1"]["violations"] == {"confirmed": 1, "suspected": 0}

@@ -114,6 +114,15 @@ def test_dashboard_counts_and_id_checks_in_chromium(panel):
         no_codes(page)
         shot(page, "idchecks-zh-tablet")
 
+        # -- the venue list: confirmed and suspected apart there too
+        page.goto(f"{url}/panel#/venues")
+        row = page.locator("tr", has_text="ktv1")
+        expect(row).to_contain_text("确认违法 1 疑似违法 1")
+        expect(page.locator("tr", has_text="hotel1")).to_contain_text("确认违法 1 疑似违法 0")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        no_codes(page)
+        shot(page, "venues-zh-tablet")
+
         # -- the venue page shows the venue's own figures
         page.goto(f"{url}/panel#/venues/hotel1")
         expect(page.locator("#idchecks tbody tr")).to_have_count(1)
