@@ -1,21 +1,24 @@
-"""The ingest side of the HTTP API: health and metrics (counts only, for monitoring), the panel
+"""The ingest side of the HTTP API: health, readiness and metrics (for monitoring, no session), the panel
 page, and the operators' ingest views — raw alerts, devices, dead letters and a status page at
 /ingest — for a signed-in admin (``ingest.read``). The inspectors' routes are in api_*.py."""
 
 from __future__ import annotations
 
 import html
+import logging
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from humiao.hub.deps import BeforeId, PageLimit, iso, principal, require
 from humiao.hub.tables import Alarm, Alert, DeadLetter, Device, Evidence
 
+log = logging.getLogger("humiao.hub.api")
 router = APIRouter()
 STATIC = Path(__file__).with_name("static")
 
@@ -50,10 +53,33 @@ def _row(obj, fields) -> dict:
 
 @router.get("/healthz")
 def healthz(request: Request) -> dict:
+    """Liveness: the process answers and its database does (restart the worker when this fails)."""
     hub = request.app.state.hub
     with hub.sessions() as s:
         s.execute(select(1))
     return {"ok": True, "broker_connected": hub.ingestor.connected.is_set()}
+
+
+@router.get("/readyz", responses={503: {"description": "not ready: `not_ready` says what, in plain words"}})
+def readyz(request: Request) -> JSONResponse:
+    """Readiness: 200 when the database answers and the ingest is connected to its broker; otherwise
+    503, with what is not ready and why in ``not_ready`` (the worker itself keeps retrying)."""
+    hub = request.app.state.hub
+    not_ready = []
+    try:
+        with hub.sessions() as s:
+            s.execute(select(1))
+        database = True
+    except SQLAlchemyError as err:  # the error's text (hosts, paths) goes to the log, not to a public route
+        database = False
+        why = str(getattr(err, "orig", None) or err).strip().splitlines() or [type(err).__name__]
+        log.error("readiness: the database is not answering: %s", why[0])
+        not_ready.append("database not answering (the hub's log says why)")
+    broker = hub.ingestor.connected.is_set()
+    if not broker:
+        not_ready.append(hub.ingestor.problem or "broker not connected")
+    body = {"ready": not not_ready, "database": database, "broker_connected": broker, "not_ready": not_ready}
+    return JSONResponse(body, status_code=503 if not_ready else 200)
 
 
 @router.get("/metrics")
@@ -191,7 +217,9 @@ def status_page(request: Request):
         f"<td>{e(d.last_seen.strftime('%H:%M:%S') if d.last_seen else '-')}</td><td>{e(cameras(d))}</td></tr>"
         for d in devs
     )
-    broker = "connected" if hub.ingestor.connected.is_set() else "<b>not connected</b>"
+    broker = (
+        "connected" if hub.ingestor.connected.is_set() else f"<b>not connected</b> ({e(hub.ingestor.problem or '')})"
+    )
     links = " · ".join(f"<a href={path}>{path}</a>" for path in ("/api/alerts", "/api/devices", "/api/dead-letters"))
     devhead = "<tr><th>device</th><th>availability</th><th>last seen (UTC)</th><th>cameras</th></tr>"
     note = "Metadata only: face crops stay sealed until an inspector asks (in the <a href=/panel>panel</a>, audited)."

@@ -9,6 +9,7 @@ is not left in the file or its WAL.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -61,6 +62,38 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def not_a_hub_database(url: str) -> str | None:
+    """Why ``url`` holds no hub database (no such file, no such database, no hub tables), or None when
+    it does. Creates and changes nothing: a SQLite file is opened read-only, and only if it exists."""
+    import sqlite3
+
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if url.startswith("sqlite"):
+        path = make_url(url).database
+        if not path or path == ":memory:":
+            return "an in-memory database holds no hub data"
+        if not Path(path).is_file():
+            return "no such file"
+        try:
+            with contextlib.closing(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)) as conn:
+                names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.Error as err:
+            return f"not readable as SQLite: {err}"
+    else:
+        engine = create_engine(url)
+        try:
+            names = set(inspect(engine).get_table_names())
+        except SQLAlchemyError as err:
+            return str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        finally:
+            engine.dispose()
+    if not {"alembic_version", "alerts", "venues"} <= names:
+        return "it has no hub tables"
+    return None
 
 
 def sessions(engine: Engine) -> sessionmaker:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import queue
+import ssl
+import sys
 import threading
 import time
 from collections import Counter
@@ -116,6 +118,9 @@ class IngestMetrics:
         self.queue = Gauge("humiao_hub_queue_depth", "received, not yet committed", registry=registry)
         self.db_errors = PromCounter("humiao_hub_db_errors", "failed transactions (retried)", registry=registry)
         self.connected = Gauge("humiao_hub_broker_connected", "1 while connected to the broker", registry=registry)
+        self.connect_failures = PromCounter(
+            "humiao_hub_broker_connect_failures", "connection attempts that failed (retried)", registry=registry
+        )
 
 
 class HubPublisher:
@@ -197,6 +202,7 @@ class Ingestor:
             manual_ack=True,
         )
         self.client.on_connect = self._on_connect
+        self.client.on_connect_fail = self._on_connect_fail
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         # paho annotates the delays as int, but they are seconds used in arithmetic: 0.5 s is meant
@@ -205,6 +211,10 @@ class Ingestor:
         self._stop = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="hub-ingest-writer", daemon=True)
         self.connected = threading.Event()
+        # why the ingest is not connected, in plain words (None while it is): /readyz shows it
+        self.problem: str | None = f"broker {m.host}:{m.port} not connected yet"
+        self._logged: str | None = None  # the problem last logged: one line per reason, not per retry
+        self._refused = False  # the broker's CONNACK said no: the disconnect that follows says nothing new
         self.stats: Counter[str] = Counter()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -247,25 +257,75 @@ class Ingestor:
         self.client.publish(topic, self.signer.sign(topic, message_id, body), qos=1)
 
     # -- paho callbacks ----------------------------------------------------------------------
+    # paho retries by itself, 0.5 s doubling to 10 s apart; the log says why once per reason, not per retry.
     def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
         if reason_code.is_failure:
-            log.error("broker refused the hub: %s", reason_code)
+            self._refused = True
+            self.metrics.connect_failures.inc()
+            if reason_code.value == 0x84:  # "Unsupported protocol version"
+                other = "3.1.1" if self.cfg.mqtt.protocol == "5" else "5"
+                fix = f"the broker does not speak MQTT {self.cfg.mqtt.protocol}: set mqtt.protocol to {other!r}"
+            else:
+                fix = (
+                    f"check the hub's broker identity {self.cfg.mqtt.client_id} and its password file "
+                    f"{self.cfg.broker_password_file()} (humiao hub broker init)"
+                )
+            self._trouble(f"refused by the broker: {reason_code}", fix)
             return
         client.subscribe([(s, 1) for s in self.subscriptions()])
         self.connected.set()
         self.metrics.connected.set(1)
-        log.info(
-            "hub ingest connected to %s:%s, subscribed to %s",
+        again, self.problem, self._logged = self._logged is not None, None, None
+        log.log(
+            logging.WARNING if again else logging.INFO,  # seen wherever the trouble was seen
+            "hub ingest connected to broker %s:%s%s, subscribed to %s",
             self.cfg.mqtt.host,
             self.cfg.mqtt.port,
+            " again" if again else "",
             self.subscriptions(),
         )
 
+    def _on_connect_fail(self, client, userdata) -> None:
+        """paho could not open the connection; it calls this inside its ``except OSError``."""
+        err = sys.exc_info()[1]
+        self.metrics.connect_failures.inc()
+        if isinstance(err, ssl.SSLError):
+            self._trouble(
+                f"TLS failed: {err}",
+                f"check the broker's CA certificate {self.cfg.ca_file()} and that mqtt.host is a name in the "
+                "broker's certificate",
+            )
+        else:
+            why = (getattr(err, "strerror", None) or str(err) or type(err).__name__) if err else "no answer"
+            self._trouble(f"cannot connect: {why}", "is mosquitto running? check mqtt.host/mqtt.port in the hub config")
+
     def _on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
+        was_connected = self.connected.is_set()
         self.connected.clear()
         self.metrics.connected.set(0)
-        if not self._stop.is_set():
-            log.warning("hub ingest disconnected (%s); reconnecting", reason_code)
+        refused, self._refused = self._refused, False
+        if self._stop.is_set() or refused:
+            return
+        if was_connected:
+            self._trouble(
+                f"connection lost ({reason_code})", "is mosquitto running? check mqtt.host/mqtt.port in the hub config"
+            )
+        else:
+            self.metrics.connect_failures.inc()
+            self._trouble(
+                f"the broker closed the connection before answering ({reason_code})",
+                f"does it speak MQTT {self.cfg.mqtt.protocol} (mqtt.protocol)? its log says why",
+            )
+
+    def _trouble(self, reason: str, fix: str) -> None:
+        """Record why the ingest is not connected; log it once while the reason stays the same."""
+        m = self.cfg.mqtt
+        self.problem = f"broker {m.host}:{m.port} not connected: {reason}"
+        if self.problem != self._logged:
+            self._logged = self.problem
+            log.error(
+                "hub ingest: %s — %s; retrying with backoff (logged again when the reason changes)", self.problem, fix
+            )
 
     def _on_message(self, client, userdata, msg) -> None:
         # blocks when the queue is full: paho stops reading the socket, the broker holds the rest

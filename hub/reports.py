@@ -33,7 +33,7 @@ from humiao.hub.registry import SLUG, neutralise_cell
 from humiao.hub.rules.calendar import HolidayCalendar
 from humiao.hub.rules.statutes import RULES
 from humiao.hub.rules.violations import ViolationConfig
-from humiao.hub.tables import Alarm, Case, CaseAlarm, Venue
+from humiao.hub.tables import Alarm, Alert, Case, CaseAlarm, Venue
 
 TZ = ZoneInfo("Asia/Shanghai")
 FORMATS = ("csv", "xlsx", "pdf")
@@ -90,6 +90,13 @@ def check_district(district: str) -> str:
     if not DISTRICT.fullmatch(district):  # fullmatch: the pattern's $ would let a trailing newline through
         raise ReportError(f"district {district!r}: lowercase letters, digits, '_' or '-' (at most 64)")
     return district
+
+
+def known_districts(session: Session) -> list[str]:
+    """The districts the hub knows: those of the registry's venues and those alerts came from."""
+    venues = select(Venue.district_id).distinct()
+    alerts = select(Alert.district_id).distinct()
+    return sorted(set(session.scalars(venues)) | set(session.scalars(alerts)))
 
 
 def filename(district: str, period: Period, fmt: str) -> str:

@@ -129,6 +129,16 @@ def hub_config(state: Path, broker_port: int, http_port: int) -> HubConfig:
     )
 
 
+def write_hub_config(hub_cfg: HubConfig) -> Path:
+    """The demo hub's configuration as a file (``<data_dir>/hub.yaml``), so that the hub commands
+    (``humiao hub report --config …``) read the demo's database, keys and rules."""
+    import yaml
+
+    path = hub_cfg.data_dir / "hub.yaml"
+    path.write_text(yaml.safe_dump(hub_cfg.model_dump(mode="json", exclude_defaults=True), sort_keys=False))
+    return path
+
+
 def edge_config(base: EdgeConfig, state: Path, broker_port: int, once: bool, console_port: int = 8810) -> EdgeConfig:
     """The operator's edge configuration, pointed at the demo's broker and state directory (its
     identity and the hub's keys come with its enrolment: ``enroll_edge``)."""
@@ -209,7 +219,12 @@ def enroll_edge(hub: Hub, broker: EmbeddedBroker, cfg: EdgeConfig, broker_port: 
     return request
 
 
-def banner(cfg: EdgeConfig, hub_cfg: HubConfig, http_port: int, once: bool) -> str:
+def banner(cfg: EdgeConfig, hub_cfg: HubConfig, http_port: int, once: bool, hub_yaml: Path) -> str:
+    from datetime import datetime
+
+    from humiao.hub.reports import TZ
+
+    month = datetime.now(TZ).strftime("%Y-%m")
     return f"""
 Humiao demo — all on this machine
   inspectors' panel:                     http://127.0.0.1:{http_port}/panel
@@ -217,6 +232,9 @@ Humiao demo — all on this machine
       admin-demo or auditor-demo; password {DEMO_PASSWORD} (demo accounts only)
   ingest status page (admin-demo):       http://127.0.0.1:{http_port}/ingest
   hub database (SQLite):                 {hub_cfg.database_url()}
+  hub data directory:                    {hub_cfg.data_dir} (its evidence key: {hub_cfg.private_key_path().name})
+  hub commands on the demo's hub:        --config {hub_yaml}, e.g.
+      humiao hub report --config {hub_yaml} --district demo-district --month {month}
   staff console (the counter's tablet):  http://127.0.0.1:{cfg.idcheck.console.port}/
       sign in as {DEMO_STAFF}, PIN {DEMO_PIN} (demo only); a simulated member of staff answers what you leave
   edge: sample video, venue {cfg.policy.venue_type}, "looks under {cfg.policy.challenge_threshold:g} → check ID"
@@ -350,6 +368,7 @@ def run(
     broker = secure_broker(state, hub_cfg, broker_port)
     try:
         hub = Hub(hub_cfg)
+        hub_yaml = write_hub_config(hub_cfg)
         hub.broker_admin = lambda: contextlib.nullcontext(broker)  # the panel's enrol and revoke
         seed_demo(hub)
         cfg = edge_config(edge_config_base or EdgeConfig(), state, broker_port, once, console_port)
@@ -362,7 +381,7 @@ def run(
     web = _Web.start(hub, http_port)
     agent = EdgeAgent(cfg)
     web.wait_started()
-    print(banner(cfg, hub_cfg, http_port, once), flush=True)
+    print(banner(cfg, hub_cfg, http_port, once, hub_yaml), flush=True)
 
     watcher = AlertWatcher(hub)
     watcher.start()

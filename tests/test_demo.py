@@ -53,3 +53,28 @@ def test_demo_shows_alerts_arriving_at_the_hub(tmp_path):
     assert by_outcome["Minor admitted without a guardian"] == "1" and "Minor, refused entry" in by_outcome, by_outcome
     assert all((int(age) < 18) == ("minor" in what) for age, what in answered if age), answered
     assert "Traceback" not in done.stderr
+
+    # the banner's line for the hub commands reads the demo's hub: its report has the run's violations
+    shown = re.search(r"^\s+(humiao hub report --config \S+ --district \S+ --month \S+)$", out, re.M)
+    assert shown, out[:3000]
+    hub_env = {k: v for k, v in env.items() if not k.startswith("HUMIAO_HUB__")}
+    report = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "humiao.cli",
+            *shown[1].split()[1:],
+            "--format",
+            "csv",
+            "--out",
+            str(tmp_path / "r.csv"),
+        ],
+        cwd=str(ROOT),
+        env={**hub_env, "XDG_DATA_HOME": str(tmp_path / "elsewhere")},  # nothing found by default
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert report.returncode == 0, report.stderr
+    rows = (tmp_path / "r.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert any(",demo-venue," in row and ",confirmed," in row for row in rows[1:]), rows

@@ -45,6 +45,7 @@ STREAM_READ_S = 0.3  # the live feed never ends by itself: keep what it sent wit
 PUBLIC = {
     "POST /api/login": {422},  # called here without a body
     "GET /healthz": {200},
+    "GET /readyz": {503},  # no broker in this module: not ready, by design
     "GET /metrics": {200},
     "GET /ingest": {307},
 }
@@ -84,6 +85,8 @@ NOT_JSON = {
 # Answer 502 by design when the broker's administration cannot be reached (hub/api_devices.py: enrolment
 # and revocation go through Mosquitto's dynamic security; no broker runs in this module).
 BROKER_ADMIN = {"POST /api/devices/enrol", "POST /api/devices/{district}/{venue}/{device}/revoke"}
+# Answers 503 by design while the ingest is not connected to its broker (hub/api.py ``readyz``; none here).
+NOT_READY = "GET /readyz"
 
 
 # Known defects, tolerated here narrowly (only the failure described, only on these operations) so that
@@ -198,7 +201,9 @@ def _fuzz(op, hub, user: str, cookies: dict, headers: dict, tolerated: Counter) 
                 return
             raise
         statuses[response.status_code] += 1
-        upstream = label in BROKER_ADMIN and response.status_code == 502
+        upstream = (label in BROKER_ADMIN and response.status_code == 502) or (
+            label == NOT_READY and response.status_code == 503
+        )
         checks = [] if upstream else [not_a_server_error]
         if (label not in NOT_JSON or _is_json(response)) and not tolerate(response, None):
             checks.append(response_schema_conformance)

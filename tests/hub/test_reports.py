@@ -112,39 +112,58 @@ def test_download_over_http_is_scoped_and_audited(hub):
     assert [(e["object_id"], e["why"]) for e in events] == [("d1", f"{month()}.pdf")]
 
 
-def test_cli(tmp_path, hub):
+def report_cli(*args: str, env: dict[str, str] | None = None, cwd=None):
+    """``humiao hub report ARGS`` as an operator runs it; the environment has no ``HUMIAO_HUB__…``
+    but those in ``env``."""
     import os
     import subprocess
     import sys
 
-    env = {
-        **os.environ,
-        "HUMIAO_HUB__DATA_DIR": str(hub.cfg.data_dir),
-        "HUMIAO_HUB__DATABASE__URL": hub.cfg.database.url,
-    }
-    out = tmp_path / "r.xlsx"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "humiao.cli",
-            "hub",
-            "report",
-            "--district",
-            "d1",
-            "--month",
-            month(),
-            "--format",
-            "xlsx",
-            "--out",
-            str(out),
-        ],
+    base = {k: v for k, v in os.environ.items() if not k.startswith("HUMIAO_HUB__")}
+    return subprocess.run(
+        [sys.executable, "-m", "humiao.cli", "hub", "report", *args],
         capture_output=True,
         text=True,
-        env=env,
+        env={**base, **(env or {})},
+        cwd=cwd,
         timeout=120,
     )
+
+
+def test_cli(tmp_path, hub):
+    env = {"HUMIAO_HUB__DATA_DIR": str(hub.cfg.data_dir), "HUMIAO_HUB__DATABASE__URL": hub.cfg.database.url}
+    out = tmp_path / "r.xlsx"
+    done = report_cli("--district", "d1", "--month", month(), "--format", "xlsx", "--out", str(out), env=env)
     assert done.returncode == 0 and out.stat().st_size > 1000, done.stderr
+
+
+def test_cli_refuses_an_unknown_district_and_lists_the_known_ones(tmp_path, hub):
+    env = {"HUMIAO_HUB__DATA_DIR": str(hub.cfg.data_dir), "HUMIAO_HUB__DATABASE__URL": hub.cfg.database.url}
+    done = report_cli("--district", "d7", "--month", month(), env=env, cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == "", done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "knows no district 'd7'" in done.stderr and "known districts: d1, d2" in done.stderr, done.stderr
+    assert list(tmp_path.glob("humiao-*")) == []
+
+
+def test_cli_refuses_when_there_is_no_hub_database_and_creates_none(tmp_path):
+    """Without a configuration the report would read the default SQLite database: it names it and says
+    how to point at the hub, and neither the database nor its directory appears."""
+    data_home = tmp_path / "xdg"
+    done = report_cli("--district", "d1", "--month", month(), env={"XDG_DATA_HOME": str(data_home)}, cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == "", done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert f"no hub database at sqlite:///{data_home}/humiao/hub/hub.db (no such file)" in done.stderr
+    assert "--config FILE" in done.stderr and "HUMIAO_HUB__DATABASE__URL=" in done.stderr, done.stderr
+    assert not data_home.exists() and list(tmp_path.glob("humiao-*")) == []
+
+    empty = tmp_path / "empty.db"  # a database that is not a hub's: refused, left as it was
+    empty.write_bytes(b"")
+    config = tmp_path / "hub.yaml"
+    config.write_text(f"database:\n  url: sqlite:///{empty}\n")
+    done = report_cli("--district", "d1", "--month", month(), "--config", str(config), cwd=tmp_path)
+    assert done.returncode == 2 and "(it has no hub tables)" in done.stderr, done.stderr
+    assert empty.read_bytes() == b"" and list(tmp_path.glob("humiao-*")) == []
 
 
 # -- counting: each person-visit once, confirmed apart from suspected ---------------------------------
