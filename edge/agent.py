@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from humiao.edge.capture import CameraReader, is_file, open_capture
+from humiao.edge.capture import CameraReader, check_at_start
 from humiao.edge.config import EdgeConfig
 from humiao.edge.evidence import EvidenceStore, encode_crop
 from humiao.edge.hub_requests import HubRequests
@@ -225,8 +225,9 @@ class EdgeAgent:
     def run(self, on_event: Callable[[TrackEvent], None] | None = None, uri: str | None = None) -> RunSummary:
         uri = uri or resolve_source(self.cfg)
         src = self.cfg.source
-        if is_file(uri) and src.on_end != "reopen":
-            open_capture(uri).release()  # a missing or unreadable file is an error at start, not a reconnect loop
+        # a mistyped URI, or a missing or unreadable file (unless on_end is reopen): an error at start, not a
+        # reconnect loop; a camera that is off or unplugged is the reader's to retry, with one line per cause
+        check_at_start(uri, src.camera_id, src.on_end)
         if self.cfg.metrics.port is not None and self.metrics_port is None:
             try:
                 self.metrics_port = self.metrics.serve(self.cfg.metrics.host, self.cfg.metrics.port)

@@ -86,6 +86,7 @@ def _truth_for(event, people) -> float | None:
 
 def _edge_run(cfg, source: str | None, show_truth: bool) -> int:
     from humiao.edge.agent import EdgeAgent, resolve_source
+    from humiao.edge.capture import redact_uri
 
     uri = source or resolve_source(cfg)
     people = []
@@ -94,7 +95,8 @@ def _edge_run(cfg, source: str | None, show_truth: bool) -> int:
         people = json.loads(truth_file.read_text())
     print(
         f"edge: {cfg.models.detector} + {cfg.models.landmarks} alignment + {cfg.models.age}; "
-        f"venue {cfg.policy.venue_type}, challenge threshold {cfg.policy.challenge_threshold:g}; source {uri}"
+        f"venue {cfg.policy.venue_type}, challenge threshold {cfg.policy.challenge_threshold:g}; "
+        f"source {redact_uri(uri)}"
     )
     if cfg.mqtt is None:
         print("(no mqtt section in the config: decisions are printed here, nothing is published or stored)")
@@ -307,6 +309,13 @@ def _request_evidence(cfg, args) -> int:
     return 0
 
 
+def _shown(url: str) -> str:
+    """A database URL as it may be printed (no password)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 @contextmanager
 def _hub_db(cfg):
     """A session on the hub's database, migrated, for the offline hub commands."""
@@ -322,7 +331,12 @@ def _hub_db(cfg):
 
 
 def _report(cfg, args) -> int:
+    """A district's report from the hub's database. Refused (nothing written) when the configuration
+    points at no hub database (a report of nothing would look like a quiet month: the database is
+    not created either) or the district is one the hub does not know."""
     from humiao.hub import reports
+    from humiao.hub.config import ENV_PREFIX
+    from humiao.hub.db import not_a_hub_database
     from humiao.hub.rules.calendar import HolidayCalendar
 
     try:
@@ -330,7 +344,25 @@ def _report(cfg, args) -> int:
     except reports.ReportError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    url = cfg.database_url()
+    why = not_a_hub_database(url)
+    if why is not None:
+        print(
+            f"error: no hub database at {_shown(url)} ({why}); point the command at the hub's: --config FILE "
+            f"(the hub's configuration) or {ENV_PREFIX}DATABASE__URL=… (or {ENV_PREFIX}DATA_DIR=…, for SQLite)",
+            file=sys.stderr,
+        )
+        return 2
     with _hub_db(cfg) as s:
+        known = reports.known_districts(s)
+        if args.district not in known:
+            listed = ", ".join(known[:10]) + (f" … ({len(known)} in all)" if len(known) > 10 else "")
+            print(
+                f"error: the hub at {_shown(url)} knows no district {args.district!r} (no venue in the registry, "
+                f"no alert); known districts: {listed or 'none yet'}",
+                file=sys.stderr,
+            )
+            return 2
         data, _mime = reports.render(
             reports.figures(
                 s,
@@ -408,7 +440,13 @@ def _registry(cfg, args) -> int:
         return 0
 
 
+CONNACK_WAIT_S = 10.0  # how long ``mqtt tail`` waits for the broker to answer its CONNECT
+
+
 def _mqtt_tail(args) -> int:
+    """Print the wire as JSON lines until ``--count`` messages or Ctrl-C. A broker that refuses the
+    connection, closes it or says nothing within ``CONNACK_WAIT_S`` ends the command with exit code 2
+    and why; when the cause may be the MQTT version, the error names the other ``--protocol``."""
     import threading
 
     import paho.mqtt.client as mqtt
@@ -416,15 +454,30 @@ def _mqtt_tail(args) -> int:
     from humiao.proto.jsonmap import render
 
     done = threading.Event()
+    answered = threading.Event()  # the broker sent its CONNACK
+    failure: list[str] = []
     seen = [0]
+    other = "3.1.1" if args.protocol == "5" else "5"
 
     def on_connect(client, userdata, flags, reason_code, properties=None):
+        answered.set()
         if reason_code.is_failure:
-            print(f"error: broker refused the connection: {reason_code}", file=sys.stderr)
+            why = f"the broker at {host}:{port} refused the connection: {reason_code}"
+            if reason_code.value == 0x84:  # "Unsupported protocol version" (MQTT 3.1.1's return code 1)
+                why += f"; it does not speak MQTT {args.protocol}: try --protocol {other}"
+            failure.append(why)
             done.set()
             return
         client.subscribe(args.filter, qos=1)
         print(f"# subscribed to {args.filter} as {acl_tail_identity()}", file=sys.stderr, flush=True)
+
+    def on_disconnect(client, userdata, flags, reason_code, properties=None):
+        if not answered.is_set() and not done.is_set():  # closed without a CONNACK: paho would retry forever
+            failure.append(
+                f"the broker at {host}:{port} closed the connection without answering the MQTT {args.protocol} "
+                f"CONNECT (a broker that does not speak MQTT {args.protocol} may do that): try --protocol {other}"
+            )
+            done.set()
 
     def on_message(client, userdata, msg):
         print(render(msg.topic, msg.payload), flush=True)
@@ -444,6 +497,7 @@ def _mqtt_tail(args) -> int:
     )
     secure(client, cfg.ca_file(), acl_tail_identity(), cfg.broker_password_file(acl_tail_identity()))
     client.on_connect = on_connect
+    client.on_disconnect = on_disconnect
     client.on_message = on_message
     try:
         client.connect(host, port, keepalive=30)
@@ -452,9 +506,19 @@ def _mqtt_tail(args) -> int:
         return 2
     client.loop_start()
     with suppress(KeyboardInterrupt):
-        done.wait()
+        if done.wait(CONNACK_WAIT_S) or answered.is_set():
+            done.wait()
+        else:  # amqtt, the demo's broker, waits like this for the rest of an MQTT 5 CONNECT it misreads
+            failure.append(
+                f"the broker at {host}:{port} did not answer the MQTT {args.protocol} CONNECT within "
+                f"{CONNACK_WAIT_S:g} s (a broker that does not speak MQTT {args.protocol} may do that): "
+                f"try --protocol {other}"
+            )
     client.disconnect()
     client.loop_stop()
+    if failure:
+        print(f"error: {failure[0]}", file=sys.stderr)
+        return 2
     return 0
 
 

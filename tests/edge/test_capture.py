@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import threading
 import time
@@ -143,13 +144,15 @@ class MjpegCamera:
     """A network camera on loopback: MJPEG over HTTP (what many IP cameras serve), read by OpenCV's
     FFmpeg backend like an RTSP stream. It can hang (stall) or go away and come back."""
 
-    def __init__(self):
+    def __init__(self, port: int | None = None, hang: bool = False):
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         from tests.support.mosquitto import free_port
 
-        self.port = free_port()
+        self.port = port or free_port()
         self.hang = threading.Event()
+        if hang:  # from the start: it answers, then sends nothing
+            self.hang.set()
         cam = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -192,7 +195,8 @@ class MjpegCamera:
         self.server.server_close()
 
 
-def test_a_network_camera_that_stalls_is_reconnected():
+def test_a_network_camera_that_stalls_is_reconnected(caplog):
+    caplog.set_level(logging.INFO, logger="humiao.edge")
     cam = MjpegCamera()
     reader = CameraReader(cam.url, stall_timeout_s=1.0, reconnect_min_s=0.2, reconnect_max_s=0.5).start()
     try:
@@ -210,3 +214,14 @@ def test_a_network_camera_that_stalls_is_reconnected():
     finally:
         reader.stop()
         cam.close()
+    # what the operator read: the first connection, the loss, perhaps the hung camera while reconnecting
+    # (unless the first try after it came through), and the recovery; one line each, however many retries
+    said = [r.getMessage() for r in caplog.records if r.name == "humiao.edge.capture"]
+    assert said[0] == f"camera cam0: streaming from {cam.url}"
+    assert (
+        said[1]
+        == f"camera cam0: {cam.url} stopped sending video (read failed) — reconnecting (retrying every 0.2→0.5 s)"
+    )
+    hung = f"camera cam0: {cam.url} accepted the connection but sent no video within 1 s — the camera seems hung"
+    assert all(line.startswith(hung) for line in said[2:-1]) and len(said) <= 4, said
+    assert said[-1].startswith("camera cam0 connected again after ")
