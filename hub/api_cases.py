@@ -104,6 +104,8 @@ def get_case(case_id: RowId, request: Request, who: PrincipalDep) -> dict:
                 for c in cases.other_actions(s, case)
             ],
             escalation=cases.escalation(s, case.venue_id),
+            # the steps this viewer may take now: the procedure's (cases.TRANSITIONS), if it may act at all
+            allowed_actions=cases.allowed_actions(case.status) if allowed(who, "cases.act", target(case)) else [],
         )
 
 
@@ -133,7 +135,7 @@ def open_case(body: OpenCase, request: Request, who: PrincipalDep) -> dict:
 
 
 class Step(BaseModel):
-    action: str = Field(pattern="^(assign|inspect|respond_notice|legal_review|decide|pay|close|transfer)$")
+    action: str = Field(pattern=f"^({'|'.join(cases.TRANSITIONS)})$")
     officers: list[dict] = []
     findings: str = ""
     evidence_notes: str = ""

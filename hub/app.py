@@ -35,6 +35,7 @@ from humiao.hub import (
     api_auth,
     api_cases,
     api_devices,
+    api_meta,
     api_registry,
     api_reports,
     devices,
@@ -221,6 +222,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(api_registry.router)
     app.include_router(api_reports.router)
     app.include_router(api_devices.router)
+    app.include_router(api_meta.router)
     from fastapi.staticfiles import StaticFiles
 
     from humiao.hub.api import STATIC

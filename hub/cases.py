@@ -16,8 +16,9 @@ Limitation: 2 years (art. 36).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from types import MappingProxyType
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -30,6 +31,25 @@ DECISION_DAYS, PAYMENT_DAYS, WARN_DAYS, LIMITATION_DAYS = 90, 15, 15, 730
 STATUSES = ("open", "assigned", "inspected", "decided", "closed")
 DECISIONS = ("no_penalty", "warning", "fine", "suspension", "revocation")
 ESCALATING_TYPES = ("ktv", "arcade")
+# The procedure, once: each step (action) and the statuses a case may be in for it. The services below check
+# it, /api/meta serves it, and the panel offers only what it allows.
+TRANSITIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "assign": ("open", "assigned"),
+        "inspect": ("assigned", "inspected"),
+        "respond_notice": ("inspected",),
+        "legal_review": ("inspected",),
+        "decide": ("inspected",),
+        "pay": ("decided",),
+        "close": ("decided",),
+        "transfer": ("open", "assigned", "inspected"),
+    }
+)
+
+
+def allowed_actions(status: str) -> list[str]:
+    """The steps a case in ``status`` may take, in the procedure's order."""
+    return [action for action, statuses in TRANSITIONS.items() if status in statuses]
 
 
 class CaseError(ValueError):
@@ -48,7 +68,8 @@ def _log(session: Session, case: Case, actor: str, action: str, **detail) -> Non
     )
 
 
-def _need(case: Case, *statuses: str) -> None:
+def _need(case: Case, action: str) -> None:
+    statuses = TRANSITIONS[action]
     if case.status not in statuses:
         raise CaseError(f"case {case.number} is {case.status}; this step needs it {' or '.join(statuses)}")
 
@@ -120,7 +141,7 @@ def get(session: Session, case_id: int) -> Case:
 
 
 def assign_officers(session: Session, case: Case, who: Principal, officers: list[dict]) -> Case:
-    _need(case, "open", "assigned")
+    _need(case, "assign")
     clean = [
         {"user": str(o["user"]), "enforcement_id": str(o["enforcement_id"])}
         for o in officers
@@ -136,7 +157,7 @@ def assign_officers(session: Session, case: Case, who: Principal, officers: list
 def record_inspection(
     session: Session, case: Case, who: Principal, findings: str, evidence_notes: str = "", minor: dict | None = None
 ) -> Case:
-    _need(case, "assigned", "inspected")
+    _need(case, "inspect")
     if not findings.strip():
         raise CaseError("an inspection records its findings")
     case.findings, case.evidence_notes, case.status, case.updated_at = (
@@ -153,14 +174,14 @@ def record_inspection(
 
 
 def notify_right_to_respond(session: Session, case: Case, who: Principal, hearing_requested: bool = False) -> Case:
-    _need(case, "inspected")
+    _need(case, "respond_notice")
     case.respond_notice_at, case.hearing_requested, case.updated_at = utcnow(), hearing_requested, utcnow()
     _log(session, case, who.user_id, "respond_notice", hearing_requested=hearing_requested)
     return case
 
 
 def legal_review(session: Session, case: Case, who: Principal, opinion: str) -> Case:
-    _need(case, "inspected")
+    _need(case, "legal_review")
     if not opinion.strip():
         raise CaseError("a legal review records its opinion")
     case.legal_review_at, case.legal_review_by, case.legal_review_opinion = utcnow(), who.user_id, opinion.strip()
@@ -185,7 +206,7 @@ def decide(
     fine_yuan: float | None = None,
     suspension_months: int | None = None,
 ) -> Case:
-    _need(case, "inspected")
+    _need(case, "decide")
     if decision not in DECISIONS:
         raise CaseError(f"decision must be one of {', '.join(DECISIONS)}")
     if decision != "no_penalty":
@@ -224,7 +245,7 @@ def decide(
 
 
 def record_payment(session: Session, case: Case, who: Principal) -> Case:
-    _need(case, "decided")
+    _need(case, "pay")
     if case.decision != "fine":
         raise CaseError("only a fine is paid")
     if case.payment_due is None:  # decide() sets it with every fine
@@ -235,7 +256,7 @@ def record_payment(session: Session, case: Case, who: Principal) -> Case:
 
 
 def close(session: Session, case: Case, who: Principal, note: str = "") -> Case:
-    _need(case, "decided")
+    _need(case, "close")
     if case.decision == "fine" and case.paid_at is None and not note.strip():
         raise CaseError("the fine is unpaid: say why the case closes anyway (e.g. passed to enforcement by court)")
     case.status, case.closed_at, case.updated_at = "closed", utcnow(), utcnow()
@@ -244,7 +265,7 @@ def close(session: Session, case: Case, who: Principal, note: str = "") -> Case:
 
 
 def transfer(session: Session, case: Case, who: Principal, to_department: str, reason: str) -> Case:
-    _need(case, "open", "assigned", "inspected")
+    _need(case, "transfer")
     if to_department not in DEPARTMENTS or to_department == case.department:
         raise CaseError(
             f"transfer to another enforcing department: one of {[d for d in DEPARTMENTS if d != case.department]}"

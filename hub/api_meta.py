@@ -1,0 +1,64 @@
+"""The lists the panel renders from, served once (``GET /api/meta``, any signed-in user): the venue types (the
+wire's enum, in the statute table's words), the roles and enforcing departments (``hub.access``), the case
+procedure — statuses, decisions and the steps each status allows (``hub.cases.TRANSITIONS``) — and the
+ID-check outcomes (``proto.vocabulary``). Nothing here is written twice: each list comes from its one source."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from humiao.hub import cases
+from humiao.hub.access import DEPARTMENTS, ROLES
+from humiao.hub.deps import PrincipalDep
+from humiao.hub.rules.statutes import rule_for
+from humiao.proto import humiao_v1_pb2 as pb
+from humiao.proto import vocabulary
+
+router = APIRouter(prefix="/api")
+
+
+class Words(BaseModel):
+    zh: str
+    en: str
+
+
+class Term(BaseModel):
+    code: str
+    words: Words
+
+
+class Meta(BaseModel):
+    venue_types: list[Term]
+    roles: list[str]
+    departments: list[str]
+    case_statuses: list[str]
+    case_decisions: list[str]
+    case_transitions: dict[str, list[str]]  # a case status → the steps it allows, in the procedure's order
+    id_check_results: list[Term]
+
+
+def venue_types() -> list[str]:
+    """The venue types as the wire names them (``VENUE_TYPE_KTV`` → ``ktv``), in the enum's order."""
+    return [
+        vocabulary.wire_name(v.name, "VENUE_TYPE_")
+        for v in pb.VenueType.DESCRIPTOR.values
+        if v.number != pb.VENUE_TYPE_UNSPECIFIED
+    ]
+
+
+@router.get("/meta", response_model=Meta)
+def meta(who: PrincipalDep) -> Meta:
+    def venue(code: str) -> Term:
+        rule = rule_for(code)
+        return Term(code=code, words=Words(zh=rule.name_zh, en=rule.name_en))
+
+    return Meta(
+        venue_types=[venue(code) for code in venue_types()],
+        roles=list(ROLES),
+        departments=list(DEPARTMENTS),
+        case_statuses=list(cases.STATUSES),
+        case_decisions=list(cases.DECISIONS),
+        case_transitions={status: cases.allowed_actions(status) for status in cases.STATUSES},
+        id_check_results=[Term(code=k, words=Words(**w)) for k, w in vocabulary.RESULTS.items()],
+    )
