@@ -51,6 +51,8 @@ const I18N = {
     "idc.outcomes": "预警的查验结果", "idc.no_outcome": "无查验记录", "idc.none": "期间内无预警或查验记录",
     "idc.note": "每条预警按其最后一次查验结果计一次；时限内查验：工作人员在 {w} 分钟内记录了结果（“时限内未查验”与无记录均计为未查验）；主动查验：工作人员对摄像头未预警人员的查验。",
     "unit.s": "秒", "unit.min": "分钟",
+    "new.one": "{n} 条新预警 · 点击显示", "new.many": "{n} 条新预警 · 点击显示",
+    "detail.close": "关闭", "detail.back": "返回预警列表", "detail.choose": "点击一条预警查看详情",
   },
   en: {
     "nav.alarms": "Live alarms", "nav.cases": "Cases", "nav.venues": "Venues", "nav.dashboard": "Dashboard",
@@ -100,6 +102,8 @@ const I18N = {
     "idc.outcomes": "Outcomes of the alerts", "idc.no_outcome": "no check recorded", "idc.none": "No alerts or ID checks in the period",
     "idc.note": "Each alert counts once, by its latest check. Checked in time: staff recorded an outcome within {w} min (“not checked within the window” and no record count as unchecked). Walk-up checks: staff checked someone the camera did not flag.",
     "unit.s": "s", "unit.min": "min",
+    "new.one": "{n} new alarm · show it", "new.many": "{n} new alarms · show them",
+    "detail.close": "Close", "detail.back": "Back to the alarms", "detail.choose": "Choose an alarm to see it here",
   },
 };
 // the four department roles are named as their departments
@@ -114,7 +118,9 @@ const $ = (sel, root = document) => root.querySelector(sel);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 const fmtTime = (iso) => iso ? new Date(iso).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB", { hour12: false }) : "–";
 
-const state = { me: null, csrf: null, alarms: [], selected: null, stream: null };
+// alarms: the list as shown; pending: what the feed brought since, shown when asked; selected, detail: the open
+// alarm (its id; as drawn); fromList: its row opened it (Back closes it)
+const state = { me: null, csrf: null, alarms: [], pending: [], selected: null, detail: null, fromList: false, stream: null };
 
 async function api(path, opts = {}) {
   const headers = Object.assign({}, opts.headers || {});
@@ -147,6 +153,8 @@ function applyI18n() {
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
   document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
   $("#lang").textContent = lang === "zh" ? "EN" : "中文";
+  const me = state.me;  // the role in the viewer's language
+  $("#who").textContent = me ? `${me.user} · ${label("role", me.role)}${me.district ? " · " + me.district : ""}` : "";
 }
 
 function can(permission) { return state.me && state.me.permissions[permission] !== "none"; }
@@ -154,7 +162,7 @@ function can(permission) { return state.me && state.me.permissions[permission] !
 // -- sign-in -------------------------------------------------------------------------------------
 function showLogin() {
   if (state.stream) { state.stream.close(); state.stream = null; }
-  state.me = null;
+  state.me = null; state.selected = null; sheet();
   $("#nav").hidden = true; $("#logout").hidden = true; $("#who").textContent = "";
   $("#main").innerHTML = `<form class="card login" id="login-form">
     <h1>${t("login.title")}</h1>
@@ -176,8 +184,8 @@ function showLogin() {
 
 function signedIn(me) {
   state.me = me; state.csrf = me.csrf_token;
+  applyI18n();
   $("#nav").hidden = false; $("#logout").hidden = false;
-  $("#who").textContent = `${me.user} · ${label("role", me.role)}${me.district ? " · " + me.district : ""}`;
   document.querySelectorAll("#nav a").forEach((a) => {
     const need = { "#/alarms": "alarms.read", "#/cases": "cases.read", "#/venues": "venues.read", "#/dashboard": "alarms.read",
       "#/lists": "venues.read", "#/reports": "reports.read", "#/audit": "audit.read", "#/devices": "devices.manage" }[a.getAttribute("href")];
@@ -195,13 +203,16 @@ function routeNeed() {
 }
 
 // -- router --------------------------------------------------------------------------------------
-async function route() {
+async function route(redraw = false) {
   if (!state.me) return;
   const [, page, id] = location.hash.split("/");
   document.querySelectorAll("#nav a").forEach((a) => a.classList.toggle("on", a.getAttribute("href") === `#/${page}`));
-  if (page !== "alarms" && state.stream) { state.stream.close(); state.stream = null; }
+  if (page !== "alarms") {
+    if (state.stream) { state.stream.close(); state.stream = null; }
+    state.selected = null; sheet();
+  }
   try {
-    if (page === "alarms") await alarmsPage();
+    if (page === "alarms") await alarmsPage(id, redraw);
     else if (page === "cases" && id) await casePage(id);
     else if (page === "cases") await casesPage();
     else if (page === "venues" && id) await venuePage(id);
@@ -227,8 +238,16 @@ function alarmMatches(a) {
   return true;
 }
 
-async function alarmsPage() {
+// The list stays put under the pointer: alarms the feed brings wait in a bar until asked for. The hash names the
+// open alarm (#/alarms/ID), so the browser's Back closes it; on a tablet or phone it is a sheet over the list,
+// on a desktop a side panel that stays in view while the list scrolls.
+const narrow = matchMedia("(max-width: 900px)");
+narrow.addEventListener("change", () => sheet());
+
+async function alarmsPage(id, redraw) {
+  if (!redraw && $("#alarm-rows")) { if (id) await showAlarm(+id); else closeAlarm(); return; }  // the same page: only the open alarm changes
   const opt = (vals, cur, label) => `<option value="">${t("all")}</option>` + vals.map((v) => `<option value="${v}" ${cur === v ? "selected" : ""}>${esc(label ? label(v) : v)}</option>`).join("");
+  state.selected = null; state.detail = null; state.pending = []; state.fromList = false;
   $("#main").innerHTML = `<h1>${t("alarms.title")} <span class="badge ok" id="live">● ${t("live")}</span></h1>
     <div class="filters" id="filters">
       <label>${t("district")}<input name="district" value="${esc(filters.district)}" placeholder="${esc(state.me.district || "")}" size="12"></label>
@@ -237,14 +256,23 @@ async function alarmsPage() {
       <label>${t("status")}<select name="active">${opt(["true", "false"], filters.active, (v) => v === "true" ? t("active") : t("cleared"))}</select></label>
       <label>${t("since")}<input name="since" type="date" value="${esc(filters.since)}"></label>
     </div>
-    <div class="grid"><div class="card"><table><thead><tr><th>${t("time")}</th><th>${t("venue")}</th><th>${t("type")}</th>
+    <div class="grid alarms"><div class="card" id="alarm-list"><div class="newbar" role="status" aria-live="polite"><button class="act" id="new-alarms" type="button" hidden></button></div>
+      <table><thead><tr><th>${t("time")}</th><th>${t("venue")}</th><th>${t("type")}</th>
       <th>${t("age")}</th><th>${t("verdict")}</th><th>${t("status")}</th></tr></thead><tbody id="alarm-rows"></tbody></table>
       <button class="act secondary" id="more" type="button">${t("more")}</button></div>
-      <div class="card" id="alarm-detail"><p class="muted">—</p></div></div>`;
+      <section class="card" id="alarm-detail" tabindex="-1" aria-labelledby="alarm-title"><p class="muted">${t("detail.choose")}</p></section></div>`;
   $("#filters").addEventListener("change", (ev) => { filters[ev.target.name] = ev.target.value; loadAlarms(); });
   $("#more").addEventListener("click", () => loadAlarms(true));
+  $("#new-alarms").addEventListener("click", () => showNew(true));
+  const rows = $("#alarm-rows");  // a row opens with a click, or with Enter (or Space) once reached with Tab
+  rows.addEventListener("click", (ev) => { const tr = ev.target.closest("tr.row"); if (tr) openAlarm(+tr.dataset.id); });
+  rows.addEventListener("keydown", (ev) => {
+    const tr = ev.target.closest("tr.row");
+    if (tr && (ev.key === "Enter" || ev.key === " ")) { ev.preventDefault(); openAlarm(+tr.dataset.id); }
+  });
   await loadAlarms();
   startStream();
+  if (id) await showAlarm(+id);
 }
 
 async function loadAlarms(older = false) {
@@ -253,23 +281,44 @@ async function loadAlarms(older = false) {
   if (older && state.alarms.length) q.set("before_id", Math.min(...state.alarms.map((a) => a.id)));
   const page = (await getJSON(`/api/alarms?${q}`)).alarms;
   state.alarms = older ? state.alarms.concat(page) : page;
+  if (!older) state.pending = state.pending.filter((p) => !page.some((a) => a.id === p.id));
   $("#more").hidden = page.length < 100;
   renderAlarms();
 }
 
 function alarmRow(a, fresh) {
-  return `<tr class="row ${state.selected === a.id ? "sel" : ""} ${fresh ? "fresh" : ""}" data-id="${a.id}">
+  return `<tr class="row ${state.selected === a.id ? "sel" : ""} ${fresh ? "fresh" : ""}" data-id="${a.id}" tabindex="0">
     <td>${esc(fmtTime(a.raised_at))}</td><td>${esc(a.venue_name)}<div class="muted">${esc(a.district_id)}</div></td>
     <td>${esc(label("vt", a.venue_type))}</td><td>${a.age_estimate ?? "–"}</td>
     <td><span class="badge ${esc(a.severity)}">${esc(t(a.verdict))}</span></td>
     <td>${a.active ? t("active") : t("cleared")}${a.acknowledged ? " · " + t("acknowledged") : ""}</td></tr>`;
 }
 
-function renderAlarms(freshId) {
+function renderAlarms(fresh = new Set()) {
   const body = $("#alarm-rows");
   if (!body) return;
-  body.innerHTML = state.alarms.filter(alarmMatches).map((a) => alarmRow(a, a.id === freshId)).join("");
-  body.querySelectorAll("tr.row").forEach((tr) => tr.addEventListener("click", () => showAlarm(+tr.dataset.id)));
+  body.innerHTML = state.alarms.filter(alarmMatches).map((a) => alarmRow(a, fresh.has(a.id))).join("");
+  newBar();
+}
+
+// "N new alarms": the feed's alarms not in the list yet (those the filters let through)
+function newBar() {
+  const b = $("#new-alarms"), n = state.pending.filter(alarmMatches).length;
+  if (!b) return;
+  b.hidden = !n;
+  b.textContent = t(n === 1 ? "new.one" : "new.many").replace("{n}", n);
+}
+
+function showNew(asked) {
+  const fresh = new Set(state.pending.map((a) => a.id));
+  state.alarms = state.alarms.filter((a) => !fresh.has(a.id)).concat(state.pending).sort((x, y) => y.id - x.id);
+  state.pending = [];
+  renderAlarms(fresh);
+  const first = $("#alarm-rows tr.row");
+  if (asked && first) {  // the new rows are at the top: there, and the keyboard with them
+    first.focus({ preventScroll: true });
+    if (first.getBoundingClientRect().top < 0) $("#alarm-list").scrollIntoView({ block: "start" });
+  }
 }
 
 function startStream() {
@@ -280,10 +329,18 @@ function startStream() {
   es.addEventListener("alarm", (ev) => {
     const a = JSON.parse(ev.data);
     const i = state.alarms.findIndex((x) => x.id === a.id);
-    if (i >= 0) state.alarms[i] = a; else state.alarms.unshift(a);
-    state.alarms.sort((x, y) => y.id - x.id);
-    renderAlarms(a.id);
-    if (state.selected === a.id) showAlarm(a.id);
+    if (i >= 0) {  // a change: its row, in its place
+      state.alarms[i] = a;
+      const tr = $(`#alarm-rows tr[data-id="${a.id}"]`), focused = tr && document.activeElement === tr;
+      if (tr) tr.outerHTML = alarmRow(a, true);
+      if (focused) $(`#alarm-rows tr[data-id="${a.id}"]`).focus({ preventScroll: true });
+    } else {  // not in the list: waits in the bar (an empty list has no rows to push away: it shows at once)
+      state.pending = state.pending.filter((x) => x.id !== a.id).concat(a);
+      if ($("#alarm-rows tr.row")) newBar(); else showNew(false);
+    }
+    // the open alarm changed: drawn again (its history comes with the alarm itself)
+    const d = state.detail;
+    if (state.selected === a.id && !(d && d.id === a.id && d.updated_at === a.updated_at && d.evidence === a.evidence)) showAlarm(a.id).catch((e) => toast(e.message));
   });
   // the feed ends with the session (signed out elsewhere, expired): back to the sign-in form, no reconnecting
   es.addEventListener("signed-out", () => { es.close(); if (state.stream === es) showLogin(); });
@@ -291,10 +348,68 @@ function startStream() {
   es.onopen = () => { const l = $("#live"); if (l) l.className = "badge ok"; };
 }
 
+// on a narrow screen an open alarm is a sheet over the page: what is under it is out of reach until it closes
+function sheet() {
+  const d = $("#alarm-detail"), on = !!d && state.selected != null && narrow.matches;
+  document.body.classList.toggle("sheet-open", on);
+  document.querySelectorAll("header, #main > :not(.alarms), .alarms > :not(#alarm-detail)").forEach((el) => { el.inert = on; });
+  if (!d) return;
+  d.classList.toggle("open", state.selected != null);
+  if (on) { d.setAttribute("role", "dialog"); d.setAttribute("aria-modal", "true"); } else { d.removeAttribute("role"); d.removeAttribute("aria-modal"); }
+}
+
+function openAlarm(id) {
+  const hash = `#/alarms/${id}`;
+  if (location.hash === hash) showAlarm(id).catch((e) => toast(e.message));  // open already: look again
+  else if (state.selected != null) location.replace(hash);  // one entry in the browser's history for the open alarm
+  else { state.fromList = true; location.hash = hash; }
+}
+
+// the close button and Escape: Back, when the list opened it; otherwise the hash without the alarm
+function leaveAlarm() {
+  if (state.fromList) { state.fromList = false; history.back(); } else { history.replaceState(null, "", "#/alarms"); closeAlarm(); }
+}
+
+function closeAlarm() {
+  const id = state.selected, d = $("#alarm-detail");
+  state.selected = null; state.detail = null; state.fromList = false;
+  clearTimeout(state.evidencePoll);
+  if (!d || id == null) { sheet(); return; }
+  d.innerHTML = `<p class="muted">${t("detail.choose")}</p>`;
+  sheet();
+  const tr = $(`#alarm-rows tr[data-id="${id}"]`);
+  if (tr) { tr.classList.remove("sel"); tr.focus(); }  // back where the user was
+}
+
 async function showAlarm(id) {
+  const opening = state.selected !== id;
   state.selected = id;
-  renderAlarms();
+  document.querySelectorAll("#alarm-rows tr.row").forEach((tr) => tr.classList.toggle("sel", +tr.dataset.id === id));
   const a = await getJSON(`/api/alarms/${id}`);
+  if (state.selected !== id) return;  // another one was chosen meanwhile
+  renderDetail(a);
+  if (opening) { sheet(); $("#close-alarm").focus({ preventScroll: true }); }
+}
+
+// the rules' own history entries in the viewer's words: a verdict with its reason as the alarm words it, "no violation"
+function said(h, a) {
+  const d = h.detail || "";
+  if (h.actor !== "rules") return d;
+  if (h.action === "raised") return d.replace(/^alert /, "");
+  if (h.action === "cleared" && d === "no violation") return t("none");
+  const [, code, why] = /^(none|pending|suspected|confirmed)(?:: ([^]*))?$/.exec(d) || [];
+  if (!code) return d;
+  const i = (a.reasons || []).indexOf(why);
+  return why ? `${t(code)}${lang === "zh" ? "：" : ": "}${(lang === "zh" && i >= 0 && a.reasons_zh && a.reasons_zh[i]) || why}` : t(code);
+}
+
+function renderDetail(a) {
+  const id = a.id, box = $("#alarm-detail");
+  if (!box) return;
+  // a crop already revealed stays on screen; so does the keyboard's place
+  const shown = state.detail && state.detail.id === id && a.evidence === "stored" && $("#evidence-img") ? [$("#evidence"), $("#custody")].filter(Boolean) : null;
+  const f = document.activeElement, focus = box.contains(f) ? (f.id ? `#${f.id}` : f.dataset.act ? `[data-act="${f.dataset.act}"]` : "#close-alarm") : "";
+  state.detail = a;
   const acts = can("alarms.act") ? `
     <button class="act" data-act="acknowledge" ${a.acknowledged ? "disabled" : ""}>${t("ack")}</button>
     <button class="act secondary" data-act="assign">${t("assign_me")}</button>
@@ -311,19 +426,23 @@ async function showAlarm(id) {
     else inner = `<span class="muted">${t("no_evidence")}</span>`;
     ev = `<h2>${t("evidence")}</h2><div class="evidence" id="evidence">${inner}</div>`;
   }
-  $("#alarm-detail").innerHTML = `<h2>${esc(a.venue_name)} · <span class="badge ${esc(a.severity)}">${esc(t(a.verdict))}</span></h2>
+  box.innerHTML = `<div class="sheet-bar"><h2 id="alarm-title">${esc(a.venue_name)} · <span class="badge ${esc(a.severity)}">${esc(t(a.verdict))}</span></h2>
+      <button class="act secondary" id="close-alarm" type="button"><span class="wide">✕ ${t("detail.close")}</span><span class="narrow">← ${t("detail.back")}</span></button></div>
     <div class="kv"><div>${t("time")}</div><div>${esc(fmtTime(a.raised_at))}</div>
+      <div>${t("status")}</div><div id="alarm-status">${a.active ? t("active") : t("cleared")} · ${a.acknowledged ? t("acknowledged") : t("unacknowledged")}</div>
       <div>${t("venue")}</div><div><a href="#/venues/${esc(a.venue_id)}">${esc(a.venue_id)}</a> (${esc(label("vt", a.venue_type))})</div>
       <div>${t("age")}</div><div>${a.age_estimate ?? "–"} · ${t("pminor")} ${a.p_minor ?? "–"}</div>
       <div>${t("camera")}</div><div>${esc(a.device_id || "")} / ${esc(a.camera_id || "")}</div>
       ${a.departments ? `<div>${t("department")}</div><div>${esc(a.departments.map((d) => label("dept", d)).join(lang === "zh" ? "、" : ", "))}</div>` : ""}</div>
     <h2>${t("reasons")}</h2><ul class="reasons">${zh(a.reasons, a.reasons_zh).map((r) => `<li>${esc(r)}</li>`).join("")}</ul>
     <div>${acts}</div>${ev}
-    <h2>${t("history")}</h2><ul class="history">${a.history.map((h) => `<li>${esc(fmtTime(h.at))} · ${esc(h.actor)} · ${esc(label("aev", h.action))} ${esc(h.detail)}</li>`).join("")}</ul>`;
-  $("#alarm-detail").querySelectorAll("[data-act]").forEach((b) => b.addEventListener("click", async () => {
+    <h2>${t("history")}</h2><ul class="history">${(a.history || []).map((h) => `<li>${esc(fmtTime(h.at))} · ${esc(h.actor)} · ${esc(label("aev", h.action))} ${esc(said(h, a))}</li>`).join("")}</ul>`;
+  if (shown) $("#evidence").replaceWith(...shown);
+  $("#close-alarm").addEventListener("click", leaveAlarm);
+  box.querySelectorAll("[data-act]").forEach((b) => b.addEventListener("click", async () => {
     let text = "";
     if (b.dataset.act === "comment" || b.dataset.act === "clear") { text = prompt(t(b.dataset.act === "clear" ? "reason" : "comment")); if (!text) return; }
-    try { await postJSON(`/api/alarms/${id}/actions`, { action: b.dataset.act, text }); toast(t("saved")); await showAlarm(id); }
+    try { const changed = await postJSON(`/api/alarms/${id}/actions`, { action: b.dataset.act, text }); toast(t("saved")); if (state.selected === id) renderDetail(changed); }
     catch (e) { toast(e.message); }
   }));
   const reveal = $("#reveal");
@@ -350,6 +469,10 @@ async function showAlarm(id) {
     try { const c = await postJSON("/api/cases", { alarm_ids: [id] }); location.hash = `#/cases/${c.id}`; }
     catch (e) { toast(e.message); }
   });
+  if (focus) (box.querySelector(focus) || $("#close-alarm")).focus({ preventScroll: true });
+  // the feed says nothing of a crop arriving from the edge: while one is awaited, the open alarm is looked at again
+  clearTimeout(state.evidencePoll);
+  if (a.evidence === "requested") state.evidencePoll = setTimeout(() => { if (state.selected === id) showAlarm(id).catch(() => {}); }, 3000);
 }
 
 // -- cases ---------------------------------------------------------------------------------------
@@ -620,8 +743,10 @@ async function revokeDevice(device) {
 }
 
 // -- start ---------------------------------------------------------------------------------------
-$("#lang").addEventListener("click", () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("humiao.lang", lang); applyI18n(); state.me ? route() : showLogin(); });
+$("#lang").addEventListener("click", () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("humiao.lang", lang); applyI18n(); state.me ? route(true) : showLogin(); });
 $("#logout").addEventListener("click", async () => { try { await api("/api/logout", { method: "POST" }); } catch (e) { /* gone anyway */ } showLogin(); });
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", () => route());
+// Escape closes the open alarm (the sheet on a tablet or phone), as its close button does
+document.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && state.selected != null && $("#alarm-detail")) { ev.preventDefault(); leaveAlarm(); } });
 applyI18n();
 fetch("/api/me", { credentials: "same-origin" }).then(async (r) => (r.ok ? signedIn(await r.json()) : showLogin()));
