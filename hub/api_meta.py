@@ -1,16 +1,17 @@
 """The lists the panel renders from, served once (``GET /api/meta``, any signed-in user): the venue types (the
 wire's enum, in the statute table's words), the roles and enforcing departments (``hub.access``), the case
 procedure — statuses, decisions and the steps each status allows (``hub.cases.TRANSITIONS``) — and the
-ID-check outcomes (``proto.vocabulary``). Nothing here is written twice: each list comes from its one source."""
+ID-check outcomes (``proto.vocabulary``); and the time zone the venues' times are shown in (the rules' own,
+``rules.violations.timezone``). Nothing here is written twice: each list comes from its one source."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from humiao.hub import cases
 from humiao.hub.access import DEPARTMENTS, ROLES
-from humiao.hub.deps import PrincipalDep
+from humiao.hub.deps import PrincipalDep, hub_of
 from humiao.hub.rules.statutes import rule_for
 from humiao.proto import humiao_v1_pb2 as pb
 from humiao.proto import vocabulary
@@ -29,6 +30,7 @@ class Term(BaseModel):
 
 
 class Meta(BaseModel):
+    timezone: str  # IANA name: the venues' local time, as the rules reason in it
     venue_types: list[Term]
     roles: list[str]
     departments: list[str]
@@ -48,12 +50,13 @@ def venue_types() -> list[str]:
 
 
 @router.get("/meta", response_model=Meta)
-def meta(who: PrincipalDep) -> Meta:
+def meta(request: Request, who: PrincipalDep) -> Meta:
     def venue(code: str) -> Term:
         rule = rule_for(code)
         return Term(code=code, words=Words(zh=rule.name_zh, en=rule.name_en))
 
     return Meta(
+        timezone=hub_of(request).cfg.rules.violations.timezone,
         venue_types=[venue(code) for code in venue_types()],
         roles=list(ROLES),
         departments=list(DEPARTMENTS),

@@ -78,6 +78,7 @@ def test_meta_serves_each_list_from_its_source(seeded_hub):
     r = Browser(seeded_hub, "ct-d1").get("/api/meta")
     assert r.status_code == 200, r.text
     meta = r.json()
+    assert meta["timezone"] == seeded_hub.cfg.rules.violations.timezone == "Asia/Shanghai"
     wire = [vocabulary.wire_name(v.name, "VENUE_TYPE_") for v in pb.VenueType.DESCRIPTOR.values if v.number]
     assert [t["code"] for t in meta["venue_types"]] == wire == venue_types()
     assert set(wire) == set(RULES)  # the statute table covers exactly the wire's venue types
