@@ -105,7 +105,7 @@ def get_case(case_id: RowId, request: Request, who: PrincipalDep) -> dict:
             ],
             escalation=cases.escalation(s, case.venue_id),
             # the steps this viewer may take now: the procedure's (cases.TRANSITIONS), if it may act at all
-            allowed_actions=cases.allowed_actions(case.status) if allowed(who, "cases.act", target(case)) else [],
+            allowed_actions=cases.steps_for(case) if allowed(who, "cases.act", target(case)) else [],
         )
 
 

@@ -52,6 +52,11 @@ def allowed_actions(status: str) -> list[str]:
     return [action for action, statuses in TRANSITIONS.items() if status in statuses]
 
 
+def steps_for(case: Case) -> list[str]:
+    """The steps this case may take now: its status's, less paying when there is no unpaid fine."""
+    return [a for a in allowed_actions(case.status) if a != "pay" or (case.decision == "fine" and not case.paid_at)]
+
+
 class CaseError(ValueError):
     pass
 

@@ -106,6 +106,14 @@ def test_a_case_says_which_steps_its_viewer_may_take(seeded_hub):
     # a step the status does not allow is refused, and one that is not a step at all is malformed
     assert ct.post(f"/api/cases/{cid}/actions", json={"action": "close", "note": "x"}).status_code == 409
     assert ct.post(f"/api/cases/{cid}/actions", json={"action": "reopen"}).status_code == 422
+    # a decided case is paid only when it is an unpaid fine
+    with hub.sessions() as s:
+        case = cases.get(s, cid)
+        for decision, paid, steps in (("warning", None, ["close"]), ("fine", None, ["pay", "close"])):
+            case.status, case.decision, case.paid_at = "decided", decision, paid
+            assert cases.steps_for(case) == steps, decision
+        case.paid_at = case.opened_at
+        assert cases.steps_for(case) == ["close"]
     # who may only read the case is offered no step
     for reader in ("proc-d1", "op-ktv"):
         body = Browser(hub, reader).get(f"/api/cases/{cid}").json()
