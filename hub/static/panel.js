@@ -25,8 +25,6 @@ const I18N = {
     object: "对象", saved: "已保存", yes: "是", no: "否", none: "无违法", pending: "待核查", suspected: "疑似违法",
     confirmed: "确认违法", "deadline.ok": "正常", "deadline.due_soon": "临近期限", "deadline.overdue": "已超期",
     "deadline.met": "已决定", score: "优先级", camera: "摄像头", licence: "许可证号", operator: "经营者",
-    "vt.ktv": "KTV（歌舞娱乐场所）", "vt.bar": "酒吧", "vt.internet_cafe": "网吧", "vt.arcade": "游艺娱乐场所", "vt.hotel": "旅馆",
-    "vt.esports_hotel": "电竞酒店", "vt.script_entertainment": "剧本娱乐场所",
     "dept.police": "公安", "dept.culture_tourism": "文化和旅游", "dept.market_regulation": "市场监管", "dept.procuratorate": "检察院",
     "role.venue_operator": "场所经营者", "role.admin": "管理员", "role.auditor": "审计员",
     "cs.open": "已立案", "cs.assigned": "已指派", "cs.inspected": "已检查", "cs.decided": "已决定", "cs.closed": "已结案",
@@ -53,6 +51,14 @@ const I18N = {
     "unit.s": "秒", "unit.min": "分钟",
     "new.one": "{n} 条新预警 · 点击显示", "new.many": "{n} 条新预警 · 点击显示",
     "detail.close": "关闭", "detail.back": "返回预警列表", "detail.choose": "点击一条预警查看详情",
+    "meta.failed": "未能从中心加载场所类型、办理步骤等列表和时区设置：场所类型暂以代码显示，时间按本机时区显示。", "meta.retry": "重新加载",
+    "zone.note": "时间为{name}（{tz}）", "zone.local": "时间为本机时区（{tz}）",
+    "case.done": "本案状态为“{s}”，没有需要办理的步骤。",
+    "case.read_only": "本案当前状态为“{s}”。您的账号只能查看本案：此阶段的办理步骤由承办部门的执法人员进行。",
+    "case.no_steps": "此阶段没有您可以办理的步骤。",
+    assign: "指派执法人员", inspect: "记录检查情况",
+    "hk.alarms": "预警", "hk.source": "来源", "hk.hearing": "申请听证", "hk.late": "逾期缴款", "hk.from": "原部门",
+    "src.alert": "预警", "src.inspection": "检查", "src.public_report": "群众举报", "src.transfer": "移送",
   },
   en: {
     "nav.alarms": "Live alarms", "nav.cases": "Cases", "nav.venues": "Venues", "nav.dashboard": "Dashboard",
@@ -81,8 +87,6 @@ const I18N = {
     none: "no violation", pending: "pending", suspected: "suspected", confirmed: "confirmed", "deadline.ok": "on time",
     "deadline.due_soon": "due soon", "deadline.overdue": "overdue", "deadline.met": "decided", score: "Priority",
     licence: "Licence", operator: "Operator",
-    "vt.ktv": "KTV", "vt.bar": "bar", "vt.internet_cafe": "internet café", "vt.arcade": "arcade", "vt.hotel": "hotel",
-    "vt.esports_hotel": "e-sports hotel", "vt.script_entertainment": "script entertainment",
     "dept.police": "police", "dept.culture_tourism": "culture & tourism", "dept.market_regulation": "market regulation",
     "dept.procuratorate": "procuratorate", "role.venue_operator": "venue operator",
     "dec.no_penalty": "no penalty", "dec.revocation": "licence revocation",
@@ -104,19 +108,95 @@ const I18N = {
     "unit.s": "s", "unit.min": "min",
     "new.one": "{n} new alarm · show it", "new.many": "{n} new alarms · show them",
     "detail.close": "Close", "detail.back": "Back to the alarms", "detail.choose": "Choose an alarm to see it here",
+    "meta.failed": "Could not load the hub's lists (venue types, case steps …) and its time zone: venue types are shown as codes, times in this computer's zone.", "meta.retry": "Load again",
+    "zone.note": "Times in {name} ({tz})", "zone.local": "Times in this computer's zone ({tz})",
+    "case.done": "This case is {s}: there are no steps left to take.",
+    "case.read_only": "This case is {s}. Your account may only read it: the steps at this stage are taken by the officers of the department handling it.",
+    "case.no_steps": "There is no step for you to take at this stage.",
+    assign: "Assign officers", inspect: "Record the inspection",
+    "hk.alarms": "alarms", "hk.source": "source", "hk.hearing": "hearing requested", "hk.late": "paid late", "hk.from": "from",
+    "src.alert": "alarm", "src.inspection": "inspection", "src.public_report": "public report", "src.transfer": "transfer",
+    "cs.open": "open", "cs.assigned": "assigned", "cs.inspected": "inspected", "cs.decided": "decided", "cs.closed": "closed",
+    "ev.opened": "opened", "ev.assigned": "assigned", "ev.inspected": "inspected", "ev.respond_notice": "right to respond notified",
+    "ev.legal_review": "legal review", "ev.decided": "decided", "ev.paid": "paid", "ev.closed": "closed", "ev.transferred": "transferred",
   },
 };
 // the four department roles are named as their departments
 for (const words of Object.values(I18N)) for (const d of ["police", "culture_tourism", "market_regulation", "procuratorate"]) words[`role.${d}`] = words[`dept.${d}`];
 let lang = localStorage.getItem("humiao.lang") || "zh";
 const t = (k) => (I18N[lang][k] ?? I18N.en[k] ?? k);
-// a stored code (venue type, department, role, case status, decision, case event) in the viewer's language; unknown codes as they are
+// a stored code (department, role, case status, decision, case event) in the viewer's language; unknown codes as they are
 const label = (kind, code) => (code ? (I18N[lang][`${kind}.${code}`] ?? I18N.en[`${kind}.${code}`] ?? code) : "");
 // the Chinese form of a server-side text (or list of them) where the API gives one
 const zh = (en, zhText) => (lang === "zh" && zhText && zhText.length ? zhText : en);
 const $ = (sel, root = document) => root.querySelector(sel);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
-const fmtTime = (iso) => iso ? new Date(iso).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB", { hour12: false }) : "–";
+
+// -- the hub's lists (GET /api/meta, once after sign-in; both languages in it): venue types, case decisions and steps,
+// departments, the time zone. Without them (the banner says so) venue types show as their codes, times in this
+// computer's zone, and steps needing a list cannot be taken.
+let META = null, metaError = "";
+
+async function loadMeta() {
+  try { META = await getJSON("/api/meta"); metaError = ""; }
+  catch (e) { META = null; metaError = e.message || "error"; }
+  banner();
+}
+
+function banner() {
+  const b = $("#banner");
+  b.hidden = !metaError;
+  b.innerHTML = metaError ? `<span>${esc(t("meta.failed"))} <span class="muted">(${esc(metaError)})</span></span>
+    <button class="act secondary" id="meta-retry" type="button">${t("meta.retry")}</button>` : "";
+  if (metaError) $("#meta-retry").addEventListener("click", async () => { await loadMeta(); if (state.me) route(true); });
+}
+
+// a venue type in the viewer's words (the statute table's, from the hub); its code only when the list did not load
+function venueType(code) {
+  const v = code && META ? META.venue_types.find((x) => x.code === code) : null;
+  return v ? (v.words[lang] ?? v.words.en) : (code || "");
+}
+
+// -- times: every one shown goes through fmtTime, in the venues' zone (meta.timezone: the rules reason in it), not
+// the browser's; one form in both languages, YYYY-MM-DD HH:MM:SS. A date (YYYY-MM-DD) is a calendar day, in no
+// zone: shown as it is, never shifted.
+const zone = () => (META && META.timezone) || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+const clocks = {};
+function wall(ms, tz = zone()) {  // the instant's date and time on the zone's clocks: {year, month, day, hour, minute, second}
+  const f = clocks[tz] || (clocks[tz] = new Intl.DateTimeFormat("en-US", { timeZone: tz, hourCycle: "h23",
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }));
+  return Object.fromEntries(f.formatToParts(ms).map((p) => [p.type, p.value]));
+}
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+function fmtTime(value, only) {
+  if (!value) return "–";
+  if (DATE_ONLY.test(value)) return value;
+  // the hub's times carry their offset; one without (a naive value) is UTC, as the hub stores them
+  const ms = Date.parse(/T[\d:.]+$/.test(value) ? `${value}Z` : value);
+  if (Number.isNaN(ms)) return String(value);
+  const p = wall(ms), day = `${p.year}-${p.month}-${p.day}`;
+  return only === "day" ? day : `${day} ${p.hour}:${p.minute}:${p.second}`;
+}
+// the instant a day (YYYY-MM-DD) begins in the venues' zone, as ISO (the "since" filter)
+function dayStart(day) {
+  const [y, m, d] = day.split("-").map(Number), target = Date.UTC(y, m - 1, d);
+  let ms = target;
+  for (let i = 0; i < 2; i++) {  // shift by the zone's offset there (twice: the offset may change across it)
+    const p = wall(ms);
+    ms += target - Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second);
+  }
+  return new Date(ms).toISOString();
+}
+// the zone, named once on each page that shows times
+function zoneNote() {
+  const tz = zone();
+  let name = tz;
+  try {
+    name = new Intl.DateTimeFormat(lang === "zh" ? "zh-CN" : "en-GB", { timeZone: tz, timeZoneName: "longGeneric" })
+      .formatToParts(Date.now()).find((p) => p.type === "timeZoneName").value;
+  } catch (e) { /* the zone's name alone */ }
+  return `<p class="muted zone-note" id="zone-note">${esc(t(META ? "zone.note" : "zone.local").replace("{name}", name).replace("{tz}", tz))}</p>`;
+}
 
 // alarms: the list as shown; pending: what the feed brought since, shown when asked; selected, detail: the open
 // alarm (its id; as drawn); fromList: its row opened it (Back closes it)
@@ -153,6 +233,7 @@ function applyI18n() {
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
   document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
   $("#lang").textContent = lang === "zh" ? "EN" : "中文";
+  if (metaError) banner();
   const me = state.me;  // the role in the viewer's language
   $("#who").textContent = me ? `${me.user} · ${label("role", me.role)}${me.district ? " · " + me.district : ""}` : "";
 }
@@ -163,6 +244,7 @@ function can(permission) { return state.me && state.me.permissions[permission] !
 function showLogin() {
   if (state.stream) { state.stream.close(); state.stream = null; }
   state.me = null; state.selected = null; sheet();
+  metaError = ""; banner();  // tried again at the next sign-in
   $("#nav").hidden = true; $("#logout").hidden = true; $("#who").textContent = "";
   $("#main").innerHTML = `<form class="card login" id="login-form">
     <h1>${t("login.title")}</h1>
@@ -182,8 +264,10 @@ function showLogin() {
   });
 }
 
-function signedIn(me) {
-  state.me = me; state.csrf = me.csrf_token;
+async function signedIn(me) {
+  state.csrf = me.csrf_token;
+  if (!META) await loadMeta();  // before anything is drawn (the menu and the user's name show once it has come)
+  state.me = me;
   applyI18n();
   $("#nav").hidden = false; $("#logout").hidden = false;
   document.querySelectorAll("#nav a").forEach((a) => {
@@ -226,7 +310,6 @@ async function route(redraw = false) {
 }
 
 // -- live alarms ---------------------------------------------------------------------------------
-const VENUE_TYPES = ["ktv", "bar", "internet_cafe", "arcade", "hotel", "esports_hotel", "script_entertainment"];
 const filters = { district: "", venue_type: "", verdict: "", active: "", since: "" };
 
 function alarmMatches(a) {
@@ -234,7 +317,7 @@ function alarmMatches(a) {
   if (filters.venue_type && a.venue_type !== filters.venue_type) return false;
   if (filters.verdict && a.verdict !== filters.verdict) return false;
   if (filters.active && String(a.active) !== filters.active) return false;
-  if (filters.since && a.raised_at < new Date(filters.since).toISOString()) return false;
+  if (filters.since && Date.parse(a.raised_at) < Date.parse(dayStart(filters.since))) return false;
   return true;
 }
 
@@ -248,10 +331,10 @@ async function alarmsPage(id, redraw) {
   if (!redraw && $("#alarm-rows")) { if (id) await showAlarm(+id); else closeAlarm(); return; }  // the same page: only the open alarm changes
   const opt = (vals, cur, label) => `<option value="">${t("all")}</option>` + vals.map((v) => `<option value="${v}" ${cur === v ? "selected" : ""}>${esc(label ? label(v) : v)}</option>`).join("");
   state.selected = null; state.detail = null; state.pending = []; state.fromList = false;
-  $("#main").innerHTML = `<h1>${t("alarms.title")} <span class="badge ok" id="live">● ${t("live")}</span></h1>
+  $("#main").innerHTML = `<h1>${t("alarms.title")} <span class="badge ok" id="live">● ${t("live")}</span></h1>${zoneNote()}
     <div class="filters" id="filters">
       <label>${t("district")}<input name="district" value="${esc(filters.district)}" placeholder="${esc(state.me.district || "")}" size="12"></label>
-      <label>${t("type")}<select name="venue_type">${opt(VENUE_TYPES, filters.venue_type, (v) => label("vt", v))}</select></label>
+      <label>${t("type")}<select name="venue_type" ${META ? "" : "disabled"}>${opt(META ? META.venue_types.map((v) => v.code) : [], filters.venue_type, venueType)}</select></label>
       <label>${t("verdict")}<select name="verdict">${opt(["confirmed", "suspected", "pending", "none"], filters.verdict, t)}</select></label>
       <label>${t("status")}<select name="active">${opt(["true", "false"], filters.active, (v) => v === "true" ? t("active") : t("cleared"))}</select></label>
       <label>${t("since")}<input name="since" type="date" value="${esc(filters.since)}"></label>
@@ -277,7 +360,7 @@ async function alarmsPage(id, redraw) {
 
 async function loadAlarms(older = false) {
   const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(filters)) if (v) q.set(k, k === "since" ? new Date(v).toISOString() : v);
+  for (const [k, v] of Object.entries(filters)) if (v) q.set(k, k === "since" ? dayStart(v) : v);
   if (older && state.alarms.length) q.set("before_id", Math.min(...state.alarms.map((a) => a.id)));
   const page = (await getJSON(`/api/alarms?${q}`)).alarms;
   state.alarms = older ? state.alarms.concat(page) : page;
@@ -289,7 +372,7 @@ async function loadAlarms(older = false) {
 function alarmRow(a, fresh) {
   return `<tr class="row ${state.selected === a.id ? "sel" : ""} ${fresh ? "fresh" : ""}" data-id="${a.id}" tabindex="0">
     <td>${esc(fmtTime(a.raised_at))}</td><td>${esc(a.venue_name)}<div class="muted">${esc(a.district_id)}</div></td>
-    <td>${esc(label("vt", a.venue_type))}</td><td>${a.age_estimate ?? "–"}</td>
+    <td>${esc(venueType(a.venue_type))}</td><td>${a.age_estimate ?? "–"}</td>
     <td><span class="badge ${esc(a.severity)}">${esc(t(a.verdict))}</span></td>
     <td>${a.active ? t("active") : t("cleared")}${a.acknowledged ? " · " + t("acknowledged") : ""}</td></tr>`;
 }
@@ -430,7 +513,7 @@ function renderDetail(a) {
       <button class="act secondary" id="close-alarm" type="button"><span class="wide">✕ ${t("detail.close")}</span><span class="narrow">← ${t("detail.back")}</span></button></div>
     <div class="kv"><div>${t("time")}</div><div>${esc(fmtTime(a.raised_at))}</div>
       <div>${t("status")}</div><div id="alarm-status">${a.active ? t("active") : t("cleared")} · ${a.acknowledged ? t("acknowledged") : t("unacknowledged")}</div>
-      <div>${t("venue")}</div><div><a href="#/venues/${esc(a.venue_id)}">${esc(a.venue_id)}</a> (${esc(label("vt", a.venue_type))})</div>
+      <div>${t("venue")}</div><div><a href="#/venues/${esc(a.venue_id)}">${esc(a.venue_id)}</a> (${esc(venueType(a.venue_type))})</div>
       <div>${t("age")}</div><div>${a.age_estimate ?? "–"} · ${t("pminor")} ${a.p_minor ?? "–"}</div>
       <div>${t("camera")}</div><div>${esc(a.device_id || "")} / ${esc(a.camera_id || "")}</div>
       ${a.departments ? `<div>${t("department")}</div><div>${esc(a.departments.map((d) => label("dept", d)).join(lang === "zh" ? "、" : ", "))}</div>` : ""}</div>
@@ -476,42 +559,65 @@ function renderDetail(a) {
 }
 
 // -- cases ---------------------------------------------------------------------------------------
+// a history entry's details as "what: value" pairs in the viewer's words (officers as name (id), codes as words)
+const DETAIL_WORDS = { alarms: "hk.alarms", source: "hk.source", officers: "officers_short", findings: "findings",
+  evidence_notes: "evidence_notes", hearing_requested: "hk.hearing", opinion: "opinion", decision: "decision", fine_yuan: "fine",
+  suspension_months: "months", basis: "basis", late: "hk.late", note: "comment", from_department: "hk.from",
+  to_department: "to_department", reason: "reason" };
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
+function detailValue(k, v) {
+  if (Array.isArray(v)) return v.map((o) => (o && o.user ? `${o.user} (${o.enforcement_id})` : k === "alarms" ? `#${o}` : o)).join(", ");
+  if (typeof v === "boolean") return t(v ? "yes" : "no");
+  if (k === "decision") return label("dec", v);
+  if (k === "source") return label("src", v);
+  if (k.endsWith("department")) return label("dept", v);
+  return ISO_TIME.test(v) ? fmtTime(v) : v;
+}
 function describe(detail) {
-  // a history entry's details as "key: value" pairs (officers as name (id))
+  const [colon, semi] = lang === "zh" ? ["：", "；"] : [": ", "; "];
   return Object.entries(detail || {}).filter(([, v]) => v !== null && v !== "" && !(Array.isArray(v) && !v.length))
-    .map(([k, v]) => `${k.replace(/_/g, " ")}: ${Array.isArray(v) ? v.map((o) => (o && o.user ? `${o.user} (${o.enforcement_id})` : o)).join(", ") : v}`)
-    .join("; ");
+    .map(([k, v]) => `${DETAIL_WORDS[k] ? t(DETAIL_WORDS[k]) : k.replace(/_/g, " ")}${colon}${detailValue(k, v)}`)
+    .join(semi);
 }
 
 async function casesPage() {
   const { cases } = await getJSON("/api/cases");
-  $("#main").innerHTML = `<h1>${t("cases.title")}</h1><div class="card"><table><thead><tr><th>${t("number")}</th>
+  $("#main").innerHTML = `<h1>${t("cases.title")}</h1>${zoneNote()}<div class="card"><table><thead><tr><th>${t("number")}</th>
     <th>${t("venue")}</th><th>${t("department")}</th><th>${t("status")}</th><th>${t("deadline")}</th><th>${t("decision")}</th></tr></thead>
     <tbody>${cases.map((c) => `<tr class="row" data-id="${c.id}"><td>${esc(c.number)}</td><td>${esc(c.venue_name)}</td>
       <td>${esc(label("dept", c.department))}</td><td>${esc(label("cs", c.status))}</td>
-      <td><span class="badge ${esc(c.deadline_state)}">${esc(t("deadline." + c.deadline_state))}</span> ${esc(fmtTime(c.decision_deadline).split(" ")[0])}</td>
+      <td><span class="badge ${esc(c.deadline_state)}">${esc(t("deadline." + c.deadline_state))}</span> ${esc(fmtTime(c.decision_deadline, "day"))}</td>
       <td>${esc(label("dec", c.decision))}${c.fine_yuan ? " ¥" + c.fine_yuan : ""}</td></tr>`).join("")}</tbody></table></div>`;
   document.querySelectorAll("tr.row").forEach((tr) => tr.addEventListener("click", () => { location.hash = `#/cases/${tr.dataset.id}`; }));
 }
 
+// a step's form, for each step the hub may offer (its allowed_actions name them)
+const STEP_FORMS = {
+  assign: () => stepForm("assign", area("officers", "officers")),
+  inspect: () => stepForm("inspect", area("findings", "findings") + area("evidence_notes", "evidence_notes")),
+  respond_notice: () => stepForm("respond_notice", ""),
+  legal_review: () => stepForm("legal_review", area("opinion", "opinion")),
+  decide: () => stepForm("decide", `${choice("decision", META ? META.case_decisions : [], (d) => label("dec", d))}
+    <input name="fine_yuan" type="number" placeholder="${t("fine")}"> <input name="suspension_months" type="number" placeholder="${t("months")}"><br>${area("basis", "basis")}`, !!META),
+  pay: () => stepForm("pay", ""),
+  close: () => stepForm("close", area("note", "reason")),
+  transfer: (c) => stepForm("transfer", `${choice("to_department", (META ? META.departments : []).filter((d) => d !== c.department), (d) => label("dept", d))}<br>${area("reason", "reason")}`, !!META),
+};
+// (a step choosing from the hub's lists cannot be taken without them)
+const stepForm = (action, fields, ready = true) => `<form class="card step" data-action="${action}"><strong>${t(action)}</strong><br>${fields}
+   <button class="act" type="submit" ${ready ? "" : "disabled"}>${t(action)}</button></form>`;
+const area = (name, words) => `<label>${t(words)}<br><textarea name="${name}" rows="2" cols="50"></textarea></label><br>`;
+const choice = (name, codes, words) => `<select name="${name}">${codes.map((x) => `<option value="${esc(x)}">${esc(words(x))}</option>`).join("")}</select>`;
+
 async function casePage(id) {
   const c = await getJSON(`/api/cases/${id}`);
-  const step = (action, fields, label) => `<form class="card step" data-action="${action}"><strong>${t(label || action)}</strong><br>${fields}
-     <button class="act" type="submit">${t(label || action)}</button></form>`;
-  const area = (name, label) => `<label>${t(label)}<br><textarea name="${name}" rows="2" cols="50"></textarea></label><br>`;
-  let steps = "";
-  if (can("cases.act") && c.status !== "closed") {
-    if (["open", "assigned"].includes(c.status)) steps += step("assign", area("officers", "officers"));
-    if (["assigned", "inspected"].includes(c.status)) steps += step("inspect", area("findings", "findings") + area("evidence_notes", "evidence_notes"), "findings");
-    if (c.status === "inspected") {
-      steps += step("respond_notice", "");
-      steps += step("legal_review", area("opinion", "opinion"));
-      steps += step("decide", `<select name="decision">${["warning", "fine", "suspension", "revocation", "no_penalty"].map((d) => `<option value="${d}">${esc(label("dec", d))}</option>`).join("")}</select>
-        <input name="fine_yuan" type="number" placeholder="${t("fine")}"> <input name="suspension_months" type="number" placeholder="${t("months")}"><br>${area("basis", "basis")}`);
-    }
-    if (c.status === "decided" && c.decision === "fine" && !c.paid_at) steps += step("pay", "");
-    if (c.status === "decided") steps += step("close", area("note", "reason"), "close");
-    if (["open", "assigned", "inspected"].includes(c.status)) steps += step("transfer", `<select name="to_department">${["police", "culture_tourism", "market_regulation"].filter((d) => d !== c.department).map((d) => `<option value="${d}">${esc(label("dept", d))}</option>`).join("")}</select><br>${area("reason", "reason")}`);
+  // only the steps the hub offers this viewer now (none to one who may only read); "pay" only for a fine not yet paid
+  const offered = (c.allowed_actions || []).filter((a) => STEP_FORMS[a] && (a !== "pay" || (c.decision === "fine" && !c.paid_at)));
+  let steps = offered.map((a) => STEP_FORMS[a](c)).join("");
+  if (!offered.length) {
+    const stage = META && META.case_transitions[c.status];
+    const why = !META ? "case.no_steps" : stage && stage.length ? "case.read_only" : "case.done";
+    steps = `<div class="card" id="no-steps"><p class="muted">${esc(t(why).replace("{s}", label("cs", c.status)))}</p></div>`;
   }
   const kv = [["number", c.number], ["venue", c.venue_name], ["department", label("dept", c.department)], ["status", label("cs", c.status)],
     ["deadline", `${fmtTime(c.decision_deadline)} (${t("deadline." + c.deadline_state)})`], ["findings", c.findings || "–"],
@@ -520,7 +626,7 @@ async function casePage(id) {
     ["other_actions", (c.other_actions || []).map((o) => `${o.number} ${label("dept", o.department)} ${o.decision ? label("dec", o.decision) : label("cs", o.status)}`).join("; ") || "–"],
     ["escalation", `${zh(c.escalation.suggestion, c.escalation.suggestion_zh)} ${zh(c.escalation.basis || "", c.escalation.basis_zh)}`]];
   $("#main").innerHTML = `<h1>${esc(c.number)} <span class="badge ${esc(c.deadline_state)}" id="case-status">${esc(label("cs", c.status))}</span></h1>
-    <div class="grid"><div><div class="card kv">${kv.map(([k, v]) => `<div>${t(k)}</div><div>${esc(v)}</div>`).join("")}</div>${steps}</div>
+    ${zoneNote()}<div class="grid"><div><div class="card kv">${kv.map(([k, v]) => `<div>${t(k)}</div><div>${esc(v)}</div>`).join("")}</div><div id="case-steps">${steps}</div></div>
     <div class="card"><h2>${t("history")}</h2><ul class="history">${c.history.map((h) => `<li>${esc(fmtTime(h.at))} · ${esc(h.actor)} · <b>${esc(label("ev", h.action))}</b> ${esc(describe(h.detail))}</li>`).join("")}</ul></div></div>`;
   document.querySelectorAll("form.step").forEach((f) => f.addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -546,7 +652,7 @@ async function venuesPage(query = "") {
   $("#main").innerHTML = `<h1>${t("venues.title")}</h1>${admin}<div class="card"><table><thead><tr><th>${t("venue")}</th><th>${t("type")}</th>
     <th>${t("district")}</th><th>${t("near_school")}</th><th>${t("sign")}</th><th>${t("violations")}</th><th>${t("devices")}</th></tr></thead>
     <tbody>${venues.map((v) => `<tr class="row" data-id="${esc(v.id)}"><td>${esc(v.name)}<div class="muted">${esc(v.address)}</div></td>
-      <td>${esc(label("vt", v.venue_type))}</td><td>${esc(v.district_id)}</td><td>${v.near_school ? `${t("yes")} (${v.nearest_school_m} m)` : t("no")}</td>
+      <td>${esc(venueType(v.venue_type))}</td><td>${esc(v.district_id)}</td><td>${v.near_school ? `${t("yes")} (${v.nearest_school_m} m)` : t("no")}</td>
       <td>${v.sign_posted ? t("yes") : `<b>${t("no")}</b>`}</td><td>${violationSplit(v.violations)}</td>
       <td>${v.devices.map((d) => `${esc(d.device_id)}: ${d.online ? t("online") : t("offline")}`).join("<br>")}</td></tr>`).join("")}</tbody></table></div>`;
   document.querySelectorAll("tr.row").forEach((tr) => tr.addEventListener("click", () => { location.hash = `#/venues/${tr.dataset.id}`; }));
@@ -563,11 +669,11 @@ async function venuesPage(query = "") {
 
 async function venuePage(id) {
   const v = await getJSON(`/api/venues/${encodeURIComponent(id)}`);
-  $("#main").innerHTML = `<h1>${esc(v.name)}</h1><div class="grid"><div>
-    <div class="card kv"><div>${t("type")}</div><div>${esc(label("vt", v.venue_type))}</div><div>${t("district")}</div><div>${esc(v.district_id)}</div>
+  $("#main").innerHTML = `<h1>${esc(v.name)}</h1>${zoneNote()}<div class="grid"><div>
+    <div class="card kv"><div>${t("type")}</div><div>${esc(venueType(v.venue_type))}</div><div>${t("district")}</div><div>${esc(v.district_id)}</div>
       <div>${t("licence")}</div><div>${esc(v.licence_no)}</div><div>${t("operator")}</div><div>${esc(v.operator)}</div>
       <div>${t("near_school")}</div><div>${v.near_school ? t("yes") + ` (${v.nearest_school_m} m)` : t("no")}</div>
-      <div>${t("sign")}</div><div>${v.sign_posted ? t("yes") + " " + esc(v.sign_checked_on || "") : t("no")}</div>
+      <div>${t("sign")}</div><div>${v.sign_posted ? t("yes") + " " + esc(v.sign_checked_on ? fmtTime(v.sign_checked_on) : "") : t("no")}</div>
       <div>${t("escalation")}</div><div>${esc(zh(v.escalation.suggestion, v.escalation.suggestion_zh))} ${esc(zh(v.escalation.basis, v.escalation.basis_zh))}</div></div>
     <div class="card"><h2>${t("nav.alarms")}</h2><table>${v.alarms.map((a) => `<tr><td>${esc(fmtTime(a.raised_at))}</td><td><span class="badge ${esc(a.severity)}">${esc(t(a.verdict))}</span></td></tr>`).join("")}</table></div></div>
     <div><div class="card"><h2>${t("devices")}</h2>${v.devices.map((d) => `<div>${esc(d.device_id)} · ${d.online ? t("online") : t("offline")} · ${esc(fmtTime(d.last_seen))}
@@ -588,11 +694,11 @@ async function dashboardPage() {
   const max = Math.max(1, ...d.days.map((x) => x.alarms));
   const types = Object.entries(d.by_venue_type), tmax = Math.max(1, ...types.map(([, c]) => c.confirmed + c.suspected));
   const split = violationSplit;
-  $("#main").innerHTML = `<h1>${t("dashboard.title")}</h1><div class="grid"><div class="card"><h2>${t("per_day")}</h2>
-    <div class="bars" id="per-day">${d.days.map((x) => `<div class="${x.key ? "key" : ""}" title="${x.day}: ${x.alarms} ${esc(x.key)}" style="height:${100 * x.alarms / max}%"></div>`).join("")}</div>
-    <div class="muted">${esc(d.days[0].day)} … ${esc(d.days[d.days.length - 1].day)}</div></div>
+  $("#main").innerHTML = `<h1>${t("dashboard.title")}</h1>${zoneNote()}<div class="grid"><div class="card"><h2>${t("per_day")}</h2>
+    <div class="bars" id="per-day">${d.days.map((x) => `<div class="${x.key ? "key" : ""}" title="${esc(fmtTime(x.day))}: ${x.alarms} ${esc(x.key)}" style="height:${100 * x.alarms / max}%"></div>`).join("")}</div>
+    <div class="muted">${esc(fmtTime(d.days[0].day))} … ${esc(fmtTime(d.days[d.days.length - 1].day))}</div></div>
     <div class="card"><h2>${t("violations")}</h2><div id="violation-totals">${split(d.violations)}</div>
-    <h2>${t("by_type")}</h2><div id="by-type">${types.map(([k, c]) => `<div class="hbar"><span>${esc(label("vt", k))}</span><div class="stack" style="width:${100 * (c.confirmed + c.suspected) / tmax}px"><i class="c" style="flex:${c.confirmed}"></i><i class="s" style="flex:${c.suspected}"></i></div>${split(c)}</div>`).join("") || "–"}</div>
+    <h2>${t("by_type")}</h2><div id="by-type">${types.map(([k, c]) => `<div class="hbar"><span>${esc(venueType(k))}</span><div class="stack" style="width:${100 * (c.confirmed + c.suspected) / tmax}px"><i class="c" style="flex:${c.confirmed}"></i><i class="s" style="flex:${c.suspected}"></i></div>${split(c)}</div>`).join("") || "–"}</div>
     <h2>${t("repeat")}</h2><div id="repeat-venues">${d.repeat_venues.map((r) => `<div class="repeat">${esc(r.name)} ${split(r)}</div>`).join("") || "–"}</div>
     <h2>${t("open_cases")}</h2>${Object.entries(d.open_cases).map(([k, n]) => `<span class="badge ${k}">${t("deadline." + k)} ${n}</span> `).join("") || "–"}</div></div>
     <div class="card"><h2>${t("idc.title")}</h2><div id="idchecks"></div></div>`;
@@ -609,7 +715,7 @@ async function showIdChecks(el, path) {
   el.innerHTML = `<div class="scroll"><table class="idchecks"><thead><tr><th>${t("venue")}</th><th>${t("idc.alerts")}</th>
     <th>${t("idc.checked")}</th><th>${t("idc.median")}</th><th>${t("idc.refused")}</th><th>${t("idc.walkups")}</th>
     <th>${t("idc.outcomes")}</th></tr></thead><tbody>${st.venues.map((v) => `<tr data-venue="${esc(v.venue_id)}">
-      <td>${esc(v.name)}<div class="muted">${esc(label("vt", v.venue_type))}</div></td><td>${v.alerts}</td>
+      <td>${esc(v.name)}<div class="muted">${esc(venueType(v.venue_type))}</div></td><td>${v.alerts}</td>
       <td>${v.checked} / ${v.alerts} <b>${pct(v.checked_share)}</b></td><td>${fmtDuration(v.median_time_to_check_s)}</td>
       <td>${v.minors_refused}</td><td>${v.walk_ups} (${v.walk_up_minors})</td>
       <td class="outcomes">${v.outcomes.filter((o) => o.alerts).map((o) => `<span class="chip" data-result="${esc(o.result)}">${esc(o.words[lang] ?? o.words.en)} ${o.alerts}</span>`).join(" ")}
@@ -623,16 +729,16 @@ async function listsPage() {
   let insp = "";
   if (state.me.district && can("cases.read") && state.me.role !== "venue_operator") {
     const l = await getJSON(`/api/inspection-list?district=${encodeURIComponent(state.me.district)}`);
-    insp = `<div class="card"><h2>${t("inspection")} — ${esc(l.district)} ${esc(l.day)} ${esc(zh(l.key_periods, l.key_periods_zh).join(lang === "zh" ? "、" : ", "))}</h2><table>
+    insp = `<div class="card"><h2>${t("inspection")} — ${esc(l.district)} ${esc(fmtTime(l.day))} ${esc(zh(l.key_periods, l.key_periods_zh).join(lang === "zh" ? "、" : ", "))}</h2><table>
       <tr><th>${t("score")}</th><th>${t("venue")}</th><th>${t("reasons")}</th></tr>${l.venues.map((v) => `<tr><td>${v.score}</td><td>${esc(v.name)}</td><td>${esc(zh(v.reasons, v.reasons_zh).join(lang === "zh" ? "；" : "; "))}</td></tr>`).join("")}</table></div>`;
   }
-  const list = (vs, dist) => vs.map((v) => `<div><a href="#/venues/${esc(v.id)}">${esc(v.name)}</a> · ${esc(label("vt", v.venue_type))} ${dist && v.nearest_school_m ? "· " + v.nearest_school_m + " m" : ""}</div>`).join("") || "–";
+  const list = (vs, dist) => vs.map((v) => `<div><a href="#/venues/${esc(v.id)}">${esc(v.name)}</a> · ${esc(venueType(v.venue_type))} ${dist && v.nearest_school_m ? "· " + v.nearest_school_m + " m" : ""}</div>`).join("") || "–";
   $("#main").innerHTML = `<h1>${t("lists.title")}</h1><div class="grid"><div class="card"><h2>${t("school_list")}</h2>${list(near, true)}</div>
     <div class="card"><h2>${t("sign_list")}</h2>${list(nosign)}</div></div>${insp}`;
 }
 
 function reportsPage() {
-  const now = new Date(), month = `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, "0")}`;
+  const month = fmtTime(new Date().toISOString(), "day").slice(0, 7);  // this month, in the venues' zone
   $("#main").innerHTML = `<h1>${t("reports.title")}</h1><form class="card filters" id="report-form">
     <label>${t("district")}<input name="district" value="${esc(state.me.district || "")}" required></label>
     <label>${t("month")} / ${t("quarter")}<input name="period" value="${month}" pattern="\\d{4}-\\d{2}|\\d{4}[Qq][1-4]" required></label>
@@ -651,15 +757,15 @@ function reportsPage() {
 
 async function auditPage() {
   const { events } = await getJSON("/api/audit");
-  $("#main").innerHTML = `<h1>${t("audit.title")}</h1><div class="card"><table><tr><th>${t("time")}</th><th>${t("user")}</th>
+  $("#main").innerHTML = `<h1>${t("audit.title")}</h1>${zoneNote()}<div class="card"><table><tr><th>${t("time")}</th><th>${t("user")}</th>
     <th>${t("action")}</th><th>${t("object")}</th><th>${t("reason")}</th></tr>${events.map((e) => `<tr><td>${esc(fmtTime(e.at))}</td>
-    <td>${esc(e.user)} (${esc(e.role)})</td><td>${esc(e.action)}</td><td>${esc(e.object_type)} ${esc(e.object_id)}</td><td>${esc(e.why)}</td></tr>`).join("")}</table></div>`;
+    <td>${esc(e.user)} (${esc(label("role", e.role))})</td><td>${esc(e.action)}</td><td>${esc(e.object_type)} ${esc(e.object_id)}</td><td>${esc(e.why)}</td></tr>`).join("")}</table></div>`;
 }
 
 // -- devices (administrators: enrol and revoke edge devices) --------------------------------------
 async function devicesPage() {
   const { keys } = await getJSON("/api/devices/keys");  // first: without devices.manage, nothing of the view is drawn
-  $("#main").innerHTML = `<h1>${t("devices.title")}</h1>
+  $("#main").innerHTML = `<h1>${t("devices.title")}</h1>${zoneNote()}
     <form class="card" id="enrol-form"><h2>${t("dev.enrol")}</h2>
       <div class="filters"><label>${t("dev.request_file")}<span class="file"><input type="file" name="request" accept=".json,application/json">
           <span class="act secondary">${t("dev.choose")}</span> <span class="muted" id="file-name">${t("dev.no_file_chosen")}</span></span></label>
