@@ -10,15 +10,19 @@ import math
 import threading
 import time
 import weakref
+from datetime import date, datetime, timedelta
+from datetime import time as day_time
+from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import anyio
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from humiao.hub import access, auth
+from humiao.hub import access, audit, auth
 from humiao.hub.access import Principal
 from humiao.hub.deps import PrincipalDep, client, hub_of, require
 from humiao.hub.tables import AuditEvent
@@ -128,14 +132,32 @@ def _me(who: Principal) -> dict:
 
 @router.get("/audit")
 def audit_log(
-    request: Request, who: PrincipalDep, action: str | None = None, user: str | None = None, limit: int = 200
+    request: Request,
+    who: PrincipalDep,
+    actor: Annotated[str | None, Query(max_length=64, description="who acted: a user id, exactly")] = None,
+    action: Annotated[audit.Action | None, Query(description="one of hub/audit.py's actions")] = None,
+    object_id: Annotated[
+        str | None, Query(alias="object", max_length=64, description="the audited object's id, or part of it")
+    ] = None,
+    since: Annotated[date | None, Query(description="from this day on (YYYY-MM-DD, the venues' time zone)")] = None,
+    until: Annotated[date | None, Query(description="up to and including this day (YYYY-MM-DD, likewise)")] = None,
+    limit: int = 200,
 ) -> dict:
+    """The newest audit rows first, narrowed by each filter given; the days are calendar days where the venues
+    are (``rules.violations.timezone``), as the panel shows the times."""
     require(who, "audit.read")
     q = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(min(max(limit, 1), 1000))
+    if actor:
+        q = q.where(AuditEvent.user_id == actor)
     if action:
         q = q.where(AuditEvent.action == action)
-    if user:
-        q = q.where(AuditEvent.user_id == user)
+    if object_id:
+        q = q.where(AuditEvent.object_id.contains(object_id, autoescape=True))
+    tz = ZoneInfo(hub_of(request).cfg.rules.violations.timezone)
+    if since:
+        q = q.where(AuditEvent.at >= datetime.combine(since, day_time(), tz))
+    if until:
+        q = q.where(AuditEvent.at < datetime.combine(until + timedelta(days=1), day_time(), tz))
     with hub_of(request).sessions() as s:
         rows = s.scalars(q).all()
     return {

@@ -1,15 +1,16 @@
 """The lists the panel renders from, served once (``GET /api/meta``, any signed-in user): the venue types (the
 wire's enum, in the statute table's words), the roles and enforcing departments (``hub.access``), the case
-procedure — statuses, decisions and the steps each status allows (``hub.cases.TRANSITIONS``) — and the
-ID-check outcomes (``proto.vocabulary``); and the time zone the venues' times are shown in (the rules' own,
-``rules.violations.timezone``). Nothing here is written twice: each list comes from its one source."""
+procedure — statuses, decisions and the steps each status allows (``hub.cases.TRANSITIONS``) — the ID-check
+outcomes (``proto.vocabulary``) and the audit log's actions (``hub.audit.ACTIONS``, in its words); and the time zone
+the venues' times are shown in (the rules' own, ``rules.violations.timezone``). Nothing here is written twice: each
+list comes from its one source."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from humiao.hub import cases
+from humiao.hub import audit, cases
 from humiao.hub.access import DEPARTMENTS, ROLES
 from humiao.hub.deps import PrincipalDep, hub_of
 from humiao.hub.rules.statutes import rule_for
@@ -38,6 +39,7 @@ class Meta(BaseModel):
     case_decisions: list[str]
     case_transitions: dict[str, list[str]]  # a case status → the steps it allows, in the procedure's order
     id_check_results: list[Term]
+    audit_actions: list[Term]  # what the audit log records (hub.audit.ACTIONS), in words
 
 
 def venue_types() -> list[str]:
@@ -64,4 +66,5 @@ def meta(request: Request, who: PrincipalDep) -> Meta:
         case_decisions=list(cases.DECISIONS),
         case_transitions={status: cases.allowed_actions(status) for status in cases.STATUSES},
         id_check_results=[Term(code=k, words=Words(**w)) for k, w in vocabulary.RESULTS.items()],
+        audit_actions=[Term(code=a, words=Words(**audit.WORDS[a])) for a in audit.ACTIONS],
     )

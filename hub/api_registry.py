@@ -151,7 +151,9 @@ def _import(what: str, text: str, request: Request, who: Principal) -> dict:
             n = (registry.import_venues if what == "venues" else registry.import_schools)(s, text)
         except registry.RegistryError as err:
             raise HTTPException(400, str(err)) from None
-        audit.record(s, who, f"{what}.import", what, str(n), "", client(request))
+        audit.record(
+            s, who, "venues.import" if what == "venues" else "schools.import", what, str(n), "", client(request)
+        )
         s.commit()
     return {"imported": n}
 

@@ -20,12 +20,43 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC
+from typing import Literal, get_args
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from humiao.hub.access import Principal
 from humiao.hub.tables import AuditEvent, utcnow
+
+Action = Literal[
+    "login",
+    "login.failed",
+    "evidence.request",
+    "evidence.view",
+    "report.download",
+    "venues.import",
+    "schools.import",
+    "device.enroll",
+    "device.revoke",
+]
+"""What an audit row records, as stored (``audit_events.action``): the one list of them. ``record`` takes
+nothing else (mypy checks each caller; ``record`` refuses any other at run time), ``GET /api/audit`` filters by
+them (422 for another) and ``GET /api/meta`` serves them with their words."""
+ACTIONS: tuple[Action, ...] = get_args(Action)
+
+# each action in words, as the panel shows it: one entry per action
+WORDS: dict[Action, dict[str, str]] = {
+    "login": {"zh": "登录", "en": "Signed in"},
+    "login.failed": {"zh": "登录失败", "en": "Sign-in failed"},
+    "evidence.request": {"zh": "调取证据", "en": "Evidence requested"},
+    "evidence.view": {"zh": "查看证据", "en": "Evidence viewed"},
+    "report.download": {"zh": "下载报表", "en": "Report downloaded"},
+    "venues.import": {"zh": "导入场所清单", "en": "Venues imported"},
+    "schools.import": {"zh": "导入学校清单", "en": "Schools imported"},
+    "device.enroll": {"zh": "登记设备密钥", "en": "Device key enrolled"},
+    "device.revoke": {"zh": "撤销设备密钥", "en": "Device key revoked"},
+}
+assert set(WORDS) == set(ACTIONS), "every audit action has its words, and only they"
 
 GENESIS = "0" * 64  # what the first row follows
 CHAIN_LOCK = 0x48554D41  # "HUMA": the advisory lock that serialises writers on PostgreSQL
@@ -49,10 +80,12 @@ def digest(prev_hash: str, row: AuditEvent) -> str:
 
 
 def record(
-    session: Session, who: Principal, action: str, object_type: str, object_id: str, why: str = "", client: str = ""
+    session: Session, who: Principal, action: Action, object_type: str, object_id: str, why: str = "", client: str = ""
 ) -> AuditEvent:
     """Add the event to ``session``, chained to the newest row (the caller commits); ``client`` is cut
-    to the column's 64 characters."""
+    to the column's 64 characters. ``action`` is one of ``ACTIONS`` (ValueError otherwise)."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}: add it to hub/audit.py's Action, with its words")
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
     else:

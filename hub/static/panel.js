@@ -22,7 +22,10 @@ const I18N = {
     repeat: "重复违法场所", open_cases: "在办案件期限", "lists.title": "清单", school_list: "学校周边场所",
     sign_list: "未张贴禁入标识的场所", inspection: "重点时段检查清单", "reports.title": "报表下载", month: "月份",
     quarter: "季度", format: "格式", download: "下载", "audit.title": "审计日志", user: "用户", action: "操作",
-    object: "对象", saved: "已保存", yes: "是", no: "否", none: "无违法", pending: "待核查", suspected: "疑似违法",
+    object: "对象", "audit.actor": "用户名", "audit.until": "截止日期（含当日）", "audit.clear": "清除筛选",
+    "audit.none": "没有符合筛选条件的记录", "audit.count": "共 {n} 条（最新在前）",
+    "obj.user": "账号", "obj.alert": "预警", "obj.evidence": "证据", "obj.report": "报表", "obj.device": "设备",
+    "obj.venues": "场所清单", "obj.schools": "学校清单", saved: "已保存", yes: "是", no: "否", none: "无违法", pending: "待核查", suspected: "疑似违法",
     confirmed: "确认违法", "deadline.ok": "正常", "deadline.due_soon": "临近期限", "deadline.overdue": "已超期",
     "deadline.met": "已决定", score: "优先级", camera: "摄像头", licence: "许可证号", operator: "经营者",
     "dept.police": "公安", "dept.culture_tourism": "文化和旅游", "dept.market_regulation": "市场监管", "dept.procuratorate": "检察院",
@@ -83,7 +86,11 @@ const I18N = {
     open_cases: "Open cases by deadline", "lists.title": "Lists", school_list: "Venues near schools",
     sign_list: "Venues without the no-minors sign", inspection: "Key-period inspection list",
     "reports.title": "Reports", month: "Month", quarter: "Quarter", format: "Format", download: "Download",
-    "audit.title": "Audit log", user: "User", action: "Action", object: "Object", saved: "Saved", yes: "yes", no: "no",
+    "audit.title": "Audit log", user: "User", action: "Action", object: "Object",
+    "audit.actor": "User name", "audit.until": "Until (inclusive)", "audit.clear": "Clear filters",
+    "audit.none": "No entries match the filters", "audit.count": "{n} entries (newest first)",
+    "obj.user": "account", "obj.alert": "alarm", "obj.evidence": "evidence", "obj.report": "report", "obj.device": "device",
+    "obj.venues": "venue list", "obj.schools": "school list", saved: "Saved", yes: "yes", no: "no",
     none: "no violation", pending: "pending", suspected: "suspected", confirmed: "confirmed", "deadline.ok": "on time",
     "deadline.due_soon": "due soon", "deadline.overdue": "overdue", "deadline.met": "decided", score: "Priority",
     licence: "Licence", operator: "Operator",
@@ -281,15 +288,17 @@ async function signedIn(me) {
 }
 
 function routeNeed() {
-  const part = (location.hash.split("/")[1] || "");
+  const part = (location.hash.split("?")[0].split("/")[1] || "");
   return { alarms: "alarms.read", cases: "cases.read", venues: "venues.read", dashboard: "alarms.read", lists: "venues.read",
     reports: "reports.read", audit: "audit.read", devices: "devices.manage" }[part] || "alarms.read";
 }
 
 // -- router --------------------------------------------------------------------------------------
+// #/page/id, and after "?" a page's filters (#/audit?action=evidence.view&since=2026-03-01): a reload keeps them
 async function route(redraw = false) {
   if (!state.me) return;
-  const [, page, id] = location.hash.split("/");
+  const [path, query = ""] = location.hash.split("?");
+  const [, page, id] = path.split("/");
   document.querySelectorAll("#nav a").forEach((a) => a.classList.toggle("on", a.getAttribute("href") === `#/${page}`));
   if (page !== "alarms") {
     if (state.stream) { state.stream.close(); state.stream = null; }
@@ -304,7 +313,7 @@ async function route(redraw = false) {
     else if (page === "dashboard") await dashboardPage();
     else if (page === "lists") await listsPage();
     else if (page === "reports") reportsPage();
-    else if (page === "audit") await auditPage();
+    else if (page === "audit") await auditPage(new URLSearchParams(query), redraw);
     else if (page === "devices") await devicesPage();
   } catch (e) { toast(e.message); }
 }
@@ -755,11 +764,60 @@ function reportsPage() {
   });
 }
 
-async function auditPage() {
-  const { events } = await getJSON("/api/audit");
-  $("#main").innerHTML = `<h1>${t("audit.title")}</h1>${zoneNote()}<div class="card"><table><tr><th>${t("time")}</th><th>${t("user")}</th>
-    <th>${t("action")}</th><th>${t("object")}</th><th>${t("reason")}</th></tr>${events.map((e) => `<tr><td>${esc(fmtTime(e.at))}</td>
-    <td>${esc(e.user)} (${esc(label("role", e.role))})</td><td>${esc(e.action)}</td><td>${esc(e.object_type)} ${esc(e.object_id)}</td><td>${esc(e.why)}</td></tr>`).join("")}</table></div>`;
+// an audit action in the viewer's words (hub/audit.py's, from the hub); its code only when the lists did not load
+function auditAction(code) {
+  const a = code && META ? META.audit_actions.find((x) => x.code === code) : null;
+  return a ? (a.words[lang] ?? a.words.en) : (code || "");
+}
+
+// The audit log, narrowed by who, what, which object and which days (the venues' calendar days, "until" inclusive);
+// the filters live in the hash (#/audit?actor=…&action=…), so a reload or a shared address keeps them, and Back undoes
+// the last one.
+const AUDIT_FILTERS = ["actor", "action", "object", "since", "until"];
+let auditAsked = 0;  // the newest query: an older answer arriving late is dropped
+
+async function auditPage(params = new URLSearchParams(), redraw = false) {
+  const f = Object.fromEntries(AUDIT_FILTERS.map((k) => [k, params.get(k) || ""]));
+  const q = new URLSearchParams(Object.entries(f).filter(([, v]) => v));
+  const asked = ++auditAsked;
+  const { events } = await getJSON(`/api/audit?${q}`);
+  if (asked !== auditAsked) return;
+  let form = $("#audit-filters");
+  if (redraw || !form) {
+    const actions = META ? META.audit_actions.map((a) => a.code) : [];
+    if (f.action && !actions.includes(f.action)) actions.push(f.action);
+    $("#main").innerHTML = `<h1>${t("audit.title")}</h1>${zoneNote()}
+      <form class="filters" id="audit-filters">
+        <label>${t("audit.actor")}<input name="actor" size="12" maxlength="64" autocomplete="off"></label>
+        <label>${t("action")}<select name="action"><option value="">${t("all")}</option>${actions.map((code) =>
+          `<option value="${esc(code)}">${esc(auditAction(code))}</option>`).join("")}</select></label>
+        <label>${t("object")}<input name="object" size="14" maxlength="64" autocomplete="off"></label>
+        <label>${t("since")}<input name="since" type="date"></label>
+        <label>${t("audit.until")}<input name="until" type="date"></label>
+        <button class="act" type="submit">${t("filter")}</button>
+        <button class="act secondary" type="button" id="audit-clear">${t("audit.clear")}</button>
+      </form>
+      <div class="card"><p class="muted" id="audit-count"></p>
+      <div class="scroll"><table id="audit-log"><thead><tr><th>${t("time")}</th><th>${t("user")}</th><th>${t("action")}</th>
+      <th>${t("object")}</th><th>${t("reason")}</th></tr></thead><tbody id="audit-rows"></tbody></table></div></div>`;
+    form = $("#audit-filters");
+    const apply = () => {  // a new entry in the browser's history; the hashchange asks the hub again
+      const next = new URLSearchParams();
+      for (const k of AUDIT_FILTERS) { const v = String(form.elements[k].value || "").trim(); if (v) next.set(k, v); }
+      const hash = `#/audit${next.toString() ? "?" + next : ""}`;
+      if (location.hash !== hash) location.hash = hash;
+    };
+    form.addEventListener("change", apply);
+    form.addEventListener("submit", (ev) => { ev.preventDefault(); apply(); });
+    $("#audit-clear").addEventListener("click", () => { location.hash = "#/audit"; });
+  }
+  for (const k of AUDIT_FILTERS) form.elements[k].value = f[k];  // as the address says (after Back, a reload)
+  $("#audit-clear").hidden = !q.toString();
+  $("#audit-count").textContent = t("audit.count").replace("{n}", events.length);
+  $("#audit-rows").innerHTML = events.map((e) => `<tr class="audit-row" data-action="${esc(e.action)}">
+    <td>${esc(fmtTime(e.at))}</td><td>${esc(e.user)} (${esc(label("role", e.role))})</td><td>${esc(auditAction(e.action))}</td>
+    <td>${esc(label("obj", e.object_type))} ${esc(e.object_id)}</td><td>${esc(e.why)}</td></tr>`).join("")
+    || `<tr><td colspan="5" class="muted">${t("audit.none")}</td></tr>`;
 }
 
 // -- devices (administrators: enrol and revoke edge devices) --------------------------------------

@@ -4,9 +4,12 @@ and a case's ``allowed_actions`` following it — on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
-from humiao.hub import access, cases
+from humiao.hub import access, audit, cases
 from humiao.hub.access import Principal
 from humiao.hub.api_meta import venue_types
 from humiao.hub.rules.statutes import RULES
@@ -90,7 +93,57 @@ def test_meta_serves_each_list_from_its_source(seeded_hub):
     assert [(t["code"], t["words"]) for t in meta["id_check_results"]] == [
         (k, dict(w)) for k, w in vocabulary.RESULTS.items()
     ]
+    assert [(t["code"], t["words"]) for t in meta["audit_actions"]] == [(a, audit.WORDS[a]) for a in audit.ACTIONS]
     assert Browser(seeded_hub).get("/api/meta").status_code == 401
+
+
+def _actions_written() -> dict[str, list[str]]:
+    """Each audit action the hub's code writes (the literal ``action`` of every ``audit.record`` call in hub/)
+    → where; a call whose action is not a literal (or a choice between literals) fails the test."""
+    hub = Path(audit.__file__).parent
+
+    def literals(node: ast.expr, where: str) -> set[str]:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return {node.value}
+        if isinstance(node, ast.IfExp):
+            return literals(node.body, where) | literals(node.orelse, where)
+        raise AssertionError(f"{where}: the audit action is not written as a literal: {ast.unparse(node)}")
+
+    written: dict[str, list[str]] = {}
+    for path in sorted(hub.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "record"):
+                continue
+            if not (isinstance(node.func.value, ast.Name) and node.func.value.id in ("audit", "audit_log")):
+                continue
+            where = f"{path.relative_to(hub.parent)}:{node.lineno}"
+            action = node.args[2] if len(node.args) > 2 else next(k.value for k in node.keywords if k.arg == "action")
+            for code in literals(action, where):
+                written.setdefault(code, []).append(where)
+    return written
+
+
+def test_every_audit_action_written_is_known_and_has_words():
+    written = _actions_written()
+    assert len(written) >= 9, written  # the call sites were found
+    unknown = {code: where for code, where in written.items() if code not in audit.ACTIONS}
+    assert not unknown, f"audit actions written but not in hub/audit.py's Action: {unknown}"
+    # and nothing in the list that nothing writes; each with words in both languages
+    assert set(audit.ACTIONS) == set(written)
+    assert len(set(audit.ACTIONS)) == len(audit.ACTIONS)
+    for code in audit.ACTIONS:
+        words = audit.WORDS[code]
+        assert set(words) == {"zh", "en"} and all(w.strip() and w != code for w in words.values()), code
+    assert (
+        len({w["zh"] for w in audit.WORDS.values()})
+        == len({w["en"] for w in audit.WORDS.values()})
+        == len(audit.ACTIONS)
+    )  # no two actions read alike
+
+
+def test_record_refuses_an_unknown_action(seeded_hub):
+    with seeded_hub.sessions() as s, pytest.raises(ValueError, match="unknown audit action"):
+        audit.record(s, CT, "evidence.delete", "evidence", "e1")  # type: ignore[arg-type]
 
 
 def test_a_case_says_which_steps_its_viewer_may_take(seeded_hub):

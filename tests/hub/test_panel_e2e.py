@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from humiao.hub.audit import WORDS
+
 from tests.support.browser import ARGS, CHROMIUM, shot
 from tests.support.devices import enroll_device
 from tests.support.hubproc import wait_for
@@ -172,8 +174,11 @@ def test_inspector_flow_in_chromium(system, tmp_path):
         audit.fill("input[name=username]", "auditor")
         audit.fill("input[name=password]", PASSWORD)
         audit.click("#login-form button[type=submit]")
-        expect(audit.locator("main table")).to_contain_text("evidence.view", timeout=10000)
-        expect(audit.locator("main table")).to_contain_text("e2e: checking the alert on site")
+        # in words (hub/audit.py's, the panel's default language), not the stored code
+        rows = audit.locator("main table tr").filter(has_text="e2e: checking the alert on site")
+        expect(rows.filter(has_text=WORDS["evidence.view"]["zh"])).to_have_count(1, timeout=10000)
+        expect(rows.filter(has_text=WORDS["evidence.request"]["zh"])).to_have_count(1)
+        assert "evidence.view" not in audit.locator("main").inner_text()
         shot(audit, "4-audit-log")
         browser.close()
 

@@ -314,7 +314,8 @@ def test_times_are_the_venues_whatever_the_browsers_zone(panel, lang, size):
 
         # -- the audit log: the auditor's own sign-in at its Asia/Shanghai time
         audit = start(browser, url, "auditor", size, lang, timezone_id=ELSEWHERE)
-        expect(audit.locator("main table")).to_contain_text("login")
+        signed_in_words = next(a["words"][lang] for a in meta_of(hub)["audit_actions"] if a["code"] == "login")
+        expect(audit.locator("main table")).to_contain_text(signed_in_words)
         signed_in = next(
             e
             for e in Browser(hub, "auditor").get("/api/audit").json()["events"]
