@@ -394,7 +394,8 @@ def run(
         summary = agent.run()
     finally:
         staff.set()
-        time.sleep(2.0)  # the last alerts reach the hub
+        time.sleep(2.0)  # the last alerts and checks reach the hub
+        hub.evaluate()  # and their verdicts are decided before the summary (the rules' loop may be mid-wait)
         watcher.stop()
         stored, total = watcher.counts()
         checks = watcher.checks()
