@@ -7,7 +7,6 @@ and the days are the venues' (Asia/Shanghai). Screenshots: artifacts/screenshots
 from __future__ import annotations
 
 import re
-import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,9 +18,7 @@ from humiao.hub.access import Principal
 
 from tests.hub.test_panel_layout import SIZES, fits, no_codes
 from tests.support.browser import ARGS, CHROMIUM, panel_sign_in, shot
-from tests.support.hubapi import PASSWORD, Browser, make_hub, seed
-from tests.support.hubproc import wait_for
-from tests.support.mosquitto import free_port
+from tests.support.hubapi import PASSWORD, Browser, make_hub, seed, served
 
 pytestmark = [pytest.mark.slow]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -36,9 +33,6 @@ CODES = re.compile(r"(?<![\w.])(?:" + "|".join(re.escape(a) for a in audit.ACTIO
 def panel(tmp_path):
     """A hub (no broker) serving the panel, its audit log holding evidence views by two users, an evidence request
     and a report download, and sign-ins; (hub, url, the auditor's API client)."""
-    import uvicorn
-
-    from humiao.hub.app import create_app
 
     if not Path(CHROMIUM).exists():
         from tests.conftest import _missing
@@ -57,12 +51,8 @@ def panel(tmp_path):
             audit.record(s, who, action, otype, oid, "checking the alert on site", "127.0.0.1")
         s.commit()
     auditor = Browser(hub, "auditor")  # signed in once: reading the log writes nothing more
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    assert wait_for(lambda: server.started, 10)
-    yield hub, f"http://127.0.0.1:{port}", auditor
-    server.should_exit = True
+    with served(hub) as url:
+        yield hub, url, auditor
     hub.engine.dispose()
 
 

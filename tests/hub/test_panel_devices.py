@@ -9,7 +9,6 @@ Screenshots: artifacts/screenshots/devices-*.png."""
 from __future__ import annotations
 
 import re
-import threading
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,9 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.browser import ARGS, CHROMIUM, panel_sign_in, shot
-from tests.support.hubapi import PASSWORD, make_hub
-from tests.support.hubproc import wait_for
-from tests.support.mosquitto import free_port
+from tests.support.hubapi import PASSWORD, make_hub, served
 
 pytestmark = [pytest.mark.slow]
 IDS = ("d1", "cafe-dev", "door-1")
@@ -47,11 +44,9 @@ def panel(tmp_path):
     """A hub (no broker, no ingest) serving the panel on a free port, with an admin, an inspector,
     the venue of ``IDS`` in its registry, and the device's trust file; (hub, url, fake broker, edge
     configuration, trust file)."""
-    import uvicorn
 
     from humiao.edge.config import EdgeConfig
     from humiao.hub import auth, devices
-    from humiao.hub.app import create_app
     from humiao.hub.tables import Venue
 
     from tests.support.devices import STAND_IN_CA
@@ -90,12 +85,8 @@ def panel(tmp_path):
             }
         }
     )
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    assert wait_for(lambda: server.started, 10)
-    yield hub, f"http://127.0.0.1:{port}", fake, edge_cfg, trust
-    server.should_exit = True
+    with served(hub) as url:
+        yield hub, url, fake, edge_cfg, trust
     hub.engine.dispose()
 
 

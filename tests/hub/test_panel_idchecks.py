@@ -9,7 +9,6 @@ Screenshots: artifacts/screenshots/idchecks-*.png."""
 from __future__ import annotations
 
 import re
-import threading
 from pathlib import Path
 
 import pytest
@@ -17,9 +16,7 @@ import pytest
 from humiao.proto import vocabulary
 
 from tests.support.browser import ARGS, CHROMIUM, panel_sign_in, shot
-from tests.support.hubapi import PASSWORD, make_hub, seed
-from tests.support.hubproc import wait_for
-from tests.support.mosquitto import free_port
+from tests.support.hubapi import PASSWORD, make_hub, seed, served
 
 pytestmark = [pytest.mark.slow]
 # a catalogue key shown instead of its words, or a stored code shown instead of the outcome's words
@@ -28,9 +25,6 @@ UNTRANSLATED = re.compile(r"\b(?:idc|unit|nav|vt)\.[a-z_]+\b|\b(?:" + "|".join(v
 
 @pytest.fixture
 def panel(tmp_path):
-    import uvicorn
-
-    from humiao.hub.app import create_app
 
     from tests.hub.outcomes import add_visits
 
@@ -41,12 +35,8 @@ def panel(tmp_path):
     hub = make_hub(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}")
     seed(hub)
     add_visits(hub)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    assert wait_for(lambda: server.started, 10)
-    yield hub, f"http://127.0.0.1:{port}"
-    server.should_exit = True
+    with served(hub) as url:
+        yield hub, url
     hub.engine.dispose()
 
 

@@ -11,7 +11,6 @@ Screenshots: artifacts/screenshots/layout-*.png."""
 from __future__ import annotations
 
 import re
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,9 +22,7 @@ from humiao.hub.tables import Alarm, Alert
 
 from tests.hub.outcomes import add_alert, add_check
 from tests.support.browser import ARGS, CHROMIUM, SHOTS, panel_sign_in, shot
-from tests.support.hubapi import PASSWORD, Browser, make_hub, seed
-from tests.support.hubproc import wait_for
-from tests.support.mosquitto import free_port
+from tests.support.hubapi import PASSWORD, Browser, make_hub, seed, served
 
 pytestmark = [pytest.mark.slow]
 SIZES = {"desktop": {"width": 1366, "height": 800}, "tablet": {"width": 820, "height": 1180}}
@@ -48,9 +45,6 @@ WORDS = {
 def panel(tmp_path):
     """A hub (no broker) serving the panel, seeded (tests/support/hubapi.py) and with LONG more alarms at the
     KTV in d1 over the last day and a half; (hub, url)."""
-    import uvicorn
-
-    from humiao.hub.app import create_app
 
     if not Path(CHROMIUM).exists():
         from tests.conftest import _missing
@@ -64,12 +58,8 @@ def panel(tmp_path):
             add_alert(s, KTV, now - timedelta(minutes=30 * (LONG - i)))
         s.flush()
         alarms.evaluate(s, now=now)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    assert wait_for(lambda: server.started, 10)
-    yield hub, f"http://127.0.0.1:{port}"
-    server.should_exit = True
+    with served(hub) as url:
+        yield hub, url
     hub.engine.dispose()
 
 

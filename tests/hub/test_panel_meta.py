@@ -11,7 +11,6 @@ Screenshots: artifacts/screenshots/meta-*.png."""
 from __future__ import annotations
 
 import re
-import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,9 +24,7 @@ from humiao.hub.tables import Alarm, Venue
 from tests.hub.outcomes import add_alert
 from tests.hub.test_panel_layout import SIZES, fits, no_codes
 from tests.support.browser import ARGS, CHROMIUM, panel_sign_in, shot
-from tests.support.hubapi import PASSWORD, Browser, make_hub, seed
-from tests.support.hubproc import wait_for
-from tests.support.mosquitto import free_port
+from tests.support.hubapi import PASSWORD, Browser, make_hub, seed, served
 
 pytestmark = [pytest.mark.slow]
 KTV = ("d1", "ktv1", "edge1")
@@ -51,9 +48,6 @@ def panel(tmp_path):
     01:30:30 yesterday in Asia/Shanghai (the day before in New York), the KTV's sign checked on SIGN_CHECKED, and two
     culture & tourism cases opened by ct-d1 through the API: one assigned to two officers, one taken to closed.
     (hub, url, facts)."""
-    import uvicorn
-
-    from humiao.hub.app import create_app
 
     if not Path(CHROMIUM).exists():
         from tests.conftest import _missing
@@ -94,13 +88,9 @@ def panel(tmp_path):
     act(closed, "decide", decision="no_penalty", basis="no violation found")
     assert act(closed, "close", note="no violation")["status"] == "closed"
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    assert wait_for(lambda: server.started, 10)
-    facts = {"known": (known_id, known), "assigned": assigned, "closed": closed, "alarms": ids}
-    yield hub, f"http://127.0.0.1:{port}", facts
-    server.should_exit = True
+    with served(hub) as url:
+        facts = {"known": (known_id, known), "assigned": assigned, "closed": closed, "alarms": ids}
+        yield hub, url, facts
     hub.engine.dispose()
 
 

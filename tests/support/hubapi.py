@@ -4,6 +4,9 @@ broker unless the test starts one; accounts and data made directly in its databa
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import cv2
@@ -101,3 +104,24 @@ class Browser:
         if csrf and self.csrf:
             headers["X-CSRF-Token"] = self.csrf
         return self.client.post(url, headers=headers, **kw)
+
+
+@contextmanager
+def served(hub: Hub) -> Iterator[str]:
+    """The hub's web app (panel and API) on a free loopback port, in a thread of this process: its URL;
+    stopped when the block ends."""
+    import uvicorn
+
+    from tests.support.hubproc import wait_for
+    from tests.support.mosquitto import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    assert wait_for(lambda: server.started, 10), "the hub's web app did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
