@@ -37,6 +37,9 @@ $PY -m benchmarks.hub_ingest --alerts 50000 --presign --json "$OUT/hub_ingest.js
 $PY -m benchmarks.hub_ingest --alerts 50000 --json "$OUT/hub_ingest_signing_on_the_same_cores.json"
 $PY -m benchmarks.end_to_end_latency --passes 3 --json "$OUT/end_to_end_latency.json"
 $PY -m benchmarks.panel_latency --alerts 20 --json "$OUT/panel_latency.json"   # needs Debian's chromium
+# the alarm list over 10,000 alarms: first render and filter response (Chromium), on SQLite and, when a server answers
+# (HUMIAO_TEST_PG_URL or the local one), on PostgreSQL
+$PY -m benchmarks.panel_load --alarms 10000 --reps 30 --json "$OUT/panel_load.json"
 # reading the ID number from a card held to the counter's camera (fictitious cards rendered in memory)
 $PY -m benchmarks.id_ocr --out "$OUT/id_ocr.json"
 $PY -m benchmarks.table "$OUT"

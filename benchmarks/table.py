@@ -381,9 +381,40 @@ def main(argv: list[str] | None = None) -> int:
                 f"{h['p50_s']} / {h['p95_s']} / {h['max_s']} s",
             ),
         ]
+    out += panel_load_rows(folder)
     out += id_ocr_rows(folder)
     print("\n".join(out))
     return 0
+
+
+def panel_load_rows(folder: Path) -> list[str]:
+    """The alarm list over many alarms (``benchmarks.panel_load``): first render and filter response."""
+    p = folder / "panel_load.json"
+    if not p.exists():
+        return []
+    d = json.loads(p.read_text())
+    out = [
+        "",
+        f"### Alarm list with {d['alarms']:,} alarms (headless Chromium, {d['reps']} runs each; target p95 ≤ "
+        f"{d['target']['first_render_p95_ms']:g} ms)",
+        "| store | first render p50 / p95 | filter response p50 / p95 | cold page load p50 / p95 | target met |",
+        "|---|---|---|---|---|",
+    ]
+    for store in ("sqlite", "postgresql"):
+        r = d.get(store)
+        if not isinstance(r, dict) or "first_render" not in r:
+            continue
+        f, g, c = r["first_render"], r["filter_response"], r["cold_load"]
+        out.append(
+            row(
+                store,
+                f"{f['p50_ms']} / {f['p95_ms']} ms",
+                f"{g['p50_ms']} / {g['p95_ms']} ms",
+                f"{c['p50_ms']} / {c['p95_ms']} ms",
+                "yes" if f["pass"] and g["pass"] else "no",
+            )
+        )
+    return out
 
 
 def id_ocr_rows(folder: Path) -> list[str]:

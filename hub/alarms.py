@@ -20,6 +20,7 @@ from sqlalchemy import Row, insert, select
 from sqlalchemy.orm import Session
 
 from humiao.hub.access import SYSTEM_ACTOR
+from humiao.hub.messages import Message, Refusal, msg
 from humiao.hub.rules.calendar import HolidayCalendar
 from humiao.hub.rules.violations import Outcome, Status, Verdict, ViolationConfig, decide
 from humiao.hub.store import insert_new
@@ -29,12 +30,28 @@ SEVERITY = {Status.CONFIRMED: "critical", Status.SUSPECTED: "major", Status.PEND
 RULES_ACTOR = SYSTEM_ACTOR  # venue operators see only these history entries (hub/access.py VIEWS)
 
 
-class AlarmError(ValueError):
-    pass
+class AlarmError(Refusal):
+    """A change to an alarm that cannot be made (its words in hub/catalogue/*/rules.json, ``alarm.*``)."""
 
 
-def _log(session: Session, alarm: Alarm, actor: str, action: str, detail: str = "", at: datetime | None = None) -> None:
-    session.add(AlarmEvent(alarm_id=alarm.id, at=at or utcnow(), actor=actor, action=action, detail=detail))
+def _log(
+    session: Session,
+    alarm: Alarm,
+    actor: str,
+    action: str,
+    detail: str = "",
+    at: datetime | None = None,
+    message: Message | None = None,
+) -> None:
+    """A history entry: ``detail`` a person's own words (as written), ``message`` the hub's (hub/messages.py)."""
+    session.add(
+        AlarmEvent(alarm_id=alarm.id, at=at or utcnow(), actor=actor, action=action, detail=detail, message=message)
+    )
+
+
+def verdict_message(v: Verdict) -> Message:
+    """The history's words for a verdict: the verdict and its last reason."""
+    return msg("history.verdict", verdict=msg(f"verdict.{v.status.value}"), reason=v.reasons[-1])
 
 
 def _outcomes(session: Session, event_ids: list[str]) -> dict[str, Outcome]:
@@ -64,9 +81,7 @@ def verdict_fields(v: Verdict) -> dict:
         "verdict": v.status.value,
         "severity": SEVERITY[v.status],
         "reasons": v.reasons,
-        "reasons_zh": v.reasons_zh,
         "calendar": v.calendar,
-        "calendar_zh": v.calendar_zh,
         "departments": [d.value for d in v.departments],
         "sources": v.sources,
     }
@@ -89,13 +104,13 @@ def _apply(
     alarm.updated_at = now
     if not changed:
         return False
-    _log(session, alarm, RULES_ACTOR, "verdict", f"{verdict.status.value}: {verdict.reasons[-1]}", now)
+    _log(session, alarm, RULES_ACTOR, "verdict", at=now, message=verdict_message(verdict))
     if verdict.status is Status.NONE and alarm.active:
         alarm.active, alarm.cleared_at, alarm.cleared_by = False, now, RULES_ACTOR
-        _log(session, alarm, RULES_ACTOR, "cleared", "no violation", now)
+        _log(session, alarm, RULES_ACTOR, "cleared", at=now, message=msg("history.no_violation"))
     elif verdict.status in (Status.SUSPECTED, Status.CONFIRMED) and not alarm.active:
         alarm.active, alarm.acknowledged, alarm.cleared_at, alarm.cleared_by = True, False, None, None
-        _log(session, alarm, RULES_ACTOR, "reactivated", verdict.status.value, now)
+        _log(session, alarm, RULES_ACTOR, "reactivated", at=now, message=msg(f"verdict.{verdict.status.value}"))
     return True
 
 
@@ -175,14 +190,14 @@ def _raise(
                 updated_at=now,
             )
         )
-        firsts[alert.event_id] = (alert.stored_at, f"{v.status.value}: {v.reasons[-1]}", cleared)
+        firsts[alert.event_id] = (alert.stored_at, verdict_message(v), cleared)
     inserted = insert_new(session, Alarm, rows, "event_id")
     if not inserted:
         return 0
     ids = dict(session.execute(select(Alarm.event_id, Alarm.id).where(Alarm.event_id.in_(sorted(inserted)))).all())
     events = []
     for event_id in sorted(inserted):
-        raised_at, verdict_text, cleared = firsts[event_id]
+        raised_at, verdict_said, cleared = firsts[event_id]
         alarm_id = ids[event_id]
         events.append(
             {
@@ -190,15 +205,30 @@ def _raise(
                 "at": raised_at,
                 "actor": RULES_ACTOR,
                 "action": "raised",
-                "detail": f"alert {event_id}",
+                "detail": "",
+                "message": msg("history.raised", event_id=event_id),
             }
         )
         events.append(
-            {"alarm_id": alarm_id, "at": now, "actor": RULES_ACTOR, "action": "verdict", "detail": verdict_text}
+            {
+                "alarm_id": alarm_id,
+                "at": now,
+                "actor": RULES_ACTOR,
+                "action": "verdict",
+                "detail": "",
+                "message": verdict_said,
+            }
         )
         if cleared:
             events.append(
-                {"alarm_id": alarm_id, "at": now, "actor": RULES_ACTOR, "action": "cleared", "detail": "no violation"}
+                {
+                    "alarm_id": alarm_id,
+                    "at": now,
+                    "actor": RULES_ACTOR,
+                    "action": "cleared",
+                    "detail": "",
+                    "message": msg("history.no_violation"),
+                }
             )
     session.execute(insert(AlarmEvent), events)
     return len(inserted)
@@ -212,14 +242,14 @@ def pending_work(session: Session) -> bool:
 def _get(session: Session, alarm_id: int) -> Alarm:
     alarm = session.get(Alarm, alarm_id)
     if alarm is None:
-        raise AlarmError(f"no alarm {alarm_id}")
+        raise AlarmError("alarm.unknown", alarm=alarm_id)
     return alarm
 
 
 def acknowledge(session: Session, alarm_id: int, actor: str, comment: str = "") -> Alarm:
     alarm = _get(session, alarm_id)
     if alarm.acknowledged:
-        raise AlarmError(f"alarm {alarm_id} is already acknowledged by {alarm.acknowledged_by}")
+        raise AlarmError("alarm.already_acknowledged", alarm=alarm_id, by=alarm.acknowledged_by or "")
     now = utcnow()
     alarm.acknowledged, alarm.acknowledged_at, alarm.acknowledged_by, alarm.updated_at = True, now, actor, now
     _log(session, alarm, actor, "acknowledged", comment, now)
@@ -235,7 +265,7 @@ def assign(session: Session, alarm_id: int, actor: str, assignee: str) -> Alarm:
 
 def comment(session: Session, alarm_id: int, actor: str, text: str) -> Alarm:
     if not text.strip():
-        raise AlarmError("an empty comment")
+        raise AlarmError("alarm.empty_comment")
     alarm = _get(session, alarm_id)
     _log(session, alarm, actor, "commented", text.strip())
     return alarm
@@ -243,10 +273,10 @@ def comment(session: Session, alarm_id: int, actor: str, text: str) -> Alarm:
 
 def clear(session: Session, alarm_id: int, actor: str, reason: str) -> Alarm:
     if not reason.strip():
-        raise AlarmError("clearing an alarm needs a reason")
+        raise AlarmError("alarm.clear_needs_reason")
     alarm = _get(session, alarm_id)
     if not alarm.active:
-        raise AlarmError(f"alarm {alarm_id} is already cleared")
+        raise AlarmError("alarm.already_cleared", alarm=alarm_id)
     now = utcnow()
     alarm.active, alarm.cleared_at, alarm.cleared_by, alarm.updated_at = False, now, actor, now
     _log(session, alarm, actor, "cleared", reason.strip(), now)

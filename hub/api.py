@@ -9,13 +9,16 @@ import logging
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from humiao.hub.deps import BeforeId, PageLimit, iso, principal, require
+from humiao.hub import messages, schemas
+from humiao.hub.access import Principal
+from humiao.hub.deps import BeforeId, HubDep, PageLimit, PrincipalDep, iso, principal, require
+from humiao.hub.schemas import errors
 from humiao.hub.tables import Alarm, Alert, DeadLetter, Device, Evidence
 
 log = logging.getLogger("humiao.hub.api")
@@ -51,20 +54,24 @@ def _row(obj, fields) -> dict:
     return {f: iso(getattr(obj, f)) for f in fields}
 
 
-@router.get("/healthz")
-def healthz(request: Request) -> dict:
-    """Liveness: the process answers and its database does (restart the worker when this fails)."""
-    hub = request.app.state.hub
+@router.get("/healthz", summary="Liveness", response_model=schemas.HealthOut, tags=["monitoring"])
+def healthz(hub: HubDep) -> dict:
+    """Liveness: the process answers and its database does (restart the worker when this fails). No session."""
     with hub.sessions() as s:
         s.execute(select(1))
     return {"ok": True, "broker_connected": hub.ingestor.connected.is_set()}
 
 
-@router.get("/readyz", responses={503: {"description": "not ready: `not_ready` says what, in plain words"}})
-def readyz(request: Request) -> JSONResponse:
+@router.get(
+    "/readyz",
+    summary="Readiness",
+    response_model=schemas.ReadyOut,
+    responses={503: {"model": schemas.ReadyOut, "description": "not ready: `not_ready` says what, in plain words"}},
+    tags=["monitoring"],
+)
+def readyz(hub: HubDep) -> JSONResponse:
     """Readiness: 200 when the database answers and the ingest is connected to its broker; otherwise
-    503, with what is not ready and why in ``not_ready`` (the worker itself keeps retrying)."""
-    hub = request.app.state.hub
+    503, with what is not ready and why in ``not_ready`` (the worker itself keeps retrying). No session."""
     not_ready = []
     try:
         with hub.sessions() as s:
@@ -82,51 +89,81 @@ def readyz(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=503 if not_ready else 200)
 
 
-@router.get("/metrics")
-def metrics(request: Request) -> Response:
-    return Response(generate_latest(request.app.state.hub.registry), media_type=CONTENT_TYPE_LATEST)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus' text format"}},
+    tags=["monitoring"],
+)
+def metrics(hub: HubDep) -> Response:
+    """Counts only, for monitoring (no session)."""
+    return Response(generate_latest(hub.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def _operator(request: Request):
+def _operator(who: PrincipalDep) -> Principal:
     """The ingest views are for the hub's operators (admin): raw alerts, devices, dead letters."""
-    who = principal(request)
     require(who, "ingest.read")
     return who
 
 
-@router.get("/api/alerts", dependencies=[Depends(_operator)])
+@router.get(
+    "/api/alerts",
+    dependencies=[Depends(_operator)],
+    summary="Raw alerts (operators)",
+    response_model=schemas.AlertsOut,
+    responses=errors(401, 403, 422),
+    tags=["ingest"],
+)
 def alerts(
-    request: Request,
+    hub: HubDep,
     district: str | None = None,
     venue: str | None = None,
     device: str | None = None,
     limit: PageLimit = 100,
     before_id: BeforeId = None,
 ) -> dict:
+    """The newest alerts as the edges sent them (metadata only), with the total stored (``ingest.read``)."""
     q = select(Alert).order_by(Alert.id.desc()).limit(limit)
     for col, value in ((Alert.district_id, district), (Alert.venue_id, venue), (Alert.device_id, device)):
         if value:
             q = q.where(col == value)
     if before_id:
         q = q.where(Alert.id < before_id)
-    with request.app.state.hub.sessions() as s:
+    with hub.sessions() as s:
         rows = s.scalars(q).all()
         total = s.scalar(select(func.count()).select_from(Alert))
     return {"total": total, "alerts": [{"id": a.id, **_row(a, ALERT_FIELDS)} for a in rows]}
 
 
-@router.get("/api/alerts/{event_id}", dependencies=[Depends(_operator)])
-def alert(request: Request, event_id: str) -> dict:
-    with request.app.state.hub.sessions() as s:
+@router.get(
+    "/api/alerts/{event_id}",
+    dependencies=[Depends(_operator)],
+    summary="One raw alert (operators)",
+    response_model=schemas.AlertOut,
+    responses=errors(401, 403, 404),
+    tags=["ingest"],
+)
+def alert(hub: HubDep, event_id: str) -> dict:
+    """One alert by its event id (``ingest.read``)."""
+    with hub.sessions() as s:
         a = s.scalars(select(Alert).where(Alert.event_id == event_id)).one_or_none()
     if a is None:
-        raise HTTPException(404, f"no alert {event_id}")
+        raise messages.Problem(404, "error.alert.unknown", event_id=event_id)
     return {"id": a.id, **_row(a, ALERT_FIELDS)}
 
 
-@router.get("/api/devices", dependencies=[Depends(_operator)])
-def devices(request: Request) -> dict:
-    with request.app.state.hub.sessions() as s:
+@router.get(
+    "/api/devices",
+    dependencies=[Depends(_operator)],
+    summary="Devices and their last status (operators)",
+    response_model=schemas.IngestDevicesOut,
+    responses=errors(401, 403),
+    tags=["ingest"],
+)
+def devices(hub: HubDep) -> dict:
+    """Every device that sent a status: online or not, last seen, its cameras (``ingest.read``)."""
+    with hub.sessions() as s:
         rows = s.scalars(select(Device).order_by(Device.key)).all()
     fields = (
         "district_id",
@@ -144,9 +181,17 @@ def devices(request: Request) -> dict:
     return {"devices": [_row(d, fields) for d in rows]}
 
 
-@router.get("/api/dead-letters", dependencies=[Depends(_operator)])
-def dead_letters(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict:
-    with request.app.state.hub.sessions() as s:
+@router.get(
+    "/api/dead-letters",
+    dependencies=[Depends(_operator)],
+    summary="Dead letters (operators)",
+    response_model=schemas.DeadLettersOut,
+    responses=errors(401, 403, 422),
+    tags=["ingest"],
+)
+def dead_letters(hub: HubDep, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict:
+    """Messages that could not be decoded or validated: counts by reason and the newest (``ingest.read``)."""
+    with hub.sessions() as s:
         counts = dict(s.execute(select(DeadLetter.reason, func.count()).group_by(DeadLetter.reason)).all())
         rows = s.scalars(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)).all()
     return {
@@ -170,13 +215,19 @@ def panel() -> FileResponse:
     return FileResponse(STATIC / "panel.html", headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/ingest", response_class=HTMLResponse)
-def status_page(request: Request):
+@router.get(
+    "/ingest",
+    summary="The operators' ingest status page",
+    response_class=HTMLResponse,
+    responses={307: {"description": "not signed in as an operator: to the panel, to sign in"}},
+    tags=["ingest"],
+)
+def status_page(request: Request, hub: HubDep):
+    """An HTML page for the hub's operators (``ingest.read``); anyone else is sent to the panel."""
     try:
-        _operator(request)
-    except HTTPException:
+        _operator(principal(request))
+    except messages.Problem:
         return RedirectResponse("/panel")
-    hub = request.app.state.hub
     with hub.sessions() as s:
         recent = s.scalars(select(Alert).order_by(Alert.id.desc()).limit(30)).all()
         verdicts = dict(

@@ -8,15 +8,16 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import String, cast, select
+from sqlalchemy import String, cast, func, select
 from starlette.concurrency import run_in_threadpool
 
 from humiao.hub import alarms as alarm_service
-from humiao.hub import evidence
-from humiao.hub.access import Principal, Target, redact, scope_filter
+from humiao.hub import evidence, messages
+from humiao.hub.access import Principal, Target, mask, scope_filter
+from humiao.hub.api_meta import venue_types
 from humiao.hub.deps import (
     BeforeId,
     PageLimit,
@@ -29,6 +30,8 @@ from humiao.hub.deps import (
     require,
     still_signed_in,
 )
+from humiao.hub.rules.violations import Status
+from humiao.hub.schemas import AlarmOut, AlarmsOut, EvidenceRequested, errors
 from humiao.hub.tables import Alarm, AlarmEvent, Alert, Evidence, EvidenceRequest, Venue
 
 router = APIRouter(prefix="/api")
@@ -56,7 +59,7 @@ def row(
     evidence_state: str = "",
     history: list[AlarmEvent] | None = None,
 ) -> dict:
-    """An alarm's JSON (with its ``history`` when given) as ``who`` may see it (``access.redact``): the
+    """An alarm's JSON (with its ``history`` when given) as ``who`` may see it (``access.mask``): the
     list, one alarm, the live feed and the venue page all answer through here."""
     out = {
         k: iso(getattr(alarm, k))
@@ -78,10 +81,11 @@ def row(
             "cleared_by",
             "updated_at",
             "departments",
-            "calendar",
         )
     }
-    out["reasons"], out["reasons_zh"], out["calendar_zh"] = alarm.reasons, alarm.reasons_zh or [], alarm.calendar_zh
+    lang = messages.current()  # the caller's language: the rules' words are stored as messages
+    out["reasons"] = [messages.render(r, lang) for r in alarm.reasons or []]
+    out["calendar"] = messages.render(alarm.calendar, lang)
     out["venue_name"] = venue.name if venue else alarm.venue_id
     if alert is not None:
         out.update(
@@ -93,8 +97,16 @@ def row(
         )
     out["evidence"] = evidence_state
     if history is not None:
-        out["history"] = [{"at": iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail} for e in history]
-    return redact(who, "alarm", out)
+        out["history"] = [
+            {
+                "at": iso(e.at),
+                "actor": e.actor,
+                "action": e.action,
+                "detail": messages.render(e.message, lang) if e.message else e.detail,
+            }
+            for e in history
+        ]
+    return mask(who, "alarm", out)
 
 
 def _evidence_states(s, event_ids: list[str]) -> dict[str, str]:
@@ -115,7 +127,63 @@ def _evidence_state(s, event_id: str) -> str:
     return _evidence_states(s, [event_id]).get(event_id, "")
 
 
-@router.get("/alarms")
+VERDICTS = tuple(v.value for v in Status)
+COUNT_CAP = 100_000
+"""``count``: the matching rows are counted up to this many (a count never reads more; "100,000+" beyond)."""
+
+
+def _list_conditions(who: Principal, **given) -> list:
+    """The list's WHERE clauses: the viewer's scope, then each filter given; unknown venue types and
+    verdicts are a 422 that names the choices (not an empty list that looks like "nothing happened")."""
+    if given["venue_type"] is not None and given["venue_type"] not in venue_types():
+        raise messages.Problem(422, "alist.bad_venue_type", value=given["venue_type"], allowed=", ".join(venue_types()))
+    if given["verdict"] is not None and given["verdict"] not in VERDICTS:
+        raise messages.Problem(422, "alist.bad_verdict", value=given["verdict"], allowed=", ".join(VERDICTS))
+    conds = []
+    clause = visible(who)
+    if clause is not None:
+        conds.append(clause)
+    for col, name in (
+        (Alarm.district_id, "district"),
+        (Alarm.venue_id, "venue"),
+        (Alarm.venue_type, "venue_type"),
+        (Alarm.verdict, "verdict"),
+        (Alarm.active, "active"),
+        (Alarm.acknowledged, "acknowledged"),
+    ):
+        if given[name] is not None:
+            conds.append(col == given[name])
+    since, until = given["since"], given["until"]
+    if since:
+        conds.append(Alarm.raised_at >= (since if since.tzinfo else since.replace(tzinfo=UTC)))
+    if until:
+        conds.append(Alarm.raised_at < (until if until.tzinfo else until.replace(tzinfo=UTC)))
+    return conds
+
+
+def list_page(conds: list, rows: int):
+    """The list's query: a page of ``rows`` alarms (newest first) with their alerts and venues."""
+    return (
+        select(Alarm, Alert, Venue)
+        .join(Alert, Alert.event_id == Alarm.event_id)
+        .outerjoin(Venue, Venue.id == Alarm.venue_id)
+        .where(*conds)
+        .order_by(Alarm.id.desc())
+        .limit(rows)
+    )
+
+
+def list_count(conds: list):
+    """The rows matching the list's conditions, counted up to ``COUNT_CAP`` + 1 (a count never reads more)."""
+    return select(func.count()).select_from(select(Alarm.id).where(*conds).limit(COUNT_CAP + 1).subquery())
+
+
+@router.get(
+    "/alarms",
+    response_model=AlarmsOut,
+    summary="The alarm list",
+    responses=errors(401, 403, 422),
+)
 def list_alarms(
     request: Request,
     who: PrincipalDep,
@@ -129,46 +197,49 @@ def list_alarms(
     until: datetime | None = None,
     limit: PageLimit = 100,
     before_id: BeforeId = None,
-) -> dict:
+    count: bool = False,
+) -> dict:  # AlarmsOut
+    """The viewer's alarms, newest first, ``limit`` at a time: the next page is ``before_id`` = the last
+    row's id (keyset paging: no row is skipped or repeated across pages, however many there are).
+    ``more``: whether older rows match. ``count``: also ``total``, the rows matching the filters
+    (all pages; at most ``COUNT_CAP``, ``total_capped`` when there are more)."""
     require(who, "alarms.read")
-    q = (
-        select(Alarm, Alert, Venue)
-        .join(Alert, Alert.event_id == Alarm.event_id)
-        .outerjoin(Venue, Venue.id == Alarm.venue_id)
-        .order_by(Alarm.id.desc())
-        .limit(limit)
+    conds = _list_conditions(
+        who,
+        district=district,
+        venue=venue,
+        venue_type=venue_type,
+        verdict=verdict,
+        active=active,
+        acknowledged=acknowledged,
+        since=since,
+        until=until,
     )
-    clause = visible(who)
-    if clause is not None:
-        q = q.where(clause)
-    for col, value in (
-        (Alarm.district_id, district),
-        (Alarm.venue_id, venue),
-        (Alarm.venue_type, venue_type),
-        (Alarm.verdict, verdict),
-        (Alarm.active, active),
-        (Alarm.acknowledged, acknowledged),
-    ):
-        if value is not None:
-            q = q.where(col == value)
-    if since:
-        q = q.where(Alarm.raised_at >= (since if since.tzinfo else since.replace(tzinfo=UTC)))
-    if until:
-        q = q.where(Alarm.raised_at < (until if until.tzinfo else until.replace(tzinfo=UTC)))
+    q = list_page(conds, limit + 1)
     if before_id:
         q = q.where(Alarm.id < before_id)
     with hub_of(request).sessions() as s:
         found = s.execute(q).all()
+        more = len(found) > limit
+        found = found[:limit]
         states = _evidence_states(s, [a.event_id for a, _al, _v in found])
-        rows = [row(a, al, v, who, states.get(a.event_id, "")) for a, al, v in found]
-    return {"alarms": rows}
+        out: dict = {"alarms": [row(a, al, v, who, states.get(a.event_id, "")) for a, al, v in found], "more": more}
+        if count:
+            total = s.scalar(list_count(conds)) or 0
+            out.update(total=min(total, COUNT_CAP), total_capped=total > COUNT_CAP)
+    return out
 
 
 def _load(s, who: Principal, alarm_id: int, permission: str | None = None) -> Alarm:
     return load_scoped(s, who, Alarm, alarm_id, "alarms.read", target, permission)
 
 
-@router.get("/alarms/{alarm_id}")
+@router.get(
+    "/alarms/{alarm_id}",
+    response_model=AlarmOut,
+    summary="One alarm, with its history",
+    responses=errors(401, 403, 404, 422),
+)
 def get_alarm(alarm_id: RowId, request: Request, who: PrincipalDep) -> dict:
     with hub_of(request).sessions() as s:
         alarm = _load(s, who, alarm_id)
@@ -187,7 +258,14 @@ class Action(BaseModel):
     text: str = ""
 
 
-@router.post("/alarms/{alarm_id}/actions")
+@router.post(
+    "/alarms/{alarm_id}/actions",
+    response_model=AlarmOut,
+    summary="Acknowledge, assign, comment on or clear an alarm",
+    description="The alarm as changed. 409 when the change cannot be made (already acknowledged or cleared, a "
+    "comment or a reason to clear left empty), in the caller's words.",
+    responses=errors(401, 403, 404, 409, 422),
+)
 def act(alarm_id: RowId, body: Action, request: Request, who: PrincipalDep) -> dict:
     with hub_of(request).sessions() as s:
         _load(s, who, alarm_id, "alarms.act")
@@ -201,7 +279,7 @@ def act(alarm_id: RowId, body: Action, request: Request, who: PrincipalDep) -> d
             else:
                 alarm_service.clear(s, alarm_id, who.user_id, body.text)
         except alarm_service.AlarmError as err:
-            raise HTTPException(409, str(err)) from None
+            raise messages.Problem.of(409, err) from None
         s.commit()
     return get_alarm(alarm_id, request, who)
 
@@ -210,7 +288,13 @@ class Why(BaseModel):
     why: str = Field(min_length=3, max_length=500, description="recorded in the audit log")
 
 
-@router.post("/alarms/{alarm_id}/evidence-request")
+@router.post(
+    "/alarms/{alarm_id}/evidence-request",
+    response_model=EvidenceRequested,
+    summary="Ask the alarm's edge for its face crop (audited)",
+    description="409 when there is nothing to ask for (the edge kept no crop).",
+    responses=errors(401, 403, 404, 409, 422),
+)
 def request_evidence(alarm_id: RowId, body: Why, request: Request, who: PrincipalDep) -> dict:
     hub = hub_of(request)
     with hub.sessions() as s:
@@ -219,11 +303,19 @@ def request_evidence(alarm_id: RowId, body: Why, request: Request, who: Principa
         try:
             rid = evidence.request(s, hub.publish, alarm.event_id, reason, who, body.why, client(request))
         except evidence.EvidenceError as err:
-            raise HTTPException(409, str(err)) from None
+            raise messages.Problem.of(409, err) from None
     return {"request_id": rid, "reason": reason}
 
 
-@router.get("/alarms/{alarm_id}/evidence")
+@router.get(
+    "/alarms/{alarm_id}/evidence",
+    response_class=Response,
+    summary="The alarm's face crop, decrypted for this viewer (audited)",
+    responses={
+        200: {"content": {"image/jpeg": {}}, "description": "the crop (JPEG), its sha256 and capture time in headers"},
+        **errors(401, 403, 404, 422),
+    },
+)
 def view_evidence(
     alarm_id: RowId, request: Request, why: Annotated[str, Query(min_length=3, max_length=500)], who: PrincipalDep
 ) -> Response:
@@ -234,7 +326,7 @@ def view_evidence(
         try:
             ev, jpeg = evidence.open_for(s, hub.private_key, alarm.event_id, who, why, client(request))
         except evidence.EvidenceMissing as err:
-            raise HTTPException(404, str(err)) from None
+            raise messages.Problem.of(404, err) from None
     return Response(
         jpeg,
         media_type="image/jpeg",
@@ -247,7 +339,15 @@ def view_evidence(
     )
 
 
-@router.get("/stream")
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    summary="The live feed (server-sent events): alarms as they are raised and changed",
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "one `alarm` event per change"},
+        **errors(401),
+    },
+)
 async def stream(request: Request, who: PrincipalDep, after: datetime | None = None) -> StreamingResponse:
     """Server-Sent Events: every alarm the viewer may see, as it is raised or changes (polled from the
     database every 0.5 s, so it works with several hub workers). ``after``: the newest ``updated_at``

@@ -16,23 +16,18 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import anyio
-from fastapi import APIRouter, HTTPException, Query, Request, Response
-from pydantic import BaseModel
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from humiao.hub import access, audit, auth
+from humiao.hub import access, audit, auth, messages, schemas
 from humiao.hub.access import Principal
-from humiao.hub.deps import PrincipalDep, client, hub_of, require
+from humiao.hub.deps import ClientDep, HubDep, PrincipalDep, hub_of, require
+from humiao.hub.schemas import Login, errors
 from humiao.hub.tables import AuditEvent
 
-router = APIRouter(prefix="/api")
-
-
-class Login(BaseModel):
-    username: str
-    password: str
+router = APIRouter(prefix="/api", tags=["sign-in"])
 
 
 _guards: weakref.WeakKeyDictionary[object, auth.LoginGuard] = weakref.WeakKeyDictionary()
@@ -48,18 +43,20 @@ def guard_for(hub) -> auth.LoginGuard:
         return guard
 
 
-def _refusal(err: auth.AuthError) -> HTTPException:
+def _refusal(err: auth.AuthError) -> messages.Problem:
+    """Every failed or throttled sign-in says the same (wrong name or password); busy says so."""
+    code = "error.sign_in.busy" if isinstance(err, auth.Busy) else "error.sign_in.failed"
     if isinstance(err, (auth.Throttled, auth.Busy)):
-        return HTTPException(429, str(err), headers={"Retry-After": str(max(1, math.ceil(err.retry_after)))})
-    return HTTPException(401, str(err))
+        return messages.Problem(429, code, headers={"Retry-After": str(max(1, math.ceil(err.retry_after)))})
+    return messages.Problem(401, code)
 
 
-@router.post("/login")
-async def login(body: Login, request: Request, response: Response) -> dict:
-    """Refusals that need no work (throttled; no hashing slot within ``hash_wait_seconds``) are
-    decided here on the event loop, holding no worker thread; the sign-in itself runs in one."""
-    hub = hub_of(request)
-    guard, address = guard_for(hub), client(request)
+@router.post("/login", summary="Sign in", response_model=schemas.MeOut, responses=errors(401, 422, 429))
+async def login(body: Login, request: Request, response: Response, hub: HubDep, address: ClientDep) -> dict:
+    """Sets the session cookie and answers the account with its CSRF token. Every failure answers 401 with the
+    same words; 429 (``Retry-After``) when throttled or no password-hashing slot came free. Refusals that need
+    no work are decided here on the event loop, holding no worker thread; the sign-in itself runs in one."""
+    guard = guard_for(hub)
     wait = guard.retry_after(body.username, address)
     if wait > 0:
         raise _refusal(auth.Throttled(wait))
@@ -97,17 +94,19 @@ def _secure(request: Request) -> bool:
     return forced if forced is not None else request.url.scheme == "https"
 
 
-@router.post("/logout")
-def logout(request: Request, response: Response, who: PrincipalDep) -> dict:
-    with hub_of(request).sessions() as s:
+@router.post("/logout", summary="Sign out", response_model=schemas.OkOut, responses=errors(401, 403))
+def logout(request: Request, response: Response, hub: HubDep, who: PrincipalDep) -> dict:
+    """Ends the session (needs the CSRF token, like every state change)."""
+    with hub.sessions() as s:
         auth.logout(s, request.cookies.get(auth.COOKIE, ""))
     response.delete_cookie(auth.COOKIE, path="/", secure=_secure(request), httponly=True, samesite="strict")
     return {"ok": True}
 
 
-@router.get("/me")
-def me(request: Request, who: PrincipalDep) -> dict:
-    with hub_of(request).sessions() as s:
+@router.get("/me", summary="Who am I", response_model=schemas.MeOut, responses=errors(401, 403))
+def me(request: Request, hub: HubDep, who: PrincipalDep) -> dict:
+    """The signed-in account: role, district, venues, each permission's scope, and the session's CSRF token."""
+    with hub.sessions() as s:
         _p, csrf = _signed_in(s, request.cookies.get(auth.COOKIE))
     return {"csrf_token": csrf, **_me(who)}
 
@@ -116,7 +115,7 @@ def _signed_in(session: Session, token: str | None) -> tuple[Principal, str]:
     """(who, their CSRF token) for a session token; 401 when the session has ended meanwhile."""
     found = auth.principal_for(session, token)
     if found is None:
-        raise HTTPException(401, "sign in first")
+        raise messages.Problem(401, "error.sign_in_first")
     return found
 
 
@@ -130,9 +129,9 @@ def _me(who: Principal) -> dict:
     }
 
 
-@router.get("/audit")
+@router.get("/audit", summary="The audit log", response_model=schemas.AuditOut, responses=errors(401, 403, 422))
 def audit_log(
-    request: Request,
+    hub: HubDep,
     who: PrincipalDep,
     actor: Annotated[str | None, Query(max_length=64, description="who acted: a user id, exactly")] = None,
     action: Annotated[audit.Action | None, Query(description="one of hub/audit.py's actions")] = None,
@@ -153,12 +152,12 @@ def audit_log(
         q = q.where(AuditEvent.action == action)
     if object_id:
         q = q.where(AuditEvent.object_id.contains(object_id, autoescape=True))
-    tz = ZoneInfo(hub_of(request).cfg.rules.violations.timezone)
+    tz = ZoneInfo(hub.cfg.rules.violations.timezone)
     if since:
         q = q.where(AuditEvent.at >= datetime.combine(since, day_time(), tz))
     if until:
         q = q.where(AuditEvent.at < datetime.combine(until + timedelta(days=1), day_time(), tz))
-    with hub_of(request).sessions() as s:
+    with hub.sessions() as s:
         rows = s.scalars(q).all()
     return {
         "events": [

@@ -1,19 +1,21 @@
 """Cases over HTTP: the scoped queue, one case with its history and the other departments' actions,
-opening from alarms, and each procedure step as an action."""
+opening from alarms, and each procedure step as an action (one request model per step, hub/schemas.py).
+What an audience sees of a case is ``access.mask``'s (hub/access.py VIEWS), once, in ``as_dict``."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter
 from sqlalchemy import select
 
-from humiao.hub import cases
-from humiao.hub.access import Principal, Target, allowed, redact, scope_filter
+from humiao.hub import cases, messages, schemas
+from humiao.hub.access import Principal, Target, allowed, mask, scope_filter
 from humiao.hub.api_alarms import target as alarm_target
-from humiao.hub.deps import PageLimit, PrincipalDep, RowId, hub_of, iso, load_scoped, require
+from humiao.hub.deps import HubDep, PageLimit, PrincipalDep, RowId, iso, load_scoped, require
+from humiao.hub.schemas import CaseAction, OpenCase, errors
 from humiao.hub.tables import Alarm, Case, CaseAlarm, Venue
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", tags=["cases"])
+
 FIELDS = (
     "id",
     "number",
@@ -54,21 +56,32 @@ def target(case: Case) -> Target:
 
 def as_dict(case: Case, venue: Venue | None, who: Principal, **extra) -> dict:
     """A case's JSON (with ``extra`` keys: its alarms, history, …) as ``who`` may see it
-    (``access.redact``): the queue, one case and the venue page all answer through here."""
+    (``access.mask``): the queue, one case and the venue page all answer through here."""
     out = {f: iso(getattr(case, f)) for f in FIELDS}
     out["venue_name"] = venue.name if venue else case.venue_id
     out["deadline_state"] = cases.deadline_state(case)
-    return redact(who, "case", out | extra)
+    return mask(who, "case", out | extra)
 
 
-@router.get("/cases")
+def refusal(err: cases.CaseError) -> messages.Problem:
+    """409: the procedure refuses the step, in the caller's words."""
+    return messages.Problem(409, err.code, **err.params)
+
+
+@router.get(
+    "/cases",
+    summary="The case queue",
+    response_model=schemas.CasesOut,
+    responses=errors(401, 403, 422),
+)
 def list_cases(
-    request: Request,
+    hub: HubDep,
     who: PrincipalDep,
     status: str | None = None,
     venue: str | None = None,
     limit: PageLimit = 200,
 ) -> dict:
+    """The cases the caller may read (``cases.read``), newest first; optionally of one status or venue."""
     require(who, "cases.read")
     q = select(Case, Venue).outerjoin(Venue, Venue.id == Case.venue_id).order_by(Case.id.desc()).limit(limit)
     clause = scope_filter(who, "cases.read", Case.district_id, Case.venue_id, lambda d: Case.department == d)
@@ -78,7 +91,7 @@ def list_cases(
         q = q.where(Case.status == status)
     if venue:
         q = q.where(Case.venue_id == venue)
-    with hub_of(request).sessions() as s:
+    with hub.sessions() as s:
         return {"cases": [as_dict(c, v, who) for c, v in s.execute(q).all()]}
 
 
@@ -86,9 +99,8 @@ def _load(s, who, case_id: int, permission: str | None = None) -> Case:
     return load_scoped(s, who, Case, case_id, "cases.read", target, permission)
 
 
-@router.get("/cases/{case_id}")
-def get_case(case_id: RowId, request: Request, who: PrincipalDep) -> dict:
-    with hub_of(request).sessions() as s:
+def _case(hub: HubDep, who: Principal, case_id: int) -> dict:
+    with hub.sessions() as s:
         case = _load(s, who, case_id)
         return as_dict(
             case,
@@ -103,24 +115,36 @@ def get_case(case_id: RowId, request: Request, who: PrincipalDep) -> dict:
                 {"number": c.number, "department": c.department, "status": c.status, "decision": c.decision}
                 for c in cases.other_actions(s, case)
             ],
-            escalation=cases.escalation(s, case.venue_id),
+            escalation=cases.escalation_words(cases.escalation(s, case.venue_id), messages.current()),
             # the steps this viewer may take now: the procedure's (cases.TRANSITIONS), if it may act at all
             allowed_actions=cases.steps_for(case) if allowed(who, "cases.act", target(case)) else [],
         )
 
 
-class OpenCase(BaseModel):
-    alarm_ids: list[int] = Field(min_length=1)
-    source: str = Field("alert", pattern="^(alert|inspection|public_report|transfer)$")
+@router.get(
+    "/cases/{case_id}",
+    summary="One case",
+    response_model=schemas.CaseOut,
+    responses=errors(401, 403, 404, 422),
+)
+def get_case(case_id: RowId, hub: HubDep, who: PrincipalDep) -> dict:
+    """A case with its alarms, history, the other departments' actions on the same act, the escalation its
+    venue's record suggests and the steps the caller may take now. 404 outside the caller's scope."""
+    return _case(hub, who, case_id)
 
 
-@router.post("/cases")
-def open_case(body: OpenCase, request: Request, who: PrincipalDep) -> dict:
+@router.post(
+    "/cases",
+    summary="Open a case from alarms",
+    response_model=schemas.CaseOut,
+    responses=errors(401, 403, 409, 422),
+)
+def open_case(body: OpenCase, hub: HubDep, who: PrincipalDep) -> dict:
     """403 for a role that opens no cases (whatever the ids); an alarm outside the caller's read scope
     answers exactly as one that does not exist (409, its existence is not the caller's business); one
     the caller reads but may not act on, 403."""
     require(who, "cases.act")
-    with hub_of(request).sessions() as s:
+    with hub.sessions() as s:
         try:
             found = s.scalars(select(Alarm).where(Alarm.id.in_(body.alarm_ids))).all()
             cases.check_known(body.alarm_ids, [a for a in found if allowed(who, "alarms.read", alarm_target(a))])
@@ -128,54 +152,46 @@ def open_case(body: OpenCase, request: Request, who: PrincipalDep) -> dict:
                 require(who, "cases.act", alarm_target(alarm))
             case = cases.open_case(s, who, body.alarm_ids, body.source)
         except cases.CaseError as err:
-            raise HTTPException(409, str(err)) from None
+            raise refusal(err) from None
         s.commit()
         case_id = case.id
-    return get_case(case_id, request, who)
+    return _case(hub, who, case_id)
 
 
-class Step(BaseModel):
-    action: str = Field(pattern=f"^({'|'.join(cases.TRANSITIONS)})$")
-    officers: list[dict] = []
-    findings: str = ""
-    evidence_notes: str = ""
-    minor: dict | None = None
-    hearing_requested: bool = False
-    opinion: str = ""
-    decision: str = ""
-    basis: str = ""
-    fine_yuan: float | None = None
-    suspension_months: int | None = None
-    note: str = ""
-    to_department: str = ""
-    reason: str = ""
-
-
-@router.post("/cases/{case_id}/actions")
-def step(case_id: RowId, body: Step, request: Request, who: PrincipalDep) -> dict:
-    with hub_of(request).sessions() as s:
+@router.post(
+    "/cases/{case_id}/actions",
+    summary="Take a step of the procedure",
+    response_model=schemas.CaseOut | schemas.TransferredOut,
+    responses=errors(401, 403, 404, 409, 422),
+)
+def step(case_id: RowId, body: CaseAction, hub: HubDep, who: PrincipalDep) -> dict:
+    """One step (``action``) with its own fields (hub/schemas.py: one model per step); 422 naming a missing
+    or wrong field, 409 when the procedure refuses it now (the case's status, art. 29, …). Answers the case,
+    or after a transfer (it may have left the caller's scope) only where it went."""
+    with hub.sessions() as s:
         case = _load(s, who, case_id, "cases.act")
         try:
-            match body.action:
-                case "assign":
-                    cases.assign_officers(s, case, who, body.officers)
-                case "inspect":
-                    cases.record_inspection(s, case, who, body.findings, body.evidence_notes, body.minor)
-                case "respond_notice":
+            match body:
+                case schemas.Assign():
+                    cases.assign_officers(s, case, who, [o.model_dump() for o in body.officers])
+                case schemas.Inspect():
+                    minor = body.minor.model_dump(mode="json", exclude_none=True) if body.minor else None
+                    cases.record_inspection(s, case, who, body.findings, body.evidence_notes, minor)
+                case schemas.RespondNotice():
                     cases.notify_right_to_respond(s, case, who, body.hearing_requested)
-                case "legal_review":
+                case schemas.LegalReview():
                     cases.legal_review(s, case, who, body.opinion)
-                case "decide":
+                case schemas.Decide():
                     cases.decide(s, case, who, body.decision, body.basis, body.fine_yuan, body.suspension_months)
-                case "pay":
+                case schemas.Pay():
                     cases.record_payment(s, case, who)
-                case "close":
+                case schemas.Close():
                     cases.close(s, case, who, body.note)
-                case "transfer":
+                case schemas.Transfer():
                     cases.transfer(s, case, who, body.to_department, body.reason)
         except cases.CaseError as err:
-            raise HTTPException(409, str(err)) from None
+            raise refusal(err) from None
         s.commit()
-    if body.action == "transfer":  # it may have left the caller's scope
+    if isinstance(body, schemas.Transfer):  # it may have left the caller's scope
         return {"transferred": True, "to": body.to_department}
-    return get_case(case_id, request, who)
+    return _case(hub, who, case_id)

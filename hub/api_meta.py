@@ -7,10 +7,10 @@ list comes from its one source."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
-from humiao.hub import audit, cases
+from humiao.hub import audit, cases, messages
 from humiao.hub.access import DEPARTMENTS, ROLES
 from humiao.hub.deps import PrincipalDep, hub_of
 from humiao.hub.rules.statutes import rule_for
@@ -40,6 +40,39 @@ class Meta(BaseModel):
     case_transitions: dict[str, list[str]]  # a case status → the steps it allows, in the procedure's order
     id_check_results: list[Term]
     audit_actions: list[Term]  # what the audit log records (hub.audit.ACTIONS), in words
+
+
+class Language(BaseModel):
+    code: str  # the catalogue's name: zh-CN, en
+    name: str  # the language in its own words ("中文", "EN"), for the switch
+
+
+class Languages(BaseModel):
+    default: str
+    languages: list[Language]
+
+
+@router.get("/catalogue", response_model=Languages)
+def catalogue_languages() -> Languages:
+    """The languages there are catalogues for (no session: the sign-in page needs its words)."""
+    return Languages(
+        default=messages.DEFAULT,
+        languages=[Language(code=c, name=messages.text("lang.self", c)) for c in messages.languages()],
+    )
+
+
+@router.get(
+    "/catalogue/{lang}",
+    response_model=dict[str, str],
+    responses={404: {"description": "no catalogue for that language"}},
+)
+def catalogue(lang: str, response: Response) -> dict[str, str]:
+    """Every word the panel shows, in one language (a key it lacks filled from English). No session: the
+    sign-in page needs its words, and nothing in a catalogue is anyone's data."""
+    if lang not in messages.languages():
+        raise messages.Problem(404, "error.no_language", lang=lang)
+    response.headers["Cache-Control"] = "no-cache"
+    return messages.catalogue(messages.FALLBACK) | messages.catalogue(lang)
 
 
 def venue_types() -> list[str]:

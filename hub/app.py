@@ -25,7 +25,10 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select, text
 
@@ -40,6 +43,8 @@ from humiao.hub import (
     api_reports,
     devices,
     evidence,
+    messages,
+    schemas,
     store,
 )
 from humiao.hub.access import Principal
@@ -67,11 +72,20 @@ class Hub:
         self.keys = KeyRing(self.sessions, cfg.security.key_refresh_s)
         self.broker_admin: Callable[[], AbstractContextManager[BrokerRights]] = lambda: devices.broker_rights(cfg)
         self.registry = CollectorRegistry()
+        from prometheus_client import Counter as PromCounter
         from prometheus_client import Gauge
 
         self.open_alarms = Gauge(
             "humiao_hub_open_alarms", "active alarms by verdict", ["verdict"], registry=self.registry
         )
+        self.purge_failures = PromCounter(
+            "humiao_hub_purge_failures",
+            "purge rounds that failed (retried next interval), by what: evidence, dead_letters",
+            ["what"],
+            registry=self.registry,
+        )
+        for what in ("evidence", "dead_letters"):
+            self.purge_failures.labels(what)  # 0 from the start, so the first failure is an increase
         self._changed = threading.Event()
         self.ingestor = Ingestor(
             cfg,
@@ -173,6 +187,7 @@ class Hub:
                 if n:
                     log.info("purged %d evidence crops past retention", n)
             except Exception:
+                self.purge_failures.labels("evidence").inc()
                 log.exception("evidence purge failed; retrying next interval")
             try:
                 ingest = self.cfg.ingest
@@ -182,6 +197,7 @@ class Hub:
                 if n:
                     log.info("purged %d dead letters (past retention or over the cap)", n)
             except Exception:
+                self.purge_failures.labels("dead_letters").inc()
                 log.exception("dead-letter purge failed; retrying next interval")
 
 
@@ -197,13 +213,45 @@ def create_app(hub: Hub) -> FastAPI:
     )
     app.state.hub = hub
 
+    @app.exception_handler(messages.Problem)
+    async def problem(request: Request, exc: messages.Problem) -> JSONResponse:
+        """An error people read: its words in the caller's language, its key and parameters beside them."""
+        lang = messages.language(request)
+        body = {"detail": messages.text(exc.code, lang, **exc.params), "code": exc.code, "params": exc.params}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """FastAPI's own 422: each field and what it needs, in the caller's language, beside the original
+        ``errors`` list (for tools)."""
+        code, params = schemas.validation_problem(list(exc.errors()))
+        body = {
+            "detail": messages.text(code, messages.language(request), **params),
+            "code": code,
+            "params": params,
+            "errors": jsonable_encoder(exc.errors()),
+        }
+        return JSONResponse(body, status_code=422)
+
+    undocumented_openapi = app.openapi
+
+    def documented_openapi() -> dict:
+        """The schema, every operation's error answers documented (``schemas.complete_openapi``)."""
+        if app.openapi_schema is None:
+            app.openapi_schema = schemas.complete_openapi(undocumented_openapi(), app.routes)
+        return app.openapi_schema
+
+    app.openapi = documented_openapi  # type: ignore[method-assign]
+
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(_who: PrincipalDep) -> dict:
         return app.openapi()
 
     @app.middleware("http")
     async def security_headers(request, call_next):
-        """The panel runs only its own script; nothing frames it; no referrer leaves; no sniffing."""
+        """The panel runs only its own script; nothing frames it; no referrer leaves; no sniffing. And every word
+        rendered while answering is in the caller's language (``messages.current``)."""
+        messages.use(messages.language(request))
         response = await call_next(request)
         response.headers.setdefault(
             "Content-Security-Policy",

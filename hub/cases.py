@@ -23,6 +23,7 @@ from types import MappingProxyType
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from humiao.hub import messages
 from humiao.hub.access import DEPARTMENTS, Principal
 from humiao.hub.rules.statutes import rule_for
 from humiao.hub.tables import Alarm, Case, CaseAlarm, CaseEvent, Evidence, Venue, utcnow
@@ -58,7 +59,12 @@ def steps_for(case: Case) -> list[str]:
 
 
 class CaseError(ValueError):
-    pass
+    """A step the procedure refuses: a catalogue key (``error.case.…``) and its parameters, so that the API
+    answers in the caller's language (``messages.Problem``); ``str()`` is the English words."""
+
+    def __init__(self, code: str, **params) -> None:
+        super().__init__(messages.text(code, "en", **params))
+        self.code, self.params = code, params
 
 
 def _log(session: Session, case: Case, actor: str, action: str, **detail) -> None:
@@ -76,7 +82,12 @@ def _log(session: Session, case: Case, actor: str, action: str, **detail) -> Non
 def _need(case: Case, action: str) -> None:
     statuses = TRANSITIONS[action]
     if case.status not in statuses:
-        raise CaseError(f"case {case.number} is {case.status}; this step needs it {' or '.join(statuses)}")
+        raise CaseError(
+            "error.case.needs_status",
+            number=case.number,
+            state=messages.msg(f"cs.{case.status}"),
+            statuses=[messages.msg(f"cs.{s}") for s in statuses],
+        )
 
 
 def check_known(alarm_ids: list[int], found: Sequence[Alarm]) -> None:
@@ -84,25 +95,25 @@ def check_known(alarm_ids: list[int], found: Sequence[Alarm]) -> None:
     outside its scope reads exactly as one that does not exist)."""
     missing = set(alarm_ids) - {a.id for a in found}
     if missing:
-        raise CaseError(f"unknown alarms: {sorted(missing)}")
+        raise CaseError("error.case.unknown_alarms", ids=sorted(missing))
 
 
 def open_case(
     session: Session, who: Principal, alarm_ids: list[int], source: str = "alert", facts: dict | None = None
 ) -> Case:
     if who.department is None:
-        raise CaseError("only an enforcing department opens cases")
+        raise CaseError("error.case.not_department")
     if not alarm_ids:
-        raise CaseError("a case is built from at least one alarm")
+        raise CaseError("error.case.no_alarms")
     found = session.scalars(select(Alarm).where(Alarm.id.in_(alarm_ids))).all()
     check_known(alarm_ids, found)
     venues = {a.venue_id for a in found}
     if len(venues) != 1:
-        raise CaseError(f"one case is about one venue; these alarms are at {sorted(venues)}")
+        raise CaseError("error.case.one_venue", venues=sorted(venues))
     first = min(found, key=lambda a: a.raised_at)
     now = utcnow()
     if (now - first.raised_at).days > LIMITATION_DAYS:
-        raise CaseError(f"the violation of {first.raised_at:%Y-%m-%d} is past the 2-year limitation (art. 36)")
+        raise CaseError("error.case.limitation", day=f"{first.raised_at:%Y-%m-%d}")
     rule = rule_for(first.venue_type)
     year = now.year
     seq = (
@@ -141,7 +152,7 @@ def open_case(
 def get(session: Session, case_id: int) -> Case:
     case = session.get(Case, case_id)
     if case is None:
-        raise CaseError(f"no case {case_id}")
+        raise CaseError("error.case.no_case", id=case_id)
     return case
 
 
@@ -153,7 +164,7 @@ def assign_officers(session: Session, case: Case, who: Principal, officers: list
         if o.get("user") and o.get("enforcement_id")
     ]
     if len({o["user"] for o in clean}) < 2:
-        raise CaseError("at least two enforcement officers, each with an enforcement id (行政处罚法 art. 42)")
+        raise CaseError("error.case.two_officers")
     case.officers, case.status, case.updated_at = clean, "assigned", utcnow()
     _log(session, case, who.user_id, "assigned", officers=clean)
     return case
@@ -164,7 +175,7 @@ def record_inspection(
 ) -> Case:
     _need(case, "inspect")
     if not findings.strip():
-        raise CaseError("an inspection records its findings")
+        raise CaseError("error.case.findings")
     case.findings, case.evidence_notes, case.status, case.updated_at = (
         findings.strip(),
         evidence_notes.strip(),
@@ -188,7 +199,7 @@ def notify_right_to_respond(session: Session, case: Case, who: Principal, hearin
 def legal_review(session: Session, case: Case, who: Principal, opinion: str) -> Case:
     _need(case, "legal_review")
     if not opinion.strip():
-        raise CaseError("a legal review records its opinion")
+        raise CaseError("error.case.opinion")
     case.legal_review_at, case.legal_review_by, case.legal_review_opinion = utcnow(), who.user_id, opinion.strip()
     case.updated_at = utcnow()
     _log(session, case, who.user_id, "legal_review", opinion=case.legal_review_opinion)
@@ -213,23 +224,22 @@ def decide(
 ) -> Case:
     _need(case, "decide")
     if decision not in DECISIONS:
-        raise CaseError(f"decision must be one of {', '.join(DECISIONS)}")
+        raise CaseError("error.case.decision", decisions=[messages.msg(f"dec.{d}") for d in DECISIONS])
     if decision != "no_penalty":
         if case.respond_notice_at is None:
-            raise CaseError("notify the party of its right to respond first (行政处罚法 art. 44, 63)")
+            raise CaseError("error.case.respond_first")
         if case.legal_review_at is None:
-            raise CaseError("the decision needs its legal review first (art. 58)")
+            raise CaseError("error.case.review_first")
     if decision == "fine":
         if not fine_yuan or fine_yuan <= 0:
-            raise CaseError("a fine needs its amount")
+            raise CaseError("error.case.fine_amount")
         fined = [c for c in other_actions(session, case) if c.decision == "fine"]
         if fined:
             raise CaseError(
-                f"the same act is already fined by {fined[0].department} in case {fined[0].number} "
-                "(行政处罚法 art. 29: not fined twice; the higher-fine norm applies)"
+                "error.case.fined_twice", department=messages.msg(f"dept.{fined[0].department}"), number=fined[0].number
             )
     if decision == "suspension" and not suspension_months:
-        raise CaseError("a suspension needs its length in months")
+        raise CaseError("error.case.suspension_months")
     now = utcnow()
     case.decision, case.decision_basis, case.decided_at, case.status = decision, basis.strip(), now, "decided"
     case.fine_yuan = fine_yuan if decision == "fine" else None
@@ -252,9 +262,9 @@ def decide(
 def record_payment(session: Session, case: Case, who: Principal) -> Case:
     _need(case, "pay")
     if case.decision != "fine":
-        raise CaseError("only a fine is paid")
+        raise CaseError("error.case.only_fine_paid")
     if case.payment_due is None:  # decide() sets it with every fine
-        raise CaseError("the fine has no payment deadline")
+        raise CaseError("error.case.no_payment_due")
     case.paid_at, case.updated_at = utcnow(), utcnow()
     _log(session, case, who.user_id, "paid", late=case.paid_at > case.payment_due)
     return case
@@ -263,7 +273,7 @@ def record_payment(session: Session, case: Case, who: Principal) -> Case:
 def close(session: Session, case: Case, who: Principal, note: str = "") -> Case:
     _need(case, "close")
     if case.decision == "fine" and case.paid_at is None and not note.strip():
-        raise CaseError("the fine is unpaid: say why the case closes anyway (e.g. passed to enforcement by court)")
+        raise CaseError("error.case.unpaid_close")
     case.status, case.closed_at, case.updated_at = "closed", utcnow(), utcnow()
     _log(session, case, who.user_id, "closed", note=note.strip())
     return case
@@ -273,10 +283,11 @@ def transfer(session: Session, case: Case, who: Principal, to_department: str, r
     _need(case, "transfer")
     if to_department not in DEPARTMENTS or to_department == case.department:
         raise CaseError(
-            f"transfer to another enforcing department: one of {[d for d in DEPARTMENTS if d != case.department]}"
+            "error.case.transfer_to",
+            departments=[messages.msg(f"dept.{d}") for d in DEPARTMENTS if d != case.department],
         )
     if not reason.strip():
-        raise CaseError("a transfer records why")
+        raise CaseError("error.case.transfer_reason")
     _log(
         session,
         case,
@@ -298,7 +309,9 @@ def deadline_state(case: Case, now: datetime | None = None) -> str:
 
 
 def escalation(session: Session, venue_id: str, now: datetime | None = None) -> dict:
-    """What the venue's record suggests for a new violation (KTV and arcades, art. 53)."""
+    """What the venue's record suggests for a new violation (KTV and arcades, art. 53): ``advice`` a code
+    (``per_facts``, ``suspension``, ``revocation``), ``suggestion`` and ``basis`` messages (``escalation_words``
+    renders them for a reader)."""
     now = now or utcnow()
     venue = session.get(Venue, venue_id)
     venue_type = venue.venue_type if venue else None
@@ -306,33 +319,27 @@ def escalation(session: Session, venue_id: str, now: datetime | None = None) -> 
     decided = session.scalars(select(Case).where(Case.venue_id == venue_id, Case.decided_at >= since)).all()
     warnings_fines = sum(c.decision in ("warning", "fine") for c in decided)
     suspensions = sum(c.decision == "suspension" for c in decided)
-    out = {
+    advice, basis = "per_facts", None
+    if venue_type in ESCALATING_TYPES:
+        if suspensions >= 2:
+            advice, basis = "revocation", messages.msg("esc.basis.two_suspensions")
+        elif warnings_fines >= 3:
+            advice, basis = "suspension", messages.msg("esc.basis.three_warnings_or_fines")
+    return {
         "venue_id": venue_id,
         "venue_type": venue_type,
         "window_days": LIMITATION_DAYS,
         "warnings_or_fines": warnings_fines,
         "suspensions": suspensions,
-        "suggestion": "per the facts",
-        "basis": "",
-        "suggestion_zh": "依事实处理",
-        "basis_zh": "",
+        "advice": advice,
+        "suggestion": messages.msg(f"esc.{advice}"),
+        "basis": basis,
     }
-    if venue_type in ESCALATING_TYPES:
-        if suspensions >= 2:
-            out.update(
-                suggestion="licence revocation",
-                suggestion_zh="吊销许可证",
-                basis="2 suspensions within 2 years + a new violation (娱乐场所管理条例 art. 53)",
-                basis_zh="2年内2次责令停业整顿后再次违法（《娱乐场所管理条例》第五十三条）",
-            )
-        elif warnings_fines >= 3:
-            out.update(
-                suggestion="suspension 3-6 months",
-                suggestion_zh="责令停业整顿3至6个月",
-                basis="3 warnings or fines within 2 years + a new violation (娱乐场所管理条例 art. 53)",
-                basis_zh="2年内3次警告或罚款后再次违法（《娱乐场所管理条例》第五十三条）",
-            )
-    return out
+
+
+def escalation_words(esc: dict, lang: str) -> dict:
+    """An escalation as a reader gets it: its suggestion and basis in ``lang``."""
+    return {**esc, "suggestion": messages.render(esc["suggestion"], lang), "basis": messages.render(esc["basis"], lang)}
 
 
 def history(session: Session, case_id: int) -> list[CaseEvent]:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from humiao.hub import audit
 from humiao.hub.access import SYSTEM_ACTOR, Principal, Target, allowed
 from humiao.hub.db import erase_freed
+from humiao.hub.messages import Refusal
 from humiao.hub.tables import Alarm, Alert, Evidence, EvidenceRequest
 from humiao.proto import humiao_v1_pb2 as pb
 from humiao.proto import sealed
@@ -30,8 +31,8 @@ REASONS = {
 }
 
 
-class EvidenceError(ValueError):
-    pass
+class EvidenceError(Refusal):
+    """Evidence that cannot be asked for or shown (its words in hub/catalogue/*/rules.json, ``evidence.*``)."""
 
 
 class EvidenceMissing(EvidenceError):
@@ -47,9 +48,9 @@ def request(
     """Record a request (and its audit row) and send it to the alert's device with ``publish(topic,
     message id, body)``, which signs it (hub/ingest.py); the request id."""
     if reason not in REASONS:
-        raise EvidenceError(f"reason must be one of {sorted(REASONS)}")
+        raise EvidenceError("evidence.bad_reason", allowed=", ".join(sorted(REASONS)))
     if not who.user_id:
-        raise EvidenceError("who asks is required (it is audited)")
+        raise EvidenceError("evidence.who_required")
     requested_by = who.user_id
     alert = requestable(session, event_id)
     now = datetime.now(UTC)
@@ -75,9 +76,9 @@ def requestable(session: Session, event_id: str) -> Alert:
     """The alert, if its evidence can be asked for; ``EvidenceError`` says why not."""
     alert = session.scalars(select(Alert).where(Alert.event_id == event_id)).one_or_none()
     if alert is None:
-        raise EvidenceError(f"no alert {event_id}")
+        raise EvidenceError("evidence.no_alert", event_id=event_id)
     if not alert.evidence_available:
-        raise EvidenceError(f"alert {event_id}: the edge kept no crop for it")
+        raise EvidenceError("evidence.no_crop_kept", event_id=event_id)
     return alert
 
 
@@ -102,9 +103,9 @@ def open_for(
     anything is decrypted."""
     ev = session.get(Evidence, event_id)
     if ev is None:
-        raise EvidenceMissing("no evidence stored for this alarm (request it from the edge first)")
+        raise EvidenceMissing("evidence.none_stored")
     if ev.ciphertext is None:
-        raise EvidenceMissing("evidence purged after its retention")
+        raise EvidenceMissing("evidence.purged")
     audit.record(session, who, "evidence.view", "evidence", event_id, why, client)
     session.commit()
     return ev, sealed.open_box(private_key, ev.ciphertext, event_id)

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from humiao.config import Section
 from humiao.hub import cases
-from humiao.hub.rules.calendar import HolidayCalendar, Period, holiday_zh
+from humiao.hub.messages import Message, msg, render
+from humiao.hub.rules.calendar import HolidayCalendar, Period, holiday_message
 from humiao.hub.tables import Alarm, Venue
 
 
@@ -26,15 +27,21 @@ class KeyPeriodConfig(Section):
     lookback_days: int = Field(90, ge=7, le=730)
 
 
-def key_periods(day: dt.date, calendar: HolidayCalendar, cfg: KeyPeriodConfig, lang: str = "en") -> list[str]:
-    """The key periods ``day`` falls in (``lang``: en or zh; configured names are shown as written)."""
-    zh, out = lang == "zh", []
+def key_period_messages(day: dt.date, calendar: HolidayCalendar, cfg: KeyPeriodConfig) -> list[Message | str]:
+    """The key periods ``day`` falls in, as messages (configured names as written)."""
+    out: list[Message | str] = []
     if name := calendar.statutory(day):
-        out.append(f"法定节假日：{holiday_zh(name)}" if zh else f"statutory holiday: {name}")
+        out.append(msg("keyperiod.statutory", name=holiday_message(name)))
     if name := calendar.school_vacation(day):
-        out.append(f"学校假期：{name}" if zh else f"school vacation: {name}")
+        out.append(msg("keyperiod.vacation", name=name))
     out += [p.name for p in cfg.periods if p.start <= day <= p.end]
     return out
+
+
+def key_periods(day: dt.date, calendar: HolidayCalendar, cfg: KeyPeriodConfig, lang: str = "en") -> list[str]:
+    """The key periods ``day`` falls in, in words (``lang``: a catalogue's language; ``zh`` is zh-CN)."""
+    lang = "zh-CN" if lang == "zh" else lang
+    return [render(m, lang) for m in key_period_messages(day, calendar, cfg)]
 
 
 def inspection_list(
@@ -53,25 +60,22 @@ def inspection_list(
     out = []
     for venue in session.scalars(select(Venue).where(Venue.district_id == district).order_by(Venue.id)):
         confirmed, suspected = counts.get((venue.id, "confirmed"), 0), counts.get((venue.id, "suspected"), 0)
-        score, why, why_zh = 3 * confirmed + 2 * suspected, [], []
+        score, why = 3 * confirmed + 2 * suspected, []
         if confirmed or suspected:
-            why.append(f"{confirmed} confirmed and {suspected} suspected violations in {cfg.lookback_days} days")
-            why_zh.append(f"近{cfg.lookback_days}天确认违法{confirmed}次、疑似违法{suspected}次")
+            why.append(msg("insp.record", confirmed=confirmed, suspected=suspected, days=cfg.lookback_days))
         esc = cases.escalation(session, venue.id, now)
-        if esc["suggestion"] != "per the facts":
+        if esc["advice"] != "per_facts":
             score += 3
-            why.append(f"record suggests {esc['suggestion']} at the next violation")
-            why_zh.append(f"按违法记录，再次违法建议{esc['suggestion_zh']}")
+            why.append(msg("insp.escalation", suggestion=esc["suggestion"]))
         m = venue.nearest_school_m
-        for flag, points, text, text_zh in (
-            (venue.near_school, 2, f"school within 200 m ({m} m)", f"200米内有学校（{m}米）"),
-            (venue.dishonest_list, 2, "on the dishonest-venue list", "列入失信名单"),
-            (not venue.sign_posted, 1, "no 未成年人禁入/限入 sign on record", "无未成年人禁入/限入标志记录"),
+        for flag, points, said in (
+            (venue.near_school, 2, msg("insp.near_school", metres=m)),
+            (venue.dishonest_list, 2, msg("insp.dishonest")),
+            (not venue.sign_posted, 1, msg("insp.no_sign")),
         ):
             if flag:
                 score += points
-                why.append(text)
-                why_zh.append(text_zh)
+                why.append(said)
         out.append(
             {
                 "venue_id": venue.id,
@@ -79,8 +83,7 @@ def inspection_list(
                 "venue_type": venue.venue_type,
                 "address": venue.address,
                 "score": score,
-                "reasons": why,
-                "reasons_zh": why_zh,
+                "reasons": why,  # messages (hub/messages.py)
             }
         )
     return sorted(out, key=lambda r: (-r["score"], r["venue_id"]))

@@ -14,9 +14,11 @@ import math
 from datetime import UTC, date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from humiao.hub.messages import SEMICOLONS, Message, Refusal, msg
 from humiao.hub.rules.statutes import RULES
 from humiao.hub.tables import School, Venue
 from humiao.proto.topics import SEGMENT
@@ -47,8 +49,9 @@ def restore_cell(value: object) -> object:
     return value
 
 
-class RegistryError(ValueError):
-    pass
+class RegistryError(Refusal):
+    """A registry file that cannot be imported, and why, in words (``registry.*``; each row's problems in
+    ``params["problems"]``, messages naming row and column)."""
 
 
 class VenueRow(BaseModel):
@@ -72,7 +75,7 @@ class VenueRow(BaseModel):
     @classmethod
     def _known(cls, v: str) -> str:
         if v not in RULES:
-            raise ValueError(f"unknown venue type; one of {', '.join(RULES)}")
+            raise PydanticCustomError("unknown_venue_type", "unknown venue type", {"expected": ", ".join(RULES)})
         return v
 
     @field_validator("lat", "lon", "sign_checked_on", mode="before")
@@ -103,32 +106,33 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def _parse(text: str, model: type[BaseModel], columns: list[str], what: str) -> list[BaseModel]:
+    from humiao.hub.schemas import readable  # pydantic's errors as messages: the column and what it needs
+
+    kind = msg(f"registry.what.{what}")
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     if reader.fieldnames is None:
-        raise RegistryError(f"{what} CSV is empty")
+        raise RegistryError("registry.empty", what=kind)
     unknown = set(reader.fieldnames) - set(columns)
     missing = {c for c in columns if model.model_fields[c].is_required()} - set(reader.fieldnames)
     if unknown or missing:
-        raise RegistryError(
-            f"{what} CSV header: "
-            + "; ".join(
-                ([f"unknown columns {sorted(unknown)}"] if unknown else [])
-                + ([f"missing columns {sorted(missing)}"] if missing else [])
-            )
-            + f" (columns: {', '.join(columns)})"
-        )
-    rows, errors, seen = [], [], set()
+        said = [msg("registry.unknown_columns", names=", ".join(sorted(unknown)))] if unknown else []
+        said += [msg("registry.missing_columns", names=", ".join(sorted(missing)))] if missing else []
+        raise RegistryError("registry.header", what=kind, problems=said, columns=", ".join(columns))
+    rows: list[BaseModel] = []
+    problems: list[Message] = []
+    seen = set()
     for n, raw in enumerate(reader, start=2):  # row 1 is the header
         key = (raw.get("id") or "").strip()
         if key in seen:
-            errors.append(f"row {n}, id: {key!r} appears twice")
+            problems.append(msg("registry.row", row=n, problem=msg("registry.twice", id=key)))
         seen.add(key)
         try:
             rows.append(model.model_validate({k: restore_cell(v) for k, v in raw.items() if v is not None}))
         except ValidationError as err:
-            errors += [f"row {n}, {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
-    if errors:
-        raise RegistryError(f"{what} CSV not imported ({len(errors)} problems):\n  " + "\n  ".join(errors[:50]))
+            problems += [msg("registry.row", row=n, problem=readable(dict(e))) for e in err.errors()]
+    if problems:
+        listed = msg(SEMICOLONS, items=problems[:50])
+        raise RegistryError("registry.rows", what=kind, n=len(problems), problems=listed)
     return rows
 
 

@@ -1,9 +1,16 @@
-"""Monthly and quarterly reports per district for the joint meetings: CSV, XLSX and PDF, with charts.
+"""Monthly and quarterly reports per district for the joint meetings: CSV, XLSX and PDF, with charts, in the
+reader's language.
 
     period (2026-11 or 2026Q4) + district ─► figures (alarms by verdict, type and day; cases and
     penalties; repeat venues; key periods; each venue's ID checks) ─► CSV (the violations, one per
-    row) | XLSX (summary, violations, cases, repeat venues, ID checks, native charts) | PDF (summary,
-    charts, tables; Chinese text in an embedded CJK font)
+    row) | XLSX (summary, per day, by venue type, violations, cases, repeat venues, ID checks, native
+    charts) | PDF (summary, the charts of hub/charts.py, tables; Chinese text in an embedded CJK font)
+
+Words: every heading, label and list code (venue types, verdicts, departments, case statuses and decisions,
+ID-check outcomes) comes from the message catalogue in the reader's language (``lang``: the caller's, default
+Chinese; keys ``report.…``); money is written ``¥5,000`` (XLSX: a number formatted so). Errors a person reads
+(a period like 2026-13, a district id that cannot be one, a format not offered) are ``ReportError``\\s carrying
+a catalogue key, answered by the API in the caller's language.
 
 Counting: one alarm per alert and one alert per person-visit, so each visit counts once, by its
 alarm's verdict (which the alert's latest ID check decided); confirmed and suspected violations are
@@ -22,27 +29,40 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape as xml_escape
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from humiao.hub import idchecks
+from humiao.hub import charts, idchecks, messages
 from humiao.hub.registry import SLUG, neutralise_cell
-from humiao.hub.rules.calendar import HolidayCalendar
-from humiao.hub.rules.statutes import RULES
+from humiao.hub.rules.calendar import HolidayCalendar, holiday_message
 from humiao.hub.rules.violations import ViolationConfig
 from humiao.hub.tables import Alarm, Alert, Case, CaseAlarm, Venue
+
+if TYPE_CHECKING:
+    from humiao.hub.inspections import KeyPeriodConfig
 
 TZ = ZoneInfo("Asia/Shanghai")
 FORMATS = ("csv", "xlsx", "pdf")
 VIOLATIONS = ("confirmed", "suspected")  # counted apart, everywhere
+VERDICTS = charts.VERDICTS
 DISTRICT = re.compile(SLUG)  # district ids are the wire's topic segments (registry.SLUG)
+DEFAULT_LANG = messages.DEFAULT
 
 
 class ReportError(ValueError):
-    pass
+    """A request for a report that cannot be one, as a catalogue key and its parameters (``str()``: in English,
+    for the command line; the API answers it in the caller's language)."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        super().__init__(messages.text(code, "en", **params))
+        self.code, self.params = code, params
+
+    def problem(self, status: int = 400) -> messages.Problem:
+        return messages.Problem(status, self.code, **self.params)
 
 
 @dataclass
@@ -58,7 +78,7 @@ class Period:
         if m := re.fullmatch(r"([0-9]{4})-([0-9]{2})", text):
             y, mo = cls._year(text, m[1]), int(m[2])
             if not 1 <= mo <= 12:
-                raise ReportError(f"period {text!r}: no month {mo}")
+                raise ReportError("report.error.month", period=text, month=mo)
             start = date(y, mo, 1)
             return cls(f"{y:04d}-{mo:02d}", start, start + timedelta(days=cal.monthrange(y, mo)[1]))
         if m := re.fullmatch(r"([0-9]{4})Q([1-4])", text.upper()):
@@ -66,13 +86,13 @@ class Period:
             start = date(y, 3 * q - 2, 1)
             end = date(y + 1, 1, 1) if q == 4 else date(y, 3 * q + 1, 1)
             return cls(f"{y:04d}Q{q}", start, end)
-        raise ReportError(f"period {text!r}: a month (2026-11) or a quarter (2026Q4)")
+        raise ReportError("report.error.period", period=text)
 
     @staticmethod
     def _year(text: str, digits: str) -> int:
         y = int(digits)
         if not MINYEAR < y < MAXYEAR:  # the period's bounds, in UTC, must still be dates
-            raise ReportError(f"period {text!r}: no year {y}")
+            raise ReportError("report.error.year", period=text, year=y)
         return y
 
     def bounds(self) -> tuple[datetime, datetime]:
@@ -88,8 +108,14 @@ class Period:
 def check_district(district: str) -> str:
     """A district id as the registry and the wire allow it (lowercase letters, digits, '_' or '-', ≤ 64)."""
     if not DISTRICT.fullmatch(district):  # fullmatch: the pattern's $ would let a trailing newline through
-        raise ReportError(f"district {district!r}: lowercase letters, digits, '_' or '-' (at most 64)")
+        raise ReportError("report.error.district", district=district[:80])
     return district
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise ReportError("report.error.format", fmt=fmt[:20], formats=", ".join(FORMATS))
+    return fmt
 
 
 def known_districts(session: Session) -> list[str]:
@@ -102,8 +128,7 @@ def known_districts(session: Session) -> list[str]:
 def filename(district: str, period: Period, fmt: str) -> str:
     """A report's download name, for Content-Disposition: only a validated district id, a period label
     rebuilt from its numbers and one of the fixed extensions reach it."""
-    if fmt not in FORMATS:
-        raise ReportError(f"format must be one of {', '.join(FORMATS)}")
+    check_format(fmt)
     label = Period.parse(period.label).label
     return f"humiao-{check_district(district)}-{label}.{fmt}"
 
@@ -117,12 +142,14 @@ class Figures:
     by_verdict: Counter = field(default_factory=Counter)
     by_type: dict[str, Counter] = field(default_factory=dict)  # venue type → Counter of confirmed, suspected
     per_day: dict[date, int] = field(default_factory=dict)  # alarms per local day
+    per_day_verdicts: dict[date, Counter] = field(default_factory=dict)  # local day → Counter of verdicts
     violations: list[dict] = field(default_factory=list)
     cases: list[dict] = field(default_factory=list)
     penalties: Counter = field(default_factory=Counter)
     fines_yuan: float = 0.0
     repeat_venues: list[dict] = field(default_factory=list)  # ≥ 2 violations: venue_id, venue, confirmed, suspected
-    key_days: dict[date, str] = field(default_factory=dict)
+    key_days: dict[date, str] = field(default_factory=dict)  # statutory holidays, school vacations, key periods
+    periods: dict[date, list[charts.KeyPeriod]] = field(default_factory=dict)  # each day's, weekends too (charts)
     idchecks: list[idchecks.VenueChecks] = field(default_factory=list)
     window_min: float = ViolationConfig().id_check_window_min
 
@@ -150,10 +177,12 @@ def figures(
     period: Period,
     calendar: HolidayCalendar | None = None,
     window_min: float | None = None,
+    key_periods: KeyPeriodConfig | None = None,
 ) -> Figures:
     calendar = calendar or HolidayCalendar()
     lo, hi = period.bounds()
     f = Figures(district, period, datetime.now(UTC), per_day=dict.fromkeys(period.days(), 0))
+    f.per_day_verdicts = {d: Counter() for d in period.days()}
     if window_min is not None:
         f.window_min = window_min
     case_of = dict(
@@ -171,6 +200,7 @@ def figures(
         f.by_verdict[alarm.verdict] += 1
         local = alarm.raised_at.astimezone(TZ)
         f.per_day[local.date()] = f.per_day.get(local.date(), 0) + 1
+        f.per_day_verdicts.setdefault(local.date(), Counter())[alarm.verdict] += 1
         if alarm.verdict in VIOLATIONS:
             f.by_type.setdefault(alarm.venue_type, Counter())[alarm.verdict] += 1
             per_venue.setdefault(alarm.venue_id, Counter())[alarm.verdict] += 1
@@ -209,57 +239,57 @@ def figures(
             f.penalties[c.decision] += 1
             f.fines_yuan += c.fine_yuan or 0
     for d in period.days():
-        if (name := calendar.statutory(d)) or (name := calendar.school_vacation(d)):
-            f.key_days[d] = name
+        f.periods[d] = charts.key_periods(d, calendar, key_periods)
+        if named := [p.name for p in f.periods[d] if p.kind != "weekend"]:
+            f.key_days[d] = named[0]
     return f
 
 
-# -- CSV ---------------------------------------------------------------------------------------
-VIOLATION_COLUMNS = ("time", "venue_id", "venue", "venue_type", "verdict", "case", "calendar")
-IDCHECK_SHEET = "ID checks 证件查验"
+# -- words -------------------------------------------------------------------------------------
+def _t(key: str, lang: str, **params: Any) -> str:
+    return messages.text(key, lang, **params)
 
 
-def to_csv(f: Figures) -> bytes:
-    out = io.StringIO()
-    w = csv.DictWriter(out, fieldnames=VIOLATION_COLUMNS, lineterminator="\n")
-    w.writeheader()
-    w.writerows({c: neutralise_cell(v) for c, v in row.items()} for row in f.violations)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens Chinese text correctly
+def money(yuan: float | int | None) -> str:
+    """An amount of yuan as people write it: ¥5,000 (¥1,234.50 with fen; never 5000.0)."""
+    if yuan is None:
+        return ""
+    sign, value = ("-" if yuan < 0 else ""), abs(yuan)
+    return f"{sign}¥{value:,.0f}" if float(value).is_integer() else f"{sign}¥{value:,.2f}"
 
 
-# -- XLSX --------------------------------------------------------------------------------------
-def _summary_rows(f: Figures) -> list[tuple[str, object]]:
-    return [
-        ("district 辖区", f.district),
-        ("period 期间", f.period.label),
-        ("generated 生成", f.generated_at.astimezone(TZ).strftime("%Y-%m-%d %H:%M")),
-        ("alarms 预警", f.alarms),
-        ("confirmed 确认违法", f.by_verdict.get("confirmed", 0)),
-        ("suspected 疑似违法", f.by_verdict.get("suspected", 0)),
-        ("no violation 无违法", f.by_verdict.get("none", 0)),
-        ("pending 待核查", f.by_verdict.get("pending", 0)),
-        ("cases 案件", len(f.cases)),
-        ("warnings 警告", f.penalties.get("warning", 0)),
-        ("fines 罚款", f.penalties.get("fine", 0)),
-        ("fines total ¥ 罚款合计", f.fines_yuan),
-        ("suspensions 停业整顿", f.penalties.get("suspension", 0)),
-        ("revocations 吊销许可证", f.penalties.get("revocation", 0)),
-        ("repeat venues 重复违法场所", len(f.repeat_venues)),
-        ("key days 重点时段", ", ".join(f"{d:%m-%d} {n}" for d, n in f.key_days.items()) or "-"),
-        *_idcheck_summary(f),
-    ]
+def venue_type_words(code: str, lang: str) -> str:
+    return charts.venue_type(code, lang)
 
 
-def _idcheck_summary(f: Figures) -> list[tuple[str, object]]:
-    alerts = sum(v.alerts for v in f.idchecks)
-    checked = sum(v.checked for v in f.idchecks)
-    return [
-        ("ID-check alerts 查验预警", alerts),
-        (f"checked within {f.window_min:g} min 时限内查验", f"{checked} ({_share(checked, alerts)})"),
-        ("minors refused 劝离未成年人", sum(v.minors_refused for v in f.idchecks)),
-        ("walk-up checks 主动查验", sum(v.walk_up_checks for v in f.idchecks)),
-        ("minors found at walk-up checks 主动查验发现未成年人", sum(v.walk_up_minors for v in f.idchecks)),
-    ]
+def verdict_words(code: str, lang: str) -> str:
+    return charts.verdict(code, lang)
+
+
+def term(kind: str, code: str, lang: str) -> str:
+    """A department (``dept``), case status (``cs``) or decision (``dec``) in words; an unknown code as it is."""
+    return messages.term(kind, code, lang) if code else ""
+
+
+def day_name(name: str, lang: str) -> str:
+    """A key day's name as the calendar or the configuration gives it, in the reader's language where the
+    catalogue has it (the statutory holidays); configured names as written."""
+    return messages.render(holiday_message(name), lang)
+
+
+def calendar_words(value: Any, lang: str) -> str:
+    """What the calendar said of an alarm's day (a stored message; older rows: text) in words."""
+    if messages.is_message(value) or isinstance(value, str):
+        try:
+            return messages.render(value, lang)
+        except KeyError:
+            return str(value)
+    return "" if value is None else str(value)
+
+
+def outcome_words(kind: str, lang: str) -> str:
+    words = idchecks.words(kind)
+    return words["zh"] if messages.supported(lang).startswith("zh") else words["en"]
 
 
 def _share(part: int, whole: int) -> str:
@@ -270,31 +300,93 @@ def _minutes(seconds: float | None) -> float | str:
     return round(seconds / 60, 1) if seconds is not None else "-"
 
 
-def _both(words) -> str:
-    return f"{words['zh']} {words['en']}"
-
-
 def _kinds(f: Figures) -> list[str]:
     """The outcome kinds the ID-check tables show: the catalogue's, and "other" only when a venue has one."""
     return [k for k in idchecks.KINDS if k != idchecks.OTHER or any(v.outcomes[k] for v in f.idchecks)]
 
 
-def idcheck_table(f: Figures) -> list[list]:
-    """The "ID checks 证件查验" table (XLSX sheet): a header, then a row per venue; words, never codes."""
+def chart_days(f: Figures) -> list[charts.Day]:
+    return [
+        charts.Day(d, f.per_day_verdicts.get(d) or ({} if not n else {"pending": n}), f.periods.get(d, ()))
+        for d, n in f.per_day.items()
+    ]
+
+
+# -- CSV ---------------------------------------------------------------------------------------
+VIOLATION_COLUMNS = ("time", "venue_id", "venue", "venue_type", "verdict", "case", "calendar")
+
+
+def violation_row(v: dict, lang: str) -> dict:
+    """A violation with its codes in words (the venue type, the verdict, what the calendar said)."""
+    return {
+        **v,
+        "venue_type": venue_type_words(v["venue_type"], lang),
+        "verdict": verdict_words(v["verdict"], lang),
+        "calendar": calendar_words(v.get("calendar"), lang),
+    }
+
+
+def to_csv(f: Figures, lang: str = DEFAULT_LANG) -> bytes:
+    """The violations, one per row, headings and codes in the reader's words."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow([_t(f"report.col.{c}", lang) for c in VIOLATION_COLUMNS])
+    for v in f.violations:
+        row = violation_row(v, lang)
+        w.writerow([neutralise_cell(row[c]) for c in VIOLATION_COLUMNS])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens Chinese text correctly
+
+
+# -- XLSX --------------------------------------------------------------------------------------
+MONEY = "money"  # a summary value that is an amount of yuan
+
+
+def summary_rows(f: Figures, lang: str) -> list[tuple[str, object]]:
+    """The summary: (label, value); amounts of yuan as ``(MONEY, amount)`` values."""
+    key_days = ("、" if messages.supported(lang).startswith("zh") else ", ").join(
+        f"{d:%m-%d} {day_name(n, lang)}" for d, n in f.key_days.items()
+    )
+    alerts = sum(v.alerts for v in f.idchecks)
+    checked = sum(v.checked for v in f.idchecks)
+    return [
+        (_t("report.sum.district", lang), f.district),
+        (_t("report.sum.period", lang), f.period.label),
+        (_t("report.sum.generated", lang), f.generated_at.astimezone(TZ).strftime("%Y-%m-%d %H:%M")),
+        (_t("report.sum.alarms", lang), f.alarms),
+        *[(_t(f"report.sum.{v}", lang), f.by_verdict.get(v, 0)) for v in ("confirmed", "suspected", "none", "pending")],
+        (_t("report.sum.cases", lang), len(f.cases)),
+        (_t("report.sum.warnings", lang), f.penalties.get("warning", 0)),
+        (_t("report.sum.fines", lang), f.penalties.get("fine", 0)),
+        (_t("report.sum.fines_total", lang), (MONEY, f.fines_yuan)),
+        (_t("report.sum.suspensions", lang), f.penalties.get("suspension", 0)),
+        (_t("report.sum.revocations", lang), f.penalties.get("revocation", 0)),
+        (_t("report.sum.repeat", lang), len(f.repeat_venues)),
+        (_t("report.sum.key_days", lang), key_days or "-"),
+        (_t("report.sum.idc_alerts", lang), alerts),
+        (_t("report.sum.idc_checked", lang, minutes=f"{f.window_min:g}"), f"{checked} ({_share(checked, alerts)})"),
+        (_t("report.sum.minors_refused", lang), sum(v.minors_refused for v in f.idchecks)),
+        (_t("report.sum.walk_ups", lang), sum(v.walk_up_checks for v in f.idchecks)),
+        (_t("report.sum.walk_up_minors", lang), sum(v.walk_up_minors for v in f.idchecks)),
+    ]
+
+
+def idcheck_table(f: Figures, lang: str = DEFAULT_LANG) -> list[list]:
+    """The ID-checks table (XLSX sheet): a header, then a row per venue; words, never codes."""
     kinds = _kinds(f)
+    minutes = f"{f.window_min:g}"
     header = [
-        "venue id 场所编号",
-        "venue 场所",
-        "type 类型",
-        "alerts 预警",
-        f"checked within {f.window_min:g} min 时限内查验",
-        "checked % 查验率",
-        "median minutes to check 查验用时中位数（分钟）",
-        *[f"alerts: {idchecks.words(k)['en']} 预警结果：{idchecks.words(k)['zh']}" for k in kinds],
-        "no check recorded 无查验记录",
-        "walk-up checks 主动查验",
-        "minors at walk-up checks 主动查验发现未成年人",
-        "minors refused 劝离未成年人",
+        _t("report.col.venue_id", lang),
+        _t("report.col.venue", lang),
+        _t("report.col.venue_type", lang),
+        _t("report.col.idc_alerts", lang),
+        _t("report.col.idc_checked", lang, minutes=minutes),
+        _t("report.col.idc_share", lang),
+        _t("report.col.idc_median", lang),
+        *[_t("report.col.idc_outcome", lang, outcome=outcome_words(k, lang)) for k in kinds],
+        _t("report.col.idc_no_outcome", lang),
+        _t("report.col.walk_ups", lang),
+        _t("report.col.walk_up_minors", lang),
+        _t("report.col.minors_refused", lang),
     ]
     rows: list[list] = [header]
     for v in f.idchecks:
@@ -302,7 +394,7 @@ def idcheck_table(f: Figures) -> list[list]:
             [
                 v.venue_id,
                 v.name,
-                _type_both(v.venue_type),
+                venue_type_words(v.venue_type, lang),
                 v.alerts,
                 v.checked,
                 round(100 * v.checked_share, 1) if v.checked_share is not None else "-",
@@ -318,6 +410,7 @@ def idcheck_table(f: Figures) -> list[list]:
 
 
 _XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # what openpyxl (XML) refuses
+XLSX_MONEY = '"¥"#,##0.##;-"¥"#,##0.##'  # ¥5,000 shown, a number kept
 
 
 def _cells(values) -> list:
@@ -327,49 +420,99 @@ def _cells(values) -> list:
     return [neutralise_cell(_XLSX_ILLEGAL.sub("", v) if isinstance(v, str) else v) for v in values]
 
 
-def to_xlsx(f: Figures) -> bytes:
+def _sheet_name(key: str, lang: str) -> str:
+    return re.sub(r"[\[\]:*?/\\]", " ", _t(key, lang))[:31]  # what Excel allows of a sheet's name
+
+
+def to_xlsx(f: Figures, lang: str = DEFAULT_LANG) -> bytes:
     from openpyxl import Workbook
     from openpyxl.chart import BarChart, Reference
 
     wb = Workbook()
     ws = wb.active
-    ws.title = "Summary"
-    for row in _summary_rows(f):
-        ws.append(_cells(row))
-    ws.column_dimensions["A"].width = 30
-    days = wb.create_sheet("Per day")
-    days.append(("day", "alarms", "key period"))
-    for d, n in f.per_day.items():
-        days.append(_cells((d.isoformat(), n, f.key_days.get(d, ""))))
+    ws.title = _sheet_name("report.sheet.summary", lang)
+    for label, value in summary_rows(f, lang):
+        if isinstance(value, tuple) and value[0] == MONEY:
+            ws.append(_cells((label, value[1])))
+            ws.cell(ws.max_row, 2).number_format = XLSX_MONEY
+        else:
+            ws.append(_cells((label, value)))
+    ws.column_dimensions["A"].width = 34
+    ws.column_dimensions["B"].width = 22
+    days = wb.create_sheet(_sheet_name("report.sheet.per_day", lang))
+    days.append(
+        _cells(
+            (
+                _t("report.col.day", lang),
+                *[verdict_words(v, lang) for v in VERDICTS],
+                _t("report.col.key_period", lang),
+            )
+        )
+    )
+    for d in f.per_day:
+        counts = f.per_day_verdicts.get(d, Counter())
+        kinds = [charts.period_name(p, lang) or charts.describe_period(p.kind, [], lang) for p in f.periods.get(d, ())]
+        if not f.periods and d in f.key_days:
+            kinds = [day_name(f.key_days[d], lang)]
+        days.append(_cells((d.isoformat(), *[counts.get(v, 0) for v in VERDICTS], ", ".join(kinds))))
     chart = BarChart()
-    chart.title, chart.y_axis.title = f"Alarms per day, {f.district} {f.period.label}", "alarms"
-    chart.add_data(Reference(days, min_col=2, min_row=1, max_row=len(f.per_day) + 1), titles_from_data=True)
+    chart.type, chart.grouping, chart.overlap = "col", "stacked", 100
+    chart.title = _t("report.chart.per_day", lang, district=f.district, period=f.period.label)
+    chart.y_axis.title, chart.x_axis.title = _t("chart.per_day.y", lang), _t("report.col.day", lang)
+    chart.add_data(
+        Reference(days, min_col=2, max_col=1 + len(VERDICTS), min_row=1, max_row=len(f.per_day) + 1),
+        titles_from_data=True,
+    )
     chart.set_categories(Reference(days, min_col=1, min_row=2, max_row=len(f.per_day) + 1))
+    chart.width, chart.height = 24, 9
     ws.add_chart(chart, "D2")
-    types = wb.create_sheet("By venue type")
-    types.append(("venue type 类型", "confirmed 确认违法", "suspected 疑似违法"))
+    types = wb.create_sheet(_sheet_name("report.sheet.by_type", lang))
+    types.append(
+        _cells((_t("report.col.venue_type", lang), _t("report.col.confirmed", lang), _t("report.col.suspected", lang)))
+    )
     for t, c in sorted(f.by_type.items()):
-        types.append(_cells((_type_both(t), c["confirmed"], c["suspected"])))
+        types.append(_cells((venue_type_words(t, lang), c["confirmed"], c["suspected"])))
     if f.by_type:
         c2 = BarChart()
-        c2.type, c2.grouping, c2.overlap = "bar", "stacked", 100
-        c2.title = "Violations by venue type (confirmed, suspected)"
+        c2.type, c2.grouping = "bar", "clustered"  # side by side: confirmed and suspected are never one bar
+        c2.title = _t("chart.by_type.title", lang)
+        c2.x_axis.title, c2.y_axis.title = _t("chart.by_type.y", lang), _t("chart.by_type.x", lang)
         c2.add_data(
             Reference(types, min_col=2, max_col=3, min_row=1, max_row=len(f.by_type) + 1), titles_from_data=True
         )
         c2.set_categories(Reference(types, min_col=1, min_row=2, max_row=len(f.by_type) + 1))
-        ws.add_chart(c2, "D20")
-    for title, rows, cols in (
-        ("Violations", f.violations, VIOLATION_COLUMNS),
-        ("Cases", f.cases, ("number", "venue_id", "venue", "department", "status", "opened", "decision", "fine_yuan")),
-        ("Repeat venues", f.repeat_venues, ("venue_id", "venue", "confirmed", "suspected")),
-    ):
-        sheet = wb.create_sheet(title)
-        sheet.append(_cells(cols))
-        for r in rows:
-            sheet.append(_cells(r[c] for c in cols))
-    checks = wb.create_sheet(IDCHECK_SHEET)
-    for line in idcheck_table(f):
+        ws.add_chart(c2, "D22")
+    violations = wb.create_sheet(_sheet_name("report.sheet.violations", lang))
+    violations.append(_cells(_t(f"report.col.{c}", lang) for c in VIOLATION_COLUMNS))
+    for v in f.violations:
+        row = violation_row(v, lang)
+        violations.append(_cells(row[c] for c in VIOLATION_COLUMNS))
+    case_sheet = wb.create_sheet(_sheet_name("report.sheet.cases", lang))
+    case_cols = ("number", "venue_id", "venue", "department", "status", "opened", "decision", "fine")
+    case_sheet.append(_cells(_t(f"report.col.{c}", lang) for c in case_cols))
+    for case in f.cases:
+        case_sheet.append(
+            _cells(
+                (
+                    case["number"],
+                    case["venue_id"],
+                    case["venue"],
+                    term("dept", case["department"], lang),
+                    term("cs", case["status"], lang),
+                    case["opened"],
+                    term("dec", case["decision"], lang),
+                    case["fine_yuan"],
+                )
+            )
+        )
+        case_sheet.cell(case_sheet.max_row, len(case_cols)).number_format = XLSX_MONEY
+    repeat = wb.create_sheet(_sheet_name("report.sheet.repeat", lang))
+    repeat_cols = ("venue_id", "venue", "confirmed", "suspected")
+    repeat.append(_cells(_t(f"report.col.{c}", lang) for c in repeat_cols))
+    for r in f.repeat_venues:
+        repeat.append(_cells(r[c] for c in repeat_cols))
+    checks = wb.create_sheet(_sheet_name("report.sheet.idchecks", lang))
+    for line in idcheck_table(f, lang):
         checks.append(_cells(line))
     out = io.BytesIO()
     wb.save(out)
@@ -377,14 +520,6 @@ def to_xlsx(f: Figures) -> bytes:
 
 
 # -- PDF ---------------------------------------------------------------------------------------
-VERDICT_LABEL = {
-    "confirmed": "确认违法 confirmed",
-    "suspected": "疑似违法 suspected",
-    "pending": "待核查 pending",
-    "none": "无违法 none",
-}
-
-
 def pdf_text(value: object) -> str:
     """Any value as the text of a reportlab Paragraph, which is markup: ``<img src=…>`` would embed a
     file from the hub's disk, ``<a href>`` make a link, ``&`` or ``<`` break the page. Every Paragraph in
@@ -393,62 +528,7 @@ def pdf_text(value: object) -> str:
     return xml_escape(str(value))
 
 
-def _type_zh(venue_type: str) -> str:
-    """A venue type as the regulations name it (the code where the table has no such type)."""
-    return RULES[venue_type].name_zh if venue_type in RULES else venue_type
-
-
-def _type_en(venue_type: str) -> str:
-    return RULES[venue_type].name_en if venue_type in RULES else venue_type
-
-
-def _type_both(venue_type: str) -> str:
-    return f"{_type_zh(venue_type)} {_type_en(venue_type)}" if venue_type in RULES else venue_type
-
-
-def _chart_png(f: Figures) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2), gridspec_kw={"width_ratios": [2.2, 1]})
-    days = list(f.per_day)
-    colours = ["#c0392b" if d in f.key_days else "#2c7fb8" for d in days]
-    a.bar([d.day for d in days], [f.per_day[d] for d in days], color=colours)
-    a.set_title("Alarms per day (red: key period)", fontsize=10)
-    a.set_xlabel("day of month" if len(days) <= 31 else "day")
-    if len(days) > 31:
-        a.set_xticks(range(1, len(days) + 1, 14))
-        a.bar(range(1, len(days) + 1), [f.per_day[d] for d in days], color=colours)
-    types = sorted(f.by_type)
-    if types:
-        confirmed = [f.by_type[t]["confirmed"] for t in types]
-        b.barh([_type_en(t) for t in types], confirmed, color="#b42318", label="confirmed")
-        b.barh(
-            [_type_en(t) for t in types],
-            [f.by_type[t]["suspected"] for t in types],
-            left=confirmed,
-            color="#f79009",
-            label="suspected",
-        )
-        b.legend(fontsize=7)
-    else:
-        b.text(0.5, 0.5, "no violations", ha="center", va="center", transform=b.transAxes)
-        b.set_xticks([])
-        b.set_yticks([])
-    b.set_title("Violations by venue type", fontsize=10)
-    fig.tight_layout()
-    out = io.BytesIO()
-    fig.savefig(out, format="png", dpi=150)
-    plt.close(fig)
-    return out.getvalue()
-
-
-CJK_FONTS = (
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",  # Debian fonts-wqy-zenhei
-    "/usr/share/fonts/truetype/arphic/uming.ttc",
-)  # Debian fonts-arphic-uming
+CJK_FONTS = charts.CJK_FONTS
 
 
 def _cjk_font(pdfmetrics, UnicodeCIDFont) -> str:
@@ -473,28 +553,62 @@ def _cjk_font(pdfmetrics, UnicodeCIDFont) -> str:
     return "STSong-Light"
 
 
-def to_pdf(f: Figures) -> bytes:
+class _Unbroken(str):
+    """A table cell's text that must stay on one line (a case number)."""
+
+
+def to_pdf(f: Figures, lang: str = DEFAULT_LANG) -> bytes:
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.platypus import Image, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import CondPageBreak, Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
     font = _cjk_font(pdfmetrics, UnicodeCIDFont)
+    # lines break at spaces; a run longer than the cell (Chinese has no spaces) is split where it must be
     body = ParagraphStyle("body", fontName=font, fontSize=9, leading=12)
+    cell = ParagraphStyle("cell", parent=body, fontSize=8, leading=10.5, splitLongWords=True)
+    head = ParagraphStyle("head", parent=cell, textColor=colors.HexColor("#222222"))
     h1 = ParagraphStyle("h1", parent=body, fontSize=15, leading=20, spaceAfter=6)
     h2 = ParagraphStyle("h2", parent=body, fontSize=11, leading=15, spaceBefore=8, spaceAfter=4)
+    h2_with_next = ParagraphStyle("h2k", parent=h2, keepWithNext=1)  # over a figure, which never splits
+    width = 180 * mm
+    pad = 6  # a cell's left and right padding together (reportlab's default 3 + 3)
 
     def para(value: object, style: ParagraphStyle) -> Paragraph:
         return Paragraph(pdf_text(value), style)
 
-    def table(rows, widths=None):
-        t = Table([[para(c, body) for c in r] for r in rows], colWidths=widths, repeatRows=1)
+    def table(rows: list, widths: list[float] | None = None) -> Table:
+        """A table whose header row repeats on each page it runs onto; ``_Unbroken`` cells never wrap."""
+        if widths is not None:
+            unbroken = {
+                i: max(pdfmetrics.stringWidth(r[i], font, 8) for r in rows[1:] if isinstance(r[i], _Unbroken)) + pad
+                for i in range(len(rows[0]))
+                if any(isinstance(r[i], _Unbroken) for r in rows[1:])
+            }
+            for i, need in unbroken.items():  # room for the longest case number, taken from the widest column
+                if need > widths[i] and need <= 70 * mm:
+                    widest = max(range(len(widths)), key=lambda k: widths[k] if k != i else 0)
+                    widths[widest] -= need - widths[i]
+                    widths[i] = need
+
+        def one_line(c: object, i: int) -> bool:
+            return isinstance(c, _Unbroken) and (
+                widths is None or pdfmetrics.stringWidth(c, font, 8) + pad <= widths[i]
+            )
+
+        data = [
+            [c if one_line(c, i) else para(c, head if n == 0 else cell) for i, c in enumerate(r)]
+            for n, r in enumerate(rows)
+        ]
+        t = Table(data, colWidths=widths, repeatRows=1)
         t.setStyle(
             TableStyle(
                 [
+                    ("FONTNAME", (0, 0), (-1, -1), font),
+                    ("FONTSIZE", (0, 0), (-1, -1), 8),
                     ("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
                     ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")),
                     ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -503,6 +617,19 @@ def to_pdf(f: Figures) -> bytes:
         )
         return t
 
+    def section(key: str, *flowables) -> list:
+        """A heading never alone at a page's foot: kept with a figure; over a table, on a new page when fewer
+        than ~4 of its rows would fit under it (the table's header row repeats on each page it runs onto)."""
+        if len(flowables) == 1 and isinstance(flowables[0], Image):
+            return [para(_t(key, lang), h2_with_next), *flowables]
+        return [CondPageBreak(40 * mm), para(_t(key, lang), h2), *flowables]
+
+    none = _t("report.none", lang)
+
+    def rows_or_none(header: tuple, rows: list) -> list:
+        return [header, *rows] if rows else [header, (none,) + ("",) * (len(header) - 1)]
+
+    title = _t("report.title", lang, district=f.district, period=f.period.label)
     out = io.BytesIO()
     doc = SimpleDocTemplate(
         out,
@@ -511,89 +638,110 @@ def to_pdf(f: Figures) -> bytes:
         rightMargin=15 * mm,
         topMargin=15 * mm,
         bottomMargin=15 * mm,
-        title=f"Humiao report {f.district} {f.period.label}",
-        author="Humiao hub",
+        title=title,
+        author=_t("report.author", lang),
+        lang=messages.supported(lang),
     )
+    summary = [
+        (label, money(value[1]) if isinstance(value, tuple) and value[0] == MONEY else value)
+        for label, value in summary_rows(f, lang)
+    ]
+    png, ratio = charts.report_png(chart_days(f), f.by_type, lang)
     story = [
-        para(f"护苗 联合执法通报 · Joint enforcement report — {f.district}, {f.period.label}", h1),
-        para(
-            "未成年人场所准入预警与执法情况 / Minors' venue-access alarms and enforcement. "
-            "No minor is named or pictured in this report.",
-            body,
-        ),
+        para(title, h1),
+        para(_t("report.subtitle", lang), body),
         Spacer(1, 4 * mm),
-        table([("item 项目", "value 数值")] + [(k, v) for k, v in _summary_rows(f)], [70 * mm, 110 * mm]),
-        Spacer(1, 4 * mm),
-        Image(io.BytesIO(_chart_png(f)), width=180 * mm, height=64 * mm),
-        para("Repeat venues 重复违法场所", h2),
-        table(
-            [("venue", "name 名称", "confirmed 确认违法", "suspected 疑似违法")]
-            + [(r["venue_id"], r["venue"], r["confirmed"], r["suspected"]) for r in f.repeat_venues]
-            if f.repeat_venues
-            else [("venue", "name 名称", "confirmed 确认违法", "suspected 疑似违法"), ("-", "-", "-", "-")]
+        table([(_t("report.item", lang), _t("report.value", lang)), *summary], [70 * mm, 110 * mm]),
+        *section("report.sec.charts", Image(io.BytesIO(png), width=width, height=width * ratio)),
+        *section(
+            "report.sec.repeat",
+            table(
+                rows_or_none(
+                    tuple(_t(f"report.col.{c}", lang) for c in ("venue_id", "venue", "confirmed", "suspected")),
+                    [(r["venue_id"], r["venue"], r["confirmed"], r["suspected"]) for r in f.repeat_venues],
+                ),
+                [30 * mm, 90 * mm, 30 * mm, 30 * mm],
+            ),
         ),
-        para(IDCHECK_SHEET, h2),
-        para(
-            f"Alerts answered by staff within the {f.window_min:g}-minute window; the outcome of each alert is its "
-            f"latest check. Walk-up checks: staff checked someone the camera did not flag. "
-            f"预警按其最后一次查验结果计；时限 {f.window_min:g} 分钟；主动查验指工作人员对摄像头未预警人员的查验。",
-            body,
+        *section(
+            "report.sec.idchecks",
+            para(_t("report.idc.note", lang, minutes=f"{f.window_min:g}"), body),
+            Spacer(1, 2 * mm),
+            table(_idcheck_pdf_rows(f, lang), [34 * mm, 14 * mm, 20 * mm, 18 * mm, 16 * mm, 20 * mm, 58 * mm]),
         ),
-        table(_idcheck_pdf_rows(f), [34 * mm, 14 * mm, 20 * mm, 18 * mm, 16 * mm, 20 * mm, 58 * mm]),
-        PageBreak(),
-        para("Violations 违法预警明细", h2),
-        table(
-            [("time 时间", "venue 场所", "type 类型", "verdict 结论", "case 案件")]
-            + [
-                (
-                    v["time"],
-                    v["venue"],
-                    _type_zh(v["venue_type"]),
-                    VERDICT_LABEL.get(v["verdict"], v["verdict"]),
-                    v["case"],
-                )
-                for v in f.violations
-            ]
-            if f.violations
-            else [("time", "venue", "type", "verdict", "case"), ("-", "-", "-", "-", "-")]
+        *section(
+            "report.sec.violations",
+            table(
+                rows_or_none(
+                    tuple(_t(f"report.col.{c}", lang) for c in ("time", "venue", "venue_type", "verdict", "case")),
+                    [
+                        (
+                            _Unbroken(v["time"]),
+                            v["venue"],
+                            venue_type_words(v["venue_type"], lang),
+                            verdict_words(v["verdict"], lang),
+                            _Unbroken(v["case"]),
+                        )
+                        for v in f.violations
+                    ],
+                ),
+                [27 * mm, 48 * mm, 35 * mm, 34 * mm, 36 * mm],
+            ),
         ),
-        para("Cases 案件", h2),
-        table(
-            [("number 编号", "venue 场所", "department 部门", "status 状态", "decision 决定", "fine ¥")]
-            + [(c["number"], c["venue"], c["department"], c["status"], c["decision"], c["fine_yuan"]) for c in f.cases]
-            if f.cases
-            else [("number", "venue", "department", "status", "decision", "fine"), ("-", "-", "-", "-", "-", "-")]
+        *section(
+            "report.sec.cases",
+            table(
+                rows_or_none(
+                    tuple(
+                        _t(f"report.col.{c}", lang)
+                        for c in ("number", "venue", "department", "status", "decision", "fine")
+                    ),
+                    [
+                        (
+                            _Unbroken(c["number"]),
+                            c["venue"],
+                            term("dept", c["department"], lang),
+                            term("cs", c["status"], lang),
+                            term("dec", c["decision"], lang),
+                            money(c["fine_yuan"]) if c["decision"] == "fine" or c["fine_yuan"] else "",
+                        )
+                        for c in f.cases
+                    ],
+                ),
+                [36 * mm, 46 * mm, 26 * mm, 22 * mm, 28 * mm, 22 * mm],
+            ),
         ),
     ]
+    generated = f"{f.generated_at.astimezone(TZ):%Y-%m-%d %H:%M}"
 
     def footer(canvas, doc_):
         canvas.setFont(font, 7)
         canvas.drawString(
             15 * mm,
             8 * mm,
-            f"Humiao hub · {f.district} {f.period.label} · generated "
-            f"{f.generated_at.astimezone(TZ):%Y-%m-%d %H:%M} · page {doc_.page}",
+            _t("report.footer", lang, district=f.district, period=f.period.label, generated=generated, page=doc_.page),
         )
 
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return out.getvalue()
 
 
-def _idcheck_pdf_rows(f: Figures) -> list[tuple]:
+def _idcheck_pdf_rows(f: Figures, lang: str) -> list[tuple]:
+    sep = "；" if messages.supported(lang).startswith("zh") else "; "
     head = (
-        "venue 场所",
-        "alerts 预警",
-        "checked 时限内查验",
-        "median min 用时中位数",
-        "minors refused 劝离未成年人",
-        "walk-ups (minors) 主动查验（未成年人）",
-        "outcomes 查验结果",
+        _t("report.col.venue", lang),
+        _t("report.col.idc_alerts", lang),
+        _t("report.col.idc_checked", lang, minutes=f"{f.window_min:g}"),
+        _t("report.col.idc_median", lang),
+        _t("report.col.minors_refused", lang),
+        _t("report.col.walk_ups_minors", lang),
+        _t("report.col.outcomes", lang),
     )
     rows: list[tuple] = [head]
     for v in f.idchecks:
-        outcomes = "; ".join(
-            [f"{_both(idchecks.words(k))}: {v.outcomes[k]}" for k in idchecks.KINDS if v.outcomes[k]]
-            + ([f"无查验记录 no check recorded: {v.no_outcome}"] if v.no_outcome else [])
+        outcomes = sep.join(
+            [f"{outcome_words(k, lang)}: {v.outcomes[k]}" for k in idchecks.KINDS if v.outcomes[k]]
+            + ([f"{_t('report.col.idc_no_outcome', lang)}: {v.no_outcome}"] if v.no_outcome else [])
         )
         rows.append(
             (
@@ -606,14 +754,16 @@ def _idcheck_pdf_rows(f: Figures) -> list[tuple]:
                 outcomes or "-",
             )
         )
-    return rows if f.idchecks else [head, ("-",) * len(head)]
+    return rows if f.idchecks else [head, (_t("report.none", lang),) + ("",) * (len(head) - 1)]
 
 
-def render(f: Figures, fmt: str) -> tuple[bytes, str]:
+def render(f: Figures, fmt: str, lang: str = DEFAULT_LANG) -> tuple[bytes, str]:
+    """The report in a format (csv, xlsx, pdf) and the reader's language, with its media type."""
+    lang = messages.supported(lang)
     if fmt == "csv":
-        return to_csv(f), "text/csv; charset=utf-8"
+        return to_csv(f, lang), "text/csv; charset=utf-8"
     if fmt == "xlsx":
-        return to_xlsx(f), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        return to_xlsx(f, lang), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     if fmt == "pdf":
-        return to_pdf(f), "application/pdf"
-    raise ReportError(f"format must be one of {', '.join(FORMATS)}")
+        return to_pdf(f, lang), "application/pdf"
+    raise ReportError("report.error.format", fmt=fmt[:20], formats=", ".join(FORMATS))

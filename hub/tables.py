@@ -272,12 +272,10 @@ class Alarm(Base):
     venue_type: Mapped[str] = mapped_column(String(32))
     verdict: Mapped[str] = mapped_column(String(16), index=True)  # none, pending, suspected, confirmed
     severity: Mapped[str] = mapped_column(String(16))  # info, minor, major, critical
-    reasons: Mapped[list] = mapped_column(JSON)
-    reasons_zh: Mapped[list] = mapped_column(JSON, default=list)
+    reasons: Mapped[list] = mapped_column(JSON)  # the rules' reasoning: messages (hub/messages.py), not words
     departments: Mapped[list] = mapped_column(JSON)
     sources: Mapped[list] = mapped_column(JSON)
-    calendar: Mapped[str] = mapped_column(String(200))
-    calendar_zh: Mapped[str] = mapped_column(String(200), default="")
+    calendar: Mapped[dict] = mapped_column(JSON)  # what the calendar said of the day: a message
     active: Mapped[bool] = mapped_column(Boolean, index=True)
     acknowledged: Mapped[bool] = mapped_column(Boolean)
     assignee: Mapped[str | None] = mapped_column(String(64))
@@ -288,7 +286,14 @@ class Alarm(Base):
     cleared_by: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_alarms_district_raised", "district_id", "raised_at"),)
+    __table_args__ = (
+        Index("ix_alarms_district_raised", "district_id", "raised_at"),
+        # the panel's list: an inspector's district (their scope), each filter, newest first (keyset paging by id)
+        Index("ix_alarms_list_district", "district_id", "id"),
+        Index("ix_alarms_list_verdict", "district_id", "verdict", "id"),
+        Index("ix_alarms_list_venue_type", "district_id", "venue_type", "id"),
+        Index("ix_alarms_list_active", "district_id", "active", "id"),
+    )
 
 
 class AlarmEvent(Base):
@@ -300,7 +305,8 @@ class AlarmEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(String(64))  # an account, or "rules"
     action: Mapped[str] = mapped_column(String(32))  # raised, verdict, acknowledged, assigned, commented, cleared
-    detail: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(Text, default="")  # a person's own words (a comment, a reason to clear)
+    message: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))  # the hub's own words (hub/messages.py)
 
 
 class User(Base):

@@ -273,7 +273,7 @@ def _account(session, user_id: str):
 
     user = session.get(User, user_id)
     if user is None or not user.active:
-        raise EvidenceError(f"no active account {user_id!r}: who asks is audited (humiao hub users add)")
+        raise EvidenceError("evidence.no_account", user=user_id)
     return Principal(user.id, user.role, user.district_id)
 
 
@@ -287,7 +287,7 @@ def _request_evidence(cfg, args) -> int:
             who = _account(s, args.by)
             requestable(s, args.event_id)
             if not may_request(s, who, args.event_id):
-                raise EvidenceError(f"account {args.by!r} ({who.role}) may not request evidence of {args.event_id}")
+                raise EvidenceError("evidence.not_allowed", user=args.by, role=who.role, event_id=args.event_id)
     except EvidenceError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -372,6 +372,7 @@ def _report(cfg, args) -> int:
                 cfg.rules.violations.id_check_window_min,
             ),
             args.format,
+            args.lang,
         )
     out = args.out or Path(f"humiao-{args.district}-{period.label}.{args.format}")
     out.write_bytes(data)
@@ -655,6 +656,9 @@ def _add_hub(sub) -> None:
     period.add_argument("--quarter", help="2026Q4")
     rep.add_argument("--format", choices=["csv", "xlsx", "pdf"], default="pdf")
     rep.add_argument("--out", type=Path, help="default: humiao-<district>-<period>.<format> here")
+    rep.add_argument(
+        "--lang", default="zh-CN", help="the report's language: a catalogue of hub/catalogue (zh-CN, en); default zh-CN"
+    )
     rep.add_argument("--config", type=Path)
     aud = hsub.add_parser("audit", help="the audit log: verify its hash chain")
     aud.add_argument("action", choices=["verify", "custody"])

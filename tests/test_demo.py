@@ -80,4 +80,4 @@ def test_demo_shows_alerts_arriving_at_the_hub(tmp_path):
     # stored can stay pending until the check window ends (a hub race noted in the closing note).
     assert report.returncode == 0, report.stderr
     rows = (tmp_path / "r.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert rows[0].startswith("time,venue_id,venue,venue_type,verdict"), rows
+    assert rows[0].startswith("时间,场所编号,场所,场所类型,结论"), rows  # a report is in Chinese unless asked otherwise

@@ -224,7 +224,7 @@ def test_the_loop_in_chromium(system, tmp_path):
         panel.fill("input[name=username]", "ct-d1")
         panel.fill("input[name=password]", PASSWORD)
         panel.click("#login-form button[type=submit]")
-        row = panel.locator("#alarm-rows tr").first
+        row = panel.locator("#alarm-rows tr.row").first
         expect(row).to_contain_text("确认违法", timeout=20000)
         row.click()
         reasons = panel.locator("ul.reasons")

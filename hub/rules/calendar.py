@@ -22,22 +22,24 @@ from humiao.config import Section
 log = logging.getLogger("humiao.hub.rules")
 
 
-HOLIDAY_ZH = {
-    "New Year's Day": "元旦",
-    "Spring Festival": "春节",
-    "Qingming": "清明节",
-    "Labour Day": "劳动节",
-    "Dragon Boat Festival": "端午节",
-    "Mid-Autumn Festival": "中秋节",
-    "National Day": "国庆节",
+HOLIDAY_KEYS = {
+    "New Year's Day": "holiday.new_year",
+    "Spring Festival": "holiday.spring_festival",
+    "Qingming": "holiday.qingming",
+    "Labour Day": "holiday.labour_day",
+    "Dragon Boat Festival": "holiday.dragon_boat",
+    "Mid-Autumn Festival": "holiday.mid_autumn",
+    "National Day": "holiday.national_day",
 }
 
 
-def holiday_zh(name: str) -> str:
-    """The Chinese name of a statutory holiday as ``HolidayCalendar.statutory`` gives it (a swapped
-    day's "(…)" note dropped); a name the table does not know as it is."""
+def holiday_message(name: str) -> dict | str:
+    """A statutory holiday as ``HolidayCalendar.statutory`` names it, as a message (its catalogue key); a name the
+    table does not know (chinesecalendar's own) as it is."""
+    from humiao.hub.messages import msg
+
     base = name.split(" (")[0]
-    return HOLIDAY_ZH.get(base, base)
+    return msg(HOLIDAY_KEYS[base]) if base in HOLIDAY_KEYS else base
 
 
 class Period(Section):
@@ -108,14 +110,21 @@ class HolidayCalendar:
     def school_vacation(self, day: dt.date) -> str | None:
         return next((p.name for p in self.cfg.school_vacations if p.start <= day <= p.end), None)
 
-    def describe(self, day: dt.date, lang: str = "en") -> str:
-        """What the calendar says of a day, for the inspector's reasoning (``lang``: en or zh)."""
-        zh = lang == "zh"
+    def day_message(self, day: dt.date) -> dict:
+        """What the calendar says of a day, as a message (``hub/messages.py``) for the inspector's reasoning."""
+        from humiao.hub.messages import msg
+
         parts = []
         if name := self.statutory(day):
-            parts.append(f"法定节假日（{holiday_zh(name)}）" if zh else f"statutory holiday ({name})")
+            parts.append(msg("calendar.statutory", name=holiday_message(name)))
         if day.weekday() >= 5:
-            parts.append("周末" if zh else "weekend")
+            parts.append(msg("calendar.weekend"))
         if name := self.school_vacation(day):
-            parts.append(f"学校假期（{name}）" if zh else f"school vacation ({name})")
-        return ("、" if zh else ", ").join(parts) or ("普通工作日" if zh else "ordinary working day")
+            parts.append(msg("calendar.vacation", name=name))  # a configured name, as the district wrote it
+        return msg("calendar.day", parts=parts) if parts else msg("calendar.working_day")
+
+    def describe(self, day: dt.date, lang: str = "en") -> str:
+        """What the calendar says of a day, in words (``lang``: a catalogue's language; ``zh`` is zh-CN)."""
+        from humiao.hub.messages import render
+
+        return render(self.day_message(day), "zh-CN" if lang == "zh" else lang)

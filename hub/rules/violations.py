@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field
 
 from humiao.config import Section
+from humiao.hub.messages import Message, msg
 from humiao.hub.rules.calendar import HolidayCalendar
 from humiao.hub.rules.statutes import Department, MinorRule, VenueRule, rule_for
 from humiao.proto.vocabulary import RESULTS
@@ -75,10 +76,8 @@ class Verdict:
     rule: str
     departments: list[Department]
     sources: list[str]
-    reasons: list[str] = field(default_factory=list)
-    calendar: str = ""
-    reasons_zh: list[str] = field(default_factory=list)  # the same reasoning in Chinese, for the panel
-    calendar_zh: str = ""
+    reasons: list[Message] = field(default_factory=list)  # the reasoning, as messages (hub/messages.py)
+    calendar: Message = field(default_factory=dict)  # what the calendar says of the day, as a message
 
 
 def decide(
@@ -100,79 +99,51 @@ def decide(
         rule.forbidden,
         list(rule.enforcers),
         [f"{s.citation} {s.certainty}" for s in rule.sources],
-        calendar=calendar.describe(day),
-        calendar_zh=calendar.describe(day, "zh"),
+        calendar=calendar.day_message(day),
     )
-    cal_en, cal_zh = verdict.calendar, verdict.calendar_zh
+    cal = verdict.calendar
+    forbidden = msg(f"forbidden.{rule.venue_type}")
 
-    def say(en: str, zh: str) -> None:
-        verdict.reasons.append(en)
-        verdict.reasons_zh.append(zh)
+    def say(code: str, **params: object) -> None:
+        verdict.reasons.append(msg(code, **params))
 
-    say(
-        f"alert at {local:%Y-%m-%d %H:%M} ({cfg.timezone}), {rule.name_en} ({rule.name_zh}): "
-        "the person looked under the venue's challenge age; staff were asked to check ID",
-        f"{local:%Y-%m-%d %H:%M}（{cfg.timezone}）{rule.name_zh}预警："
-        "此人看起来低于场所的核验年龄，已提示工作人员查验身份证件",
-    )
+    say("rules.alert", at=f"{local:%Y-%m-%d %H:%M}", tz=cfg.timezone, venue=msg(f"venue.{rule.venue_type}"))
 
     if outcome is None or outcome.result == "not_checked":
         waited = max(0.0, (now - alerted_at).total_seconds() / 60)
         window = f"{cfg.id_check_window_min:g}"
         if outcome is None and waited < cfg.id_check_window_min:
             verdict.status = Status.PENDING
-            say(
-                f"no ID check recorded yet ({waited:.0f} of {window} min)",
-                f"尚无查验记录（已过 {waited:.0f} 分钟，时限 {window} 分钟）",
-            )
+            say("rules.pending", waited=f"{waited:.0f}", window=window)
         elif not _minor_restricted_now(rule, day, calendar, cfg):
-            say(
-                f"no ID check recorded; minors are not restricted here today ({cal_en})",
-                f"无查验记录；今日该场所不限制未成年人（{cal_zh}）",
-            )
+            say("rules.unchecked_open_today", calendar=cal)
         else:
             verdict.status = Status.SUSPECTED
-            say(
-                "no ID check recorded"
-                + (f" (the venue's device recorded '{NOT_CHECKED['en']}')" if outcome else f" within {window} min")
-                + f": a person who looked under the challenge age may have been admitted — {rule.forbidden}",
-                (f"前端记录为“{NOT_CHECKED['zh']}”" if outcome else f"{window} 分钟内无查验记录")
-                + f"：疑似接纳了看起来低于核验年龄的人员——{rule.forbidden_zh}",
-            )
+            if outcome:
+                say("rules.unchecked_device", outcome=msg("result.not_checked"), forbidden=forbidden)
+            else:
+                say("rules.unchecked_window", window=window, forbidden=forbidden)
         return verdict
 
-    words = RESULTS.get(outcome.result, {"en": outcome.result.replace("_", " "), "zh": outcome.result})
+    known = outcome.result in RESULTS
+    words = msg(f"result.{outcome.result}") if known else outcome.result
     minor = outcome.result in MINOR_RESULTS
-    at = outcome.checked_at.astimezone(tz)
-    say(
-        f"ID check at {at:%H:%M}: {words['en']}"
-        + (f", age {outcome.age_years}" if minor else "")
-        + (" (under 14: sensitive data)" if outcome.under_14 else ""),
-        f"{at:%H:%M} 查验：{words['zh']}"
-        + (f"，{outcome.age_years} 岁" if minor else "")
-        + ("（未满14周岁：敏感个人信息）" if outcome.under_14 else ""),
-    )
+    at = f"{outcome.checked_at.astimezone(tz):%H:%M}"
+    if minor and outcome.under_14:
+        say("rules.checked_minor_under14", at=at, outcome=words, age=outcome.age_years)
+    elif minor:
+        say("rules.checked_minor", at=at, outcome=words, age=outcome.age_years)
+    else:
+        say("rules.checked", at=at, outcome=words)
     if outcome.result == "adult_admitted":
-        say("an adult: no rule applies", "成年人：不涉及违法")
+        say("rules.adult")
         return verdict
-    if outcome.result == "minor_refused":
-        say(
-            "the venue refused the minor, as the law asks: no violation (counted as the venue's success)",
-            "场所已劝离未成年人，依法处置：不构成违法（计为场所成功劝阻）",
-        )
-        return verdict
-    if outcome.result == "no_id_refused":
-        say("no ID was shown and the person was refused: no violation", "未出示证件，已拒绝其进入：不构成违法")
-        return verdict
-    if outcome.result == "left_before_check":
-        say(
-            "the person left before staff could check: no violation (counted in the venue's ID-check figures)",
-            "此人在查验前已离开：不构成违法（计入场所证件查验统计）",
-        )
+    if outcome.result in ("minor_refused", "no_id_refused", "left_before_check"):
+        say(f"rules.{outcome.result}")
         return verdict
     if outcome.result not in ADMITTED:
         verdict.status = Status.SUSPECTED  # an outcome the rules do not know: an inspector looks
-        say(f"an outcome the rules do not know ({outcome.result}): to be checked", "规则未知的查验结果：待核查")
+        say("rules.unknown_outcome", outcome=outcome.result)
         return verdict
 
     # a minor was admitted, with a guardian or without
@@ -180,104 +151,60 @@ def decide(
     whole_esports = rule.minors is MinorRule.NOT_IN_ESPORTS_ZONE and cfg.esports_whole_hotel
     if rule.minors is MinorRule.NEVER or whole_esports:
         verdict.status = Status.CONFIRMED
-        say(
-            f"a minor was admitted where the law forbids it: {rule.forbidden}",
-            f"法律禁止的情形下接纳了未成年人：{rule.forbidden_zh}",
-        )
+        say("rules.minor_admitted_forbidden", forbidden=forbidden)
         if guardian:
-            say(
-                "a guardian's presence does not make it lawful: the law admits no minor here at all, "
-                "accompanied or not (未保法 art. 58"
-                + (", 文旅部 + 公安部 notice on e-sports hotels)" if whole_esports else ")"),
-                "有监护人陪同不改变其违法性质：法律规定此类场所不得允许未成年人进入，无论是否有监护人陪同（未保法第五十八条"
-                + ("，文旅部、公安部关于电竞酒店的通知）" if whole_esports else "）"),
-            )
+            say("rules.guardian_no_excuse_esports" if whole_esports else "rules.guardian_no_excuse")
     elif rule.minors in (MinorRule.RECORD_GUARDIAN, MinorRule.NOT_IN_ESPORTS_ZONE):
         _hotel(verdict, rule, outcome, guardian, say)
     elif rule.minors is MinorRule.DEVICES_HOLIDAYS_ONLY:
         if calendar.statutory(day):
-            say(f"{cal_en}: game devices may be offered to minors today", f"{cal_zh}：今日可向未成年人提供游戏设备")
+            say("rules.arcade_devices_ok", calendar=cal)
         else:
             verdict.status = Status.SUSPECTED
             say(
-                f"{cal_en}: minors may enter an arcade, but game devices may not be offered to them "
-                "today"
-                + (", a guardian present or not" if guardian else "")
-                + "; whether they were needs checking on site",
-                f"{cal_zh}：未成年人可进入游艺场所，但今日不得向其提供游戏设备"
-                + ("（有无监护人陪同均同）" if guardian else "")
-                + "；是否提供需现场核查",
+                "rules.arcade_devices_not_today_guardian" if guardian else "rules.arcade_devices_not_today",
+                calendar=cal,
             )
     elif rule.minors is MinorRule.HOLIDAYS_WEEKENDS_VACATIONS:
         if _open_to_minors(day, calendar):
-            say(f"{cal_en}: minors may be admitted today", f"{cal_zh}：今日可接待未成年人")
+            say("rules.open_today", calendar=cal)
         else:
             verdict.status = Status.CONFIRMED
-            say(
-                f"{cal_en}: {rule.forbidden}" + (" (a guardian present does not change that)" if guardian else ""),
-                f"{cal_zh}：{rule.forbidden_zh}" + ("（有监护人陪同亦然）" if guardian else ""),
-            )
+            say("rules.closed_today_guardian" if guardian else "rules.closed_today", calendar=cal, forbidden=forbidden)
     return verdict
 
 
-def _hotel(
-    verdict: Verdict, rule: VenueRule, outcome: Outcome, guardian: bool, say: Callable[[str, str], None]
-) -> None:
+def _hotel(verdict: Verdict, rule: VenueRule, outcome: Outcome, guardian: bool, say: Callable[..., None]) -> None:
     """A minor admitted to a hotel, or to a mixed e-sports hotel (whose ordinary rooms are a hotel's):
     the law lets the minor stay, and asks the hotel to ask and record the guardian's contact and the
     co-occupants' relationship (未保法 art. 57, penalty art. 122; the police's "five musts"). Staff's
     own outcome says whether it did: both records → the hotel did what the law asks; a record missing →
     confirmed. In a mixed e-sports hotel the minor may not use the e-sports zone, which an entrance
     camera cannot see: with the records made, that remains to be checked (suspected)."""
-    missing_en = [
-        w
-        for w, done in (
-            ("the guardian's contact", outcome.guardian_contact_recorded),
-            ("the co-occupants' relationship", outcome.co_occupants_recorded),
-        )
-        if not done
-    ]
-    missing_zh = [
-        w
-        for w, done in (
-            ("监护人联系方式", outcome.guardian_contact_recorded),
-            ("同住人员关系", outcome.co_occupants_recorded),
+    missing = [
+        msg(key)
+        for key, done in (
+            ("rules.part.guardian_contact", outcome.guardian_contact_recorded),
+            ("rules.part.co_occupants", outcome.co_occupants_recorded),
         )
         if not done
     ]
     esports = rule.minors is MinorRule.NOT_IN_ESPORTS_ZONE
-    if missing_en:
+    if missing:
         verdict.status = Status.CONFIRMED
         say(
-            ("mixed e-sports hotel, ordinary rooms: " if esports else "")
-            + "a minor may stay"
-            + (" (here with a guardian)" if guardian else "")
-            + ", but the hotel must ask and record the guardian's contact and the co-occupants' relationship "
-            "(未保法 art. 57, penalty art. 122); staff recorded that it did not record "
-            + " and ".join(missing_en)
-            + f" — {rule.forbidden}",
-            ("混合型电竞酒店普通客房：" if esports else "")
-            + "未成年人可以入住"
-            + ("（本次有监护人陪同）" if guardian else "")
-            + "，但旅馆须询问并登记其监护人联系方式及同住人员关系（未保法第五十七条，罚则第一百二十二条）；"
-            "工作人员记录显示未登记" + "、".join(missing_zh) + f"——{rule.forbidden_zh}",
+            "rules.hotel_missing",
+            esports=msg("rules.part.esports_ordinary_rooms" if esports else "text.empty"),
+            guardian=msg("rules.part.with_guardian" if guardian else "text.empty"),
+            missing=missing[0] if len(missing) == 1 else msg("rules.part.both_records"),
+            forbidden=msg(f"forbidden.{rule.venue_type}"),
         )
         return
     if esports:
         verdict.status = Status.SUSPECTED
-        say(
-            "mixed e-sports hotel: the guardian's contact and the co-occupants' relationship were recorded, "
-            "as the law asks for ordinary rooms; minors may not use the e-sports zone, and whether this one "
-            "did needs checking on site",
-            "混合型电竞酒店：已登记监护人联系方式及同住人员关系（普通客房依法应登记）；未成年人不得进入电竞区域，"
-            "是否进入需现场核查",
-        )
+        say("rules.hotel_esports_zone")
         return
-    say(
-        "a minor may stay; the hotel asked and recorded the guardian's contact and the co-occupants' "
-        "relationship, as the law asks (未保法 art. 57): no violation",
-        "未成年人可以入住；旅馆已依法询问并登记其监护人联系方式及同住人员关系（未保法第五十七条）：不构成违法",
-    )
+    say("rules.hotel_recorded")
 
 
 def _open_to_minors(day: dt.date, calendar: HolidayCalendar) -> bool:

@@ -1,142 +1,32 @@
 // Humiao inspectors' panel: a single page over the hub's API. No build step, no framework.
 "use strict";
 
-const I18N = {
-  zh: {
-    "nav.alarms": "实时预警", "nav.cases": "案件", "nav.venues": "场所", "nav.dashboard": "统计", "nav.lists": "清单",
-    "nav.reports": "报表", "nav.audit": "审计", logout: "退出", login: "登录", username: "用户名", password: "密码",
-    "login.title": "护苗 执法平台登录", "alarms.title": "实时预警", live: "实时", time: "时间", venue: "场所",
-    type: "类型", age: "估计年龄", pminor: "未成年概率", verdict: "结论", severity: "级别", status: "状态",
-    district: "辖区", all: "全部", active: "未解除", cleared: "已解除", acknowledged: "已确认", unacknowledged: "未确认",
-    since: "起始日期", filter: "筛选", reasons: "研判依据", history: "处置记录", actions: "处置", ack: "确认",
-    comment: "备注", clear: "解除", assign_me: "指派给我", open_case: "立案", evidence: "证据（人脸截图）",
-    reveal: "查看（将记入审计）", request_evidence: "向前端调取（将记入审计）", why: "请填写查看理由（记入审计日志）",
-    no_evidence: "前端未保留截图", requested: "已调取，等待前端上传", purged: "已按保存期限清除",
-    "cases.title": "联合执法案件队列", number: "案件编号", department: "部门", deadline: "办理期限",
-    decision: "决定", steps: "办理步骤", officers: "执法人员（姓名:执法证号，每行一人）", findings: "检查情况",
-    evidence_notes: "现场证据记录", respond_notice: "告知陈述申辩权利", legal_review: "法制审核", opinion: "审核意见",
-    decide: "作出决定", basis: "依据", fine: "罚款金额（元）", months: "停业月数", pay: "登记缴款", close: "结案",
-    transfer: "移送", to_department: "移送部门", reason: "理由", other_actions: "其他部门处理", escalation: "升级建议",
-    "venues.title": "场所", near_school: "学校200米内", sign: "禁入标识", devices: "设备", online: "在线", offline: "离线",
-    violations: "违法次数", "dashboard.title": "统计", per_day: "每日预警（红色：重点时段）", by_type: "按场所类型",
-    repeat: "重复违法场所", open_cases: "在办案件期限", "lists.title": "清单", school_list: "学校周边场所",
-    sign_list: "未张贴禁入标识的场所", inspection: "重点时段检查清单", "reports.title": "报表下载", month: "月份",
-    quarter: "季度", format: "格式", download: "下载", "audit.title": "审计日志", user: "用户", action: "操作",
-    object: "对象", "audit.actor": "用户名", "audit.until": "截止日期（含当日）", "audit.clear": "清除筛选",
-    "audit.none": "没有符合筛选条件的记录", "audit.count": "共 {n} 条（最新在前）",
-    "obj.user": "账号", "obj.alert": "预警", "obj.evidence": "证据", "obj.report": "报表", "obj.device": "设备",
-    "obj.venues": "场所清单", "obj.schools": "学校清单", saved: "已保存", yes: "是", no: "否", none: "无违法", pending: "待核查", suspected: "疑似违法",
-    confirmed: "确认违法", "deadline.ok": "正常", "deadline.due_soon": "临近期限", "deadline.overdue": "已超期",
-    "deadline.met": "已决定", score: "优先级", camera: "摄像头", licence: "许可证号", operator: "经营者",
-    "dept.police": "公安", "dept.culture_tourism": "文化和旅游", "dept.market_regulation": "市场监管", "dept.procuratorate": "检察院",
-    "role.venue_operator": "场所经营者", "role.admin": "管理员", "role.auditor": "审计员",
-    "cs.open": "已立案", "cs.assigned": "已指派", "cs.inspected": "已检查", "cs.decided": "已决定", "cs.closed": "已结案",
-    "dec.no_penalty": "不予处罚", "dec.warning": "警告", "dec.fine": "罚款", "dec.suspension": "责令停业整顿", "dec.revocation": "吊销许可证",
-    "ev.opened": "立案", "ev.assigned": "指派", "ev.inspected": "检查", "ev.respond_notice": "告知陈述申辩", "ev.legal_review": "法制审核",
-    "ev.decided": "决定", "ev.paid": "缴款", "ev.closed": "结案", "ev.transferred": "移送",
-    "aev.raised": "触发预警", "aev.verdict": "研判", "aev.cleared": "解除", "aev.acknowledged": "确认", "aev.assigned": "指派",
-    "aev.commented": "备注", "aev.reactivated": "重新启用",
-    "cam.streaming": "正常", "cam.reconnecting": "重连中", "cam.stalled": "无画面", "cam.down": "断开", "cam.unspecified": "未知", custody: "证据链", captured: "采集时间", officers_short: "执法人员", export: "导出", import: "导入", imported: "已导入", more: "加载更早的预警",
-    "nav.devices": "设备", "devices.title": "设备管理", "dev.keys": "已登记的设备密钥", "dev.device": "设备",
-    "dev.fingerprint": "密钥指纹", "dev.enrolled": "登记时间 · 登记人", "dev.state": "状态", "dev.active": "有效",
-    "dev.revoked": "已撤销", "dev.revoke": "撤销", "dev.revoke_why": "请填写撤销该设备密钥的理由（记入审计日志）",
-    "dev.revoked_ok": "已撤销该设备的密钥", "dev.revoke_failed": "撤销未完成：", "dev.none": "尚无已登记的设备",
-    "dev.enrol": "登记设备", "dev.choose": "选择文件", "dev.no_file_chosen": "未选择文件", "dev.request_file": "设备生成的登记申请文件（enrolment-request.json）",
-    "dev.replace": "替换该设备当前的密钥（旧密钥将被撤销）", "dev.submit": "登记",
-    "dev.no_file": "请先选择设备的登记申请文件。", "dev.not_json": "所选文件不是 JSON 文件，请选择设备生成的 enrolment-request.json。",
-    "dev.not_request": "所选文件不是设备登记申请，请选择设备生成的 enrolment-request.json。",
-    "dev.enrolled_ok": "设备已登记", "dev.compare": "请将上面的指纹与设备生成申请时显示的指纹逐组核对（可电话核对）；如不一致，请立即撤销该密钥。",
-    "dev.refused": "中心未登记该设备：",
-    "idc.title": "证件查验（近30天）", "idc.alerts": "预警", "idc.checked": "时限内查验",
-    "idc.median": "查验用时中位数", "idc.refused": "劝离未成年人", "idc.walkups": "主动查验（其中未成年人）",
-    "idc.outcomes": "预警的查验结果", "idc.no_outcome": "无查验记录", "idc.none": "期间内无预警或查验记录",
-    "idc.note": "每条预警按其最后一次查验结果计一次；时限内查验：工作人员在 {w} 分钟内记录了结果（“时限内未查验”与无记录均计为未查验）；主动查验：工作人员对摄像头未预警人员的查验。",
-    "unit.s": "秒", "unit.min": "分钟",
-    "new.one": "{n} 条新预警 · 点击显示", "new.many": "{n} 条新预警 · 点击显示",
-    "detail.close": "关闭", "detail.back": "返回预警列表", "detail.choose": "点击一条预警查看详情",
-    "meta.failed": "未能从中心加载场所类型、办理步骤等列表和时区设置：场所类型暂以代码显示，时间按本机时区显示。", "meta.retry": "重新加载",
-    "zone.note": "时间为{name}（{tz}）", "zone.local": "时间为本机时区（{tz}）",
-    "case.done": "本案状态为“{s}”，没有需要办理的步骤。",
-    "case.read_only": "本案当前状态为“{s}”。您的账号只能查看本案：此阶段的办理步骤由承办部门的执法人员进行。",
-    "case.no_steps": "此阶段没有您可以办理的步骤。",
-    assign: "指派执法人员", inspect: "记录检查情况",
-    "hk.alarms": "预警", "hk.source": "来源", "hk.hearing": "申请听证", "hk.late": "逾期缴款", "hk.from": "原部门",
-    "src.alert": "预警", "src.inspection": "检查", "src.public_report": "群众举报", "src.transfer": "移送",
-  },
-  en: {
-    "nav.alarms": "Live alarms", "nav.cases": "Cases", "nav.venues": "Venues", "nav.dashboard": "Dashboard",
-    "nav.lists": "Lists", "nav.reports": "Reports", "nav.audit": "Audit", logout: "Sign out", login: "Sign in",
-    username: "User name", password: "Password", "login.title": "Humiao enforcement sign-in", "alarms.title": "Live alarms",
-    live: "live", time: "Time", venue: "Venue", type: "Type", age: "Age≈", pminor: "P(minor)", verdict: "Verdict",
-    severity: "Severity", status: "Status", district: "District", all: "All", active: "Active", cleared: "Cleared",
-    acknowledged: "Acknowledged", unacknowledged: "Unacknowledged", since: "Since", filter: "Filter",
-    reasons: "Reasoning", history: "History", actions: "Actions", ack: "Acknowledge", comment: "Comment",
-    clear: "Clear", assign_me: "Assign to me", open_case: "Open case", evidence: "Evidence (face crop)",
-    reveal: "Reveal (audited)", request_evidence: "Request from the edge (audited)",
-    why: "Why are you viewing this? (written to the audit log)", no_evidence: "The edge kept no crop",
-    requested: "Requested; waiting for the edge", purged: "Purged after its retention", "cases.title": "Case queue",
-    number: "Number", department: "Department", deadline: "Deadline", decision: "Decision", steps: "Procedure",
-    officers: "Officers (name:enforcement id, one per line)", findings: "Findings", evidence_notes: "On-site evidence notes",
-    respond_notice: "Notify the right to respond", legal_review: "Legal review", opinion: "Opinion", decide: "Decide",
-    basis: "Basis", fine: "Fine (¥)", months: "Suspension months", pay: "Record payment", close: "Close",
-    transfer: "Transfer", to_department: "To department", reason: "Reason", other_actions: "Other departments",
-    escalation: "Escalation", "venues.title": "Venues", near_school: "School within 200 m", sign: "Sign posted",
-    devices: "Devices", online: "online", offline: "offline", violations: "Violations", "dashboard.title": "Dashboard",
-    per_day: "Alarms per day (red: key period)", by_type: "By venue type", repeat: "Repeat venues",
-    open_cases: "Open cases by deadline", "lists.title": "Lists", school_list: "Venues near schools",
-    sign_list: "Venues without the no-minors sign", inspection: "Key-period inspection list",
-    "reports.title": "Reports", month: "Month", quarter: "Quarter", format: "Format", download: "Download",
-    "audit.title": "Audit log", user: "User", action: "Action", object: "Object",
-    "audit.actor": "User name", "audit.until": "Until (inclusive)", "audit.clear": "Clear filters",
-    "audit.none": "No entries match the filters", "audit.count": "{n} entries (newest first)",
-    "obj.user": "account", "obj.alert": "alarm", "obj.evidence": "evidence", "obj.report": "report", "obj.device": "device",
-    "obj.venues": "venue list", "obj.schools": "school list", saved: "Saved", yes: "yes", no: "no",
-    none: "no violation", pending: "pending", suspected: "suspected", confirmed: "confirmed", "deadline.ok": "on time",
-    "deadline.due_soon": "due soon", "deadline.overdue": "overdue", "deadline.met": "decided", score: "Priority",
-    licence: "Licence", operator: "Operator",
-    "dept.police": "police", "dept.culture_tourism": "culture & tourism", "dept.market_regulation": "market regulation",
-    "dept.procuratorate": "procuratorate", "role.venue_operator": "venue operator",
-    "dec.no_penalty": "no penalty", "dec.revocation": "licence revocation",
-    camera: "Camera", custody: "Chain of custody", captured: "captured", officers_short: "Officers", export: "Export", import: "Import", imported: "Imported", more: "Load older alarms",
-    "nav.devices": "Devices", "devices.title": "Devices", "dev.keys": "Enrolled device keys", "dev.device": "Device",
-    "dev.fingerprint": "Key fingerprint", "dev.enrolled": "Enrolled · by", "dev.state": "State", "dev.active": "active",
-    "dev.revoked": "revoked", "dev.revoke": "Revoke", "dev.revoke_why": "Why revoke this device's key? (written to the audit log)",
-    "dev.revoked_ok": "The device's key is revoked", "dev.revoke_failed": "Revocation not completed:", "dev.none": "No device is enrolled yet",
-    "dev.enrol": "Enrol a device", "dev.choose": "Choose file", "dev.no_file_chosen": "no file chosen", "dev.request_file": "The device's enrolment request (enrolment-request.json)",
-    "dev.replace": "Replace the device's current key (the old key is revoked)", "dev.submit": "Enrol",
-    "dev.no_file": "Choose the device's enrolment request first.", "dev.not_json": "The chosen file is not JSON: choose the enrolment-request.json the device wrote.",
-    "dev.not_request": "The chosen file is not an enrolment request: choose the enrolment-request.json the device wrote.",
-    "dev.enrolled_ok": "Device enrolled", "dev.compare": "Compare this fingerprint, group by group, with the one the device printed when it made its request (by phone if need be); if they differ, revoke the key at once.",
-    "dev.refused": "The hub did not enrol the device:",
-    "idc.title": "ID checks (last 30 days)", "idc.alerts": "Alerts", "idc.checked": "Checked in time",
-    "idc.median": "Median time to check", "idc.refused": "Minors refused", "idc.walkups": "Walk-up checks (minors)",
-    "idc.outcomes": "Outcomes of the alerts", "idc.no_outcome": "no check recorded", "idc.none": "No alerts or ID checks in the period",
-    "idc.note": "Each alert counts once, by its latest check. Checked in time: staff recorded an outcome within {w} min (“not checked within the window” and no record count as unchecked). Walk-up checks: staff checked someone the camera did not flag.",
-    "unit.s": "s", "unit.min": "min",
-    "new.one": "{n} new alarm · show it", "new.many": "{n} new alarms · show them",
-    "detail.close": "Close", "detail.back": "Back to the alarms", "detail.choose": "Choose an alarm to see it here",
-    "meta.failed": "Could not load the hub's lists (venue types, case steps …) and its time zone: venue types are shown as codes, times in this computer's zone.", "meta.retry": "Load again",
-    "zone.note": "Times in {name} ({tz})", "zone.local": "Times in this computer's zone ({tz})",
-    "case.done": "This case is {s}: there are no steps left to take.",
-    "case.read_only": "This case is {s}. Your account may only read it: the steps at this stage are taken by the officers of the department handling it.",
-    "case.no_steps": "There is no step for you to take at this stage.",
-    assign: "Assign officers", inspect: "Record the inspection",
-    "hk.alarms": "alarms", "hk.source": "source", "hk.hearing": "hearing requested", "hk.late": "paid late", "hk.from": "from",
-    "src.alert": "alarm", "src.inspection": "inspection", "src.public_report": "public report", "src.transfer": "transfer",
-    "cs.open": "open", "cs.assigned": "assigned", "cs.inspected": "inspected", "cs.decided": "decided", "cs.closed": "closed",
-    "ev.opened": "opened", "ev.assigned": "assigned", "ev.inspected": "inspected", "ev.respond_notice": "right to respond notified",
-    "ev.legal_review": "legal review", "ev.decided": "decided", "ev.paid": "paid", "ev.closed": "closed", "ev.transferred": "transferred",
-  },
+// Every word shown comes from the hub's message catalogue for the viewer's language (hub/catalogue/<language>/, served
+// at GET /api/catalogue/<language> before the first screen and again on a switch): no word is written here.
+let CAT = {};
+let LANGS = [];  // [{code, name}] the languages the hub has catalogues for, the default first
+let lang = { zh: "zh-CN" }[localStorage.getItem("humiao.lang")] || localStorage.getItem("humiao.lang") || "zh-CN";
+const isZh = () => lang.startsWith("zh");
+// a catalogue entry with its {placeholders} filled; the key itself only if the catalogue lacks it (a test forbids that)
+const t = (k, params) => {
+  const s = CAT[k] ?? k;
+  return params ? s.replace(/\{([a-z_][a-z0-9_]*)\}/g, (m, n) => (n in params ? String(params[n]) : m)) : s;
 };
-// the four department roles are named as their departments
-for (const words of Object.values(I18N)) for (const d of ["police", "culture_tourism", "market_regulation", "procuratorate"]) words[`role.${d}`] = words[`dept.${d}`];
-let lang = localStorage.getItem("humiao.lang") || "zh";
-const t = (k) => (I18N[lang][k] ?? I18N.en[k] ?? k);
 // a stored code (department, role, case status, decision, case event) in the viewer's language; unknown codes as they are
-const label = (kind, code) => (code ? (I18N[lang][`${kind}.${code}`] ?? I18N.en[`${kind}.${code}`] ?? code) : "");
-// the Chinese form of a server-side text (or list of them) where the API gives one
-const zh = (en, zhText) => (lang === "zh" && zhText && zhText.length ? zhText : en);
+const label = (kind, code) => (code ? (CAT[`${kind}.${code}`] ?? code) : "");
+async function loadCatalogue() {
+  if (!LANGS.length) {
+    try { LANGS = (await (await fetch("/api/catalogue")).json()).languages; } catch (e) { LANGS = [{ code: "zh-CN", name: "zh-CN" }]; }
+  }
+  if (!LANGS.some((l) => l.code === lang)) lang = LANGS[0].code;
+  const r = await fetch(`/api/catalogue/${encodeURIComponent(lang)}`);
+  if (r.ok) CAT = await r.json();
+}
 const $ = (sel, root = document) => root.querySelector(sel);
+// money as people write it: ¥5,000 (never 5000.0)
+const money = (v) => `¥${Number(v).toLocaleString(isZh() ? "zh-CN" : "en-GB", { maximumFractionDigits: 2 })}`;
+// who made a history entry: an account as it is, the hub's own rules in words
+const actor = (a) => (a === "rules" ? t("actor.rules") : a);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 
 // -- the hub's lists (GET /api/meta, once after sign-in; both languages in it): venue types, case decisions and steps,
@@ -161,7 +51,7 @@ function banner() {
 // a venue type in the viewer's words (the statute table's, from the hub); its code only when the list did not load
 function venueType(code) {
   const v = code && META ? META.venue_types.find((x) => x.code === code) : null;
-  return v ? (v.words[lang] ?? v.words.en) : (code || "");
+  return v ? label("venue", code) : (code || "");
 }
 
 // -- times: every one shown goes through fmtTime, in the venues' zone (meta.timezone: the rules reason in it), not
@@ -199,7 +89,7 @@ function zoneNote() {
   const tz = zone();
   let name = tz;
   try {
-    name = new Intl.DateTimeFormat(lang === "zh" ? "zh-CN" : "en-GB", { timeZone: tz, timeZoneName: "longGeneric" })
+    name = new Intl.DateTimeFormat(isZh() ? "zh-CN" : "en-GB", { timeZone: tz, timeZoneName: "longGeneric" })
       .formatToParts(Date.now()).find((p) => p.type === "timeZoneName").value;
   } catch (e) { /* the zone's name alone */ }
   return `<p class="muted zone-note" id="zone-note">${esc(t(META ? "zone.note" : "zone.local").replace("{name}", name).replace("{tz}", tz))}</p>`;
@@ -216,8 +106,9 @@ async function api(path, opts = {}) {
     opts.body = JSON.stringify(opts.body);
   }
   if (opts.method && opts.method !== "GET" && state.csrf) headers["X-CSRF-Token"] = state.csrf;
+  headers["Accept-Language"] = lang;  // the hub answers in the viewer's words: the rules' reasoning, its errors
   const r = await fetch(path, Object.assign({}, opts, { headers, credentials: "same-origin" }));
-  if (r.status === 401 && path !== "/api/login") { showLogin(); throw new Error("sign in first"); }
+  if (r.status === 401 && path !== "/api/login") { showLogin(); throw new Error(t("session.ended")); }
   if (!r.ok) {
     let detail = r.statusText;
     try { detail = (await r.json()).detail; } catch (e) { /* not JSON */ }
@@ -237,9 +128,10 @@ function toast(msg) {
 }
 
 function applyI18n() {
-  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  document.documentElement.lang = lang;
   document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
-  $("#lang").textContent = lang === "zh" ? "EN" : "中文";
+  const next = LANGS[(LANGS.findIndex((l) => l.code === lang) + 1) % Math.max(LANGS.length, 1)];
+  $("#lang").textContent = next ? next.name : "";
   if (metaError) banner();
   const me = state.me;  // the role in the viewer's language
   $("#who").textContent = me ? `${me.user} · ${label("role", me.role)}${me.district ? " · " + me.district : ""}` : "";
@@ -262,7 +154,7 @@ function showLogin() {
     ev.preventDefault();
     const f = new FormData(ev.target);
     try {
-      const r = await fetch("/api/login", { method: "POST", headers: { "Content-Type": "application/json" },
+      const r = await fetch("/api/login", { method: "POST", headers: { "Content-Type": "application/json", "Accept-Language": lang },
         body: JSON.stringify({ username: f.get("username"), password: f.get("password") }) });
       const data = await r.json();
       if (!r.ok) throw new Error(data.detail);
@@ -319,14 +211,33 @@ async function route(redraw = false) {
 }
 
 // -- live alarms ---------------------------------------------------------------------------------
+// The filters live in the address (#/alarms?verdict=confirmed&district=d1; #/alarms/ID?… with an alarm open): a
+// reload or a shared address keeps them, Back undoes the last one. The list comes a page at a time, newest first,
+// paged by id (the next page: the rows before the last one's id), with the count of every matching alarm.
+const ALARM_FILTERS = ["district", "venue_type", "verdict", "active", "since"];
+const PAGE = 100;
 const filters = { district: "", venue_type: "", verdict: "", active: "", since: "" };
+// the list's paging: cursor, the smallest id a page brought (the next page is before it); more: older rows match;
+// total: the matching rows when the first page came, top: the largest id then (the feed's newer ones add to it)
+const paging = { cursor: null, more: false, total: 0, capped: false, top: 0, asked: 0, error: "" };
+
+// the filters the address names
+function hashFilters() {
+  const q = new URLSearchParams(location.hash.split("?")[1] || "");
+  return Object.fromEntries(ALARM_FILTERS.map((k) => [k, (q.get(k) || "").trim()]));
+}
+// the filters as the address writes them: "?verdict=…" ("" for none), in one order
+function alarmsQuery(f = filters) {
+  const q = new URLSearchParams(ALARM_FILTERS.filter((k) => f[k]).map((k) => [k, f[k]]));
+  return q.toString() ? `?${q}` : "";
+}
 
 function alarmMatches(a) {
   if (filters.district && a.district_id !== filters.district) return false;
   if (filters.venue_type && a.venue_type !== filters.venue_type) return false;
   if (filters.verdict && a.verdict !== filters.verdict) return false;
   if (filters.active && String(a.active) !== filters.active) return false;
-  if (filters.since && Date.parse(a.raised_at) < Date.parse(dayStart(filters.since))) return false;
+  if (DATE_ONLY.test(filters.since) && Date.parse(a.raised_at) < Date.parse(dayStart(filters.since))) return false;
   return true;
 }
 
@@ -337,24 +248,47 @@ const narrow = matchMedia("(max-width: 900px)");
 narrow.addEventListener("change", () => sheet());
 
 async function alarmsPage(id, redraw) {
-  if (!redraw && $("#alarm-rows")) { if (id) await showAlarm(+id); else closeAlarm(); return; }  // the same page: only the open alarm changes
-  const opt = (vals, cur, label) => `<option value="">${t("all")}</option>` + vals.map((v) => `<option value="${v}" ${cur === v ? "selected" : ""}>${esc(label ? label(v) : v)}</option>`).join("");
+  const wanted = hashFilters(), changed = alarmsQuery(wanted) !== alarmsQuery();
+  Object.assign(filters, wanted);
+  if (!redraw && $("#alarm-rows")) {  // the same page: other filters (a new list), or only the open alarm changes
+    if (changed) { showFilters(); await loadAlarms(); }
+    if (!id) closeAlarm();
+    else if (!(changed && state.selected === +id)) await showAlarm(+id);
+    return;
+  }
+  const opt = (vals, cur, label) => `<option value="">${t("all")}</option>` + vals.map((v) => `<option value="${esc(v)}" ${cur === v ? "selected" : ""}>${esc(label ? label(v) : v)}</option>`).join("");
+  const types = META ? META.venue_types.map((v) => v.code) : [];
+  if (filters.venue_type && !types.includes(filters.venue_type)) types.push(filters.venue_type);  // as the address says
   state.selected = null; state.detail = null; state.pending = []; state.fromList = false;
   $("#main").innerHTML = `<h1>${t("alarms.title")} <span class="badge ok" id="live">● ${t("live")}</span></h1>${zoneNote()}
-    <div class="filters" id="filters">
-      <label>${t("district")}<input name="district" value="${esc(filters.district)}" placeholder="${esc(state.me.district || "")}" size="12"></label>
-      <label>${t("type")}<select name="venue_type" ${META ? "" : "disabled"}>${opt(META ? META.venue_types.map((v) => v.code) : [], filters.venue_type, venueType)}</select></label>
+    <form class="filters" id="filters" role="search" aria-label="${esc(t("alist.filters"))}">
+      <label>${t("district")}<input name="district" value="${esc(filters.district)}" placeholder="${esc(state.me.district || "")}" size="12" maxlength="64" autocomplete="off"></label>
+      <label>${t("type")}<select name="venue_type" ${META ? "" : "disabled"}>${opt(types, filters.venue_type, venueType)}</select></label>
       <label>${t("verdict")}<select name="verdict">${opt(["confirmed", "suspected", "pending", "none"], filters.verdict, t)}</select></label>
       <label>${t("status")}<select name="active">${opt(["true", "false"], filters.active, (v) => v === "true" ? t("active") : t("cleared"))}</select></label>
       <label>${t("since")}<input name="since" type="date" value="${esc(filters.since)}"></label>
-    </div>
+      <button class="act" type="submit">${t("filter")}</button>
+      <button class="act secondary" type="button" id="alarm-clear" ${alarmsQuery() ? "" : "hidden"}>${t("alist.clear")}</button>
+    </form>
     <div class="grid alarms"><div class="card" id="alarm-list"><div class="newbar" role="status" aria-live="polite"><button class="act" id="new-alarms" type="button" hidden></button></div>
+      <p class="muted" id="alarm-count" role="status"></p>
       <table><thead><tr><th>${t("time")}</th><th>${t("venue")}</th><th>${t("type")}</th>
       <th>${t("age")}</th><th>${t("verdict")}</th><th>${t("status")}</th></tr></thead><tbody id="alarm-rows"></tbody></table>
-      <button class="act secondary" id="more" type="button">${t("more")}</button></div>
+      <button class="act secondary" id="more" type="button" hidden>${t("more")}</button></div>
       <section class="card" id="alarm-detail" tabindex="-1" aria-labelledby="alarm-title"><p class="muted">${t("detail.choose")}</p></section></div>`;
-  $("#filters").addEventListener("change", (ev) => { filters[ev.target.name] = ev.target.value; loadAlarms(); });
-  $("#more").addEventListener("click", () => loadAlarms(true));
+  const form = $("#filters");
+  const apply = () => {  // a new entry in the browser's history (the open alarm stays open); the hashchange loads
+    const next = Object.fromEntries(ALARM_FILTERS.map((k) => [k, String(form.elements[k].value || "").trim()]));
+    const hash = `#/alarms${state.selected != null ? `/${state.selected}` : ""}${alarmsQuery(next)}`;
+    if (location.hash !== hash) { state.fromList = false; location.hash = hash; }
+  };
+  form.addEventListener("change", apply);
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); apply(); });
+  $("#alarm-clear").addEventListener("click", () => {
+    location.hash = `#/alarms${state.selected != null ? `/${state.selected}` : ""}`;
+    form.elements.verdict.focus();
+  });
+  $("#more").addEventListener("click", () => loadAlarms(true).catch((e) => toast(e.message)));
   $("#new-alarms").addEventListener("click", () => showNew(true));
   const rows = $("#alarm-rows");  // a row opens with a click, or with Enter (or Space) once reached with Tab
   rows.addEventListener("click", (ev) => { const tr = ev.target.closest("tr.row"); if (tr) openAlarm(+tr.dataset.id); });
@@ -367,15 +301,48 @@ async function alarmsPage(id, redraw) {
   if (id) await showAlarm(+id);
 }
 
+// the form shows what the address says (after Back, a reload, a shared address)
+function showFilters() {
+  const form = $("#filters");
+  if (!form) return;
+  for (const k of ALARM_FILTERS) {
+    const el = form.elements[k];
+    if (el.tagName === "SELECT" && filters[k] && ![...el.options].some((o) => o.value === filters[k])) el.add(new Option(filters[k], filters[k]));
+    el.value = filters[k];
+  }
+  $("#alarm-clear").hidden = !alarmsQuery();
+}
+
+// the first page for the filters (with the count), or the next older one ("load older")
 async function loadAlarms(older = false) {
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(filters)) if (v) q.set(k, k === "since" ? dayStart(v) : v);
-  if (older && state.alarms.length) q.set("before_id", Math.min(...state.alarms.map((a) => a.id)));
-  const page = (await getJSON(`/api/alarms?${q}`)).alarms;
-  state.alarms = older ? state.alarms.concat(page) : page;
-  if (!older) state.pending = state.pending.filter((p) => !page.some((a) => a.id === p.id));
-  $("#more").hidden = page.length < 100;
-  renderAlarms();
+  const q = new URLSearchParams({ limit: PAGE });
+  for (const k of ALARM_FILTERS) if (filters[k]) q.set(k, k === "since" && DATE_ONLY.test(filters[k]) ? dayStart(filters[k]) : filters[k]);
+  if (older && paging.cursor != null) q.set("before_id", paging.cursor); else q.set("count", "true");
+  const asked = ++paging.asked, query = alarmsQuery().slice(1);
+  let got;
+  try { got = await getJSON(`/api/alarms?${q}`); } catch (e) {  // a filter the hub refuses (a bad address): said where the count goes
+    if (asked !== paging.asked) return;
+    Object.assign(paging, { cursor: null, more: false, total: 0, capped: false, error: e.message });
+    if (!older) state.alarms = [];
+    renderAlarms(new Set(), query);
+    return;
+  }
+  if (asked !== paging.asked) return;  // the filters changed meanwhile: a newer answer is coming
+  const page = got.alarms;
+  paging.error = "";
+  if (older) {
+    const have = new Set(state.alarms.map((a) => a.id));
+    state.alarms = state.alarms.concat(page.filter((a) => !have.has(a.id)));
+  } else {
+    state.alarms = page;
+    state.pending = state.pending.filter((p) => !page.some((a) => a.id === p.id));
+    Object.assign(paging, { total: got.total, capped: got.total_capped, top: page.length ? page[0].id : 0 });
+  }
+  if (page.length) paging.cursor = page[page.length - 1].id;
+  else if (!older) paging.cursor = null;
+  paging.more = got.more;
+  renderAlarms(new Set(), query);
+  if (older && page.length) { const tr = $(`#alarm-rows tr[data-id="${page[0].id}"]`); if (tr) tr.focus({ preventScroll: true }); }
 }
 
 function alarmRow(a, fresh) {
@@ -386,10 +353,19 @@ function alarmRow(a, fresh) {
     <td>${a.active ? t("active") : t("cleared")}${a.acknowledged ? " · " + t("acknowledged") : ""}</td></tr>`;
 }
 
-function renderAlarms(fresh = new Set()) {
+// the rows, "showing N of M", "load older"; #alarm-rows' data-query: the filters they answer (tests and the
+// benchmark wait for it)
+function renderAlarms(fresh = new Set(), query = alarmsQuery().slice(1)) {
   const body = $("#alarm-rows");
   if (!body) return;
-  body.innerHTML = state.alarms.filter(alarmMatches).map((a) => alarmRow(a, fresh.has(a.id))).join("");
+  const shown = state.alarms.filter(alarmMatches);
+  body.innerHTML = shown.map((a) => alarmRow(a, fresh.has(a.id))).join("")
+    || `<tr><td colspan="6" class="muted">${esc(paging.error ? t("alist.failed", { reason: paging.error }) : t("alist.none"))}</td></tr>`;
+  const n = (x) => x.toLocaleString(lang);
+  $("#alarm-count").textContent = paging.error ? "" : t(paging.capped ? "alist.count_capped" : "alist.count",
+    { shown: n(shown.length), total: n(Math.max(paging.total, shown.length)) });
+  $("#more").hidden = !paging.more;
+  body.dataset.query = query;
   newBar();
 }
 
@@ -403,6 +379,8 @@ function newBar() {
 
 function showNew(asked) {
   const fresh = new Set(state.pending.map((a) => a.id));
+  paging.total += state.pending.filter((a) => a.id > paging.top && alarmMatches(a)).length;  // new since the count
+  paging.top = Math.max(paging.top, ...fresh);
   state.alarms = state.alarms.filter((a) => !fresh.has(a.id)).concat(state.pending).sort((x, y) => y.id - x.id);
   state.pending = [];
   renderAlarms(fresh);
@@ -416,7 +394,7 @@ function showNew(asked) {
 function startStream() {
   if (state.stream) state.stream.close();
   const newest = state.alarms.reduce((m, a) => (a.updated_at > m ? a.updated_at : m), "");
-  const es = new EventSource("/api/stream" + (newest ? `?after=${encodeURIComponent(newest)}` : ""));
+  const es = new EventSource(`/api/stream?lang=${encodeURIComponent(lang)}` + (newest ? `&after=${encodeURIComponent(newest)}` : ""));
   state.stream = es;
   es.addEventListener("alarm", (ev) => {
     const a = JSON.parse(ev.data);
@@ -426,6 +404,8 @@ function startStream() {
       const tr = $(`#alarm-rows tr[data-id="${a.id}"]`), focused = tr && document.activeElement === tr;
       if (tr) tr.outerHTML = alarmRow(a, true);
       if (focused) $(`#alarm-rows tr[data-id="${a.id}"]`).focus({ preventScroll: true });
+    } else if (paging.more && a.id < paging.cursor) {
+      // an older alarm, on a page not loaded yet, changed: that page brings it, as it is then
     } else {  // not in the list: waits in the bar (an empty list has no rows to push away: it shows at once)
       state.pending = state.pending.filter((x) => x.id !== a.id).concat(a);
       if ($("#alarm-rows tr.row")) newBar(); else showNew(false);
@@ -444,14 +424,14 @@ function startStream() {
 function sheet() {
   const d = $("#alarm-detail"), on = !!d && state.selected != null && narrow.matches;
   document.body.classList.toggle("sheet-open", on);
-  document.querySelectorAll("header, #main > :not(.alarms), .alarms > :not(#alarm-detail)").forEach((el) => { el.inert = on; });
+  document.querySelectorAll("#skip, header, #banner, #main > :not(.alarms), .alarms > :not(#alarm-detail)").forEach((el) => { el.inert = on; });
   if (!d) return;
   d.classList.toggle("open", state.selected != null);
   if (on) { d.setAttribute("role", "dialog"); d.setAttribute("aria-modal", "true"); } else { d.removeAttribute("role"); d.removeAttribute("aria-modal"); }
 }
 
 function openAlarm(id) {
-  const hash = `#/alarms/${id}`;
+  const hash = `#/alarms/${id}${alarmsQuery()}`;
   if (location.hash === hash) showAlarm(id).catch((e) => toast(e.message));  // open already: look again
   else if (state.selected != null) location.replace(hash);  // one entry in the browser's history for the open alarm
   else { state.fromList = true; location.hash = hash; }
@@ -459,7 +439,7 @@ function openAlarm(id) {
 
 // the close button and Escape: Back, when the list opened it; otherwise the hash without the alarm
 function leaveAlarm() {
-  if (state.fromList) { state.fromList = false; history.back(); } else { history.replaceState(null, "", "#/alarms"); closeAlarm(); }
+  if (state.fromList) { state.fromList = false; history.back(); } else { history.replaceState(null, "", `#/alarms${alarmsQuery()}`); closeAlarm(); }
 }
 
 function closeAlarm() {
@@ -481,18 +461,6 @@ async function showAlarm(id) {
   if (state.selected !== id) return;  // another one was chosen meanwhile
   renderDetail(a);
   if (opening) { sheet(); $("#close-alarm").focus({ preventScroll: true }); }
-}
-
-// the rules' own history entries in the viewer's words: a verdict with its reason as the alarm words it, "no violation"
-function said(h, a) {
-  const d = h.detail || "";
-  if (h.actor !== "rules") return d;
-  if (h.action === "raised") return d.replace(/^alert /, "");
-  if (h.action === "cleared" && d === "no violation") return t("none");
-  const [, code, why] = /^(none|pending|suspected|confirmed)(?:: ([^]*))?$/.exec(d) || [];
-  if (!code) return d;
-  const i = (a.reasons || []).indexOf(why);
-  return why ? `${t(code)}${lang === "zh" ? "：" : ": "}${(lang === "zh" && i >= 0 && a.reasons_zh && a.reasons_zh[i]) || why}` : t(code);
 }
 
 function renderDetail(a) {
@@ -525,10 +493,10 @@ function renderDetail(a) {
       <div>${t("venue")}</div><div><a href="#/venues/${esc(a.venue_id)}">${esc(a.venue_id)}</a> (${esc(venueType(a.venue_type))})</div>
       <div>${t("age")}</div><div>${a.age_estimate ?? "–"} · ${t("pminor")} ${a.p_minor ?? "–"}</div>
       <div>${t("camera")}</div><div>${esc(a.device_id || "")} / ${esc(a.camera_id || "")}</div>
-      ${a.departments ? `<div>${t("department")}</div><div>${esc(a.departments.map((d) => label("dept", d)).join(lang === "zh" ? "、" : ", "))}</div>` : ""}</div>
-    <h2>${t("reasons")}</h2><ul class="reasons">${zh(a.reasons, a.reasons_zh).map((r) => `<li>${esc(r)}</li>`).join("")}</ul>
+      ${a.departments ? `<div>${t("department")}</div><div>${esc(a.departments.map((d) => label("dept", d)).join(t("list.sep")))}</div>` : ""}</div>
+    <h2>${t("reasons")}</h2><ul class="reasons">${(a.reasons || []).map((r) => `<li>${esc(r)}</li>`).join("")}</ul>
     <div>${acts}</div>${ev}
-    <h2>${t("history")}</h2><ul class="history">${(a.history || []).map((h) => `<li>${esc(fmtTime(h.at))} · ${esc(h.actor)} · ${esc(label("aev", h.action))} ${esc(said(h, a))}</li>`).join("")}</ul>`;
+    <h2>${t("history")}</h2><ul class="history">${(a.history || []).map((h) => `<li>${esc(fmtTime(h.at))} · ${esc(actor(h.actor))} · ${esc(label("aev", h.action))} ${esc(h.detail)}</li>`).join("")}</ul>`;
   if (shown) $("#evidence").replaceWith(...shown);
   $("#close-alarm").addEventListener("click", leaveAlarm);
   box.querySelectorAll("[data-act]").forEach((b) => b.addEventListener("click", async () => {
@@ -544,7 +512,7 @@ function renderDetail(a) {
     try {
       const r = await api(`/api/alarms/${id}/evidence?why=${encodeURIComponent(why)}`);
       const blob = await r.blob();
-      $("#evidence").innerHTML = `<img id="evidence-img" alt="evidence" src="${URL.createObjectURL(blob)}">`;
+      $("#evidence").innerHTML = `<img id="evidence-img" alt="${esc(t("evidence"))}" src="${URL.createObjectURL(blob)}">`;
       $("#evidence").insertAdjacentHTML("afterend", `<div class="muted" id="custody">${t("custody")}: sha256 ${esc(r.headers.get("x-evidence-sha256"))}
         · ${t("captured")} ${esc(fmtTime(r.headers.get("x-evidence-captured-at")))}</div>`);
     } catch (e) { toast(e.message); }
@@ -575,15 +543,17 @@ const DETAIL_WORDS = { alarms: "hk.alarms", source: "hk.source", officers: "offi
   to_department: "to_department", reason: "reason" };
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
 function detailValue(k, v) {
-  if (Array.isArray(v)) return v.map((o) => (o && o.user ? `${o.user} (${o.enforcement_id})` : k === "alarms" ? `#${o}` : o)).join(", ");
+  if (Array.isArray(v)) return v.map((o) => (o && o.user ? `${o.user} (${o.enforcement_id})` : k === "alarms" ? `#${o}` : o)).join(t("list.sep"));
   if (typeof v === "boolean") return t(v ? "yes" : "no");
   if (k === "decision") return label("dec", v);
+  if (k === "fine_yuan") return money(v);
+  if (k === "suspension_months") return t("unit.months", { n: v });
   if (k === "source") return label("src", v);
   if (k.endsWith("department")) return label("dept", v);
   return ISO_TIME.test(v) ? fmtTime(v) : v;
 }
 function describe(detail) {
-  const [colon, semi] = lang === "zh" ? ["：", "；"] : [": ", "; "];
+  const [colon, semi] = isZh() ? ["：", "；"] : [": ", "; "];
   return Object.entries(detail || {}).filter(([, v]) => v !== null && v !== "" && !(Array.isArray(v) && !v.length))
     .map(([k, v]) => `${DETAIL_WORDS[k] ? t(DETAIL_WORDS[k]) : k.replace(/_/g, " ")}${colon}${detailValue(k, v)}`)
     .join(semi);
@@ -591,26 +561,29 @@ function describe(detail) {
 
 async function casesPage() {
   const { cases } = await getJSON("/api/cases");
-  $("#main").innerHTML = `<h1>${t("cases.title")}</h1>${zoneNote()}<div class="card"><table><thead><tr><th>${t("number")}</th>
+  // each number is a link (the keyboard's way in); the whole row opens the case for the pointer
+  $("#main").innerHTML = `<h1>${t("cases.title")}</h1>${zoneNote()}<div class="card scroll"><table id="case-list"><thead><tr><th>${t("number")}</th>
     <th>${t("venue")}</th><th>${t("department")}</th><th>${t("status")}</th><th>${t("deadline")}</th><th>${t("decision")}</th></tr></thead>
-    <tbody>${cases.map((c) => `<tr class="row" data-id="${c.id}"><td>${esc(c.number)}</td><td>${esc(c.venue_name)}</td>
+    <tbody>${cases.map((c) => `<tr class="row" data-id="${c.id}"><td><a href="#/cases/${c.id}">${esc(c.number)}</a></td><td>${esc(c.venue_name)}</td>
       <td>${esc(label("dept", c.department))}</td><td>${esc(label("cs", c.status))}</td>
       <td><span class="badge ${esc(c.deadline_state)}">${esc(t("deadline." + c.deadline_state))}</span> ${esc(fmtTime(c.decision_deadline, "day"))}</td>
-      <td>${esc(label("dec", c.decision))}${c.fine_yuan ? " ¥" + c.fine_yuan : ""}</td></tr>`).join("")}</tbody></table></div>`;
-  document.querySelectorAll("tr.row").forEach((tr) => tr.addEventListener("click", () => { location.hash = `#/cases/${tr.dataset.id}`; }));
+      <td>${esc(label("dec", c.decision))}${c.fine_yuan ? " " + money(c.fine_yuan) : ""}</td></tr>`).join("")}</tbody></table></div>`;
+  document.querySelectorAll("#case-list tr.row").forEach((tr) => tr.addEventListener("click", (ev) => {
+    if (!ev.target.closest("a")) location.hash = `#/cases/${tr.dataset.id}`;
+  }));
 }
 
 // a step's form, for each step the hub may offer (its allowed_actions name them)
 const STEP_FORMS = {
   assign: () => stepForm("assign", area("officers", "officers")),
   inspect: () => stepForm("inspect", area("findings", "findings") + area("evidence_notes", "evidence_notes")),
-  respond_notice: () => stepForm("respond_notice", ""),
+  respond_notice: () => stepForm("respond_notice", `<label class="check"><input type="checkbox" name="hearing_requested"> ${t("hk.hearing")}</label><br>`),
   legal_review: () => stepForm("legal_review", area("opinion", "opinion")),
-  decide: () => stepForm("decide", `${choice("decision", META ? META.case_decisions : [], (d) => label("dec", d))}
-    <input name="fine_yuan" type="number" placeholder="${t("fine")}"> <input name="suspension_months" type="number" placeholder="${t("months")}"><br>${area("basis", "basis")}`, !!META),
+  decide: () => stepForm("decide", `<label>${t("decision")}<br>${choice("decision", META ? META.case_decisions : [], (d) => label("dec", d))}</label><br>
+    <label>${t("fine")}<br><input name="fine_yuan" type="number" min="0"></label> <label>${t("months")}<br><input name="suspension_months" type="number" min="0"></label><br>${area("basis", "basis")}`, !!META),
   pay: () => stepForm("pay", ""),
   close: () => stepForm("close", area("note", "reason")),
-  transfer: (c) => stepForm("transfer", `${choice("to_department", (META ? META.departments : []).filter((d) => d !== c.department), (d) => label("dept", d))}<br>${area("reason", "reason")}`, !!META),
+  transfer: (c) => stepForm("transfer", `<label>${t("to_department")}<br>${choice("to_department", (META ? META.departments : []).filter((d) => d !== c.department), (d) => label("dept", d))}</label><br>${area("reason", "reason")}`, !!META),
 };
 // (a step choosing from the hub's lists cannot be taken without them)
 const stepForm = (action, fields, ready = true) => `<form class="card step" data-action="${action}"><strong>${t(action)}</strong><br>${fields}
@@ -618,7 +591,94 @@ const stepForm = (action, fields, ready = true) => `<form class="card step" data
 const area = (name, words) => `<label>${t(words)}<br><textarea name="${name}" rows="2" cols="50"></textarea></label><br>`;
 const choice = (name, codes, words) => `<select name="${name}">${codes.map((x) => `<option value="${esc(x)}">${esc(words(x))}</option>`).join("")}</select>`;
 
-async function casePage(id) {
+// -- the procedure stepper: the statuses in the hub's order (meta.case_statuses), each done, current or to come, with
+// the history entry that brought the case there (when, by whom) and what else was done at that stage; the deadlines
+// that apply; what comes next (the steps the hub's transitions allow from here). A history entry enters a status
+// when it is named after it; the opening and a transfer enter the first one (the receiver starts again).
+const msOf = (v) => (v ? Date.parse(/T[\d:.]+$/.test(v) ? `${v}Z` : v) : NaN);
+const DAY_MS = 86400000, PAYMENT_SOON_DAYS = 3;
+
+function procedure(c) {
+  const statuses = META ? META.case_statuses : [c.status];
+  const into = (h) => (statuses.includes(h.action) ? h.action : h.action === "opened" || h.action === "transferred" ? statuses[0] : null);
+  let stages = {}, at = null;
+  for (const h of c.history || []) {
+    const s = into(h);
+    if (s === statuses[0]) stages = {};  // opened, or transferred: the procedure starts again
+    if (s) { stages[s] = { entry: h, within: [] }; at = s; } else if (at && stages[at]) stages[at].within.push(h);
+  }
+  return { statuses, stages, current: statuses.indexOf(c.status) };
+}
+
+function whenBy(h) {
+  return h ? `<span class="when">${esc(t("step.when", { when: fmtTime(h.at), who: h.actor }))}</span>` : "";
+}
+
+// days left before a deadline, or past it, in words
+function daysWords(due) {
+  const ms = msOf(due) - Date.now(), days = Math.floor(Math.abs(ms) / DAY_MS);
+  if (!days) return t("step.due_today");
+  return t(`step.days_${ms < 0 ? "over" : "left"}${days === 1 ? "_one" : ""}`, { n: days });
+}
+
+function deadlines(c) {
+  const rows = [];
+  if (c.decision_deadline) {
+    const state = c.deadline_state || "ok";
+    rows.push([t("step.decision_deadline"), `${fmtTime(c.decision_deadline)}`, state,
+      state === "met" ? t("step.decided_on", { when: fmtTime(c.decided_at) }) : daysWords(c.decision_deadline)]);
+  }
+  if (c.payment_due) {
+    const left = (msOf(c.payment_due) - Date.now()) / DAY_MS;
+    const state = c.paid_at ? "met" : left < 0 ? "overdue" : left <= PAYMENT_SOON_DAYS ? "due_soon" : "ok";
+    rows.push([t("step.payment_due"), fmtTime(c.payment_due), state,
+      c.paid_at ? t("step.paid_on", { when: fmtTime(c.paid_at) }) : daysWords(c.payment_due)]);
+  }
+  if (c.respond_notice_at) rows.push([t("step.hearing"), t(c.hearing_requested ? "step.hearing_yes" : "step.hearing_no"), "", ""]);
+  if (!rows.length) return "";
+  const stateWords = (s) => (s === "met" ? t("step.state_met") : t("deadline." + s));
+  return `<h3 id="deadlines-title">${t("step.deadlines")}</h3><dl class="deadlines" aria-labelledby="deadlines-title">${rows.map(([what, when, state, more]) =>
+    `<div><dt>${esc(what)}</dt><dd>${esc(when)}${state ? ` <span class="badge ${esc(state)}">${esc(stateWords(state))}</span>` : ""}${more ? ` <span class="muted">${esc(more)}</span>` : ""}</dd></div>`).join("")}</dl>`;
+}
+
+function stepper(c, offered) {
+  const { statuses, stages, current } = procedure(c);
+  const closedAll = current === statuses.length - 1;
+  const items = statuses.map((s, i) => {
+    const state = i < current || (i === current && closedAll) ? "done" : i === current ? "current" : "todo";
+    const stage = stages[s];
+    const entered = stage ? stage.entry : null;
+    const fallback = !entered && state !== "todo" && (c[`${s}_at`] || (i === 0 && c.opened_at));
+    const within = stage ? stage.within.map((h) => `<li>${esc(label("ev", h.action))} ${whenBy(h)}</li>`).join("") : "";
+    return `<li class="${state}" ${i === current ? 'aria-current="step"' : ""} data-status="${esc(s)}">
+      <span class="mark" aria-hidden="true">${state === "done" ? "✓" : i + 1}</span>
+      <span class="name">${esc(label("cs", s))}</span> <span class="state">${esc(t("step." + state))}</span>
+      ${entered ? `<span class="entry">${esc(label("ev", entered.action))} ${whenBy(entered)}</span>` : fallback ? `<span class="entry"><span class="when">${esc(fmtTime(fallback))}</span></span>` : ""}
+      ${within ? `<ul class="within">${within}</ul>` : ""}</li>`;
+  }).join("");
+  // what comes next: the steps the hub allows from here (this viewer's, or the stage's when it may only read)
+  let next = offered.length ? offered : (META && META.case_transitions[c.status]) || [];
+  next = next.filter((a) => a !== "pay" || (c.decision === "fine" && !c.paid_at));
+  const by = offered.length ? "" : ` <span class="muted">${esc(t("step.next_by", { dept: label("dept", c.department) }))}</span>`;
+  const nextWords = next.length ? `<ul class="next-steps">${next.map((a) => `<li data-action="${esc(a)}">${esc(t(a))}</li>`).join("")}</ul>${by}`
+    : `<p class="muted">${esc(t(closedAll ? "step.next_none" : "case.no_steps"))}</p>`;
+  return `<section class="card" id="stepper" aria-labelledby="stepper-title"><h2 id="stepper-title" tabindex="-1">${t("step.title")}</h2>
+    <ol class="stepper">${items}</ol>
+    <div class="next-deadlines"><div class="next" id="next"><h3>${t("step.next")}</h3>${nextWords}</div><div id="deadlines">${deadlines(c)}</div></div></section>`;
+}
+
+// the case's alarms (each opens with its evidence) and its venue
+function caseLinks(c, finished) {
+  const alarms = (c.alarms || []).map((id) => (can("alarms.read")
+    ? `<li><a href="#/alarms/${encodeURIComponent(id)}" class="alarm-link">${esc(t("step.alarm", { id }))}</a> <span class="muted">${esc(t("step.alarm_evidence"))}</span></li>`
+    : `<li>${esc(t("step.alarm", { id }))}</li>`)).join("");
+  const venue = can("venues.read") ? `<a href="#/venues/${encodeURIComponent(c.venue_id)}" id="venue-link">${esc(c.venue_name)}</a>` : esc(c.venue_name);
+  return `<section class="card" id="case-links" aria-labelledby="links-title"><h2 id="links-title">${t("step.links")}</h2>
+    <p>${t("venue")}${isZh() ? "：" : ": "}${venue} <span class="muted">(${esc(venueType(c.venue_type))})</span></p>
+    <ul class="alarm-links">${alarms || "<li>–</li>"}</ul>${!finished && (c.alarms || []).length ? `<p class="muted">${t("step.held")}</p>` : ""}</section>`;
+}
+
+async function casePage(id, afterStep = false) {
   const c = await getJSON(`/api/cases/${id}`);
   // only the steps the hub offers this viewer now (none to one who may only read); "pay" only for a fine not yet paid
   const offered = (c.allowed_actions || []).filter((a) => STEP_FORMS[a] && (a !== "pay" || (c.decision === "fine" && !c.paid_at)));
@@ -627,27 +687,31 @@ async function casePage(id) {
     const stage = META && META.case_transitions[c.status];
     const why = !META ? "case.no_steps" : stage && stage.length ? "case.read_only" : "case.done";
     steps = `<div class="card" id="no-steps"><p class="muted">${esc(t(why).replace("{s}", label("cs", c.status)))}</p></div>`;
-  }
+  } else steps = `<h2 id="actions-title">${t("step.actions")}</h2>${steps}`;
   const kv = [["number", c.number], ["venue", c.venue_name], ["department", label("dept", c.department)], ["status", label("cs", c.status)],
     ["deadline", `${fmtTime(c.decision_deadline)} (${t("deadline." + c.deadline_state)})`], ["findings", c.findings || "–"],
-    ["decision", (label("dec", c.decision) || "–") + (c.fine_yuan ? ` ¥${c.fine_yuan}` : "") + (c.suspension_months ? ` ${c.suspension_months}m` : "")],
-    ["officers_short", (c.officers || []).map((o) => `${o.user} (${o.enforcement_id})`).join(", ") || "–"],
-    ["other_actions", (c.other_actions || []).map((o) => `${o.number} ${label("dept", o.department)} ${o.decision ? label("dec", o.decision) : label("cs", o.status)}`).join("; ") || "–"],
-    ["escalation", `${zh(c.escalation.suggestion, c.escalation.suggestion_zh)} ${zh(c.escalation.basis || "", c.escalation.basis_zh)}`]];
+    ["decision", (label("dec", c.decision) || "–") + (c.fine_yuan ? ` ${money(c.fine_yuan)}` : "") + (c.suspension_months ? ` ${t("unit.months", { n: c.suspension_months })}` : "")],
+    ["officers_short", (c.officers || []).map((o) => `${o.user} (${o.enforcement_id})`).join(t("list.sep")) || "–"],
+    ["other_actions", (c.other_actions || []).map((o) => `${o.number} ${label("dept", o.department)} ${o.decision ? label("dec", o.decision) : label("cs", o.status)}`).join(t("list.semi")) || "–"],
+    ["escalation", c.escalation ? `${c.escalation.suggestion} ${c.escalation.basis}` : "–"]];
   $("#main").innerHTML = `<h1>${esc(c.number)} <span class="badge ${esc(c.deadline_state)}" id="case-status">${esc(label("cs", c.status))}</span></h1>
-    ${zoneNote()}<div class="grid"><div><div class="card kv">${kv.map(([k, v]) => `<div>${t(k)}</div><div>${esc(v)}</div>`).join("")}</div><div id="case-steps">${steps}</div></div>
-    <div class="card"><h2>${t("history")}</h2><ul class="history">${c.history.map((h) => `<li>${esc(fmtTime(h.at))} · ${esc(h.actor)} · <b>${esc(label("ev", h.action))}</b> ${esc(describe(h.detail))}</li>`).join("")}</ul></div></div>`;
+    ${zoneNote()}${stepper(c, offered)}<div class="grid"><div><div id="case-steps" aria-labelledby="actions-title">${steps}</div>
+    <div class="card kv">${kv.map(([k, v]) => `<div>${t(k)}</div><div>${esc(v)}</div>`).join("")}</div></div>
+    <div>${caseLinks(c, !!META && c.status === META.case_statuses[META.case_statuses.length - 1])}<section class="card" aria-labelledby="history-title"><h2 id="history-title">${t("history")}</h2><ul class="history">${(c.history || []).map((h) => `<li>${esc(fmtTime(h.at))} · ${esc(h.actor)} · <b>${esc(label("ev", h.action))}</b> ${esc(describe(h.detail))}</li>`).join("")}</ul></section></div></div>`;
   document.querySelectorAll("form.step").forEach((f) => f.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const data = Object.fromEntries(new FormData(f));
     const body = { action: f.dataset.action };
     if (data.officers !== undefined) body.officers = data.officers.split("\n").map((l) => l.split(":")).filter((p) => p.length === 2).map(([u, e]) => ({ user: u.trim(), enforcement_id: e.trim() }));
     for (const k of ["findings", "evidence_notes", "opinion", "decision", "basis", "note", "to_department", "reason"]) if (data[k] !== undefined) body[k] = data[k];
+    if (f.dataset.action === "respond_notice") body.hearing_requested = data.hearing_requested === "on";
     if (data.fine_yuan) body.fine_yuan = +data.fine_yuan;
     if (data.suspension_months) body.suspension_months = +data.suspension_months;
-    try { await postJSON(`/api/cases/${id}/actions`, body); toast(t("saved")); body.action === "transfer" ? (location.hash = "#/cases") : casePage(id); }
+    try { await postJSON(`/api/cases/${id}/actions`, body); toast(t("saved")); body.action === "transfer" ? (location.hash = "#/cases") : await casePage(id, true); }
     catch (e) { toast(e.message); }
   }));
+  // after a step the keyboard lands on the stepper, which says where the case is now
+  if (afterStep) $("#stepper-title").focus();
 }
 
 // -- venues --------------------------------------------------------------------------------------
@@ -660,7 +724,7 @@ async function venuesPage(query = "") {
       <label>${t("import")} schools.csv<input type="file" accept=".csv,text/csv" data-what="schools"></label></div>` : "";
   $("#main").innerHTML = `<h1>${t("venues.title")}</h1>${admin}<div class="card"><table><thead><tr><th>${t("venue")}</th><th>${t("type")}</th>
     <th>${t("district")}</th><th>${t("near_school")}</th><th>${t("sign")}</th><th>${t("violations")}</th><th>${t("devices")}</th></tr></thead>
-    <tbody>${venues.map((v) => `<tr class="row" data-id="${esc(v.id)}"><td>${esc(v.name)}<div class="muted">${esc(v.address)}</div></td>
+    <tbody>${venues.map((v) => `<tr class="row" data-id="${esc(v.id)}"><td><a href="#/venues/${esc(v.id)}">${esc(v.name)}</a><div class="muted">${esc(v.address)}</div></td>
       <td>${esc(venueType(v.venue_type))}</td><td>${esc(v.district_id)}</td><td>${v.near_school ? `${t("yes")} (${v.nearest_school_m} m)` : t("no")}</td>
       <td>${v.sign_posted ? t("yes") : `<b>${t("no")}</b>`}</td><td>${violationSplit(v.violations)}</td>
       <td>${v.devices.map((d) => `${esc(d.device_id)}: ${d.online ? t("online") : t("offline")}`).join("<br>")}</td></tr>`).join("")}</tbody></table></div>`;
@@ -681,13 +745,13 @@ async function venuePage(id) {
   $("#main").innerHTML = `<h1>${esc(v.name)}</h1>${zoneNote()}<div class="grid"><div>
     <div class="card kv"><div>${t("type")}</div><div>${esc(venueType(v.venue_type))}</div><div>${t("district")}</div><div>${esc(v.district_id)}</div>
       <div>${t("licence")}</div><div>${esc(v.licence_no)}</div><div>${t("operator")}</div><div>${esc(v.operator)}</div>
-      <div>${t("near_school")}</div><div>${v.near_school ? t("yes") + ` (${v.nearest_school_m} m)` : t("no")}</div>
+      <div>${t("near_school")}</div><div>${v.near_school ? t("yes") + ` (${t("unit.metres", { n: v.nearest_school_m })})` : t("no")}</div>
       <div>${t("sign")}</div><div>${v.sign_posted ? t("yes") + " " + esc(v.sign_checked_on ? fmtTime(v.sign_checked_on) : "") : t("no")}</div>
-      <div>${t("escalation")}</div><div>${esc(zh(v.escalation.suggestion, v.escalation.suggestion_zh))} ${esc(zh(v.escalation.basis, v.escalation.basis_zh))}</div></div>
-    <div class="card"><h2>${t("nav.alarms")}</h2><table>${v.alarms.map((a) => `<tr><td>${esc(fmtTime(a.raised_at))}</td><td><span class="badge ${esc(a.severity)}">${esc(t(a.verdict))}</span></td></tr>`).join("")}</table></div></div>
+      ${v.escalation ? `<div>${t("escalation")}</div><div>${esc(v.escalation.suggestion)} ${esc(v.escalation.basis)}</div>` : ""}</div>
+    <div class="card"><h2>${t("nav.alarms")}</h2><table>${(v.alarms || []).map((a) => `<tr><td>${esc(fmtTime(a.raised_at))}</td><td><span class="badge ${esc(a.severity)}">${esc(t(a.verdict))}</span></td></tr>`).join("")}</table></div></div>
     <div><div class="card"><h2>${t("devices")}</h2>${v.devices.map((d) => `<div>${esc(d.device_id)} · ${d.online ? t("online") : t("offline")} · ${esc(fmtTime(d.last_seen))}
        ${(d.cameras || []).map((c) => `<div class="muted">${esc(c.camera_id)}: ${esc(label("cam", (c.state || "").replace("CAMERA_STATE_", "").toLowerCase()))}</div>`).join("")}</div>`).join("") || "–"}</div>
-    <div class="card"><h2>${t("nav.cases")}</h2>${v.cases.map((c) => `<div><a href="#/cases/${c.id}">${esc(c.number)}</a> · ${esc(label("cs", c.status))} · ${esc(label("dec", c.decision))}</div>`).join("") || "–"}</div></div></div>
+    <div class="card"><h2>${t("nav.cases")}</h2>${(v.cases || []).map((c) => `<div><a href="#/cases/${c.id}">${esc(c.number)}</a> · ${esc(label("cs", c.status))} · ${esc(label("dec", c.decision))}</div>`).join("") || "–"}</div></div></div>
     <div class="card"><h2>${t("idc.title")}</h2><div id="idchecks"></div></div>`;
   await showIdChecks($("#idchecks"), `/api/idchecks?days=30&venue_id=${encodeURIComponent(v.id)}`);
 }
@@ -698,19 +762,43 @@ function violationSplit(c) {
   return `<span class="split"><span class="badge critical">${t("confirmed")} ${c.confirmed}</span> <span class="badge major">${t("suspected")} ${c.suspected}</span></span>`;
 }
 
+// a chart drawn by the hub (hub/charts.py: axes, values, legend, key periods; its words in the viewer's language) as
+// an image; the same figures follow it as a table. A chart that cannot load says so in words.
+function chartImg(id, src, alt, maxWidth = "none") {  // maxWidth: a chart drawn for a narrow card stays its size
+  const sep = src.includes("?") ? "&amp;" : "?";
+  return `<img id="${id}" class="chart" src="${esc(src)}${sep}title=false&amp;lang=${encodeURIComponent(lang)}" alt="${esc(alt)}" style="display:block;width:100%;max-width:${maxWidth};height:auto">`;
+}
+function watchCharts() {
+  document.querySelectorAll("#main img.chart").forEach((img) => img.addEventListener("error", () => {
+    const note = document.createElement("div");
+    note.className = "notice bad";
+    note.dataset.chart = img.id;
+    note.textContent = t("chart.failed");
+    img.replaceWith(note);
+  }));
+}
+
 async function dashboardPage() {
-  const d = await getJSON("/api/dashboard?days=30");
-  const max = Math.max(1, ...d.days.map((x) => x.alarms));
-  const types = Object.entries(d.by_venue_type), tmax = Math.max(1, ...types.map(([, c]) => c.confirmed + c.suspected));
+  const d = await getJSON(`/api/dashboard?days=30&lang=${encodeURIComponent(lang)}`);
+  const types = Object.entries(d.by_venue_type);
   const split = violationSplit;
-  $("#main").innerHTML = `<h1>${t("dashboard.title")}</h1>${zoneNote()}<div class="grid"><div class="card"><h2>${t("per_day")}</h2>
-    <div class="bars" id="per-day">${d.days.map((x) => `<div class="${x.key ? "key" : ""}" title="${esc(fmtTime(x.day))}: ${x.alarms} ${esc(x.key)}" style="height:${100 * x.alarms / max}%"></div>`).join("")}</div>
-    <div class="muted">${esc(fmtTime(d.days[0].day))} … ${esc(fmtTime(d.days[d.days.length - 1].day))}</div></div>
+  const V = ["confirmed", "suspected", "pending", "none"];
+  const sum = (v) => d.days.reduce((n, x) => n + x[v], 0);
+  const first = fmtTime(d.days[0].day), last = fmtTime(d.days[d.days.length - 1].day);
+  const perDayAlt = t("chart.alt.per_day", { start: first, end: last, confirmed: sum("confirmed"), suspected: sum("suspected"), pending: sum("pending"), none: sum("none") });
+  $("#main").innerHTML = `<h1>${t("dashboard.title")}</h1>${zoneNote()}<div class="grid"><div class="card"><h2>${t("chart.per_day.title")}</h2>
+    ${chartImg("per-day", d.charts["alarms-per-day"], perDayAlt)}
+    <div class="muted">${esc(first)} … ${esc(last)}</div>
+    <details id="per-day-figures"><summary>${t("chart.figures")}</summary><div class="scroll"><table><thead><tr><th>${t("report.col.day")}</th>
+      ${V.map((v) => `<th>${t("report.verdict." + v)}</th>`).join("")}<th>${t("report.col.key_period")}</th></tr></thead>
+      <tbody>${d.days.map((x) => `<tr data-day="${esc(x.day)}"><td>${esc(fmtTime(x.day))}</td>${V.map((v) => `<td>${x[v]}</td>`).join("")}<td>${esc(x.key_periods.join(t("list.sep")))}</td></tr>`).join("")}</tbody></table></div></details></div>
     <div class="card"><h2>${t("violations")}</h2><div id="violation-totals">${split(d.violations)}</div>
-    <h2>${t("by_type")}</h2><div id="by-type">${types.map(([k, c]) => `<div class="hbar"><span>${esc(venueType(k))}</span><div class="stack" style="width:${100 * (c.confirmed + c.suspected) / tmax}px"><i class="c" style="flex:${c.confirmed}"></i><i class="s" style="flex:${c.suspected}"></i></div>${split(c)}</div>`).join("") || "–"}</div>
+    <h2>${t("chart.by_type.title")}</h2>${types.length ? chartImg("by-type-chart", d.charts["violations-by-type"], t("chart.alt.by_type"), "560px") : ""}
+    <div id="by-type">${types.map(([k, c]) => `<div class="hbar"><span>${esc(venueType(k))}</span>${split(c)}</div>`).join("") || "–"}</div>
     <h2>${t("repeat")}</h2><div id="repeat-venues">${d.repeat_venues.map((r) => `<div class="repeat">${esc(r.name)} ${split(r)}</div>`).join("") || "–"}</div>
     <h2>${t("open_cases")}</h2>${Object.entries(d.open_cases).map(([k, n]) => `<span class="badge ${k}">${t("deadline." + k)} ${n}</span> `).join("") || "–"}</div></div>
     <div class="card"><h2>${t("idc.title")}</h2><div id="idchecks"></div></div>`;
+  watchCharts();
   await showIdChecks($("#idchecks"), "/api/idchecks?days=30");
 }
 
@@ -727,7 +815,7 @@ async function showIdChecks(el, path) {
       <td>${esc(v.name)}<div class="muted">${esc(venueType(v.venue_type))}</div></td><td>${v.alerts}</td>
       <td>${v.checked} / ${v.alerts} <b>${pct(v.checked_share)}</b></td><td>${fmtDuration(v.median_time_to_check_s)}</td>
       <td>${v.minors_refused}</td><td>${v.walk_ups} (${v.walk_up_minors})</td>
-      <td class="outcomes">${v.outcomes.filter((o) => o.alerts).map((o) => `<span class="chip" data-result="${esc(o.result)}">${esc(o.words[lang] ?? o.words.en)} ${o.alerts}</span>`).join(" ")}
+      <td class="outcomes">${v.outcomes.filter((o) => o.alerts).map((o) => `<span class="chip" data-result="${esc(o.result)}">${esc(label("result", o.result))} ${o.alerts}</span>`).join(" ")}
         ${v.no_outcome ? `<span class="chip none">${t("idc.no_outcome")} ${v.no_outcome}</span>` : ""}</td></tr>`).join("")}</tbody></table></div>
     <p class="muted">${esc(t("idc.note").replace("{w}", st.window_min))}</p>`;
 }
@@ -738,8 +826,8 @@ async function listsPage() {
   let insp = "";
   if (state.me.district && can("cases.read") && state.me.role !== "venue_operator") {
     const l = await getJSON(`/api/inspection-list?district=${encodeURIComponent(state.me.district)}`);
-    insp = `<div class="card"><h2>${t("inspection")} — ${esc(l.district)} ${esc(fmtTime(l.day))} ${esc(zh(l.key_periods, l.key_periods_zh).join(lang === "zh" ? "、" : ", "))}</h2><table>
-      <tr><th>${t("score")}</th><th>${t("venue")}</th><th>${t("reasons")}</th></tr>${l.venues.map((v) => `<tr><td>${v.score}</td><td>${esc(v.name)}</td><td>${esc(zh(v.reasons, v.reasons_zh).join(lang === "zh" ? "；" : "; "))}</td></tr>`).join("")}</table></div>`;
+    insp = `<div class="card"><h2>${t("inspection")} — ${esc(l.district)} ${esc(fmtTime(l.day))} ${esc(l.key_periods.join(t("list.sep")))}</h2><table>
+      <tr><th>${t("score")}</th><th>${t("venue")}</th><th>${t("reasons")}</th></tr>${l.venues.map((v) => `<tr><td>${v.score}</td><td>${esc(v.name)}</td><td>${esc(v.reasons.join(t("list.semi")))}</td></tr>`).join("")}</table></div>`;
   }
   const list = (vs, dist) => vs.map((v) => `<div><a href="#/venues/${esc(v.id)}">${esc(v.name)}</a> · ${esc(venueType(v.venue_type))} ${dist && v.nearest_school_m ? "· " + v.nearest_school_m + " m" : ""}</div>`).join("") || "–";
   $("#main").innerHTML = `<h1>${t("lists.title")}</h1><div class="grid"><div class="card"><h2>${t("school_list")}</h2>${list(near, true)}</div>
@@ -752,22 +840,35 @@ function reportsPage() {
     <label>${t("district")}<input name="district" value="${esc(state.me.district || "")}" required></label>
     <label>${t("month")} / ${t("quarter")}<input name="period" value="${month}" pattern="\\d{4}-\\d{2}|\\d{4}[Qq][1-4]" required></label>
     <label>${t("format")}<select name="fmt"><option>pdf</option><option>xlsx</option><option>csv</option></select></label>
-    <button class="act" type="submit">${t("download")}</button></form>`;
-  $("#report-form").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    const f = Object.fromEntries(new FormData(ev.target));
+    <button class="act" type="submit">${t("download")}</button></form><div id="report-result" role="status" aria-live="polite"></div>`;
+  $("#report-form").addEventListener("submit", (ev) => { ev.preventDefault(); downloadReport(ev.target); });
+}
+// the report in the viewer's language, fetched first so that what is wrong with the request (a month 13, another
+// district, a format not offered) is shown in the hub's words instead of a download that silently fails
+async function downloadReport(form) {
+  const f = Object.fromEntries(new FormData(form)), out = $("#report-result"), button = form.querySelector("button");
+  button.disabled = true;
+  out.innerHTML = "";
+  try {
+    const r = await api(`/api/reports/${encodeURIComponent(f.district.trim())}/${encodeURIComponent(f.period.trim())}.${encodeURIComponent(f.fmt)}?lang=${encodeURIComponent(lang)}`);
+    const name = (/filename="([^"]+)"/.exec(r.headers.get("Content-Disposition") || "") || [])[1] || `report.${f.fmt}`;
+    const url = URL.createObjectURL(await r.blob());
     const a = document.createElement("a");
-    a.href = `/api/reports/${encodeURIComponent(f.district)}/${encodeURIComponent(f.period)}.${f.fmt}`;
-    a.download = "";
-    a.id = "report-link";
+    a.href = url; a.download = name; a.id = "report-link";
     document.body.appendChild(a); a.click(); a.remove();
-  });
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    out.innerHTML = `<div class="notice good">${esc(t("report.downloaded", { name }))}</div>`;
+  } catch (e) {
+    out.innerHTML = `<div class="notice bad" role="alert"><b>${esc(t("report.failed"))}</b><div class="detail">${esc(e.message)}</div></div>`;
+  } finally {
+    button.disabled = false;
+  }
 }
 
 // an audit action in the viewer's words (hub/audit.py's, from the hub); its code only when the lists did not load
 function auditAction(code) {
   const a = code && META ? META.audit_actions.find((x) => x.code === code) : null;
-  return a ? (a.words[lang] ?? a.words.en) : (code || "");
+  return a ? label("auditaction", code) : (code || "");
 }
 
 // The audit log, narrowed by who, what, which object and which days (the venues' calendar days, "until" inclusive);
@@ -907,10 +1008,27 @@ async function revokeDevice(device) {
 }
 
 // -- start ---------------------------------------------------------------------------------------
-$("#lang").addEventListener("click", () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("humiao.lang", lang); applyI18n(); state.me ? route(true) : showLogin(); });
+// the language button names the next language in its own words and switches to it
+$("#lang").addEventListener("click", async () => {
+  const i = LANGS.findIndex((l) => l.code === lang);
+  lang = LANGS[(i + 1) % LANGS.length].code;
+  localStorage.setItem("humiao.lang", lang);
+  await loadCatalogue();
+  applyI18n(); state.me ? route(true) : showLogin();
+});
 $("#logout").addEventListener("click", async () => { try { await api("/api/logout", { method: "POST" }); } catch (e) { /* gone anyway */ } showLogin(); });
 window.addEventListener("hashchange", () => route());
 // Escape closes the open alarm (the sheet on a tablet or phone), as its close button does
 document.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && state.selected != null && $("#alarm-detail")) { ev.preventDefault(); leaveAlarm(); } });
-applyI18n();
-fetch("/api/me", { credentials: "same-origin" }).then(async (r) => (r.ok ? signedIn(await r.json()) : showLogin()));
+// the skip link goes to the page's content without touching the address (the hash is the router's)
+$("#skip").addEventListener("click", (ev) => { ev.preventDefault(); $("#main").focus(); });
+// any other row that opens something and takes the focus (tabindex) opens with Enter or Space, as a click does
+// (the alarm list handles its own rows)
+document.addEventListener("keydown", (ev) => {
+  const tr = !ev.defaultPrevented && (ev.key === "Enter" || ev.key === " ") && ev.target.matches && ev.target.matches("tr.row[tabindex]") ? ev.target : null;
+  if (tr && !tr.closest("#alarm-rows")) { ev.preventDefault(); tr.click(); }
+});
+loadCatalogue().then(() => {
+  applyI18n();
+  return fetch("/api/me", { credentials: "same-origin" }).then(async (r) => (r.ok ? signedIn(await r.json()) : showLogin()));
+});

@@ -6,7 +6,21 @@ from pathlib import Path
 
 import pytest
 
-from humiao.hub.access import MATRIX, PERMISSIONS, ROLES, VIEWS, Principal, Target, allowed, markdown, redact
+from humiao.hub.access import (
+    AUDIENCES,
+    KINDS,
+    MATRIX,
+    PERMISSIONS,
+    ROLES,
+    VIEWS,
+    Principal,
+    Target,
+    allowed,
+    markdown,
+    mask,
+    readers,
+    redact,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,7 +54,11 @@ def expected(role: str, scope: str) -> set[str]:
 def test_the_written_matrix_is_the_code():
     assert markdown() in (ROOT / "hub" / "ACCESS.md").read_text()
     assert set(MATRIX) == set(ROLES) and all(set(MATRIX[r]) == set(PERMISSIONS) for r in ROLES)
-    assert set(VIEWS) == set(ROLES) and all(set(VIEWS[r]) == {"alarm", "case"} for r in ROLES)
+    assert set(AUDIENCES) == set(ROLES) and set(AUDIENCES.values()) == set(VIEWS)
+    assert all(set(VIEWS[a]) == set(KINDS) for a in VIEWS)
+    # a response model for each audience some role of which reads the kind
+    assert readers("case") == readers("alarm") == ["inspector", "venue_operator"]
+    assert readers("venue") == ["inspector", "venue_operator", "admin"]
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -101,4 +119,19 @@ def test_what_a_role_sees_of_an_alarm_and_a_case():
     for role in ("police", "culture_tourism", "market_regulation", "procuratorate"):
         assert redact(principal(role), "alarm", alarm) == alarm and redact(principal(role), "case", case) == case
     with pytest.raises(ValueError, match="unknown kind"):
-        redact(op, "venue", {})
+        redact(op, "school", {})
+    # mask(): the same, and the audience the answer is for (the response models' discriminator)
+    assert mask(op, "case", case) == {"id": 2, "status": "inspected", "findings": "a minor", "history": []} | {
+        "view": "venue_operator"
+    }
+    assert mask(principal("procuratorate"), "case", case) == case | {"view": "inspector"}
+
+
+def test_what_an_audience_sees_of_a_venue():
+    venue = {"id": "v1", "name": "KTV", "devices": [], "alarms": [{"id": 1}], "cases": [{"id": 2}]}
+    venue |= {"escalation": {"suggestion": "suspension 3-6 months"}}
+    assert mask(principal("venue_operator"), "venue", venue) == {
+        k: v for k, v in venue.items() if k != "escalation"
+    } | {"view": "venue_operator"}
+    assert mask(principal("admin"), "venue", venue) == {"id": "v1", "name": "KTV", "devices": [], "view": "admin"}
+    assert mask(principal("police"), "venue", venue) == venue | {"view": "inspector"}

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from humiao.hub import alarms, store
+from humiao.hub.messages import render
 from humiao.hub.tables import Alarm, Venue
 from humiao.hub.validate import alert_row
 from humiao.proto import humiao_v1_pb2 as pb
@@ -19,6 +20,14 @@ from tests.support import wire
 
 pytestmark = pytest.mark.services
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)  # a Tuesday, 20:00 in Shanghai
+
+
+def EN(messages):  # noqa: N802 - the reasoning as an English reader sees it
+    return [render(m, "en") for m in messages]
+
+
+def ZH(messages):  # noqa: N802 - the reasoning as a Chinese reader sees it
+    return [render(m, "zh-CN") for m in messages]
 
 
 def add_alert(s, origin=wire.ORIGIN, at=T0) -> str:
@@ -71,7 +80,7 @@ def test_verdicts_follow_checks_and_time(db):
         assert (rows[a].verdict, rows[a].severity, rows[a].active) == ("confirmed", "critical", True)
         assert (rows[b].verdict, rows[b].active, rows[b].cleared_by) == ("none", False, "rules")
         assert (rows[c].verdict, rows[c].severity) == ("suspected", "major")
-        assert any("no ID check recorded within 10 min" in r for r in rows[c].reasons)
+        assert any("no ID check recorded within 10 min" in r for r in EN(rows[c].reasons))
         assert [e.action for e in alarms.history(s, rows[b].id)] == ["raised", "verdict", "verdict", "cleared"]
     with db() as s, s.begin():  # a late check settles the suspicion
         add_check(s, c, "adult_admitted", T0 + timedelta(minutes=25), age=31)
@@ -90,7 +99,7 @@ def test_the_registered_venue_type_wins(db):
     with db() as s:
         alarm = s.query(Alarm).one()
         assert alarm.venue_type == "arcade" and alarm.verdict == "suspected"  # arcade on a workday
-        assert alarm.calendar == "ordinary working day"
+        assert render(alarm.calendar, "en") == "ordinary working day"
 
 
 def test_inspector_lifecycle_and_append_only_history(db):
@@ -146,13 +155,86 @@ def test_a_late_outcome_re_decides_a_suspected_alarm(db):
         got = {a.event_id: a for a in s.query(Alarm)}
         assert len(got) == 3
         assert (got[refused].verdict, got[refused].active) == ("none", False)
-        assert "Minor, refused entry" in got[refused].reasons[1] and "未成年人，已劝离" in got[refused].reasons_zh[1]
+        assert (
+            "Minor, refused entry" in EN(got[refused].reasons)[1] and "未成年人，已劝离" in ZH(got[refused].reasons)[1]
+        )
         assert (got[admitted].verdict, got[admitted].severity) == ("confirmed", "critical")
-        assert got[room].verdict == "confirmed" and "did not record" in got[room].reasons[-1]
+        assert got[room].verdict == "confirmed" and "did not record" in EN(got[room].reasons)[-1]
         assert [e.action for e in alarms.history(s, got[refused].id)][-2:] == ["verdict", "cleared"]
     with db() as s, s.begin():  # the hotel corrects its record: the latest check wins, and clears the alarm
         store_check(s, hotel, room, "minor_admitted_with_guardian", T0 + timedelta(minutes=25), True, True)
         alarms.evaluate(s, now=T0 + timedelta(minutes=26))
     with db() as s:
         alarm = s.query(Alarm).filter_by(event_id=room).one()
-        assert (alarm.verdict, alarm.active) == ("none", False) and "no violation" in alarm.reasons[-1]
+        assert (alarm.verdict, alarm.active) == ("none", False) and "no violation" in EN(alarm.reasons)[-1]
+
+
+def test_migration_0012_keeps_older_reasoning_in_both_languages(db_url):
+    """Rows written as text before the catalogue keep their words: downgrading renders the messages back into
+    English and Chinese text (the old columns), upgrading again turns that text into ``text.legacy`` messages which
+    read, in each language, exactly as before; the history's fixed words become their keys again; a person's comment
+    stays their own words. Both backends; the schema matches the models after."""
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import inspect, text
+
+    from humiao.hub.db import alembic_config, make_engine, migrate, sessions
+    from humiao.hub.tables import AlarmEvent, Base
+
+    engine = make_engine(db_url)
+    migrate(engine)
+    make = sessions(engine)
+    with make() as s, s.begin():
+        eid = add_alert(s)
+        alarms.evaluate(s, now=T0 + timedelta(minutes=30))  # suspected: no check within the window
+        alarm = s.query(Alarm).filter_by(event_id=eid).one()
+        alarms.comment(s, alarm.id, "alice", "通知场所整改 / told the venue")
+    with make() as s:
+        alarm = s.query(Alarm).filter_by(event_id=eid).one()
+        before = {
+            lang: ([render(r, lang) for r in alarm.reasons], render(alarm.calendar, lang)) for lang in ("en", "zh-CN")
+        }
+        history = [
+            (e.action, e.detail, e.message)
+            for e in s.query(AlarmEvent).filter_by(alarm_id=alarm.id).order_by(AlarmEvent.id)
+        ]
+        said = {lang: [render(m, lang) if m else d for _, d, m in history] for lang in ("en", "zh-CN")}
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0011")
+            old = conn.execute(
+                text("SELECT reasons, reasons_zh, calendar, calendar_zh FROM alarms WHERE event_id = :e"), {"e": eid}
+            ).one()
+            details = list(conn.execute(text("SELECT detail FROM alarm_events ORDER BY id")).scalars())
+        import json
+
+        as_list = lambda v: json.loads(v) if isinstance(v, str) else v  # noqa: E731 - SQLite gives JSON as text
+        assert as_list(old.reasons) == before["en"][0] and as_list(old.reasons_zh) == before["zh-CN"][0]
+        assert (old.calendar, old.calendar_zh) == (before["en"][1], before["zh-CN"][1])
+        assert details == said["en"]  # the old schema's history: English, as it was written then
+        migrate(engine)
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+            assert "reasons_zh" not in {c["name"] for c in inspect(conn).get_columns("alarms")}
+        assert diff == [], diff
+        with make() as s:
+            alarm = s.query(Alarm).filter_by(event_id=eid).one()
+            for lang in ("en", "zh-CN"):
+                assert ([render(r, lang) for r in alarm.reasons], render(alarm.calendar, lang)) == before[lang]
+            assert {r["code"] for r in alarm.reasons} == {"text.legacy"}
+            events = s.query(AlarmEvent).filter_by(alarm_id=alarm.id).order_by(AlarmEvent.id).all()
+            codes = [(e.action, e.message and e.message["code"]) for e in events]
+            assert codes == [
+                ("raised", "history.raised"),
+                ("verdict", "history.verdict"),
+                ("commented", None),
+            ], codes
+            assert events[-1].detail == "通知场所整改 / told the venue"
+            assert render(events[1].message, "zh-CN").startswith("疑似违法：")
+            assert render(events[1].message, "zh-CN") == said["zh-CN"][1]  # the Chinese reason found again
+    finally:
+        migrate(engine)
+        engine.dispose()

@@ -30,12 +30,14 @@ def test_sign_in_lockout_and_csrf(hub):
     for _ in range(4):
         assert anon.client.post("/api/login", json={"username": "ct-d1", "password": "wrong"}).status_code == 401
     r = anon.client.post("/api/login", json={"username": "ct-d1", "password": "wrong"})
-    assert r.status_code == 401 and "wrong name or password" in r.text  # the fifth failure throttles
+    assert r.status_code == 401 and r.json()["code"] == "error.sign_in.failed"  # the fifth failure throttles
+    assert r.json()["detail"] == "用户名或密码错误"  # in Chinese unless the caller asks otherwise
     r = anon.client.post("/api/login", json={"username": "ct-d1", "password": "correct horse battery"})
-    assert r.status_code == 429 and "wrong name or password" in r.text  # from this client, for now (test_auth.py)
+    assert r.status_code == 429 and r.json()["code"] == "error.sign_in.failed"  # the same words (test_auth.py)
     b = Browser(hub, "police-d1")
     alarm = hub.alarm_ids["ktv1"]
-    assert b.post(f"/api/alarms/{alarm}/actions", csrf=False, json={"action": "acknowledge"}).status_code == 403
+    r = b.post(f"/api/alarms/{alarm}/actions", csrf=False, json={"action": "acknowledge"})
+    assert r.status_code == 403 and r.json()["code"] == "error.csrf"
     r = b.post(f"/api/alarms/{alarm}/actions", json={"action": "acknowledge", "text": "seen"})
     assert r.status_code == 200 and r.json()["acknowledged_by"] == "police-d1"
     assert r.json()["history"][-1]["action"] == "acknowledged"
@@ -87,7 +89,9 @@ def test_evidence_views_are_audited_and_scoped(hub):
 def test_case_queue_over_http(hub):
     ct, police, op = Browser(hub, "ct-d1"), Browser(hub, "police-d1"), Browser(hub, "op-ktv")
     r = ct.post("/api/cases", json={"alarm_ids": [hub.alarm_ids["hotel1"]]})  # police's: not culture's to see
-    assert (r.status_code, r.json()["detail"]) == (409, f"unknown alarms: [{hub.alarm_ids['hotel1']}]")
+    assert (r.status_code, r.json()["code"]) == (409, "error.case.unknown_alarms")
+    assert r.json()["params"] == {"ids": [hub.alarm_ids["hotel1"]]}
+    assert r.json()["detail"] == f"未知的警报：{hub.alarm_ids['hotel1']}"
     assert Browser(hub, "proc-d1").post("/api/cases", json={"alarm_ids": [hub.alarm_ids["ktv1"]]}).status_code == 403
     r = ct.post("/api/cases", json={"alarm_ids": [hub.alarm_ids["ktv1"]]})
     assert r.status_code == 200, r.text
@@ -110,7 +114,8 @@ def test_case_queue_over_http(hub):
     r = ct.post(
         f"/api/cases/{cid}/actions", json={"action": "decide", "decision": "fine", "basis": "x", "fine_yuan": 1}
     )
-    assert r.status_code == 409 and "needs it inspected" in r.json()["detail"]
+    assert r.status_code == 409 and r.json()["code"] == "error.case.needs_status"
+    assert "已决定" in r.json()["detail"] and "已检查" in r.json()["detail"]  # it is decided; the step needs inspected
     assert police.get(f"/api/cases/{cid}").status_code == 404  # culture's case, not police's
     mine = op.get(f"/api/cases/{cid}")
     assert mine.status_code == 200 and "officers" not in mine.json() and mine.json()["history"] == []
@@ -131,10 +136,13 @@ def test_registry_csv_over_http(hub):
     assert ct.get("/api/registry/venues.csv").status_code == 403
     r = admin.post("/api/registry/schools.csv", content="id,name,district_id,lat,lon\ns1,一中,d1,31.2,121.4\n".encode())
     assert r.status_code == 200 and r.json() == {"imported": 1}
-    r = admin.post("/api/registry/schools.csv", content=b"id,name,district_id,lat,lon\nS!,x,d1,1,1\n")
-    assert r.status_code == 400 and "row 2, id" in r.json()["detail"]
+    bad = b"id,name,district_id,lat,lon\nS!,x,d1,1,1\n"
+    r = admin.post("/api/registry/schools.csv?lang=en", content=bad)
+    assert r.status_code == 400 and r.json()["code"] == "registry.rows" and "row 2, id" in r.json()["detail"]
+    r = admin.post("/api/registry/schools.csv", content=bad)  # Chinese by default
+    assert r.status_code == 400 and "第 2 行，id" in r.json()["detail"]
     r = admin.post("/api/registry/schools.csv", content="id,name\ns2,一中\n".encode("gbk"))  # not UTF-8
-    assert r.status_code == 400 and "not UTF-8" in r.json()["detail"]
+    assert r.status_code == 400 and r.json()["code"] == "error.csv.not_utf8" and "UTF-8" in r.json()["detail"]
     assert [s["id"] for s in ct.get("/api/schools").json()["schools"]] == ["s1"]
     assert {v["id"] for v in ct.get("/api/venues").json()["venues"]} == {"ktv1", "hotel1"}
 
@@ -148,10 +156,14 @@ def test_rules_table_and_calendar_over_http(hub):
     assert by_type["arcade"]["minors"] == "devices_holidays_only" and by_type["hotel"]["minors"] == "record_guardian"
     assert by_type["hotel"]["enforcers"][0] == "police" and any("art. 57" in s for s in by_type["hotel"]["sources"])
     holiday = b.get("/api/rules", params={"day": "2026-10-02"}).json()["calendar"]
-    workday = b.get("/api/rules", params={"day": "2026-11-24"}).json()["calendar"]
+    workday = b.get("/api/rules", params={"day": "2026-11-24", "lang": "en"}).json()["calendar"]
     assert holiday["arcade_devices_allowed_for_minors"] and holiday["statutory_holiday"] == "National Day"
+    assert holiday["description"] == "法定节假日（国庆节）"  # in the caller's language, Chinese by default
     assert not workday["arcade_devices_allowed_for_minors"] and workday["description"] == "ordinary working day"
-    assert b.get("/api/rules", params={"day": "24/11/2026"}).status_code == 400
+    bad = b.get("/api/rules", params={"day": "24/11/2026", "lang": "en"})
+    assert (
+        bad.status_code == 400 and "YYYY-MM-DD" in bad.json()["detail"] and bad.json()["code"] == "report.error.bad_day"
+    )
     assert Browser(hub).get("/api/rules").status_code == 401
 
 

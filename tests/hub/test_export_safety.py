@@ -99,9 +99,9 @@ def test_csv_and_xlsx_cells_are_never_formulas(value):
 
     f = figures_with(value)
     f.district = value  # figures() is only ever given a slug; the writers must not rely on it
-    rows = list(csv.DictReader(io.StringIO(reports.to_csv(f).decode("utf-8-sig"))))
-    assert {r["venue"] for r in rows} == {r["case"] for r in rows} == {"'" + value}
-    wb = load_workbook(io.BytesIO(reports.to_xlsx(f)))
+    rows = list(csv.DictReader(io.StringIO(reports.to_csv(f, "en").decode("utf-8-sig"))))
+    assert {r["Venue"] for r in rows} == {r["Case"] for r in rows} == {"'" + value}
+    wb = load_workbook(io.BytesIO(reports.to_xlsx(f, "en")))
     cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value is not None]
     assert not [c.coordinate for c in cells if c.data_type == "f"]
     typed = [c for c in cells if isinstance(c.value, str) and c.value.lstrip("'").startswith(value)]
@@ -121,9 +121,10 @@ def test_csv_and_xlsx_over_http(seeded_hub):
         for vid in ("ktv1", "hotel1"):
             s.get(Alarm, seeded_hub.alarm_ids[vid]).verdict = "confirmed"
     ct = Browser(seeded_hub, "ct-d1")
-    rows = list(csv.DictReader(io.StringIO(ct.get(f"/api/reports/d1/{month()}.csv").content.decode("utf-8-sig"))))
-    assert sorted(r["venue"] for r in rows) == ['\'=HYPERLINK("http://x","y")', "'@SUM(1)"]
-    ws = load_workbook(io.BytesIO(ct.get(f"/api/reports/d1/{month()}.xlsx").content))["Violations"]
+    got = ct.get(f"/api/reports/d1/{month()}.csv?lang=en").content.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(got)))
+    assert sorted(r["Venue"] for r in rows) == ['\'=HYPERLINK("http://x","y")', "'@SUM(1)"]
+    ws = load_workbook(io.BytesIO(ct.get(f"/api/reports/d1/{month()}.xlsx?lang=en").content))["Violations"]
     venues = {c.value: c.data_type for c in ws["C"][1:]}
     assert venues == {'\'=HYPERLINK("http://x","y")': "s", "'@SUM(1)": "s"}
 
@@ -162,9 +163,10 @@ def test_bad_district_or_period_refused_before_rendering(seeded_hub, monkeypatch
         ("d1", "9999-12"),
         ("d1", "2026-13"),
     ):
-        r = admin.get(f"/api/reports/{district}/{period}.pdf")
+        r = admin.get(f"/api/reports/{district}/{period}.pdf", params={"lang": "en"})
         assert r.status_code == 400, (district, period, r.status_code, r.text)
         assert r.json()["detail"] and ("district" in r.json()["detail"] or "period" in r.json()["detail"])
+        assert r.json()["code"].startswith("report.error.")
     assert rendered == []
     r = admin.get("/api/reports/d1/2026q4.csv")
     assert r.status_code == 200 and r.headers["content-disposition"] == 'attachment; filename="humiao-d1-2026Q4.csv"'

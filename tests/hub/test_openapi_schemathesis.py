@@ -48,6 +48,8 @@ PUBLIC = {
     "GET /readyz": {503},  # no broker in this module: not ready, by design
     "GET /metrics": {200},
     "GET /ingest": {307},
+    "GET /api/catalogue": {200},  # the sign-in page needs its words (hub/api_meta.py)
+    "GET /api/catalogue/{lang}": {200},
 }
 # Routes outside the schema (``include_in_schema=False``, or mounted) that must stay reachable without a
 # session, or nobody could sign in: the panel page, its assets, the root redirect, the favicon.
@@ -68,6 +70,8 @@ PATH_VALUES = {
     "device": ("edge1",),
     "period": ("2025-01", "2025Q1"),
     "fmt": ("csv", "xlsx", "pdf"),
+    "name": ("alarms-per-day", "violations-by-type"),
+    "lang": ("en", "zh-CN"),
 }
 
 # Answers not checked against the response schema unless they are JSON (errors are): FastAPI declares
@@ -79,6 +83,7 @@ NOT_JSON = {
     "GET /api/stream",
     "GET /api/registry/{what}.csv",
     "GET /api/reports/{district}/{period}.{fmt}",
+    "GET /api/dashboard/charts/{name}.svg",
     "GET /ingest",
     "GET /metrics",
 }

@@ -75,30 +75,44 @@ def test_three_formats(hub, tmp_path):
         f = reports.figures(s, "d1", reports.Period.parse(month()), hub.calendar)
     assert f.alarms == 2 and f.by_verdict["confirmed"] == 1 and f.by_type == {"ktv": {"confirmed": 1}}
     assert f.penalties == {"fine": 1} and f.fines_yuan == 12000 and f.cases[0]["number"] == hub.case_number
-    rows = list(csv.DictReader(io.StringIO(reports.to_csv(f).decode("utf-8-sig"))))
-    assert [(r["venue_id"], r["verdict"], r["case"]) for r in rows] == [("ktv1", "confirmed", hub.case_number)]
+    rows = list(csv.DictReader(io.StringIO(reports.to_csv(f, "en").decode("utf-8-sig"))))
+    assert [(r["Venue ID"], r["Verdict"], r["Case"], r["Venue type"]) for r in rows] == [
+        ("ktv1", "Confirmed violation", hub.case_number, "KTV / dance venue")
+    ]
+    zh_rows = list(csv.DictReader(io.StringIO(reports.to_csv(f).decode("utf-8-sig"))))  # Chinese by default
+    assert [(r["场所编号"], r["结论"], r["案件编号"], r["场所类型"]) for r in zh_rows] == [
+        ("ktv1", "确认违法", hub.case_number, "歌舞娱乐场所")
+    ]
     from openpyxl import load_workbook
 
-    wb = load_workbook(io.BytesIO(reports.to_xlsx(f)))
-    assert wb.sheetnames == [
-        "Summary",
-        "Per day",
-        "By venue type",
-        "Violations",
-        "Cases",
-        "Repeat venues",
-        "ID checks 证件查验",
-    ]
-    assert len(wb["Summary"]._charts) == 2 and wb["Cases"]["G2"].value == "fine"
+    wb = load_workbook(io.BytesIO(reports.to_xlsx(f, "en")))
+    assert wb.sheetnames == ["Summary", "Per day", "By venue type", "Violations", "Cases", "Repeat venues", "ID checks"]
+    assert len(wb["Summary"]._charts) == 2 and wb["Cases"]["G2"].value == "fine"  # the decision in words
+    assert wb["Cases"]["D2"].value == "culture & tourism" and wb["Cases"]["E2"].value == "decided"
+    fine = wb["Cases"]["H2"]
+    assert fine.value == 12000 and fine.data_type == "n" and "¥" in fine.number_format  # a number, shown as ¥
+    zh_wb = load_workbook(io.BytesIO(reports.to_xlsx(f, "zh-CN")))
+    assert zh_wb.sheetnames == ["概况", "每日预警", "按场所类型", "违法明细", "案件", "重复违法场所", "证件查验"]
+    assert zh_wb["案件"]["G2"].value == "罚款" and zh_wb["案件"]["D2"].value == "文化和旅游"
     import pypdf
 
-    pdf = pypdf.PdfReader(io.BytesIO(reports.to_pdf(f)))
-    text = "".join(p.extract_text() for p in pdf.pages)
-    assert len(pdf.pages) >= 2 and "联合执法通报" in text and hub.case_number in text and "12000" in text
-    assert (
-        "歌舞娱乐场所" in text and "确认违法 confirmed" in text
-    )  # the violation as the regulations name it, not codes
-    assert "secret-hash" not in text and pdf.pages[0].images  # the chart image is on page 1
+    for lang, words in (
+        ("zh-CN", ("联合执法通报", "歌舞娱乐场所", "确认违法", "文化和旅游", "已决定", "罚款")),
+        (
+            "en",
+            ("joint enforcement report", "KTV / dance venue", "Confirmed violation", "culture & tourism", "decided"),
+        ),
+    ):
+        pdf = pypdf.PdfReader(io.BytesIO(reports.to_pdf(f, lang)))
+        text = "".join(p.extract_text() for p in pdf.pages)
+        lines = text.splitlines()
+        squeezed = "".join(text.split())  # narrow cells wrap words
+        missing = [w for w in words if "".join(w.split()) not in squeezed]
+        assert len(pdf.pages) >= 2 and not missing, (lang, missing, text)
+        assert "¥12,000" in text and "12000" not in text  # money as people write it
+        assert hub.case_number in lines  # a case number on one line of its own cell, never broken
+        assert "culture_tourism" not in text and "confirmed\n" not in text  # words, not codes
+        assert "secret-hash" not in text and sum(len(p.images) for p in pdf.pages) == 1  # the charts, one picture
 
 
 def test_download_over_http_is_scoped_and_audited(hub):
@@ -110,6 +124,103 @@ def test_download_over_http_is_scoped_and_audited(hub):
     assert Browser(hub, "op-ktv").get(f"/api/reports/d1/{month()}.csv").status_code == 403
     events = Browser(hub, "auditor").get("/api/audit", params={"action": "report.download"}).json()["events"]
     assert [(e["object_id"], e["why"]) for e in events] == [("d1", f"{month()}.pdf")]
+
+
+def test_a_report_comes_in_the_callers_language(hub):
+    ct = Browser(hub, "ct-d1")
+    en = ct.get(f"/api/reports/d1/{month()}.csv", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert en.status_code == 200 and en.headers["content-language"] == "en"
+    assert en.content.decode("utf-8-sig").splitlines()[0] == "Time,Venue ID,Venue,Venue type,Verdict,Case,Calendar"
+    zh = ct.get(f"/api/reports/d1/{month()}.csv")  # no language asked for: Chinese
+    assert zh.headers["content-language"] == "zh-CN" and "结论" in zh.content.decode("utf-8-sig").splitlines()[0]
+    assert "Verdict" in ct.get(f"/api/reports/d1/{month()}.csv?lang=en").content.decode("utf-8-sig")
+
+
+REPORT_ERRORS = [  # user, path, status, key, words in Chinese, in English
+    ("ct-d1", "d1/2026-13.pdf", 400, "report.error.month", "没有 13 月", "there is no month 13"),
+    ("ct-d1", "d1/November.pdf", 400, "report.error.period", "请填写月份", "a month (2026-11) or a quarter"),
+    ("ct-d1", "D1/2026-11.pdf", 400, "report.error.district", "辖区编号“D1”无效", "district id “D1” is not valid"),
+    ("ct-d1", "d1/2026-11.docx", 404, "report.error.format", "格式“docx”", "format “docx” is not offered"),
+    ("ct-d1", "d2/2026-11.pdf", 403, "report.error.not_yours", "无权查看辖区“d2”", "reports of district “d2”"),
+    ("op-ktv", "d1/2026-11.csv", 403, "report.error.not_yours", "无权查看辖区“d1”", "reports of district “d1”"),
+    ("admin", "d7/2026-11.pdf", 404, "report.error.unknown_district", "没有辖区“d7”", "knows no district “d7”"),
+]
+
+
+def test_report_errors_are_explained_in_the_callers_language(hub):
+    users = {u: Browser(hub, u) for u in ("ct-d1", "op-ktv", "admin")}
+    for user, path, status, code, zh, en in REPORT_ERRORS:
+        for params, headers, words in (
+            ({"lang": "zh-CN"}, {}, zh),
+            ({"lang": "en"}, {}, en),
+            ({}, {"Accept-Language": "en-US,en;q=0.8"}, en),
+            ({}, {}, zh),  # no language asked for: Chinese
+        ):
+            r = users[user].get(f"/api/reports/{path}", params=params, headers=headers)
+            assert r.status_code == status, (path, r.text)
+            body = r.json()
+            assert body["code"] == code and words in body["detail"], (path, params, headers, body)
+    assert users["admin"].get(f"/api/reports/d1/{month()}.csv").status_code == 200  # any district it knows
+    events = Browser(hub, "auditor").get("/api/audit", params={"action": "report.download"}).json()["events"]
+    assert [(e["user"], e["object_id"]) for e in events] == [("admin", "d1")]  # refused requests download nothing
+
+
+def test_the_pdf_keeps_headings_with_their_rows_and_case_numbers_whole():
+    """Many violations and cases: every page the tables run onto starts with their header row, no section heading
+    ends a page, and each case number is one line of text."""
+    import pypdf
+
+    from humiao.hub import charts
+
+    p = reports.Period.parse("2026-10")
+    for n in (5, 45):  # without the conditional page breaks, the "Cases" heading would end a page
+        f = reports.Figures("d1", p, datetime.now(UTC), per_day=dict.fromkeys(p.days(), 0))
+        f.periods = {d: charts.key_periods(d, hub_calendar()) for d in p.days()}
+        numbers = [f"D1-CU-2026-{k:04d}" for k in range(1, n + 1)]
+        f.violations = [
+            {"time": "2026-10-02 21:00", "venue_id": "ktv1", "venue": "ktv ktv1", "venue_type": "ktv",
+             "verdict": "confirmed" if k % 2 else "suspected", "case": c, "calendar": None}
+            for k, c in enumerate(numbers)
+        ]  # fmt: skip
+        f.cases = [
+            {"number": c, "venue_id": "ktv1", "venue": "ktv ktv1", "department": "police", "status": "decided",
+             "opened": "2026-10-02", "decision": "fine", "fine_yuan": 5000.0}
+            for c in numbers
+        ]  # fmt: skip
+        for lang, heads, (verdicts, time_head), (money_head, dept_head) in (
+            (
+                "en",
+                ("Violations", "Cases", "ID checks", "Repeat venues (two or more violations)"),
+                (("Confirmed violation", "Suspected violation"), "Time"),
+                ("Fine", "Department"),
+            ),
+            (
+                "zh-CN",
+                ("违法预警明细", "案件", "证件查验", "重复违法场所（两次及以上违法）"),
+                (("确认违法", "疑似违法"), "时间"),
+                ("罚款", "部门"),
+            ),
+        ):
+            pdf = pypdf.PdfReader(io.BytesIO(reports.to_pdf(f, lang)))
+            pages = [p.extract_text().splitlines() for p in pdf.pages]
+            lines = [line for page in pages for line in page]
+            assert lines.count("¥5,000") == n and "5000.0" not in "".join(lines)
+            assert all(lines.count(c) == 2 for c in numbers)  # each whole, on a line of its own, in both tables
+            for page in pages:
+                assert page[-1] not in heads, (lang, n, page[-4:])  # no heading alone at a page's foot
+                if "2026-10-02 21:00" in page:  # the violations run onto this page: their header row too
+                    assert time_head in page, (lang, n, page)
+                if "¥5,000" in page:  # the cases, likewise
+                    assert money_head in page and dept_head in page, (lang, n, page)
+            if n > 40:
+                assert sum("2026-10-02 21:00" in page for page in pages) >= 2  # the table did run over pages
+            assert all(v in lines for v in verdicts)  # the verdicts in words
+
+
+def hub_calendar():
+    from humiao.hub.rules.calendar import HolidayCalendar
+
+    return HolidayCalendar()
 
 
 def report_cli(*args: str, env: dict[str, str] | None = None, cwd=None):
@@ -197,40 +308,39 @@ def test_confirmed_and_suspected_are_counted_apart_and_each_visit_once(visits):
 
     from openpyxl import load_workbook
 
-    wb = load_workbook(io.BytesIO(reports.to_xlsx(f)))
+    wb = load_workbook(io.BytesIO(reports.to_xlsx(f, "en")))
     summary = {r[0]: r[1] for r in wb["Summary"].iter_rows(values_only=True)}
-    assert summary["confirmed 确认违法"] == 2 and summary["suspected 疑似违法"] == 1
-    assert summary["walk-up checks 主动查验"] == 2 and summary["minors refused 劝离未成年人"] == 2
+    assert summary["Confirmed violations"] == 2 and summary["Suspected violations"] == 1
+    assert summary["Walk-up checks"] == 2 and summary["Minors refused"] == 2
     # in the window: ktv1's minor admitted and hotel1's two (the late minor refused is not)
-    assert summary["checked within 10 min 时限内查验"] == "3 (60%)"
+    assert summary["Checked within 10 min"] == "3 (60%)"
     assert list(wb["Repeat venues"].iter_rows(values_only=True)) == [
-        ("venue_id", "venue", "confirmed", "suspected"),
+        ("Venue ID", "Venue", "Confirmed", "Suspected"),
         ("ktv1", "ktv ktv1", 1, 1),
     ]
     types = list(wb["By venue type"].iter_rows(values_only=True))
-    assert types == [
-        ("venue type 类型", "confirmed 确认违法", "suspected 疑似违法"),
-        ("旅馆 hotel", 1, 0),
-        ("歌舞娱乐场所 KTV / dance venue", 1, 1),
-    ]
-    checks = [list(r) for r in wb["ID checks 证件查验"].iter_rows(values_only=True)]
+    assert types == [("Venue type", "Confirmed", "Suspected"), ("hotel", 1, 0), ("KTV / dance venue", 1, 1)]
+    zh_types = list(load_workbook(io.BytesIO(reports.to_xlsx(f)))["按场所类型"].iter_rows(values_only=True))
+    assert zh_types == [("场所类型", "确认违法", "疑似违法"), ("旅馆", 1, 0), ("歌舞娱乐场所", 1, 1)]
+    checks = [list(r) for r in wb["ID checks"].iter_rows(values_only=True)]
     header = checks[0]
     ktv_row = dict(zip(header, next(r for r in checks if r[0] == "ktv1"), strict=True))
-    assert ktv_row["alerts 预警"] == 3 and ktv_row["walk-up checks 主动查验"] == 2
-    assert ktv_row["alerts: Minor, refused entry 预警结果：未成年人，已劝离"] == 1  # words, never codes
-    assert (
-        ktv_row["minors at walk-up checks 主动查验发现未成年人"] == 1 and ktv_row["no check recorded 无查验记录"] == 1
-    )
+    assert ktv_row["Alerts"] == 3 and ktv_row["Walk-up checks"] == 2
+    assert ktv_row["Alerts: Minor, refused entry"] == 1  # words, never codes
+    assert ktv_row["Minors at walk-up checks"] == 1 and ktv_row["No check recorded"] == 1
     assert not any("minor_refused" in str(c) for r in checks for c in r)
+    per_day = list(wb["Per day"].iter_rows(values_only=True))
+    assert per_day[0][:5] == ("Day", "Confirmed violation", "Suspected violation", "Pending check", "No violation")
+    assert sum(r[1] for r in per_day[1:]) == 2 and sum(r[2] for r in per_day[1:]) == 1  # apart, day by day
 
     import pypdf
 
     text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(reports.to_pdf(f))).pages)
     squeezed = "".join(text.split())
-    assert "IDchecks证件查验" in squeezed and "未成年人，已劝离" in squeezed and "确认违法confirmed" in squeezed
+    assert "证件查验" in squeezed and "未成年人，已劝离" in squeezed and "确认违法" in squeezed
     assert "5e5e5e" not in text and "minor_refused" not in text
-    rows = list(csv.DictReader(io.StringIO(reports.to_csv(f).decode("utf-8-sig"))))
-    assert sorted(r["verdict"] for r in rows) == ["confirmed", "confirmed", "suspected"]
+    rows = list(csv.DictReader(io.StringIO(reports.to_csv(f, "en").decode("utf-8-sig"))))
+    assert sorted(r["Verdict"] for r in rows) == ["Confirmed violation", "Confirmed violation", "Suspected violation"]
 
 
 def test_the_dashboard_counts_confirmed_and_suspected_apart(visits):

@@ -81,11 +81,11 @@ def test_the_cli_asks_the_edge_without_displacing_the_hub_worker(broker, tmp_pat
 def test_the_cli_refuses_a_requester_without_an_account(broker, tmp_path):
     hub = HubProcess(tmp_path, hub_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", broker.port, broker=broker))
     done = hub.command("request-evidence", UNKNOWN, "--reason", "inspector_request", "--by", "nobody")
-    assert done.returncode == 2 and "no active account 'nobody'" in done.stderr
+    assert done.returncode == 2 and "No active account 'nobody'" in done.stderr
 
 
 def test_the_cli_refuses_an_unknown_alert_with_a_clear_error(broker, tmp_path):
     hub = HubProcess(tmp_path, hub_config(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", broker.port, broker=broker))
     _add_inspector(hub)
     done = hub.command("request-evidence", UNKNOWN, "--reason", "inspector_request", "--by", "ct-1")
-    assert done.returncode == 2 and f"error: no alert {UNKNOWN}" in done.stderr
+    assert done.returncode == 2 and f"error: There is no alert {UNKNOWN}" in done.stderr
