@@ -35,7 +35,7 @@ const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "
 let META = null, metaError = "";
 
 async function loadMeta() {
-  try { META = await getJSON("/api/meta"); metaError = ""; }
+  try { META = await (await api("/api/meta")).json(); metaError = ""; }
   catch (e) { META = null; metaError = e.message || "error"; }
   banner();
 }
@@ -116,10 +116,20 @@ async function api(path, opts = {}) {
   }
   return r;
 }
-const getJSON = async (p) => (await api(p)).json();
+// A page the viewer has already left must not be drawn over the newer one: each page route() goes to is a generation,
+// and a read answered after the viewer went elsewhere is dropped (Stale, said nowhere). Within the alarm list (its
+// filters, the open alarm) and the audit log, newer answers already win (paging.asked, auditAsked).
+let routeGen = 0, routed = "";
+class Stale extends Error {}
+const getJSON = async (p) => {
+  const gen = routeGen, data = await (await api(p)).json();
+  if (gen !== routeGen) throw new Stale("");
+  return data;
+};
 const postJSON = async (p, body) => (await api(p, { method: "POST", body })).json();
 
 function toast(msg) {
+  if (!msg) return;  // a dropped read (Stale) has nothing to say
   const el = $("#toast");
   el.textContent = msg;
   el.classList.add("show");
@@ -143,6 +153,7 @@ function can(permission) { return state.me && state.me.permissions[permission] !
 function showLogin() {
   if (state.stream) { state.stream.close(); state.stream = null; }
   state.me = null; state.selected = null; sheet();
+  routeGen++; routed = "";  // what the last viewer asked for is not drawn over the sign-in
   metaError = ""; banner();  // tried again at the next sign-in
   $("#nav").hidden = true; $("#logout").hidden = true; $("#who").textContent = "";
   $("#main").innerHTML = `<form class="card login" id="login-form">
@@ -191,6 +202,8 @@ async function route(redraw = false) {
   if (!state.me) return;
   const [path, query = ""] = location.hash.split("?");
   const [, page, id] = path.split("/");
+  const here = page === "alarms" ? page : path;
+  if (redraw || here !== routed) { routeGen++; routed = here; }
   document.querySelectorAll("#nav a").forEach((a) => a.classList.toggle("on", a.getAttribute("href") === `#/${page}`));
   if (page !== "alarms") {
     if (state.stream) { state.stream.close(); state.stream = null; }
@@ -207,7 +220,7 @@ async function route(redraw = false) {
     else if (page === "reports") reportsPage();
     else if (page === "audit") await auditPage(new URLSearchParams(query), redraw);
     else if (page === "devices") await devicesPage();
-  } catch (e) { toast(e.message); }
+  } catch (e) { if (!(e instanceof Stale)) toast(e.message); }
 }
 
 // -- live alarms ---------------------------------------------------------------------------------
@@ -321,7 +334,7 @@ async function loadAlarms(older = false) {
   const asked = ++paging.asked, query = alarmsQuery().slice(1);
   let got;
   try { got = await getJSON(`/api/alarms?${q}`); } catch (e) {  // a filter the hub refuses (a bad address): said where the count goes
-    if (asked !== paging.asked) return;
+    if (e instanceof Stale || asked !== paging.asked) return;
     Object.assign(paging, { cursor: null, more: false, total: 0, capped: false, error: e.message });
     if (!older) state.alarms = [];
     renderAlarms(new Set(), query);

@@ -319,3 +319,31 @@ def test_the_menu_is_hidden_until_sign_in(panel):
             expect(page.locator("#who")).to_have_text("")
         browser.close()
 
+
+def test_a_page_left_before_its_answer_is_not_drawn(panel):
+    """The case list is asked for, the viewer goes on to the venues before the hub answers: the venues stay on the
+    screen when the case list's answer comes (it once drew over whichever page the viewer had gone to)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    _hub, url = panel
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_context(viewport=SIZES["desktop"]).new_page()
+        panel_sign_in(page, url, "police-d1", PASSWORD)
+        held = []
+        page.route("**/api/cases", lambda route: held.append(route))
+        page.goto(f"{url}/panel#/cases")
+        for _ in range(200):  # the request reaches the route (handlers run while Playwright waits)
+            if held:
+                break
+            page.wait_for_timeout(25)
+        assert len(held) == 1
+        page.goto(f"{url}/panel#/venues")
+        page.locator("main a[href^='#/venues/']").first.wait_for()
+        venues = page.locator("main").inner_text()
+        with page.expect_response("**/api/cases"):
+            held[0].continue_()
+        page.wait_for_timeout(300)  # the answer read and (before the mend) drawn
+        assert page.locator("main").inner_text() == venues
+        expect(page.locator("#toast.show")).to_have_count(0)
+        browser.close()
