@@ -28,7 +28,7 @@ this model (``fusion.calibration_file``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -171,6 +171,14 @@ def expected_age(probs: np.ndarray) -> np.ndarray:
 
 
 Estimator = AgeEstimator | FaceApiEstimator | EnsembleEstimator | GenderAgeEstimator
+
+
+class FaceAges(Protocol):
+    """What the pipeline asks of its age stage: an ``Estimator``, or the agent's cross-camera batcher."""
+
+    def predict_faces(self, faces: Sequence[FaceView]) -> np.ndarray: ...
+
+
 ESTIMATORS = {"cydral-age-v1": AgeEstimator, "faceapi-agegender": FaceApiEstimator}
 
 

@@ -19,12 +19,44 @@ sealed store, and Prometheus metrics on ``/metrics``.
 
 Without an ``mqtt`` section the agent runs locally: decisions go to the callback only, and
 nothing is written to disk.
+
+Several cameras (``cameras:``; ``source:`` is a list of one). The detector, landmark and age sessions
+are loaded once per agent and shared; each camera has its own reader thread (decoding), worker thread
+(motion gate, detection-rate gate, tracker, fusion, policy with the camera's overrides, timers) and
+summary. At most ``models.workers`` frames are in the models at once (a semaphore over the workers),
+and the faces of every camera go to the age model(s) in one batch (``edge.batching.AgeBatcher``: a
+short wait, a bounded queue). Decisions come back to the thread that called ``run``, which spools
+alerts (each with its own camera's id) and calls ``on_event`` — so callbacks never run concurrently.
+A camera that is slow, stalled or gone holds only its own worker: the others keep deciding, and the
+status and metrics say which camera is reconnecting.
+
+Why threads and not processes, and ``models.threads: 1`` (measured ad hoc on the 2-core dev box, Nov
+2026, shared with other work: two copies of a 1280×720 sample entrance video, 10 frames/s into
+detect+align+age+fuse, frames per second for both cameras together). VisionPipeline on 60 frames per
+camera: one thread, intra_op 1: 114; one thread, intra_op 2: 65; two threads sharing the sessions,
+intra_op 1: 178; two threads, intra_op 2: 54; two processes each with its own models, intra_op 1: 164
+(and a copy of every model per process). The whole agent, two offline cameras, best of 3: workers 2:
+54 (with the age batch) and 52 (without; 87 vs 70 in a quieter moment); workers 1: 47; workers 2 with
+intra_op 2: 33. onnxruntime releases the GIL in ``run``, so threads over shared sessions use both
+cores, and more intra-op threads only oversubscribe cores the cameras already fill: one worker per
+core (``workers: 0``) and ``threads: 1``. The age models cost about the same per face batched or not
+(Cydral 1.3 ms for one face, 2.7 ms for two; face-api 1.8 / 3.8 ms), so the cross-camera batch saves
+call overhead rather than arithmetic here; ``age_batch_wait_ms: 0`` turns it off.
+
+For benchmarks (``benchmarks/edge_streams.py``): build the config with ``cameras`` (N files, ``mode:
+offline`` for every frame or ``live`` for a camera's pace), call ``EdgeAgent(cfg).run(on_event)`` and
+read ``summary.cameras[camera_id]``: a ``CameraSummary`` with ``frames_decoded`` (by the reader),
+``frames_skipped`` (overwritten by the reader before the worker took them: live mode keeps the latest
+frame only), ``frames_read`` (taken by the worker), ``frames_rate_skipped``, ``frames_gated`` (motion),
+``frames_processed``, ``decisions``, ``alerts`` and ``stage_ms`` (mean ms per stage; ``age`` includes
+the wait for the shared batch). The ``RunSummary`` totals are the sums over cameras.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -33,17 +65,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from humiao.edge.age import FaceAges
+from humiao.edge.batching import AgeBatcher, Slots
 from humiao.edge.capture import CameraReader, check_at_start
-from humiao.edge.config import EdgeConfig
+from humiao.edge.config import CameraConfig, EdgeConfig
+from humiao.edge.detect import FaceDetector
 from humiao.edge.evidence import EvidenceStore, encode_crop
 from humiao.edge.hub_requests import HubRequests
 from humiao.edge.idcheck.desk import CheckDesk, RecordedCheck
 from humiao.edge.idcheck.number import venue_secret
 from humiao.edge.identity import DeviceIdentity
+from humiao.edge.landmarks import Landmarks
 from humiao.edge.messages import Messages
 from humiao.edge.metrics import EdgeMetrics
 from humiao.edge.motion import MotionGate
-from humiao.edge.pipeline import TrackEvent, VisionPipeline
+from humiao.edge.pipeline import StageTimer, TrackEvent, VisionPipeline, build_stages, calibration_for
 from humiao.edge.publisher import Publisher
 from humiao.edge.spool import Spool
 from humiao.edge.types import AgeDecision
@@ -73,6 +109,25 @@ class Link:
 
 
 @dataclass
+class CameraSummary:
+    """One camera's share of a run (``RunSummary.cameras[camera_id]``)."""
+
+    camera_id: str
+    zone: str = ""
+    frames_decoded: int = 0  # by the reader thread
+    frames_skipped: int = 0  # overwritten by the reader before the worker took them (live mode: latest only)
+    frames_read: int = 0  # taken by the worker
+    frames_rate_skipped: int = 0  # over detect_fps
+    frames_gated: int = 0  # nothing moved
+    frames_processed: int = 0
+    decisions: int = 0
+    alerts: int = 0
+    reconnects: int = 0
+    state: str = ""  # the camera's state at the end
+    stage_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
 class RunSummary:
     frames_read: int = 0
     frames_processed: int = 0
@@ -81,12 +136,42 @@ class RunSummary:
     alerts: list[str] = field(default_factory=list)  # event ids
     seconds: float = 0.0
     stage_ms: dict[str, float] = field(default_factory=dict)
+    cameras: dict[str, CameraSummary] = field(default_factory=dict)  # by camera id, in configured order
 
 
-def resolve_source(cfg: EdgeConfig, cache: Path | None = None) -> str:
+class Lane:
+    """One camera's side of the agent: its reader, pipeline (shared models, own tracker), gates, timer."""
+
+    def __init__(self, camera: CameraConfig, pipeline: VisionPipeline, motion: MotionGate):
+        self.camera = camera
+        self.camera_id = camera.camera_id
+        self.pipeline = pipeline
+        self.motion = motion
+        self.uri = camera.uri
+        self.reader: CameraReader | None = None
+        self.thread: threading.Thread | None = None
+        self.summary = CameraSummary(camera.camera_id, camera.zone)
+        self.skipped_seen = 0  # reader.frames_skipped already counted in the metrics
+        self.wall_offset = 0.0  # the last processed frame's Unix time minus its stream time
+        self.frame_wall = time.time()  # the last processed frame's Unix time
+
+    def finish(self) -> CameraSummary:
+        s, r = self.summary, self.reader
+        if r is not None:
+            s.frames_decoded, s.frames_skipped, s.reconnects, s.state = (
+                r.frames_read,
+                r.frames_skipped,
+                r.reconnects,
+                r.state,
+            )
+        s.stage_ms = self.pipeline.timer.mean_ms()
+        return s
+
+
+def resolve_uri(uri: str, cache: Path | None = None) -> str:
     """'sample' → the generated demo video (built once into the cache); anything else as given."""
-    if cfg.source.uri != "sample":
-        return cfg.source.uri
+    if uri != "sample":
+        return uri
     from humiao.edge import sample_video
 
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "humiao" / "sample"
@@ -95,6 +180,11 @@ def resolve_source(cfg: EdgeConfig, cache: Path | None = None) -> str:
         log.info("building the sample video at %s", path)
         sample_video.build(path)
     return str(path)
+
+
+def resolve_source(cfg: EdgeConfig, cache: Path | None = None) -> str:
+    """The (first) camera's URI, 'sample' resolved (``resolve_uri``)."""
+    return resolve_uri(cfg.camera_configs()[0].uri, cache)
 
 
 def model_refs(cfg: EdgeConfig) -> list[tuple[str, str]]:
@@ -112,19 +202,34 @@ class EdgeAgent:
     def __init__(self, cfg: EdgeConfig):
         self.cfg = cfg
         self.metrics = EdgeMetrics()
-        self.pipeline = VisionPipeline(cfg)
-        self.pipeline.timer.observe = self.metrics.observe_stage
+        stages: tuple[FaceDetector, Landmarks, FaceAges] = build_stages(cfg)  # loaded once, shared by every camera
+        calibration = calibration_for(cfg)
+        cameras = cfg.camera_configs()
+        self.batcher: AgeBatcher | None = None
+        if len(cameras) > 1 and cfg.models.age_batch_wait_ms > 0:  # one age batch for every camera's faces
+            self.batcher = AgeBatcher(
+                stages[2], max_wait_s=cfg.models.age_batch_wait_ms / 1000, on_batch=self.metrics.age_batch.observe
+            )
+            stages = (stages[0], stages[1], self.batcher)
+        self.lanes: list[Lane] = []
+        for cam in cameras:
+            pipe = VisionPipeline(
+                cfg, stages, calibration=calibration, policy=cfg.camera_policy(cam), camera_id=cam.camera_id
+            )
+            pipe.timer.observe = self.metrics.observe_stage
+            self.lanes.append(Lane(cam, pipe, MotionGate(cfg.motion)))
+            self.metrics.camera_info.labels(cam.camera_id, cam.label).set(1)
+        self.pipeline = self.lanes[0].pipeline  # the (first) camera's: one-camera callers and tests use these
+        self.motion = self.lanes[0].motion
+        self.slots = Slots(cfg.models.workers)
         self.messages = Messages(cfg, model_refs(cfg))
-        self.motion = MotionGate(cfg.motion)
-        self.camera: CameraReader | None = None
+        self._events: queue.Queue[tuple[Lane, list[TrackEvent], float, float]] = queue.Queue()
+        self._failure: BaseException | None = None
         self.link: Link | None = None  # with an mqtt section, from start to close
         self.started_at = time.time()
-        self._wall_offset = 0.0
-        self._frame_wall = time.time()
         self._stop = threading.Event()
         self._status_now = threading.Event()
         self._status_thread: threading.Thread | None = None
-        self._skipped_seen = 0  # camera.frames_skipped already counted in the metrics
         self.metrics_port: int | None = None
         self.console: ConsoleServer | None = None  # the staff console (edge.console), with an mqtt section
 
@@ -200,7 +305,7 @@ class EdgeAgent:
                 self.cfg.policy.venue_type,
                 ocr=ocr,
                 reader=reader,
-                cameras=[self.cfg.source.camera_id],
+                cameras=[lane.camera_id for lane in self.lanes],
             )
             console.start()
         except Exception as err:  # a port taken, a bad certificate, a reader that will not open, …
@@ -222,12 +327,20 @@ class EdgeAgent:
         link.publisher.wake()
 
     # -- the frame loop ----------------------------------------------------------------------
+    @property
+    def camera(self) -> CameraReader | None:
+        """The (first) camera's reader, once ``run`` has started it."""
+        return self.lanes[0].reader
+
     def run(self, on_event: Callable[[TrackEvent], None] | None = None, uri: str | None = None) -> RunSummary:
-        uri = uri or resolve_source(self.cfg)
-        src = self.cfg.source
+        """Serve every configured camera until all have ended (files with ``on_end: stop``, ``max_frames``) or
+        ``stop()``; decisions go to ``on_event`` in this thread. ``uri`` overrides the camera's URI of a
+        one-camera configuration (with ``cameras``, each camera has its own)."""
+        self._set_uris(uri)
         # a mistyped URI, or a missing or unreadable file (unless on_end is reopen): an error at start, not a
         # reconnect loop; a camera that is off or unplugged is the reader's to retry, with one line per cause
-        check_at_start(uri, src.camera_id, src.on_end)
+        for lane in self.lanes:
+            check_at_start(lane.uri, lane.camera_id, lane.camera.on_end)
         if self.cfg.metrics.port is not None and self.metrics_port is None:
             try:
                 self.metrics_port = self.metrics.serve(self.cfg.metrics.host, self.cfg.metrics.port)
@@ -239,89 +352,184 @@ class EdgeAgent:
         except Exception:
             self.close(reason="failed to start")
             raise
-        self.camera = CameraReader(
-            uri,
-            src.camera_id,
-            src.mode,
-            src.on_end,
-            src.stall_timeout_s,
-            src.reconnect_min_s,
-            src.reconnect_max_s,
-            src.max_frames,
-            on_state=self._camera_changed,
-        ).start()
+        for lane in self.lanes:
+            c = lane.camera
+            lane.reader = CameraReader(
+                lane.uri,
+                c.camera_id,
+                c.mode,
+                c.on_end,
+                c.stall_timeout_s,
+                c.reconnect_min_s,
+                c.reconnect_max_s,
+                c.max_frames,
+                on_state=self._camera_changed,
+            ).start()
         self._status_thread = threading.Thread(target=self._status_loop, name="edge-status", daemon=True)
         self._status_thread.start()
+        if self.batcher is not None:
+            self.batcher.start()
 
         summary = RunSummary()
+        started = time.perf_counter()
+        try:
+            for lane in self.lanes:
+                lane.thread = threading.Thread(target=self._work, args=(lane,), name=f"edge-{lane.camera_id}")
+                lane.thread.start()
+            while True:  # decisions of every camera, handled here (spool, desk, callback) one at a time
+                try:
+                    item = self._events.get(timeout=0.2)
+                except queue.Empty:
+                    if not any(lane.thread and lane.thread.is_alive() for lane in self.lanes):
+                        break
+                    continue
+                self._handle(*item, summary, on_event)
+            while not self._events.empty():  # what the workers flushed as they ended
+                self._handle(*self._events.get_nowait(), summary, on_event)
+        finally:
+            self._stop.set()  # an exception in a callback: the workers stop too
+            for lane in self.lanes:
+                if lane.thread is not None:
+                    lane.thread.join(timeout=30)
+            summary.seconds = time.perf_counter() - started
+            self._summarise(summary)
+            ended = all(lane.reader is not None and lane.reader.ended for lane in self.lanes)
+            self.close(reason="source ended" if ended else "shutdown")
+        if self._failure is not None:
+            raise self._failure
+        return summary
+
+    def _set_uris(self, uri: str | None) -> None:
+        if uri is not None:
+            first = resolve_uri(self.lanes[0].camera.uri)
+            if len(self.lanes) > 1 and uri != first:
+                raise ValueError(
+                    "run(uri=…) replaces the camera of a one-camera configuration; with 'cameras', give each "
+                    "camera's uri in its entry"
+                )
+            self.lanes[0].uri = uri
+        for lane in self.lanes[1 if uri is not None else 0 :]:
+            lane.uri = resolve_uri(lane.camera.uri)
+
+    def _work(self, lane: Lane) -> None:
+        """One camera's worker thread: frames → gates → pipeline; decisions to the ``run`` thread."""
+        reader = lane.reader
+        assert reader is not None
+        s, pipe = lane.summary, lane.pipeline
         period = 1.0 / self.cfg.detect_fps
         next_due = -1e9
-        timer, frames = self.pipeline.timer, self.metrics.frames
-        started = time.perf_counter()
+        timer, frames = pipe.timer, self.metrics.frames
+        per_camera = self.metrics.camera_frames
+        cid = lane.camera_id
         try:
             while not self._stop.is_set():
                 t0 = time.perf_counter()
-                frame = self.camera.get(timeout=0.5)
+                frame = reader.get(timeout=0.5)
                 if frame is None:
-                    if self.camera.ended:
+                    if reader.ended:
                         break
                     continue
                 timer.add("decode", time.perf_counter() - t0)  # waiting included in live mode
-                summary.frames_read += 1
+                s.frames_read += 1
                 frames.labels("read").inc()
+                per_camera.labels(cid, "read").inc()
                 if frame.timestamp + 1e-9 < next_due:
+                    s.frames_rate_skipped += 1
                     frames.labels("skipped_rate").inc()
+                    per_camera.labels(cid, "skipped_rate").inc()
                     continue
                 t1 = time.perf_counter()
-                moving = self.motion.moving(frame.bgr, frame.timestamp)
+                moving = lane.motion.moving(frame.bgr, frame.timestamp)
                 timer.add("motion", time.perf_counter() - t1)
-                if not moving and not self.pipeline.tracker.tracks:
-                    summary.frames_gated += 1
+                if not moving and not pipe.tracker.tracks:
+                    s.frames_gated += 1
                     frames.labels("skipped_motion").inc()
+                    per_camera.labels(cid, "skipped_motion").inc()
                     continue
                 next_due = frame.timestamp + period
-                summary.frames_processed += 1
+                s.frames_processed += 1
                 frames.labels("processed").inc()
-                self._wall_offset = frame.wall - frame.timestamp  # stream time → Unix time, for the wire
-                self._frame_wall = frame.wall
-                self._handle(self.pipeline.process(frame.rgb, frame.timestamp), summary, on_event)
-            self._handle(self.pipeline.flush(), summary, on_event)
-        finally:
-            summary.seconds = time.perf_counter() - started
-            summary.stage_ms = timer.mean_ms()
-            self.close(reason="source ended" if self.camera and self.camera.ended else "shutdown")
-        return summary
+                per_camera.labels(cid, "processed").inc()
+                lane.wall_offset = frame.wall - frame.timestamp  # stream time → Unix time, for the wire
+                lane.frame_wall = frame.wall
+                rgb = frame.rgb
+                with self.slots, self._batching():
+                    events = pipe.process(rgb, frame.timestamp)
+                if events:
+                    self._events.put((lane, events, lane.wall_offset, lane.frame_wall))
+            events = pipe.flush()  # the tracks still open end with the last frame's clock
+            if events:
+                self._events.put((lane, events, lane.wall_offset, lane.frame_wall))
+        except BaseException as err:  # a fault in this camera's frames stops the agent, as with one camera
+            log.exception("camera %s: the pipeline failed; stopping", cid)
+            self._failure = self._failure or err
+            self._stop.set()
 
-    def _handle(self, events: list[TrackEvent], summary: RunSummary, on_event) -> None:
+    def _batching(self):
+        from contextlib import nullcontext
+
+        return self.batcher.frame() if self.batcher is not None else nullcontext()
+
+    def _summarise(self, summary: RunSummary) -> None:
+        total = StageTimer()
+        for lane in self.lanes:
+            cs = summary.cameras[lane.camera_id] = lane.finish()
+            summary.frames_read += cs.frames_read
+            summary.frames_processed += cs.frames_processed
+            summary.frames_gated += cs.frames_gated
+            for stage, seconds in lane.pipeline.timer.total.items():
+                total.total[stage] += seconds
+                total.count[stage] += lane.pipeline.timer.count[stage]
+        summary.stage_ms = total.mean_ms()
+
+    def _handle(
+        self, lane: Lane, events: list[TrackEvent], wall_offset: float, frame_wall: float, summary: RunSummary, on_event
+    ) -> None:
         for event in events:
             if event.kind == "decided" and event.decision is not None:
                 summary.decisions.append(event)
-                self.metrics.decisions.labels("check_id" if event.decision.check_id else "pass").inc()
+                lane.summary.decisions += 1
+                verdict = "check_id" if event.decision.check_id else "pass"
+                self.metrics.decisions.labels(verdict).inc()
+                self.metrics.camera_decisions.labels(lane.camera_id, verdict).inc()
                 if event.decision.check_id:
-                    summary.alerts.append(self._alert(event, event.decision))
+                    lane.summary.alerts += 1
+                    summary.alerts.append(self._alert(lane, event, event.decision, wall_offset, frame_wall))
             if on_event:
                 on_event(event)
 
-    def _alert(self, event: TrackEvent, decision: AgeDecision) -> str:
+    def _alert(
+        self, lane: Lane, event: TrackEvent, decision: AgeDecision, wall_offset: float, frame_wall: float
+    ) -> str:
         """One alert per person-visit: seal the crop, spool the alert. Pass decisions stay on the device."""
         event_id = str(uuid7())
         self.metrics.alerts.inc()
         link = self.link
         if link is None:
             return event_id
+        # offline, a file read faster than real time runs ahead of the clock: its times are brought back to now,
+        # never later (an ID check recorded at once would otherwise come before its alert, and the hub refuses that)
+        ahead = max(0.0, frame_wall - time.time()) if lane.camera.mode == "offline" else 0.0
+        wall_offset, frame_wall = wall_offset - ahead, frame_wall - ahead
         kept = False
         shown = None  # the crop for the staff console's screen: JPEG bytes in memory, until the check is done
         if event.best_crop is not None:
             if link.evidence.enabled:
-                kept = link.evidence.keep(event_id, event.best_crop, captured_at=event.last_seen + self._wall_offset)
+                kept = link.evidence.keep(event_id, event.best_crop, captured_at=event.last_seen + wall_offset)
                 self.metrics.evidence.labels("kept").inc()
             shown = encode_crop(event.best_crop, self.cfg.evidence.max_side_px, self.cfg.evidence.jpeg_quality)
         event.best_crop = None  # the plain crop is not kept past this point
-        # offline (a file faster than real time) the clock is the video's; live it is the wall clock
-        decided_at = self._frame_wall if self.cfg.source.mode == "offline" else time.time()
-        link.desk.add(event_id, self.cfg.source.camera_id, decided_at, decision.age, shown)
+        # offline the clock is the video's (no later than now); live it is the wall clock
+        decided_at = frame_wall if lane.camera.mode == "offline" else time.time()
+        link.desk.add(event_id, lane.camera_id, decided_at, decision.age, shown)
         msg = self.messages.alert(
-            event_id, event.track_id, event.first_seen + self._wall_offset, decided_at, decision, kept
+            event_id,
+            event.track_id,
+            event.first_seen + wall_offset,
+            decided_at,
+            decision,
+            kept,
+            camera_id=lane.camera_id,
         )
         self._put(link, "alert", event_id, msg)
         return event_id
@@ -332,19 +540,24 @@ class EdgeAgent:
         self._status_now.set()
 
     def camera_status(self) -> list[dict]:
-        c = self.camera
-        if c is None:
-            return []
-        return [
-            {
-                "camera_id": c.camera_id,
-                "state": c.state,
-                "state_since": c.state_since,
-                "fps": c.fps,
-                "frames_skipped": c.frames_skipped,
-                "reconnects": c.reconnects,
-            }
-        ]
+        """Every camera's state, in configured order (cameras not started yet are left out)."""
+        out = []
+        for lane in self.lanes:
+            c = lane.reader
+            if c is None:
+                continue
+            out.append(
+                {
+                    "camera_id": c.camera_id,
+                    "zone": lane.camera.label,
+                    "state": c.state,
+                    "state_since": c.state_since,
+                    "fps": c.fps,
+                    "frames_skipped": c.frames_skipped,
+                    "reconnects": c.reconnects,
+                }
+            )
+        return out
 
     def _status(self, online: bool) -> pb.Status:
         depth = self.link.spool.depth() if self.link else 0
@@ -365,11 +578,15 @@ class EdgeAgent:
             m.camera_state(c["camera_id"], c["state"])
             m.reconnects.labels(c["camera_id"]).set(c["reconnects"])
             m.fps.labels(c["camera_id"]).set(c["fps"])
-        if self.camera:
-            skipped = self.camera.frames_skipped - self._skipped_seen
+        for lane in self.lanes:
+            if lane.reader is None:
+                continue
+            now_skipped = lane.reader.frames_skipped
+            skipped = now_skipped - lane.skipped_seen
             if skipped > 0:
                 m.frames.labels("skipped_reader").inc(skipped)
-            self._skipped_seen = self.camera.frames_skipped
+                m.camera_frames.labels(lane.camera_id, "skipped_reader").inc(skipped)
+            lane.skipped_seen = now_skipped
 
     def _status_loop(self) -> None:
         while not self._stop.is_set():
@@ -403,8 +620,11 @@ class EdgeAgent:
     def close(self, reason: str = "shutdown") -> None:
         self._stop.set()
         self._status_now.set()
-        if self.camera:
-            self.camera.stop()
+        for lane in self.lanes:
+            if lane.reader is not None:
+                lane.reader.stop()
+        if self.batcher is not None:
+            self.batcher.stop()
         if self._status_thread:
             self._status_thread.join(timeout=5)
         self._refresh_gauges()

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_serializer, model_validator
 
 from humiao.config import Section
 from humiao.edge.calibration import CALIBRATION_DIR, DEFAULT_ENSEMBLE, ENSEMBLE_MEMBERS, shipped_file
@@ -51,6 +51,19 @@ class ModelsConfig(Section):
         return v
 
     threads: int = Field(1, ge=1, le=16, description="onnxruntime threads per model")
+    workers: int = Field(
+        0,
+        ge=0,
+        le=32,
+        description="with several cameras: frames in the (shared) models at once, one thread each; 0: one per CPU core",
+    )
+    age_batch_wait_ms: float = Field(
+        4.0,
+        ge=0,
+        le=50,
+        description="with several cameras: how long the age model waits for other cameras' faces to batch "
+        "them together; 0: each camera runs the age model on its own faces",
+    )
     mode: Literal["production", "evaluation"] = Field(
         "production", description="production refuses model packs whose licence forbids commercial use"
     )
@@ -112,6 +125,54 @@ class SourceConfig(Section):
     reconnect_max_s: float = Field(30.0, gt=0)
 
 
+class CameraPolicy(Section):
+    """What one door may set differently from the venue's ``policy`` (unset: the venue's value). The venue
+    type and the policy version stay the venue's: they travel in every alert."""
+
+    challenge_threshold: float | None = Field(
+        None, ge=18, le=40, description="'looks under T years → check ID' at this door; unset: policy's"
+    )
+    use_operating_point: bool | None = Field(
+        None, description="also flag when calibrated P(minor) ≥ the operating point; unset: policy's"
+    )
+    min_frames: int | None = Field(None, ge=1, description="frames a track needs before it is decided early")
+    decide_confidence: float | None = Field(
+        None, gt=0.5, lt=1, description="decide before the track ends once P(under threshold) is this far from 0.5"
+    )
+    alert_within_s: float | None = Field(
+        None, gt=0, le=30, description="a CHECK ID verdict alerts after this long, confident or not"
+    )
+
+
+class CameraConfig(SourceConfig):
+    """One entrance camera of a multi-camera agent (``cameras:``): what ``source`` has, plus where it is
+    and what its door does differently."""
+
+    uri: str = Field(description="a video file path, rtsp://…, http(s):// (MJPEG), a USB index, or 'sample'")
+    camera_id: str = Field(pattern=SLUG, description="unique on this device; in every alert and status")
+    zone: str = Field(
+        "",
+        max_length=64,
+        description="the entrance's name ('main-door', 'Side entrance'), in the metrics (humiao_edge_camera_info) "
+        "and the run summary; empty: the camera id",
+    )
+    policy: CameraPolicy = Field(
+        default_factory=CameraPolicy, description="this door's overrides of the venue's policy section"
+    )
+
+    @field_validator("zone")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        if any(ch in v for ch in "\r\n\t") or v != v.strip():
+            raise ValueError("a zone is a short name on one line, without leading or trailing spaces")
+        return v
+
+    @property
+    def label(self) -> str:
+        """How people name this camera: its zone, or its id."""
+        return self.zone or self.camera_id
+
+
 class DeviceConfig(Section):
     """Who this edge is: the ids in every topic and message."""
 
@@ -151,7 +212,15 @@ class EdgeConfig(Section):
     tracker: TrackerConfig = TrackerConfig()
     fusion: FusionConfig = FusionConfig()
     policy: PolicyConfig = PolicyConfig()
-    source: SourceConfig = SourceConfig()
+    source: SourceConfig = Field(
+        default_factory=SourceConfig, description="the agent's one camera (the same as a 'cameras' list of one)"
+    )
+    cameras: list[CameraConfig] | None = Field(
+        None,
+        min_length=1,
+        max_length=16,
+        description="several cameras served by this agent with one copy of the models (instead of 'source')",
+    )
     motion: MotionConfig = MotionConfig()
     device: DeviceConfig = DeviceConfig()
     mqtt: MqttConfig | None = Field(None, description="the broker; none: decisions are only printed (local trial)")
@@ -161,6 +230,40 @@ class EdgeConfig(Section):
     metrics: MetricsConfig = MetricsConfig()
     idcheck: IdCheckConfig = IdCheckConfig()
     detect_fps: float = Field(10.0, gt=0, le=120, description="frames per second sent to detection")
+
+    @model_validator(mode="after")
+    def _one_camera_section(self) -> EdgeConfig:
+        if self.cameras is not None and "source" in self.model_fields_set:
+            raise ValueError(
+                "give either 'source' (one camera) or 'cameras' (a list), not both: move source.uri, "
+                "source.camera_id, … into an entry of 'cameras'"
+            )
+        seen: set[str] = set()
+        for i, cam in enumerate(self.cameras or ()):
+            if cam.camera_id in seen:
+                raise ValueError(f"cameras.{i}.camera_id {cam.camera_id!r} is used twice: camera ids must be unique")
+            seen.add(cam.camera_id)
+        return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        """With ``cameras``, a dump leaves ``source`` out, so it loads again."""
+        data = handler(self)
+        if isinstance(data, dict) and self.cameras is not None:
+            data.pop("source", None)
+        return data
+
+    def camera_configs(self) -> list[CameraConfig]:
+        """The cameras this agent serves: ``cameras``, or ``source`` as a list of one (read now, so a
+        ``model_copy(update={"source": …})`` is seen)."""
+        if self.cameras is not None:
+            return list(self.cameras)
+        return [CameraConfig(**self.source.model_dump())]
+
+    def camera_policy(self, camera: CameraConfig) -> PolicyConfig:
+        """The venue's policy with this camera's overrides."""
+        overrides = camera.policy.model_dump(exclude_none=True)
+        return self.policy.model_copy(update=overrides) if overrides else self.policy
 
     @model_validator(mode="after")
     def _calibration_exists(self) -> EdgeConfig:

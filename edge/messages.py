@@ -42,22 +42,35 @@ class Messages:
         self.cfg = cfg
         d = cfg.device
         self.ids = (d.district_id, d.venue_id, d.device_id)
+        self.camera_id = cfg.camera_configs()[0].camera_id
         self.models = [pb.ModelRef(id=mid, graph_sha256=sha) for mid, sha in models]
 
     def topic(self, kind: str) -> str:
         return topic(*self.ids, kind)
 
-    def origin(self) -> pb.Origin:
+    def origin(self, camera_id: str | None = None) -> pb.Origin:
+        """This device, and ``camera_id`` (default: the first configured camera: Birth, Status, Death)."""
         return pb.Origin(
-            district_id=self.ids[0], venue_id=self.ids[1], device_id=self.ids[2], camera_id=self.cfg.source.camera_id
+            district_id=self.ids[0],
+            venue_id=self.ids[1],
+            device_id=self.ids[2],
+            camera_id=camera_id or self.camera_id,
         )
 
     def alert(
-        self, event_id: str, track_id: int, first_seen: float, decided_at: float, d: AgeDecision, evidence: bool
+        self,
+        event_id: str,
+        track_id: int,
+        first_seen: float,
+        decided_at: float,
+        d: AgeDecision,
+        evidence: bool,
+        camera_id: str | None = None,
     ) -> pb.Alert:
+        """``camera_id``: the camera that saw the person (default: the first configured camera)."""
         msg = pb.Alert(
             event_id=event_id,
-            origin=self.origin(),
+            origin=self.origin(camera_id),
             track_id=track_id,
             age_estimate=d.age,
             p_minor=d.p_minor,

@@ -31,6 +31,28 @@ class EdgeMetrics:
             registry=r,
         )
         self.decisions = Counter("humiao_edge_decisions", "person-visits decided, by verdict", ["verdict"], registry=r)
+        # per camera (the totals above stay, for dashboards of one-camera boxes)
+        self.camera_frames = Counter(
+            "humiao_edge_camera_frames",
+            "frames by camera and fate (as humiao_edge_frames)",
+            ["camera", "fate"],
+            registry=r,
+        )
+        self.camera_decisions = Counter(
+            "humiao_edge_camera_decisions",
+            "person-visits decided, by camera and verdict",
+            ["camera", "verdict"],
+            registry=r,
+        )
+        self.camera_info = Gauge(
+            "humiao_edge_camera_info", "1 for each configured camera, with its zone", ["camera", "zone"], registry=r
+        )
+        self.age_batch = Histogram(
+            "humiao_edge_age_batch_faces",
+            "faces per age-model batch, across cameras (several cameras only)",
+            registry=r,
+            buckets=(1, 2, 3, 4, 6, 8, 12, 16, 32),
+        )
         self.alerts = Counter("humiao_edge_alerts", "alerts written to the spool", registry=r)
         self.id_checks = Counter(
             "humiao_edge_id_checks",

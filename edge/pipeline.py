@@ -16,14 +16,14 @@ from typing import Literal
 
 import numpy as np
 
-from humiao.edge.age import N_AGES, Estimator, GenderAgeEstimator, build_age_estimator
+from humiao.edge.age import N_AGES, Estimator, FaceAges, GenderAgeEstimator, build_age_estimator
 from humiao.edge.align import align
 from humiao.edge.calibration import AgeCalibration, for_models
 from humiao.edge.config import EdgeConfig
 from humiao.edge.detect import FaceDetector, build_detector
 from humiao.edge.fuse import fuse
 from humiao.edge.landmarks import Landmarks, build_landmarks
-from humiao.edge.policy import alert_due, confident, decide
+from humiao.edge.policy import PolicyConfig, alert_due, confident, decide
 from humiao.edge.quality import QualityConfig, assess
 from humiao.edge.track import Tracker
 from humiao.edge.types import AgeDecision, Detection, FaceObservation, FaceView, Quality, TrackState
@@ -38,6 +38,7 @@ class TrackEvent:
     last_seen: float
     decision: AgeDecision | None
     best_crop: np.ndarray | None  # memory only; the agent decides whether it becomes evidence
+    camera_id: str = ""  # the camera whose pipeline saw this person
 
 
 class StageTimer:
@@ -126,7 +127,7 @@ def face_crop(frame_rgb: np.ndarray, box: np.ndarray, margin: float = 0.4) -> np
     return frame_rgb[y1 : max(y2, y1 + 1), x1 : max(x2, x1 + 1)].copy()
 
 
-def estimate_ages(age: Estimator, faces: list[FaceView]) -> np.ndarray:
+def estimate_ages(age: FaceAges, faces: list[FaceView]) -> np.ndarray:
     """(N, 81) age distributions, one per face, in one batch."""
     if not faces:
         return np.zeros((0, N_AGES), dtype=np.float32)
@@ -134,10 +135,25 @@ def estimate_ages(age: Estimator, faces: list[FaceView]) -> np.ndarray:
 
 
 class VisionPipeline:
-    def __init__(self, cfg: EdgeConfig):
+    """One camera's pipeline. ``stages`` (detector, landmarks, age estimator) and ``calibration`` may be
+    shared by several cameras' pipelines (their models are thread-safe to run concurrently); the tracker,
+    the decided tracks and the best crops are this camera's own. ``policy``: this camera's (default
+    ``cfg.policy``)."""
+
+    def __init__(
+        self,
+        cfg: EdgeConfig,
+        stages: tuple[FaceDetector, Landmarks, FaceAges] | None = None,
+        *,
+        calibration: AgeCalibration | None = None,
+        policy: PolicyConfig | None = None,
+        camera_id: str = "",
+    ):
         self.cfg = cfg
-        self.detector, self.landmarks, self.age = build_stages(cfg)
-        self.calibration = calibration_for(cfg)
+        self.detector, self.landmarks, self.age = stages or build_stages(cfg)
+        self.calibration = calibration or calibration_for(cfg)
+        self.policy = policy or cfg.policy
+        self.camera_id = camera_id
         self.tracker = Tracker(cfg.tracker)
         self.timer = StageTimer()
         self._decided: set[int] = set()
@@ -179,9 +195,7 @@ class VisionPipeline:
             if track.track_id in self._decided or not self.tracker.confirmed(track):
                 continue
             track.decision = self._decide(track)
-            if confident(track.decision, self.cfg.policy) or alert_due(
-                track.decision, now - track.first_seen, self.cfg.policy
-            ):
+            if confident(track.decision, self.policy) or alert_due(track.decision, now - track.first_seen, self.policy):
                 events.append(self._event("decided", track))
         for track in ended:
             events.extend(self._finish(track))
@@ -209,19 +223,21 @@ class VisionPipeline:
     def _decide(self, track: TrackState) -> AgeDecision:
         probs = np.stack([o.age_probs for o in track.observations])
         weights = np.array([o.quality.weight for o in track.observations])
-        return decide(fuse(probs, weights, self.cfg.fusion.method), self.calibration, self.cfg.policy)
+        return decide(fuse(probs, weights, self.cfg.fusion.method), self.calibration, self.policy)
 
     def _event(self, kind: Literal["decided", "ended"], track: TrackState) -> TrackEvent:
         self._decided.add(track.track_id)
         crop = self._best_crop.get(track.track_id, (0, None))[1]
-        return TrackEvent(kind, track.track_id, track.first_seen, track.last_seen, track.decision, crop)
+        return TrackEvent(kind, track.track_id, track.first_seen, track.last_seen, track.decision, crop, self.camera_id)
 
     def _finish(self, track: TrackState) -> list[TrackEvent]:
         out = []
         if track.observations and track.hits >= self.cfg.tracker.min_hits and track.track_id not in self._decided:
             track.decision = self._decide(track)
             out.append(self._event("decided", track))
-        out.append(TrackEvent("ended", track.track_id, track.first_seen, track.last_seen, track.decision, None))
+        out.append(
+            TrackEvent("ended", track.track_id, track.first_seen, track.last_seen, track.decision, None, self.camera_id)
+        )
         self._best_crop.pop(track.track_id, None)
         self._decided.discard(track.track_id)
         track.observations.clear()

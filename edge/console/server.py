@@ -276,7 +276,7 @@ def _wildcard(host: str) -> bool:
 class ConsoleServer:
     """The staff console for one desk. ``start()`` binds and serves on a daemon thread (the port);
     ``stop()`` ends every stream and closes the port. ``cameras``: the camera ids staff may name for a
-    walk-up check (the agent's ``source.camera_id``)."""
+    walk-up check (the agent's configured cameras)."""
 
     def __init__(
         self,
