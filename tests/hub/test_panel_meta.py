@@ -42,8 +42,8 @@ VT_CODES = re.compile(r"\b(?:internet_cafe|esports_hotel|script_entertainment)\b
 SNAKE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
 
 
-@pytest.fixture
-def panel(tmp_path):
+@pytest.fixture(scope="module")
+def panel(tmp_path_factory):
     """A hub (no broker) serving the panel, seeded (tests/support/hubapi.py) with: an alarm at the KTV raised at
     01:30:30 yesterday in Asia/Shanghai (the day before in New York), the KTV's sign checked on SIGN_CHECKED, and two
     culture & tourism cases opened by ct-d1 through the API: one assigned to two officers, one taken to closed.
@@ -53,6 +53,7 @@ def panel(tmp_path):
         from tests.conftest import _missing
 
         _missing("Debian's chromium is not installed (sudo apt-get install -y chromium)")
+    tmp_path = tmp_path_factory.mktemp("meta")
     hub = make_hub(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}")
     ids = seed(hub)
     yesterday = datetime.now(SHANGHAI).date() - timedelta(days=1)
@@ -94,6 +95,25 @@ def panel(tmp_path):
     hub.engine.dispose()
 
 
+@pytest.fixture(scope="module")
+def browser(panel):
+    """One Chromium for the module (each test opens its own contexts)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_contexts(browser):
+    """Each test's pages are closed after it (the browser is the module's)."""
+    yield
+    for ctx in browser.contexts:
+        ctx.close()
+
+
 def meta_of(hub) -> dict:
     r = Browser(hub, "police-d1").get("/api/meta")
     assert r.status_code == 200, r.text
@@ -132,58 +152,55 @@ def case_words_only(page, *steps: str) -> None:
 
 
 @pytest.mark.parametrize(("lang", "size"), BOTH)
-def test_venue_types_come_from_meta(panel, lang, size):
-    from playwright.sync_api import expect, sync_playwright
+def test_venue_types_come_from_meta(panel, browser, lang, size):
+    from playwright.sync_api import expect
 
     hub, url, facts = panel
     meta = meta_of(hub)
     words = {v["code"]: v["words"][lang] for v in meta["venue_types"]}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        fetched: list[str] = []
-        page = start(browser, url, "police-d1", size, lang, fetched=fetched)
-        rows = page.locator("#alarm-rows tr.row")
-        expect(rows).to_have_count(3)  # the KTV's two, the hotel's one (d1)
+    fetched: list[str] = []
+    page = start(browser, url, "police-d1", size, lang, fetched=fetched)
+    rows = page.locator("#alarm-rows tr.row")
+    expect(rows).to_have_count(3)  # the KTV's two, the hotel's one (d1)
 
-        # -- the filter offers meta's venue types, in its order and words (after "all")
-        options = page.locator("#filters select[name=venue_type] option")
-        assert options.all_inner_texts()[1:] == [v["words"][lang] for v in meta["venue_types"]]
-        assert [o.get_attribute("value") for o in options.all()] == [""] + [v["code"] for v in meta["venue_types"]]
-        # -- each row's type in meta's words
-        for venue, code in (("ktv1", "ktv"), ("hotel1", "hotel")):
-            row = page.locator(f"#alarm-rows tr[data-id='{facts['alarms'][venue]}']")
-            expect(row.locator("td").nth(2)).to_have_text(words[code])
-        words_only(page)
-        fits(page)
-        shot(page, f"meta-{lang}-{size}-alarms")
+    # -- the filter offers meta's venue types, in its order and words (after "all")
+    options = page.locator("#filters select[name=venue_type] option")
+    assert options.all_inner_texts()[1:] == [v["words"][lang] for v in meta["venue_types"]]
+    assert [o.get_attribute("value") for o in options.all()] == [""] + [v["code"] for v in meta["venue_types"]]
+    # -- each row's type in meta's words
+    for venue, code in (("ktv1", "ktv"), ("hotel1", "hotel")):
+        row = page.locator(f"#alarm-rows tr[data-id='{facts['alarms'][venue]}']")
+        expect(row.locator("td").nth(2)).to_have_text(words[code])
+    words_only(page)
+    fits(page)
+    shot(page, f"meta-{lang}-{size}-alarms")
 
-        # -- choosing a type filters the list
-        page.select_option("#filters select[name=venue_type]", "hotel")
-        expect(rows).to_have_count(1)
-        expect(rows.first.locator("td").nth(2)).to_have_text(words["hotel"])
-        page.select_option("#filters select[name=venue_type]", "")
-        expect(rows).to_have_count(3)
+    # -- choosing a type filters the list
+    page.select_option("#filters select[name=venue_type]", "hotel")
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator("td").nth(2)).to_have_text(words["hotel"])
+    page.select_option("#filters select[name=venue_type]", "")
+    expect(rows).to_have_count(3)
 
-        # -- an alarm's detail, the venue page and the dashboard: the same words
-        rows.first.click()
-        expect(page.locator("#alarm-detail .kv")).to_contain_text(f"({words['ktv']})")
-        page.goto(f"{url}/panel#/venues/ktv1")
-        kv = page.locator("main .card.kv")
-        expect(kv.locator("div").nth(1)).to_have_text(words["ktv"])
-        words_only(page)
-        fits(page)
-        shot(page, f"meta-{lang}-{size}-venue")
-        page.goto(f"{url}/panel#/dashboard")
-        expect(page.locator("#by-type")).to_contain_text(words["ktv"])
-        words_only(page)
-        # the lists came once, at sign-in: the language switch and the pages since asked for them no more
-        assert len(fetched) == 1, fetched
-        browser.close()
+    # -- an alarm's detail, the venue page and the dashboard: the same words
+    rows.first.click()
+    expect(page.locator("#alarm-detail .kv")).to_contain_text(f"({words['ktv']})")
+    page.goto(f"{url}/panel#/venues/ktv1")
+    kv = page.locator("main .card.kv")
+    expect(kv.locator("div").nth(1)).to_have_text(words["ktv"])
+    words_only(page)
+    fits(page)
+    shot(page, f"meta-{lang}-{size}-venue")
+    page.goto(f"{url}/panel#/dashboard")
+    expect(page.locator("#by-type")).to_contain_text(words["ktv"])
+    words_only(page)
+    # the lists came once, at sign-in: the language switch and the pages since asked for them no more
+    assert len(fetched) == 1, fetched
 
 
 @pytest.mark.parametrize(("lang", "size"), BOTH)
-def test_a_case_offers_only_its_allowed_steps(panel, lang, size):
-    from playwright.sync_api import expect, sync_playwright
+def test_a_case_offers_only_its_allowed_steps(panel, browser, lang, size):
+    from playwright.sync_api import expect
 
     hub, url, facts = panel
     meta = meta_of(hub)
@@ -192,164 +209,155 @@ def test_a_case_offers_only_its_allowed_steps(panel, lang, size):
     assert allowed == meta["case_transitions"]["assigned"] == ["assign", "inspect", "transfer"]
     assert Browser(hub, "proc-d1").get(f"/api/cases/{case}").json()["allowed_actions"] == []
     said = CASE_WORDS[lang]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
 
-        # -- the culture & tourism inspector: exactly the steps the hub allows, each a form
-        page = start(browser, url, "ct-d1", size, lang)
-        page.goto(f"{url}/panel#/cases/{case}")
-        forms = page.locator("form.step")
-        expect(forms).to_have_count(len(allowed))
-        assert [f.get_attribute("data-action") for f in forms.all()] == allowed
-        for form in forms.all():
-            expect(form.locator("button[type=submit]")).to_be_enabled()
-        expect(page.locator("#no-steps")).to_have_count(0)
-        # the transfer goes to another department of meta's, in words
-        transfer = page.locator("form.step[data-action=transfer] select[name=to_department] option")
-        assert [o.get_attribute("value") for o in transfer.all()] == [
-            d for d in meta["departments"] if d != "culture_tourism"
-        ]
-        case_words_only(page, *allowed)
-        fits(page)
-        shot(page, f"meta-{lang}-{size}-case-steps")
+    # -- the culture & tourism inspector: exactly the steps the hub allows, each a form
+    page = start(browser, url, "ct-d1", size, lang)
+    page.goto(f"{url}/panel#/cases/{case}")
+    forms = page.locator("form.step")
+    expect(forms).to_have_count(len(allowed))
+    assert [f.get_attribute("data-action") for f in forms.all()] == allowed
+    for form in forms.all():
+        expect(form.locator("button[type=submit]")).to_be_enabled()
+    expect(page.locator("#no-steps")).to_have_count(0)
+    # the transfer goes to another department of meta's, in words
+    transfer = page.locator("form.step[data-action=transfer] select[name=to_department] option")
+    assert [o.get_attribute("value") for o in transfer.all()] == [
+        d for d in meta["departments"] if d != "culture_tourism"
+    ]
+    case_words_only(page, *allowed)
+    fits(page)
+    shot(page, f"meta-{lang}-{size}-case-steps")
 
-        # -- a closed case: no step, and the words say why
-        page.goto(f"{url}/panel#/cases/{facts['closed']}")
-        expect(page.locator("#no-steps")).to_contain_text(said["done"])
-        expect(page.locator("#no-steps")).to_contain_text(said["closed"])
-        expect(page.locator("form.step")).to_have_count(0)
-        expect(page.locator(".history li")).to_have_count(7)
-        case_words_only(page)
-        shot(page, f"meta-{lang}-{size}-case-closed")
+    # -- a closed case: no step, and the words say why
+    page.goto(f"{url}/panel#/cases/{facts['closed']}")
+    expect(page.locator("#no-steps")).to_contain_text(said["done"])
+    expect(page.locator("#no-steps")).to_contain_text(said["closed"])
+    expect(page.locator("form.step")).to_have_count(0)
+    expect(page.locator(".history li")).to_have_count(7)
+    case_words_only(page)
+    shot(page, f"meta-{lang}-{size}-case-closed")
 
-        # -- the procuratorate reads the case and may take no step: no form, and the words say so
-        proc = start(browser, url, "proc-d1", size, lang)
-        proc.goto(f"{url}/panel#/cases/{case}")
-        expect(proc.locator("h1")).to_contain_text("D1-CU-")
-        expect(proc.locator("#no-steps")).to_contain_text(said["read_only"])
-        expect(proc.locator("form.step")).to_have_count(0)
-        expect(proc.locator("main button, main textarea, main select")).to_have_count(0)
-        case_words_only(proc)
-        fits(proc)
-        shot(proc, f"meta-{lang}-{size}-case-read-only")
-        browser.close()
+    # -- the procuratorate reads the case and may take no step: no form, and the words say so
+    proc = start(browser, url, "proc-d1", size, lang)
+    proc.goto(f"{url}/panel#/cases/{case}")
+    expect(proc.locator("h1")).to_contain_text("D1-CU-")
+    expect(proc.locator("#no-steps")).to_contain_text(said["read_only"])
+    expect(proc.locator("form.step")).to_have_count(0)
+    expect(proc.locator("main button, main textarea, main select")).to_have_count(0)
+    case_words_only(proc)
+    fits(proc)
+    shot(proc, f"meta-{lang}-{size}-case-read-only")
 
 
 @pytest.mark.parametrize(("lang", "size"), BOTH)
-def test_times_are_the_venues_whatever_the_browsers_zone(panel, lang, size):
-    from playwright.sync_api import expect, sync_playwright
+def test_times_are_the_venues_whatever_the_browsers_zone(panel, browser, lang, size):
+    from playwright.sync_api import expect
 
     hub, url, facts = panel
     alarm_id, known = facts["known"]
     shown = wall(known)  # e.g. 2026-11-24 01:30:30
     elsewhere = known.astimezone(ZoneInfo(ELSEWHERE))
     assert elsewhere.date() != known.astimezone(SHANGHAI).date()  # the test means something
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = start(browser, url, "police-d1", size, lang, timezone_id=ELSEWHERE)
-        assert page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == ELSEWHERE
+    page = start(browser, url, "police-d1", size, lang, timezone_id=ELSEWHERE)
+    assert page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == ELSEWHERE
 
-        # -- the list: the alarm at its Asia/Shanghai wall time, the zone named once
-        row = page.locator(f"#alarm-rows tr[data-id='{alarm_id}']")
-        expect(row.locator("td").first).to_have_text(shown)
-        expect(page.locator("#zone-note")).to_have_count(1)
-        expect(page.locator("#zone-note")).to_contain_text("Asia/Shanghai")
-        no_codes(page)
-        fits(page)
-        shot(page, f"meta-{lang}-{size}-times-list")
+    # -- the list: the alarm at its Asia/Shanghai wall time, the zone named once
+    row = page.locator(f"#alarm-rows tr[data-id='{alarm_id}']")
+    expect(row.locator("td").first).to_have_text(shown)
+    expect(page.locator("#zone-note")).to_have_count(1)
+    expect(page.locator("#zone-note")).to_contain_text("Asia/Shanghai")
+    no_codes(page)
+    fits(page)
+    shot(page, f"meta-{lang}-{size}-times-list")
 
-        # -- its detail and history say the same time, as the rules' reasoning does (to the minute)
-        row.click()
-        detail = page.locator("#alarm-detail")
-        expect(detail.locator(".kv")).to_contain_text(shown)
-        expect(detail.locator(".history li").first).to_contain_text(shown)
-        expect(detail.locator(".reasons")).to_contain_text(shown[:16])
-        if size == "desktop":
-            shot(page, f"meta-{lang}-{size}-times-detail")
-        page.click("#close-alarm")
+    # -- its detail and history say the same time, as the rules' reasoning does (to the minute)
+    row.click()
+    detail = page.locator("#alarm-detail")
+    expect(detail.locator(".kv")).to_contain_text(shown)
+    expect(detail.locator(".history li").first).to_contain_text(shown)
+    expect(detail.locator(".reasons")).to_contain_text(shown[:16])
+    if size == "desktop":
+        shot(page, f"meta-{lang}-{size}-times-detail")
+    page.click("#close-alarm")
 
-        # -- "since" a day (the alarm's, in Asia/Shanghai) keeps it; since the next day leaves it out
-        day = shown[:10]
-        page.fill("#filters input[name=since]", day)
-        page.locator("#filters input[name=since]").dispatch_event("change")
-        expect(row).to_have_count(1)
-        expect(page.locator("#alarm-rows tr.row")).to_have_count(3)
-        following = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
-        page.fill("#filters input[name=since]", following)
-        page.locator("#filters input[name=since]").dispatch_event("change")
-        expect(page.locator("#alarm-rows tr.row")).to_have_count(2)  # the seeded ones, raised now
-        expect(row).to_have_count(0)
-        page.fill("#filters input[name=since]", "")
-        page.locator("#filters input[name=since]").dispatch_event("change")
+    # -- "since" a day (the alarm's, in Asia/Shanghai) keeps it; since the next day leaves it out
+    day = shown[:10]
+    page.fill("#filters input[name=since]", day)
+    page.locator("#filters input[name=since]").dispatch_event("change")
+    expect(row).to_have_count(1)
+    expect(page.locator("#alarm-rows tr.row")).to_have_count(3)
+    following = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    page.fill("#filters input[name=since]", following)
+    page.locator("#filters input[name=since]").dispatch_event("change")
+    expect(page.locator("#alarm-rows tr.row")).to_have_count(2)  # the seeded ones, raised now
+    expect(row).to_have_count(0)
+    page.fill("#filters input[name=since]", "")
+    page.locator("#filters input[name=since]").dispatch_event("change")
 
-        # -- the venue page: the alarm's time, and the day the sign was checked, not a day off
-        page.goto(f"{url}/panel#/venues/ktv1")
-        expect(page.locator("main")).to_contain_text(shown)
-        expect(page.locator("main .card.kv")).to_contain_text(SIGN_CHECKED.isoformat())
-        expect(page.locator("#zone-note")).to_have_count(1)
+    # -- the venue page: the alarm's time, and the day the sign was checked, not a day off
+    page.goto(f"{url}/panel#/venues/ktv1")
+    expect(page.locator("main")).to_contain_text(shown)
+    expect(page.locator("main .card.kv")).to_contain_text(SIGN_CHECKED.isoformat())
+    expect(page.locator("#zone-note")).to_have_count(1)
 
-        # -- the dashboard's days end today in Asia/Shanghai
-        page.goto(f"{url}/panel#/dashboard")
-        today = datetime.now(SHANGHAI).date().isoformat()
-        expect(page.locator("#per-day + .muted")).to_contain_text(f"… {today}")
+    # -- the dashboard's days end today in Asia/Shanghai
+    page.goto(f"{url}/panel#/dashboard")
+    today = datetime.now(SHANGHAI).date().isoformat()
+    expect(page.locator("#per-day + .muted")).to_contain_text(f"… {today}")
 
-        # -- a case: its history in the same zone
-        ct = start(browser, url, "ct-d1", size, lang, timezone_id=ELSEWHERE)
-        ct.goto(f"{url}/panel#/cases/{facts['closed']}")
-        case = Browser(hub, "ct-d1").get(f"/api/cases/{facts['closed']}").json()
-        opened = datetime.fromisoformat(case["history"][0]["at"])
-        expect(ct.locator(".history li").first).to_contain_text(wall(opened))
-        expect(ct.locator("#zone-note")).to_contain_text("Asia/Shanghai")
-        shot(ct, f"meta-{lang}-{size}-times-case")
+    # -- a case: its history in the same zone
+    ct = start(browser, url, "ct-d1", size, lang, timezone_id=ELSEWHERE)
+    ct.goto(f"{url}/panel#/cases/{facts['closed']}")
+    case = Browser(hub, "ct-d1").get(f"/api/cases/{facts['closed']}").json()
+    opened = datetime.fromisoformat(case["history"][0]["at"])
+    expect(ct.locator(".history li").first).to_contain_text(wall(opened))
+    expect(ct.locator("#zone-note")).to_contain_text("Asia/Shanghai")
+    shot(ct, f"meta-{lang}-{size}-times-case")
 
-        # -- the audit log: the auditor's own sign-in at its Asia/Shanghai time
-        audit = start(browser, url, "auditor", size, lang, timezone_id=ELSEWHERE)
-        signed_in_words = next(a["words"][lang] for a in meta_of(hub)["audit_actions"] if a["code"] == "login")
-        expect(audit.locator("main table")).to_contain_text(signed_in_words)
-        signed_in = next(
-            e
-            for e in Browser(hub, "auditor").get("/api/audit").json()["events"]
-            if e["action"] == "login" and e["user"] == "auditor" and e["client"] != "testclient"
-        )
-        first = audit.locator("main table tr").nth(1)  # the newest: the sign-in through the panel
-        expect(first.locator("td").nth(1)).to_contain_text("auditor")
-        expect(first.locator("td").first).to_have_text(wall(datetime.fromisoformat(signed_in["at"])))
-        expect(audit.locator("#zone-note")).to_contain_text("Asia/Shanghai")
-        no_codes(audit)
-        shot(audit, f"meta-{lang}-{size}-times-audit")
-        browser.close()
+    # -- the audit log: the auditor's own sign-in at its Asia/Shanghai time
+    audit = start(browser, url, "auditor", size, lang, timezone_id=ELSEWHERE)
+    signed_in_words = next(a["words"][lang] for a in meta_of(hub)["audit_actions"] if a["code"] == "login")
+    expect(audit.locator("main table")).to_contain_text(signed_in_words)
+    signed_in = next(
+        e
+        for e in Browser(hub, "auditor").get("/api/audit").json()["events"]
+        if e["action"] == "login" and e["user"] == "auditor" and e["client"] != "testclient"
+    )
+    first = audit.locator("main table tr").nth(1)  # the newest: the sign-in through the panel
+    expect(first.locator("td").nth(1)).to_contain_text("auditor")
+    expect(first.locator("td").first).to_have_text(wall(datetime.fromisoformat(signed_in["at"])))
+    expect(audit.locator("#zone-note")).to_contain_text("Asia/Shanghai")
+    no_codes(audit)
+    shot(audit, f"meta-{lang}-{size}-times-audit")
 
 
-def test_without_meta_a_banner_says_so(panel):
-    from playwright.sync_api import expect, sync_playwright
+def test_without_meta_a_banner_says_so(panel, browser):
+    from playwright.sync_api import expect
 
     hub, url, facts = panel
     meta = meta_of(hub)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        ctx = browser.new_context(viewport=SIZES["desktop"], timezone_id=ELSEWHERE)
-        ctx.route("**/api/meta", lambda route: route.fulfill(status=503, json={"detail": "hub busy"}))
-        page = ctx.new_page()
-        panel_sign_in(page, url, "police-d1", PASSWORD)
-        banner = page.locator("#banner")
-        expect(banner).to_be_visible()
-        expect(banner).to_contain_text("未能从中心加载")
-        expect(banner).to_contain_text("hub busy")
-        # the venue types as their codes, the filter out of use, the times in this computer's zone, named as such
-        row = page.locator(f"#alarm-rows tr[data-id='{facts['alarms']['hotel1']}']")
-        expect(row.locator("td").nth(2)).to_have_text("hotel")
-        expect(page.locator("#filters select[name=venue_type]")).to_be_disabled()
-        expect(page.locator("#zone-note")).to_contain_text(ELSEWHERE)
-        page.click("#lang")
-        expect(banner).to_contain_text("Could not load the hub's lists")
-        shot(page, "meta-en-desktop-no-meta")
+    ctx = browser.new_context(viewport=SIZES["desktop"], timezone_id=ELSEWHERE)
+    ctx.route("**/api/meta", lambda route: route.fulfill(status=503, json={"detail": "hub busy"}))
+    page = ctx.new_page()
+    panel_sign_in(page, url, "police-d1", PASSWORD)
+    banner = page.locator("#banner")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("未能从中心加载")
+    expect(banner).to_contain_text("hub busy")
+    # the venue types as their codes, the filter out of use, the times in this computer's zone, named as such
+    row = page.locator(f"#alarm-rows tr[data-id='{facts['alarms']['hotel1']}']")
+    expect(row.locator("td").nth(2)).to_have_text("hotel")
+    expect(page.locator("#filters select[name=venue_type]")).to_be_disabled()
+    expect(page.locator("#zone-note")).to_contain_text(ELSEWHERE)
+    page.click("#lang")
+    expect(banner).to_contain_text("Could not load the hub's lists")
+    shot(page, "meta-en-desktop-no-meta")
 
-        # -- loaded again once the hub answers: the banner goes, the words and the venues' zone come
-        ctx.unroute("**/api/meta")
-        page.click("#meta-retry")
-        expect(banner).to_be_hidden()
-        hotel = next(v["words"]["en"] for v in meta["venue_types"] if v["code"] == "hotel")
-        expect(row.locator("td").nth(2)).to_have_text(hotel)
-        expect(page.locator("#filters select[name=venue_type]")).to_be_enabled()
-        expect(page.locator("#zone-note")).to_contain_text("Asia/Shanghai")
-        browser.close()
+    # -- loaded again once the hub answers: the banner goes, the words and the venues' zone come
+    ctx.unroute("**/api/meta")
+    page.click("#meta-retry")
+    expect(banner).to_be_hidden()
+    hotel = next(v["words"]["en"] for v in meta["venue_types"] if v["code"] == "hotel")
+    expect(row.locator("td").nth(2)).to_have_text(hotel)
+    expect(page.locator("#filters select[name=venue_type]")).to_be_enabled()
+    expect(page.locator("#zone-note")).to_contain_text("Asia/Shanghai")
