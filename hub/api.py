@@ -59,7 +59,8 @@ def healthz(hub: HubDep) -> dict:
     """Liveness: the process answers and its database does (restart the worker when this fails). No session."""
     with hub.sessions() as s:
         s.execute(select(1))
-    return {"ok": True, "broker_connected": hub.ingestor.connected.is_set()}
+    web = hub.role == "web"  # a web worker has no broker session: none to report
+    return {"ok": True, "role": hub.role, "broker_connected": None if web else hub.ingestor.connected.is_set()}
 
 
 @router.get(
@@ -70,8 +71,9 @@ def healthz(hub: HubDep) -> dict:
     tags=["monitoring"],
 )
 def readyz(hub: HubDep) -> JSONResponse:
-    """Readiness: 200 when the database answers and the ingest is connected to its broker; otherwise
-    503, with what is not ready and why in ``not_ready`` (the worker itself keeps retrying). No session."""
+    """Readiness: 200 when the database answers and (except in a web worker, which has none) the ingest is
+    connected to its broker; otherwise 503, with what is not ready and why in ``not_ready`` (the worker itself
+    keeps retrying). No session."""
     not_ready = []
     try:
         with hub.sessions() as s:
@@ -82,10 +84,18 @@ def readyz(hub: HubDep) -> JSONResponse:
         why = str(getattr(err, "orig", None) or err).strip().splitlines() or [type(err).__name__]
         log.error("readiness: the database is not answering: %s", why[0])
         not_ready.append("database not answering (the hub's log says why)")
-    broker = hub.ingestor.connected.is_set()
-    if not broker:
-        not_ready.append(hub.ingestor.problem or "broker not connected")
-    body = {"ready": not not_ready, "database": database, "broker_connected": broker, "not_ready": not_ready}
+    broker: bool | None = None  # a web worker: ready when its database is
+    if hub.role != "web":
+        broker = hub.ingestor.connected.is_set()
+        if not broker:
+            not_ready.append(hub.ingestor.problem or "broker not connected")
+    body = {
+        "ready": not not_ready,
+        "role": hub.role,
+        "database": database,
+        "broker_connected": broker,
+        "not_ready": not_ready,
+    }
     return JSONResponse(body, status_code=503 if not_ready else 200)
 
 

@@ -339,6 +339,79 @@ def view_evidence(
     )
 
 
+FEED_LATE_S = 10.0
+"""How far behind its cursor the live feed looks again for changes committed late (module docstring of ``Feed``)."""
+FEED_PAGE = 200
+
+
+class Feed:
+    """What one live-feed stream has sent, and what to send next.
+
+    An alarm's ``updated_at`` is taken when its change is made, not when it is committed: a transaction that
+    commits late (a long rules round, a slow disk; or another worker whose clock is a little behind) makes rows
+    appear *behind* a cursor that has already moved past them. A feed that only reads ahead of its cursor
+    ``(updated_at, id)`` would skip them for good. So every poll reads two things, both walks of an index
+    (migration 0013: ``ix_alarms_feed_district`` for a district's viewer, ``ix_alarms_updated`` for the city's):
+
+    - ahead: the next ``FEED_PAGE`` rows after the cursor, in order (the cursor then moves to the last);
+    - behind: the keys ``(id, updated_at)`` of the rows in the trailing window of ``FEED_LATE_S`` seconds before
+      the cursor, of which those not already sent *in that version* (``sent``: id → updated_at, for the rows in
+      the window) are late commits, sent now (and at most ``FEED_PAGE`` at a time).
+
+    Every change is thus sent exactly once if it commits within ``FEED_LATE_S`` of its ``updated_at`` (keep the
+    workers' clocks in step, NTP); a later version of a row already sent is a new change and is sent again. The
+    window costs reading the keys of the rows changed in its last seconds again at every poll (the stream's own
+    recent traffic, index only), and ``sent`` holds the same ids in memory. The rows the window holds when the
+    stream opens are the client's already (the list it loaded; ``after``), so they prime ``sent``.
+    """
+
+    def __init__(self, start: datetime, clause=None):
+        self.cursor: tuple[datetime, int] = (start, 2**62)  # rows updated exactly at ``start`` are the client's
+        self.clause = clause
+        self.sent: dict[int, datetime] = {}
+        self.primed = False
+
+    def _rows(self, *conds):
+        q = (
+            select(Alarm, Alert, Venue)
+            .join(Alert, Alert.event_id == Alarm.event_id)
+            .outerjoin(Venue, Venue.id == Alarm.venue_id)
+            .where(*conds)
+            .order_by(Alarm.updated_at, Alarm.id)
+        )
+        return q if self.clause is None else q.where(self.clause)
+
+    def poll(self, s) -> list:
+        """The (Alarm, Alert, Venue) rows to send now, in (updated_at, id) order; remembers them as sent."""
+        at, last = self.cursor
+        low = at - timedelta(seconds=FEED_LATE_S)
+        behind = (  # written as ranges on updated_at, so each is a walk of the index
+            select(Alarm.id, Alarm.updated_at)
+            .where(Alarm.updated_at > low, Alarm.updated_at <= at)
+            .where((Alarm.updated_at < at) | (Alarm.id <= last))
+        )
+        if self.clause is not None:
+            behind = behind.where(self.clause)
+        window = s.execute(behind).all()
+        if not self.primed:  # what the window holds now the client has (its list, ``after``)
+            self.sent = dict(window)
+            self.primed = True
+            late = []
+        else:
+            late = [i for i, u in window if self.sent.get(i) != u][:FEED_PAGE]
+        ahead = self._rows(Alarm.updated_at >= at, (Alarm.updated_at > at) | (Alarm.id > last)).limit(FEED_PAGE)
+        found = {a.id: (a, al, v) for a, al, v in s.execute(ahead).all()}
+        if late:
+            found.update({a.id: (a, al, v) for a, al, v in s.execute(self._rows(Alarm.id.in_(late))).all()})
+        out = sorted(found.values(), key=lambda r: (r[0].updated_at, r[0].id))
+        for a, _al, _v in out:
+            self.sent[a.id] = a.updated_at
+            self.cursor = max(self.cursor, (a.updated_at, a.id))
+        low = self.cursor[0] - timedelta(seconds=FEED_LATE_S)
+        self.sent = {i: u for i, u in self.sent.items() if u > low}
+        return out
+
+
 @router.get(
     "/stream",
     response_class=StreamingResponse,
@@ -350,52 +423,39 @@ def view_evidence(
 )
 async def stream(request: Request, who: PrincipalDep, after: datetime | None = None) -> StreamingResponse:
     """Server-Sent Events: every alarm the viewer may see, as it is raised or changes (polled from the
-    database every 0.5 s, so it works with several hub workers). ``after``: the newest ``updated_at``
-    the client already has (nothing between its list and its stream is missed; at most an hour back).
+    database every 0.5 s, so any web worker serves any viewer whichever worker wrote the change; each change
+    once, even one committed late: ``Feed``). ``after``: the newest ``updated_at`` the client already has
+    (nothing between its list and its stream is missed; at most an hour back).
     The stream lasts as long as the session: every poll first checks it (so at least every 0.5 s, and
     before any event is sent) and, once it is signed out, expired or changed, sends ``signed-out`` and ends."""
     require(who, "alarms.read")
     hub = hub_of(request)
-    clause = visible(who)
-
-    def changed_since(cursor: tuple[datetime, int]) -> list[dict] | None:
-        """The viewer's alarms changed since ``cursor``; None when the session no longer stands."""
-        q = (
-            select(Alarm, Alert, Venue)
-            .join(Alert, Alert.event_id == Alarm.event_id)
-            .outerjoin(Venue, Venue.id == Alarm.venue_id)
-            .where((Alarm.updated_at > cursor[0]) | ((Alarm.updated_at == cursor[0]) & (Alarm.id > cursor[1])))
-            .order_by(Alarm.updated_at, Alarm.id)
-            .limit(200)
-        )
-        if clause is not None:
-            q = q.where(clause)
-        with hub.sessions() as s:
-            if not still_signed_in(s, request, who):
-                return None
-            found = s.execute(q).all()
-            states = _evidence_states(s, [a.event_id for a, _al, _v in found])
-            return [
-                row(a, al, v, who, states.get(a.event_id, "")) | {"_cursor": (a.updated_at, a.id)} for a, al, v in found
-            ]
 
     now = datetime.now(UTC)
     start = now
     if after is not None:
         after = after if after.tzinfo else after.replace(tzinfo=UTC)
         start = min(now, max(after, now - timedelta(hours=1)))
+    feed = Feed(start, visible(who))
+
+    def changed() -> list[dict] | None:
+        """The viewer's alarms to send now; None when the session no longer stands."""
+        with hub.sessions() as s:
+            if not still_signed_in(s, request, who):
+                return None
+            found = feed.poll(s)
+            states = _evidence_states(s, [a.event_id for a, _al, _v in found])
+            return [row(a, al, v, who, states.get(a.event_id, "")) for a, al, v in found]
 
     async def events():
-        cursor = (start, 2**62)  # rows updated exactly at ``start`` are the client's already
         yield "retry: 2000\n\n"
         idle = 0
         while not await request.is_disconnected():
-            rows = await run_in_threadpool(changed_since, cursor)
+            rows = await run_in_threadpool(changed)
             if rows is None:  # signed out, expired or changed: the feed ends with the session
                 yield "event: signed-out\ndata: {}\n\n"
                 return
             for r in rows:
-                cursor = r.pop("_cursor")
                 yield f"event: alarm\nid: {r['id']}\ndata: {json.dumps(r, ensure_ascii=False)}\n\n"
             idle = 0 if rows else idle + 1
             if idle >= 30:  # a comment every 15 s keeps proxies from closing the stream

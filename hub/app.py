@@ -6,10 +6,27 @@
 
 ``Hub`` opens the database (migrated at start) and its sessions, loads the evidence key (generated
 with its public half on first start), keeps the Prometheus registry (with the open-alarms gauge), and
-runs the MQTT ingestor and two background threads: the alarm loop (``evaluate``: verdicts at once for
+runs the MQTT ingestor and three background threads: the alarm loop (``evaluate``: verdicts at once for
 newly stored alerts and ID checks, every ``rules.evaluate_interval_s`` for expiring check windows;
 then evidence requests for newly confirmed violations; one hub worker at a time on PostgreSQL) and the
-evidence purge loop. ``publish`` and ``request_evidence`` speak to edges through the ingestor's client.
+evidence purge loop, and the outbox (what web workers leave for edges). ``publish`` and ``request_evidence``
+speak to edges through the ingestor's client.
+
+Roles (``cfg.role``, ``humiao hub run --role``), so the panel scales apart from the ingest:
+
+- ``all`` (the default): everything below in one process.
+- ``ingest``: the MQTT ingestor, the alarm loop, the purges and the outbox drain; over HTTP only /healthz,
+  /readyz and /metrics. Several ingest workers split the broker's load (shared subscription, one identity each).
+- ``web``: the API and the panel only, as many workers as wanted behind a reverse proxy
+  (deploy/nginx/humiao-hub.conf), any of which may answer any request: everything they need is in the database
+  (sign-in sessions and their CSRF tokens, alarms; the live feed polls it). No broker connection, no alarm loop:
+  ``publish`` writes the message to the ``outbox`` table, and an ingest worker signs, publishes and deletes it
+  (``drain_outbox``). Why an outbox rather than a publish-only broker client per web worker: web workers come
+  and go behind a proxy and would each need a broker identity of their own (the broker binds client id and user
+  name; one shared identity would have them take the connection from each other); an evidence request asked
+  while the broker is away would be lost with the process (paho queues in memory), while a row waits for the
+  broker; and only the ingest worker signs hub → edge messages. (A web worker still reaches the broker as
+  ``hub.admin``, for the moment an administrator enrols or revokes a device: ``broker_rights``.)
 
 ``create_app`` serves a hub: the routers of api.py (health, metrics, panel page, operators' ingest
 views), api_auth, api_alarms, api_cases, api_registry and api_reports, the panel's static files, and
@@ -25,10 +42,11 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select, text
 
@@ -55,10 +73,32 @@ from humiao.hub.deps import PrincipalDep
 from humiao.hub.devices import BrokerRights, KeyRing
 from humiao.hub.ingest import Ingestor
 from humiao.hub.rules.calendar import HolidayCalendar
-from humiao.hub.tables import Alarm
+from humiao.hub.tables import Alarm, Outbox, utcnow
 from humiao.proto import sealed, signing
 
 log = logging.getLogger("humiao.hub")
+
+OUTBOX_POLL_S = 0.5
+"""How often an ingest worker looks for hub → edge messages web workers left in the outbox."""
+INGEST_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+"""What an ingest worker answers over HTTP (for probes and Prometheus)."""
+
+
+class NoBroker:
+    """A web worker's stand-in for the ingestor: it has no broker connection and needs none, so its
+    readiness is its database's (``connected`` stays set, ``problem`` None); what it sends to edges goes
+    to the outbox (``Hub.publish``)."""
+
+    def __init__(self):
+        self.connected = threading.Event()
+        self.connected.set()
+        self.problem: str | None = None
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
 
 
 class Hub:
@@ -87,19 +127,25 @@ class Hub:
         for what in ("evidence", "dead_letters"):
             self.purge_failures.labels(what)  # 0 from the start, so the first failure is an increase
         self._changed = threading.Event()
-        self.ingestor = Ingestor(
-            cfg,
-            self.sessions,
-            self.registry,
-            self.private_key,
-            on_stored=lambda _ids: self._changed.set(),
-            signer=self.signer,
-            keys=self.keys,
+        self.role = cfg.role
+        self.ingestor: Ingestor | NoBroker = (
+            NoBroker()
+            if self.role == "web"
+            else Ingestor(
+                cfg,
+                self.sessions,
+                self.registry,
+                self.private_key,
+                on_stored=lambda _ids: self._changed.set(),
+                signer=self.signer,
+                keys=self.keys,
+            )
         )
         self.calendar = HolidayCalendar(cfg.rules.calendar)
         self._stop = threading.Event()
         self._purger = threading.Thread(target=self._purge_loop, name="evidence-purge", daemon=True)
         self._rules = threading.Thread(target=self._rules_loop, name="alarms", daemon=True)
+        self._outbox = threading.Thread(target=self._outbox_loop, name="outbox", daemon=True)
 
     def _evidence_key(self):
         path = self.cfg.private_key_path()
@@ -111,22 +157,66 @@ class Hub:
         return sealed.load_private(path)
 
     def start(self) -> Hub:
+        if self.role == "web":
+            return self  # the API and the panel only: nothing runs in the background
         self.ingestor.start()
         self._purger.start()
         self._rules.start()
+        self._outbox.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
         self._changed.set()
         self.ingestor.stop()
-        if self._rules.is_alive():
-            self._rules.join(timeout=10)
+        for thread in (self._rules, self._outbox):
+            if thread.is_alive():
+                thread.join(timeout=10)
         self.engine.dispose()
 
     def publish(self, topic: str, message_id: str, body: bytes) -> None:
-        """Send a hub → edge message, signed with the hub's key."""
+        """Send a hub → edge message, signed with the hub's key: at once through the broker, or, on a web
+        worker (no broker connection), by way of the outbox, which an ingest worker drains within
+        ``OUTBOX_POLL_S`` while it is connected (while it is not, the message waits there)."""
+        if isinstance(self.ingestor, NoBroker):
+            with self.sessions() as s, s.begin():
+                s.add(Outbox(topic=topic, message_id=message_id, body=body, created_at=utcnow()))
+            return
         self.ingestor.publish(topic, message_id, body)
+
+    def drain_outbox(self, limit: int = 100, ack_timeout_s: float = 5.0) -> int:
+        """Publish what web workers left in the outbox, oldest first, and delete each message the broker
+        acknowledged (QoS 1) within ``ack_timeout_s``; the rest are tried again next round (at least once:
+        a request repeated after a lost acknowledgement carries the same message id). Several ingest workers
+        on PostgreSQL take disjoint rows (``FOR UPDATE SKIP LOCKED``); SQLite has one writer anyway. How
+        many were sent."""
+        if isinstance(self.ingestor, NoBroker):
+            return 0
+        with self.sessions() as s, s.begin():
+            rows = s.scalars(select(Outbox).order_by(Outbox.id).limit(limit).with_for_update(skip_locked=True)).all()
+            infos = [(row, self.ingestor.publish(row.topic, row.message_id, row.body)) for row in rows]
+            sent = 0
+            for row, info in infos:  # all published first, then their acknowledgements awaited
+                try:
+                    info.wait_for_publish(ack_timeout_s)
+                except (RuntimeError, ValueError):  # refused at once (not connected, queue full)
+                    continue
+                if info.is_published():
+                    s.delete(row)
+                    sent += 1
+        if sent:
+            log.info("published %d hub → edge messages from the outbox", sent)
+        return sent
+
+    def _outbox_loop(self) -> None:
+        while not self._stop.wait(OUTBOX_POLL_S):
+            if not self.ingestor.connected.is_set():
+                continue  # the messages wait in the outbox for the broker
+            try:
+                self.drain_outbox()
+            except Exception:
+                log.exception("publishing the outbox failed; retrying")
+                self._stop.wait(2)
 
     def broker_rights(self) -> AbstractContextManager[BrokerRights]:
         """The broker's administration, for enrolment and revocation: ``broker_admin`` (Mosquitto's
@@ -247,12 +337,17 @@ def create_app(hub: Hub) -> FastAPI:
     def openapi(_who: PrincipalDep) -> dict:
         return app.openapi()
 
+    worker = hub.cfg.http.worker_name
+
     @app.middleware("http")
     async def security_headers(request, call_next):
         """The panel runs only its own script; nothing frames it; no referrer leaves; no sniffing. And every word
-        rendered while answering is in the caller's language (``messages.current``)."""
+        rendered while answering is in the caller's language (``messages.current``). With ``http.worker_name``,
+        which worker answered (X-Humiao-Worker)."""
         messages.use(messages.language(request))
         response = await call_next(request)
+        if worker:
+            response.headers["X-Humiao-Worker"] = worker
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -263,6 +358,13 @@ def create_app(hub: Hub) -> FastAPI:
         response.headers.setdefault("X-Frame-Options", "DENY")
         return response
 
+    if hub.role == "ingest":  # probes and metrics only: the panel and the API are the web workers'
+        monitoring = APIRouter()
+        for route in router.routes:
+            if isinstance(route, APIRoute) and route.path in INGEST_PATHS:
+                monitoring.routes.append(route)
+        app.include_router(monitoring)
+        return app
     app.include_router(router)
     app.include_router(api_auth.router)
     app.include_router(api_alarms.router)

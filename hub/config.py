@@ -121,6 +121,12 @@ class EvidenceConfig(Section):
 class HttpConfig(Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    worker_name: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9._-]{0,64}$",
+        description="answered in an X-Humiao-Worker header on every response (which worker behind the "
+        "reverse proxy served a request); empty: no header",
+    )
 
 
 class RulesConfig(Section):
@@ -132,8 +138,17 @@ class RulesConfig(Section):
     key_periods: KeyPeriodConfig = KeyPeriodConfig()
 
 
+Role = Literal["all", "web", "ingest"]
+
+
 class HubConfig(Section):
     data_dir: Path = Field(default_factory=data_home)
+    role: Role = Field(
+        "all",
+        description="what this worker runs (humiao hub run --role): all; web, the API and panel only "
+        "(no broker connection: its hub → edge messages go through the outbox table); ingest, the "
+        "broker subscription, the alarm rules, the purges and the outbox, with /healthz, /readyz, /metrics",
+    )
     database: DatabaseConfig = DatabaseConfig()
     mqtt: HubMqttConfig = HubMqttConfig()
     ingest: IngestConfig = IngestConfig()

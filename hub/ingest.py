@@ -252,9 +252,9 @@ class Ingestor:
         not delivered to shared subscriptions; their upserts are idempotent and ordered by sent_at)."""
         return acl.hub_subscriptions(self.cfg.mqtt.share_group)
 
-    def publish(self, topic: str, message_id: str, body: bytes) -> None:
-        """Send a hub → edge message, signed with the hub's key."""
-        self.client.publish(topic, self.signer.sign(topic, message_id, body), qos=1)
+    def publish(self, topic: str, message_id: str, body: bytes) -> mqtt.MQTTMessageInfo:
+        """Send a hub → edge message, signed with the hub's key (QoS 1: the info says when the broker has it)."""
+        return self.client.publish(topic, self.signer.sign(topic, message_id, body), qos=1)
 
     # -- paho callbacks ----------------------------------------------------------------------
     # paho retries by itself, 0.5 s doubling to 10 s apart; the log says why once per reason, not per retry.

@@ -701,13 +701,15 @@ class Revocation(BaseModel):
 
 class HealthOut(BaseModel):
     ok: bool
-    broker_connected: bool
+    role: str = Field(description="what this worker runs: all, web or ingest")
+    broker_connected: bool | None = Field(description="null in a web worker, which has no broker session")
 
 
 class ReadyOut(BaseModel):
     ready: bool
+    role: str = Field(description="what this worker runs: all, web or ingest")
     database: bool
-    broker_connected: bool
+    broker_connected: bool | None = Field(description="null in a web worker, which has no broker session")
     not_ready: list[str] = Field(description="what is not ready, in plain words")
 
 

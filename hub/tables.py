@@ -211,6 +211,18 @@ class EvidenceRequest(Base):
     fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class Outbox(Base):
+    """Hub → edge messages a web worker (which has no broker connection) leaves for an ingest worker,
+    which signs and publishes each (QoS 1) and deletes it once the broker has acknowledged it."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(64))
+    body: Mapped[bytes] = mapped_column(LargeBinary)  # unsigned: the ingest worker signs it when it publishes
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Evidence(Signed, Base):
     """A face crop, still sealed to the hub's key (encrypted at rest); purged after retention unless held."""
 
@@ -293,6 +305,9 @@ class Alarm(Base):
         Index("ix_alarms_list_verdict", "district_id", "verdict", "id"),
         Index("ix_alarms_list_venue_type", "district_id", "venue_type", "id"),
         Index("ix_alarms_list_active", "district_id", "active", "id"),
+        # the live feed: alarms changed since its cursor (updated_at, id), in that order (a district's, the city's)
+        Index("ix_alarms_feed_district", "district_id", "updated_at", "id"),
+        Index("ix_alarms_updated", "updated_at", "id"),
     )
 
 

@@ -138,10 +138,18 @@ def _hub(args) -> int:
     if args.hub_command == "run":
         from humiao.hub.app import serve
 
+        if args.role:
+            cfg = cfg.model_copy(update={"role": args.role})
+        if args.port is not None:
+            cfg = cfg.model_copy(update={"http": cfg.http.model_copy(update={"port": args.port})})
+        broker = (
+            "no broker (web worker: hub → edge messages go to the outbox)"
+            if cfg.role == "web"
+            else f"broker {cfg.mqtt.host}:{cfg.mqtt.port} (MQTT {cfg.mqtt.protocol}, "
+            f"{'shared group ' + cfg.mqtt.share_group if cfg.mqtt.share_group else 'no shared subscription'})"
+        )
         print(
-            f"hub: database {cfg.database_url()}; broker {cfg.mqtt.host}:{cfg.mqtt.port} (MQTT {cfg.mqtt.protocol}, "
-            f"{'shared group ' + cfg.mqtt.share_group if cfg.mqtt.share_group else 'no shared subscription'}); "
-            f"http://{cfg.http.host}:{cfg.http.port}/",
+            f"hub ({cfg.role}): database {cfg.database_url()}; {broker}; http://{cfg.http.host}:{cfg.http.port}/",
             flush=True,
         )
         serve(cfg)
@@ -636,6 +644,13 @@ def _add_hub(sub) -> None:
     h.set_defaults(handler=_hub)
     hsub = h.add_subparsers(dest="hub_command", required=True)
     hrun = hsub.add_parser("run", help="ingest from the broker and serve the HTTP API")
+    hrun.add_argument(
+        "--role",
+        choices=["all", "web", "ingest"],
+        help="all: everything (default, or the configuration's role); web: the API and panel only (several behind "
+        "a reverse proxy); ingest: the broker, the alarm rules, the purges and the outbox, with /healthz and /metrics",
+    )
+    hrun.add_argument("--port", type=int, help="the HTTP port (default http.port of the configuration)")
     hrun.add_argument("--config", type=Path)
     hreq = hsub.add_parser("request-evidence", help="ask an edge for an alert's sealed face crop")
     hreq.add_argument("event_id")

@@ -74,13 +74,14 @@ def test_the_kustomization_names_every_manifest_and_everything_is_in_one_namespa
 def test_web_and_ingest_deployments_select_their_own_pods_and_the_service_the_web_one():
     deps = {d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]: d for d in _deployments()}
     assert set(deps) == {"web", "ingest"}
-    for d in deps.values():
+    for role, d in deps.items():
         labels = d["spec"]["template"]["metadata"]["labels"]
         assert d["spec"]["selector"]["matchLabels"].items() <= labels.items()
-        # one broker identity per pod: never two pods of one Deployment at once
-        assert d["spec"]["replicas"] == 1 and d["spec"]["strategy"]["type"] == "Recreate"
         (hub,) = d["spec"]["template"]["spec"]["containers"]
-        assert hub["args"][:3] == ["humiao", "hub", "run"]
+        assert hub["args"][:5] == ["humiao", "hub", "run", "--role", role]
+    # the ingest pod is a broker identity: never two pods of it at once; web pods have none: several, rolling
+    assert deps["ingest"]["spec"]["replicas"] == 1 and deps["ingest"]["spec"]["strategy"]["type"] == "Recreate"
+    assert deps["web"]["spec"]["replicas"] >= 2 and deps["web"]["spec"]["strategy"]["type"] == "RollingUpdate"
     service = _k8s()[("Service", "humiao-hub")]
     selector = service["spec"]["selector"].items()
     matched = [c for c, d in deps.items() if selector <= d["spec"]["template"]["metadata"]["labels"].items()]
@@ -139,16 +140,19 @@ def test_the_hub_configuration_loads_with_each_pods_environment_and_finds_its_se
         cfg = load_config(HubConfig, path, environ=env, prefix=ENV_PREFIX)
         assert data["database"]["url"] == "" and cfg.database_url().startswith("postgresql+psycopg://")
         assert cfg.http.host == "0.0.0.0" and cfg.http.port == hub["ports"][0]["containerPort"]
-        identities.add(cfg.mqtt.client_id)
         # the init container copies the Secret's files where the configuration looks for them
         mounted = {i["path"] for v in pod["volumes"] if "secret" in v for i in v["secret"]["items"]}
         assert {"evidence.key", "evidence.pub", "hub-signing.key", "broker/ca.crt"} <= mounted
-        assert f"broker/{cfg.mqtt.client_id}.password" in mounted
+        if "ingest" in hub["args"]:  # a broker identity of its own
+            assert f"broker/{cfg.mqtt.client_id}.password" in mounted
+            identities.add(cfg.mqtt.client_id)
+        else:  # no MQTT session: only the broker's administration, to enrol and revoke from the panel
+            assert "broker/hub.admin.password" in mounted and not any(".w" in m for m in mounted)
         for item in (i for v in pod["volumes"] if "secret" in v for i in v["secret"]["items"]):
             assert item["key"] in secret["stringData"]
         assert cfg.private_key_path() == Path("/var/lib/humiao-hub/evidence.key")
         assert cfg.broker_dir() == Path("/var/lib/humiao-hub/broker")
-    assert len(identities) == 2  # one broker identity per pod
+    assert identities == {"hub.w1"}  # the ingest pod's broker identity
 
 
 def test_the_secret_holds_placeholders_only():

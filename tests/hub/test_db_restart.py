@@ -162,7 +162,13 @@ def test_hub_rides_out_a_database_crash(postgres, broker, tmp_path):
 
         up = wait_for(lambda: (r := get(http, "/readyz"))[0] == 200 and r, 15)
         assert up, "the hub is not ready again after the database came back"
-        assert json.loads(up[1]) == {"ready": True, "database": True, "broker_connected": True, "not_ready": []}
+        assert json.loads(up[1]) == {
+            "ready": True,
+            "role": "all",
+            "database": True,
+            "broker_connected": True,
+            "not_ready": [],
+        }
         assert get(http, "/healthz")[0] == 200
 
         feeder.join(15)

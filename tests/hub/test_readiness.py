@@ -58,7 +58,13 @@ def test_readyz_waits_for_the_broker_and_the_log_says_why_once(tmp_path):
             assert get(http, "/healthz")[0] == 200  # alive throughout
             time.sleep(0.2)
         assert ready[0] == 200, ready
-        assert json.loads(ready[1]) == {"ready": True, "database": True, "broker_connected": True, "not_ready": []}
+        assert json.loads(ready[1]) == {
+            "ready": True,
+            "role": "all",
+            "database": True,
+            "broker_connected": True,
+            "not_ready": [],
+        }
         log = hub.log.read_text()
         trouble = [line for line in log.splitlines() if "not connected" in line]
         assert len(trouble) == 1, log[-3000:]
