@@ -85,18 +85,33 @@ def _truth_for(event, people) -> float | None:
 
 
 def _edge_run(cfg, source: str | None, show_truth: bool) -> int:
-    from humiao.edge.agent import EdgeAgent, resolve_source
+    from humiao.edge.agent import EdgeAgent, resolve_uri
     from humiao.edge.capture import redact_uri
 
-    uri = source or resolve_source(cfg)
-    people = []
-    truth_file = Path(uri + ".json")
-    if show_truth and truth_file.is_file():
-        people = json.loads(truth_file.read_text())
+    cameras = cfg.camera_configs()
+    if source and len(cameras) > 1:
+        print(
+            f"error: --source replaces the camera of a one-camera configuration; this one has {len(cameras)} "
+            "cameras (give each camera's uri in its entry under 'cameras')",
+            file=sys.stderr,
+        )
+        return 2
+    uris = {c.camera_id: resolve_uri(c.uri) for c in cameras}
+    if source:
+        uris[cameras[0].camera_id] = source
+    several = len(cameras) > 1
+    people: dict[str, list] = {}
+    for camera_id, uri in uris.items():
+        truth_file = Path(uri + ".json")
+        if show_truth and truth_file.is_file():
+            people[camera_id] = json.loads(truth_file.read_text())
+    where = "; ".join(
+        f"camera {c.camera_id}{f' ({c.zone})' if c.zone else ''} {redact_uri(uris[c.camera_id])}" for c in cameras
+    )
     print(
         f"edge: {cfg.models.detector} + {cfg.models.landmarks} alignment + {cfg.models.age}; "
         f"venue {cfg.policy.venue_type}, challenge threshold {cfg.policy.challenge_threshold:g}; "
-        f"source {redact_uri(uri)}"
+        + (where if several else f"source {redact_uri(uris[cameras[0].camera_id])}")
     )
     if cfg.mqtt is None:
         print("(no mqtt section in the config: decisions are printed here, nothing is published or stored)")
@@ -113,10 +128,12 @@ def _edge_run(cfg, source: str | None, show_truth: bool) -> int:
 
     def show(event) -> None:
         if event.kind == "decided":
-            print(_format(event, _truth_for(event, people) if people else None), flush=True)
+            known = people.get(event.camera_id)
+            line = _format(event, _truth_for(event, known) if known else None)
+            print(f"{event.camera_id}: {line}" if several else line, flush=True)
 
-    summary = agent.run(show, uri)
-    if any(p.get("age") is not None for p in people):
+    summary = agent.run(show, source)
+    if any(p.get("age") is not None for known in people.values() for p in known):
         print(
             "(age≈: calibrated estimate; P(minor): calibrated probability of being under 18; CHECK ID when "
             f"P(<{cfg.policy.challenge_threshold:g}) ≥ 0.5 or P(minor) ≥ the operating point "
@@ -128,6 +145,12 @@ def _edge_run(cfg, source: str | None, show_truth: bool) -> int:
         f"{summary.frames_processed} processed, {len(summary.decisions)} decisions, {summary.seconds:.1f} s; "
         f"per processed frame: {stages}"
     )
+    if several:
+        for camera_id, c in summary.cameras.items():
+            print(
+                f"  camera {camera_id}: {c.frames_read} frames read, {c.frames_skipped} skipped by the reader, "
+                f"{c.frames_processed} processed, {c.decisions} decisions, {c.alerts} alerts; now {c.state}"
+            )
     return 0
 
 

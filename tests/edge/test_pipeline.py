@@ -92,6 +92,26 @@ def test_cli_edge_run_prints_decisions(adult_video):
     assert "done:" in done.stdout
 
 
+def test_cli_edge_run_with_two_cameras_names_each(adult_video, tmp_path):
+    """One agent, two cameras (the same file at two doors): each decision names its camera, the summary has a
+    line per camera; --source is refused (it replaces the camera of a one-camera configuration)."""
+    path, _ = adult_video
+    cfg = tmp_path / "edge.yaml"
+    cfg.write_text(
+        "policy: {challenge_threshold: 21, use_operating_point: false}\nmetrics: {port: null}\ncameras:\n"
+        f"  - {{camera_id: door-a, uri: '{path}', mode: offline, zone: Main door}}\n"
+        f"  - {{camera_id: door-b, uri: '{path}', mode: offline}}\n"
+    )
+    done = _cli("edge", "run", "--config", str(cfg))
+    assert done.returncode == 0, done.stderr
+    assert "camera door-a (Main door)" in done.stdout and "camera door-b " in done.stdout
+    decided = [ln for ln in done.stdout.splitlines() if ln.startswith(("door-a: track", "door-b: track"))]
+    assert sorted(ln[:6] for ln in decided) == ["door-a"] * 2 + ["door-b"] * 2, done.stdout
+    assert "  camera door-a: " in done.stdout and "  camera door-b: " in done.stdout
+    refused = _cli("edge", "run", "--config", str(cfg), "--source", str(path))
+    assert refused.returncode == 2 and "2 cameras" in refused.stderr
+
+
 def test_cli_reports_bad_config_and_source(tmp_path):
     bad = tmp_path / "edge.yaml"
     bad.write_text("policy:\n  challenge_threshold: 99\n")
