@@ -25,10 +25,14 @@ are loaded once per agent and shared; each camera has its own reader thread (dec
 (motion gate, detection-rate gate, tracker, fusion, policy with the camera's overrides, timers) and
 summary. At most ``models.workers`` frames are in the models at once (a semaphore over the workers),
 and the faces of every camera go to the age model(s) in one batch (``edge.batching.AgeBatcher``: a
-short wait, a bounded queue). Decisions come back to the thread that called ``run``, which spools
-alerts (each with its own camera's id) and calls ``on_event`` — so callbacks never run concurrently.
-A camera that is slow, stalled or gone holds only its own worker: the others keep deciding, and the
-status and metrics say which camera is reconnecting.
+short wait, a bounded queue); a freed model slot goes to the camera that has waited longest. Decisions
+come back to the thread that called ``run`` through a bounded queue (a slow spool or callback holds the
+workers back rather than piling face crops up in memory), which spools alerts (each with its own camera's
+id) and calls ``on_event`` — so ``on_event`` calls never run concurrently; a face crop is dropped once its
+callback has returned. A camera that is slow, stalled or gone holds only its own worker: the others keep
+deciding, and the status and metrics say which camera is reconnecting. A camera whose frames make the
+pipeline fail is stopped (state ``down``, the error logged) while the others keep deciding; when every
+camera has failed (or the only one), ``run`` raises the error.
 
 Why threads and not processes, and ``models.threads: 1`` (measured ad hoc on the 2-core dev box, Nov
 2026, shared with other work: two copies of a 1280×720 sample entrance video, 10 frames/s into
@@ -124,6 +128,7 @@ class CameraSummary:
     alerts: int = 0
     reconnects: int = 0
     state: str = ""  # the camera's state at the end
+    error: str = ""  # why the agent gave up on this camera's frames (its pipeline failed), if it did
     stage_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -154,6 +159,7 @@ class Lane:
         self.skipped_seen = 0  # reader.frames_skipped already counted in the metrics
         self.wall_offset = 0.0  # the last processed frame's Unix time minus its stream time
         self.frame_wall = time.time()  # the last processed frame's Unix time
+        self.error: Exception | None = None  # this camera's pipeline failed: the camera is stopped
 
     def finish(self) -> CameraSummary:
         s, r = self.summary, self.reader
@@ -165,6 +171,7 @@ class Lane:
                 r.state,
             )
         s.stage_ms = self.pipeline.timer.mean_ms()
+        s.error = repr(self.error) if self.error is not None else ""
         return s
 
 
@@ -223,7 +230,11 @@ class EdgeAgent:
         self.motion = self.lanes[0].motion
         self.slots = Slots(cfg.models.workers)
         self.messages = Messages(cfg, model_refs(cfg))
-        self._events: queue.Queue[tuple[Lane, list[TrackEvent], float, float]] = queue.Queue()
+        # bounded: a slow consumer (spool, callback) holds the workers back rather than piling up faces in memory
+        self._events: queue.Queue[tuple[Lane, list[TrackEvent], float, float]] = queue.Queue(
+            maxsize=2 * len(self.lanes) + 2
+        )
+        self._consuming = threading.Event()  # cleared once run no longer takes decisions (it failed or ended)
         self._failure: BaseException | None = None
         self.link: Link | None = None  # with an mqtt section, from start to close
         self.started_at = time.time()
@@ -372,10 +383,13 @@ class EdgeAgent:
 
         summary = RunSummary()
         started = time.perf_counter()
+        self._consuming.set()
         try:
-            for lane in self.lanes:
-                lane.thread = threading.Thread(target=self._work, args=(lane,), name=f"edge-{lane.camera_id}")
-                lane.thread.start()
+            workers = [threading.Thread(target=self._work, args=(x,), name=f"edge-{x.camera_id}") for x in self.lanes]
+            for lane, worker in zip(self.lanes, workers, strict=True):
+                lane.thread = worker  # all set before any starts: a worker looks at the others'
+            for worker in workers:
+                worker.start()
             while True:  # decisions of every camera, handled here (spool, desk, callback) one at a time
                 try:
                     item = self._events.get(timeout=0.2)
@@ -388,16 +402,44 @@ class EdgeAgent:
                 self._handle(*self._events.get_nowait(), summary, on_event)
         finally:
             self._stop.set()  # an exception in a callback: the workers stop too
+            self._consuming.clear()  # workers waiting to hand over decisions drop them
             for lane in self.lanes:
                 if lane.thread is not None:
                     lane.thread.join(timeout=30)
+            self._drop_events()
             summary.seconds = time.perf_counter() - started
             self._summarise(summary)
             ended = all(lane.reader is not None and lane.reader.ended for lane in self.lanes)
             self.close(reason="source ended" if ended else "shutdown")
+        failed = [lane.error for lane in self.lanes if lane.error is not None]
+        if self._failure is None and failed and len(failed) == len(self.lanes):  # every camera failed, at once
+            self._failure = failed[0]
         if self._failure is not None:
             raise self._failure
         return summary
+
+    def _emit(self, lane: Lane, events: list[TrackEvent]) -> None:
+        """A worker hands its frame's decisions to the ``run`` thread: it waits while that thread is behind
+        (bounded), and drops them once ``run`` takes no more (a callback failed)."""
+        item = (lane, events, lane.wall_offset, lane.frame_wall)
+        while self._consuming.is_set():
+            try:
+                self._events.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+        for event in events:
+            event.best_crop = None
+
+    def _drop_events(self) -> None:
+        """Decisions nobody will handle (``run`` failed): dropped, their face crops with them."""
+        while True:
+            try:
+                _lane, events, _o, _w = self._events.get_nowait()
+            except queue.Empty:
+                return
+            for event in events:
+                event.best_crop = None
 
     def _set_uris(self, uri: str | None) -> None:
         if uri is not None:
@@ -456,11 +498,27 @@ class EdgeAgent:
                 with self.slots, self._batching():
                     events = pipe.process(rgb, frame.timestamp)
                 if events:
-                    self._events.put((lane, events, lane.wall_offset, lane.frame_wall))
+                    self._emit(lane, events)
             events = pipe.flush()  # the tracks still open end with the last frame's clock
             if events:
-                self._events.put((lane, events, lane.wall_offset, lane.frame_wall))
-        except BaseException as err:  # a fault in this camera's frames stops the agent, as with one camera
+                self._emit(lane, events)
+        except Exception as err:  # a fault in this camera's frames: this camera stops, the others keep deciding
+            lane.error = err
+            pipe.forget()  # its tracks' face crops go with it
+            others = [x.camera_id for x in self.lanes if x.error is None and x.thread and x.thread.is_alive()]
+            if not others:  # no other camera left running (or the only one): the agent stops, and run raises it
+                log.exception("camera %s: the pipeline failed; stopping", cid)
+                self._failure = self._failure or err
+                self._stop.set()
+                return
+            log.exception(
+                "camera %s: the pipeline failed on its frames; this camera is stopped (state down), "
+                "the other cameras keep deciding: %s",
+                cid,
+                ", ".join(others),
+            )
+            reader.fail(f"the pipeline failed: {err!r}")
+        except BaseException as err:  # not a fault in the frames (e.g. SystemExit): the agent stops
             log.exception("camera %s: the pipeline failed; stopping", cid)
             self._failure = self._failure or err
             self._stop.set()
@@ -497,6 +555,7 @@ class EdgeAgent:
                     summary.alerts.append(self._alert(lane, event, event.decision, wall_offset, frame_wall))
             if on_event:
                 on_event(event)
+            event.best_crop = None  # sealed (an alert) or not: the plain crop is not kept past its callback
 
     def _alert(
         self, lane: Lane, event: TrackEvent, decision: AgeDecision, wall_offset: float, frame_wall: float

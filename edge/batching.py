@@ -18,6 +18,7 @@ import os
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -69,6 +70,15 @@ class AgeBatcher:
         if thread is not None:
             self._q.put(None)
             thread.join(timeout=10)
+            if thread.is_alive():  # still in the model: it takes the rest, then the None
+                return
+        while True:  # what was left behind (a camera still waiting answers its own request)
+            try:
+                left = self._q.get_nowait()
+            except queue.Empty:
+                break
+            if left is not None:
+                left.faces = []
 
     @contextmanager
     def frame(self) -> Iterator[None]:
@@ -84,11 +94,22 @@ class AgeBatcher:
     def predict_faces(self, faces: Sequence[FaceView]) -> np.ndarray:
         if not faces:
             return np.zeros((0, N_AGES), dtype=np.float32)
-        if self._thread is None:  # not started (or stopped): in this thread
+        thread = self._thread
+        if thread is None:  # not started (or stopped): in this thread
             return self.estimator.predict_faces(faces)
         req = _Request(list(faces))
-        self._q.put(req)  # bounded: blocks while the age model is behind
-        req.done.wait()
+        while True:  # bounded: waits while the age model is behind
+            try:
+                self._q.put(req, timeout=0.1)
+                break
+            except queue.Full:
+                if not thread.is_alive():
+                    return self.estimator.predict_faces(faces)
+        while not req.done.wait(0.1):
+            # stopped between the check above and the put, or with this request still queued: nobody will answer
+            if not thread.is_alive() and not req.done.is_set():
+                req.faces = []  # the queue may still hold the request: not the faces
+                return self.estimator.predict_faces(faces)
         if req.error is not None:
             raise req.error
         assert req.result is not None
@@ -132,22 +153,37 @@ class AgeBatcher:
                 r.error = err
         finally:
             for r in batch:
+                r.faces = []  # the frames they hold are not kept past their batch
                 r.done.set()
 
 
 class Slots:
-    """At most ``n`` frames in the models at once (across cameras); ``n`` ≤ 0: one per CPU core."""
+    """At most ``n`` frames in the models at once (across cameras); ``n`` ≤ 0: one per CPU core. First come,
+    first served: a freed slot goes to the camera that has waited longest (a semaphore lets the camera that
+    just released it take it straight back, and with fewer slots than cameras one door could go blind)."""
 
     def __init__(self, n: int):
         self.n = n if n > 0 else cores()
-        self._sem = threading.BoundedSemaphore(self.n)
+        self._free = self.n
+        self._waiting: deque[threading.Event] = deque()
+        self._lock = threading.Lock()
 
     def __enter__(self) -> Slots:
-        self._sem.acquire()
+        with self._lock:
+            if self._free > 0 and not self._waiting:
+                self._free -= 1
+                return self
+            turn = threading.Event()
+            self._waiting.append(turn)
+        turn.wait()  # the slot is handed over by __exit__
         return self
 
     def __exit__(self, *exc) -> None:
-        self._sem.release()
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().set()
+            else:
+                self._free += 1
 
 
 def cores() -> int:

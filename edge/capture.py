@@ -428,6 +428,13 @@ class CameraReader:
             self._cond.notify_all()
         self._thread.join(timeout=15)
 
+    def fail(self, why: str) -> None:
+        """The agent can no longer use this camera's frames: stop reading, drop the frame held, state down."""
+        self.stop()
+        with self._cond:
+            self._latest = None
+        self._set_state(DOWN, why)
+
     def get(self, timeout: float = 1.0) -> Frame | None:
         """The newest frame not yet taken; None after ``timeout`` with none new (or when ended)."""
         deadline = time.monotonic() + timeout

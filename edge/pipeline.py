@@ -209,6 +209,12 @@ class VisionPipeline:
             events.extend(self._finish(track))
         return events
 
+    def forget(self) -> None:
+        """Drop every track and face crop without deciding (a camera the agent gave up on)."""
+        self._best_crop.clear()
+        self._decided.clear()
+        self.tracker.tracks.clear()
+
     # ------------------------------------------------------------------------------------
     def _observe(self, track: TrackState, obs: FaceObservation, frame_rgb: np.ndarray) -> None:
         track.observations.append(obs)

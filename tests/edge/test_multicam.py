@@ -123,6 +123,192 @@ def test_faces_of_concurrent_cameras_go_to_the_age_model_in_one_batch():
         batcher.stop()
 
 
+def test_a_camera_asking_as_the_batcher_stops_is_answered_not_left_waiting():
+    """stop() between a camera's check that the batcher runs and its request reaching the queue: nobody would
+    answer it, and the camera's worker (not a daemon) would wait forever, so the agent never exits."""
+
+    class Model:
+        name = "fake"
+
+        def predict_faces(self, faces):
+            return np.array([[float(f)] * 81 for f in faces], np.float32)
+
+    batcher = AgeBatcher(Model(), max_wait_s=0.01).start()
+    real_put = batcher._q.put
+
+    def put_after_stop(item, *args, **kw):
+        batcher._q.put = real_put
+        batcher.stop()  # the shutdown lands between the check and the put
+        return real_put(item, *args, **kw)
+
+    batcher._q.put = put_after_stop
+    got: list = []
+    asker = threading.Thread(target=lambda: got.append(batcher.predict_faces([5])), daemon=True)
+    asker.start()
+    asker.join(3)
+    assert not asker.is_alive(), "the camera is still waiting for an age batch that will never come"
+    assert got[0][0, 0] == 5
+    assert all(not r.faces for r in list(batcher._q.queue) if r is not None)  # no frames left in the queue
+
+
+# -- the agent's threads, with stand-in cameras and pipelines (no models, no video: fast) --------------------
+class FakeReader:
+    """A camera that gives ``n`` frames as fast as they are taken, then ends (as CameraReader, offline)."""
+
+    counts: dict[str, int] = {}
+
+    def __init__(self, uri, camera_id, *args, on_state=None, **kw):
+        self.camera_id, self.on_state, self.left = camera_id, on_state, self.counts[uri]
+        self.state, self.state_since, self.fps, self.frames_read, self.frames_skipped, self.reconnects = (
+            "streaming",
+            time.time(),
+            0.0,
+            0,
+            0,
+            0,
+        )
+
+    def start(self):
+        return self
+
+    def get(self, timeout=1.0):
+        if self.state != "streaming" or self.left <= 0:
+            self.state = "ended" if self.state == "streaming" else self.state
+            return None
+        self.left -= 1
+        self.frames_read += 1
+        px = np.zeros((4, 4, 3), np.uint8)
+        return SimpleNamespace(timestamp=self.frames_read * 0.2, wall=time.time(), bgr=px, rgb=px)
+
+    @property
+    def ended(self):
+        return self.state in ("ended", "down")
+
+    def stop(self):
+        pass
+
+    def fail(self, why):
+        self.state = "down"
+
+
+class FakePipe:
+    """One decided person per frame, each with a face crop; ``fail_at``: the frame that raises."""
+
+    def __init__(self, camera_id, fail_at=None, delay=0.0):
+        from humiao.edge.pipeline import StageTimer
+
+        self.camera_id, self.fail_at, self.delay, self.n = camera_id, fail_at, delay, 0
+        self.timer, self.tracker = StageTimer(), SimpleNamespace(tracks={})
+
+    def process(self, rgb, now):
+        from humiao.edge.pipeline import TrackEvent
+
+        self.n += 1
+        if self.fail_at is not None and self.n >= self.fail_at:
+            raise RuntimeError(f"bad frame from {self.camera_id}")
+        time.sleep(self.delay)
+        crop = np.zeros((32, 32, 3), np.uint8)
+        return [TrackEvent("decided", self.n, now, now, SimpleNamespace(check_id=False), crop, self.camera_id)]
+
+    def flush(self):
+        return []
+
+    def forget(self):
+        pass
+
+
+def _fake_agent(monkeypatch, frames: list[int], pipes: list[dict], **over) -> EdgeAgent:
+    from humiao.edge import agent as agent_mod
+
+    monkeypatch.setattr(agent_mod, "build_stages", lambda cfg: (None, None, None))
+    monkeypatch.setattr(agent_mod, "calibration_for", lambda cfg: object())
+    monkeypatch.setattr(agent_mod, "CameraReader", FakeReader)
+    monkeypatch.setattr(agent_mod, "check_at_start", lambda *a, **k: None)
+    cams = [{"camera_id": f"door-{i}", "uri": f"/videos/{i}.mp4", "mode": "offline"} for i in range(len(frames))]
+    monkeypatch.setattr(FakeReader, "counts", {c["uri"]: n for c, n in zip(cams, frames, strict=True)})
+    cfg = EdgeConfig.model_validate({"cameras": cams, "metrics": {"port": None}, **over})
+    agent = EdgeAgent(cfg)
+    for lane, over in zip(agent.lanes, pipes, strict=True):
+        lane.pipeline = FakePipe(lane.camera_id, **over)
+        lane.motion = SimpleNamespace(moving=lambda bgr, t: True)
+    return agent
+
+
+def test_a_slow_consumer_holds_the_cameras_back_and_no_face_crop_outlives_its_callback(monkeypatch):
+    """Decisions wait for the run thread in a bounded queue (each holding a face crop: memory and privacy), and
+    a crop is dropped once its callback has seen it, alert or not (not kept in the run summary)."""
+    agent = _fake_agent(monkeypatch, [150, 150], [{}, {}])
+    waiting, crops = [], []
+
+    def slow(event):
+        crops.append(event.best_crop is not None)
+        waiting.append(agent._events.qsize())
+        time.sleep(0.002)  # a slow spool or callback
+
+    summary = agent.run(slow)
+    assert len(summary.decisions) == 300 and all(crops)  # every callback saw its crop
+    assert max(waiting) <= 6, max(waiting)  # frames' decisions queued at once, not every frame's
+    assert all(e.best_crop is None for e in summary.decisions)  # none kept past the callback
+    assert agent._events.empty()
+
+
+def test_a_camera_whose_pipeline_fails_stops_alone_and_the_log_says_so(monkeypatch, caplog):
+    agent = _fake_agent(monkeypatch, [60, 60], [{"delay": 0.003}, {"fail_at": 2}])
+    with caplog.at_level("ERROR", logger="humiao.edge"):
+        summary = agent.run()
+    a, b = summary.cameras["door-0"], summary.cameras["door-1"]
+    assert a.frames_processed == a.decisions == 60  # the other door kept deciding to its end
+    assert (b.state, b.decisions) == ("down", 1) and "bad frame from door-1" in b.error
+    assert "camera door-1: the pipeline failed" in caplog.text and "keep deciding: door-0" in caplog.text
+    assert {c["camera_id"]: c["state"] for c in agent.camera_status()}["door-1"] == "down"
+
+
+def test_with_fewer_model_slots_than_cameras_each_camera_gets_its_turn(monkeypatch):
+    """models.workers below the number of cameras (the default on a 2-core box with 3 doors): the camera that
+    has waited longest gets the freed slot, not the one that just gave it back."""
+    agent = _fake_agent(monkeypatch, [80, 80], [{"delay": 0.003}, {"delay": 0.003}], models={"workers": 1})
+    order: list[str] = []
+    agent.run(lambda event: order.append(event.camera_id))
+    first = order[:80]
+    assert min(first.count("door-0"), first.count("door-1")) >= 30, first  # taking turns, not one door then the other
+
+
+def test_a_camera_given_up_on_says_down_and_stops_reading(tmp_path):
+    from humiao.edge.capture import CameraReader
+
+    states: list[tuple[str, str]] = []
+    reader = CameraReader(str(tmp_path / "gone.mp4"), "door-b", on_end="reopen", reconnect_min_s=0.05)
+    reader.on_state = lambda cid, state: states.append((cid, state))
+    reader.start()
+    reader.fail("the pipeline failed")
+    assert reader.state == "down" and reader.ended and reader.get(timeout=0.1) is None
+    assert states[-1] == ("door-b", "down") and not reader._thread.is_alive()
+
+
+@pytest.mark.parametrize("frames,pipes", [([30], [{"fail_at": 3}]), ([30, 30], [{"fail_at": 3}, {"fail_at": 5}])])
+def test_when_every_camera_fails_run_raises(monkeypatch, frames, pipes):
+    agent = _fake_agent(monkeypatch, frames, pipes)
+    with pytest.raises(RuntimeError, match="bad frame"):
+        agent.run()
+    assert not any(lane.thread.is_alive() for lane in agent.lanes)
+
+
+def test_a_callback_that_fails_stops_every_camera_and_drops_what_was_queued(monkeypatch):
+    agent = _fake_agent(monkeypatch, [300, 300], [{}, {}])
+    seen = []
+
+    def fails(event):
+        seen.append(event)
+        time.sleep(0.05)  # the workers fill the queue meanwhile
+        raise ValueError("callback broke")
+
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="callback broke"):
+        agent.run(fails)
+    assert time.monotonic() - started < 5 and len(seen) == 1
+    assert not any(lane.thread.is_alive() for lane in agent.lanes) and agent._events.empty()
+
+
 # -- one agent, two cameras (real models) ------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def door_videos(tmp_path_factory, astronaut, group_photo):
