@@ -57,7 +57,7 @@ def pipeline_pass(cfg: EdgeConfig, path: str, detect_fps: float) -> dict:
         "frames": n,
         "frames_processed": summary.frames_processed,
         "frames_gated": summary.frames_gated,
-        "decisions": len(summary.decisions),
+        "decisions": summary.decided,
         "seconds": round(summary.seconds, 3),
         "fps": round(n / summary.seconds, 2),
         "ms_per_video_frame": {k: round(1000 * v / n, 3) for k, v in timer.total.items()},

@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows = conn.execute(
                     select(Alert.first_seen, Alert.decided_at, Alert.received_at, Alert.stored_at)
                 ).all()
-            if len(rows) >= len(summary.alerts):
+            if len(rows) >= summary.alerted:
                 break
             time.sleep(0.2)
         engine.dispose()
@@ -104,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         "p95_s": pct(total, 95),
         "max_s": round(max(total), 3) if total else None,
         "n": len(total),
-        "alerts_sent": len(summary.alerts),
-        "people_decided": len(summary.decisions),
+        "alerts_sent": summary.alerted,
+        "people_decided": summary.decided,
         "store": args.store,
         "video_frames": frames * args.passes,
         "parts_p50_s": {

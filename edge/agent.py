@@ -66,7 +66,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 from zoneinfo import ZoneInfo
 
 from humiao.edge.age import FaceAges
@@ -137,8 +137,22 @@ class RunSummary:
     frames_read: int = 0
     frames_processed: int = 0
     frames_gated: int = 0
+    # the most recent KEEP decisions and alert ids (a live agent runs for months: older ones are in the counts)
     decisions: list[TrackEvent] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)  # event ids
+    decided: int = 0  # every decision of the run
+    alerted: int = 0  # every alert of the run
+    KEEP: ClassVar[int] = 1000
+
+    def add(self, event: TrackEvent, alert_id: str | None) -> None:
+        self.decided += 1
+        self.decisions.append(event)
+        del self.decisions[: -self.KEEP]
+        if alert_id is not None:
+            self.alerted += 1
+            self.alerts.append(alert_id)
+            del self.alerts[: -self.KEEP]
+
     seconds: float = 0.0
     stage_ms: dict[str, float] = field(default_factory=dict)
     cameras: dict[str, CameraSummary] = field(default_factory=dict)  # by camera id, in configured order
@@ -545,14 +559,15 @@ class EdgeAgent:
     ) -> None:
         for event in events:
             if event.kind == "decided" and event.decision is not None:
-                summary.decisions.append(event)
                 lane.summary.decisions += 1
                 verdict = "check_id" if event.decision.check_id else "pass"
                 self.metrics.decisions.labels(verdict).inc()
                 self.metrics.camera_decisions.labels(lane.camera_id, verdict).inc()
+                alert_id = None
                 if event.decision.check_id:
                     lane.summary.alerts += 1
-                    summary.alerts.append(self._alert(lane, event, event.decision, wall_offset, frame_wall))
+                    alert_id = self._alert(lane, event, event.decision, wall_offset, frame_wall)
+                summary.add(event, alert_id)
             if on_event:
                 on_event(event)
             event.best_crop = None  # sealed (an alert) or not: the plain crop is not kept past its callback

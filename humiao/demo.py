@@ -403,8 +403,8 @@ def run(
         hub.stop()
         broker.stop()
     print(
-        f"\ndemo done: {summary.frames_read} frames, {len(summary.decisions)} people decided, "
-        f"{len(summary.alerts)} alerts sent, {stored} alerts in the hub database "
+        f"\ndemo done: {summary.frames_read} frames, {summary.decided} people decided, "
+        f"{summary.alerted} alerts sent, {stored} alerts in the hub database "
         f"({total} with earlier demo runs); ID checks stored: {sum(checks.values())}"
         + (" (" + "; ".join(f"{RESULTS[k]['en']}: {n}" for k, n in sorted(checks.items())) + ")" if checks else ""),
         flush=True,

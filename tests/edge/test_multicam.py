@@ -536,3 +536,18 @@ def test_a_network_camera_that_hangs_does_not_hold_up_the_other(door_videos):
     summary = result["summary"]
     assert [e.camera_id for e in summary.decisions] == ["door-a"]  # the door-a visitor decided all the same
     assert summary.cameras["door-a"].frames_processed > 5 and summary.cameras["door-b"].frames_read > 0
+
+
+def test_a_long_run_keeps_its_counts_but_only_the_latest_decisions():
+    """A live agent runs for months: the run's summary counts every decision and alert, and holds only the latest
+    KEEP of them (each held decision is a TrackEvent: months of them would fill the box's memory)."""
+    from humiao.edge.agent import RunSummary
+
+    summary = RunSummary()
+    n = 2 * RunSummary.KEEP + 250
+    for i in range(n):
+        summary.add(SimpleNamespace(n=i), f"e{i}" if i % 2 else None)  # every other one an alert
+    assert (summary.decided, summary.alerted) == (n, n // 2)
+    assert len(summary.decisions) == len(summary.alerts) == RunSummary.KEEP
+    assert summary.decisions[0].n == n - RunSummary.KEEP and summary.decisions[-1].n == n - 1
+    assert summary.alerts[-1] == f"e{n - 1}"
