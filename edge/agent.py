@@ -85,6 +85,7 @@ from humiao.edge.metrics import EdgeMetrics
 from humiao.edge.motion import MotionGate
 from humiao.edge.pipeline import StageTimer, TrackEvent, VisionPipeline, build_stages, calibration_for
 from humiao.edge.publisher import Publisher
+from humiao.edge.rate import RateGate
 from humiao.edge.spool import Spool
 from humiao.edge.types import AgeDecision
 from humiao.files import private_dir
@@ -472,8 +473,7 @@ class EdgeAgent:
         reader = lane.reader
         assert reader is not None
         s, pipe = lane.summary, lane.pipeline
-        period = 1.0 / self.cfg.detect_fps
-        next_due = -1e9
+        rate = RateGate(self.cfg.detect_fps)
         timer, frames = pipe.timer, self.metrics.frames
         per_camera = self.metrics.camera_frames
         cid = lane.camera_id
@@ -489,7 +489,7 @@ class EdgeAgent:
                 s.frames_read += 1
                 frames.labels("read").inc()
                 per_camera.labels(cid, "read").inc()
-                if frame.timestamp + 1e-9 < next_due:
+                if not rate.due_now(frame.timestamp):
                     s.frames_rate_skipped += 1
                     frames.labels("skipped_rate").inc()
                     per_camera.labels(cid, "skipped_rate").inc()
@@ -502,7 +502,7 @@ class EdgeAgent:
                     frames.labels("skipped_motion").inc()
                     per_camera.labels(cid, "skipped_motion").inc()
                     continue
-                next_due = frame.timestamp + period
+                rate.taken(frame.timestamp)
                 s.frames_processed += 1
                 frames.labels("processed").inc()
                 per_camera.labels(cid, "processed").inc()
