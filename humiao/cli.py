@@ -142,7 +142,7 @@ def _edge_run(cfg, source: str | None, show_truth: bool) -> int:
     stages = "  ".join(f"{k} {v:.1f} ms" for k, v in summary.stage_ms.items() if k != "decode")
     print(
         f"done: {summary.frames_read} frames read ({summary.stage_ms.get('decode', 0):.1f} ms each to decode), "
-        f"{summary.frames_processed} processed, {len(summary.decisions)} decisions, {summary.seconds:.1f} s; "
+        f"{summary.frames_processed} processed, {summary.decided} decisions, {summary.seconds:.1f} s; "
         f"per processed frame: {stages}"
     )
     if several:
