@@ -88,7 +88,8 @@ class Batch:
     seen: dict[DeviceKey, datetime] = field(default_factory=dict)  # every device heard from: last_seen
     evidence: list[tuple[Verified, DeviceKey, Incoming]] = field(default_factory=list)
     sources: dict[str, Incoming] = field(default_factory=dict)  # alert and ID-check ids → their message
-    remember: set[tuple[str, str]] = field(default_factory=set)  # births, deaths, statuses: ids once committed
+    # births, deaths, statuses: ids (and body digests) remembered once committed
+    remember: dict[tuple[str, str], bytes] = field(default_factory=dict)
     kinds: Counter[str] = field(default_factory=Counter)
 
 
@@ -595,12 +596,13 @@ class Ingestor:
                 verified = self.verifier.check(item.topic, item.payload, item.retain)
                 replay_key = verified.replay_key if verified is not None else None
                 if verified is not None and replay_key is not None:
-                    if replay_key in batch.remember:  # twice in one batch
-                        if verified.where.kind != "status":
-                            raise Rejected("replayed", f"{verified.where.kind} {verified.envelope.id!r} came twice")
+                    if replay_key in batch.remember:  # twice in one batch: the same message absorbed, another refused
+                        if verified.where.kind != "status" and batch.remember[replay_key] != verified.digest:
+                            kind, env_id = verified.where.kind, verified.envelope.id
+                            raise Rejected("replayed", f"{kind} {env_id!r} came twice, with other content")
                         verified = None
                     else:
-                        batch.remember.add(replay_key)
+                        batch.remember[replay_key] = verified.digest
                 if verified is None:
                     batch.kinds["own" if item.topic.endswith(HUB_KIND_SUFFIXES) else "repeat"] += 1
                     continue

@@ -37,12 +37,17 @@ RECENT_IDS = 100_000  # births and deaths remembered per worker, for the replay 
 WINDOW_EXEMPT = ("status",)
 
 
+def body_digest(body: bytes) -> bytes:
+    return hashlib.sha256(body).digest()[:16]
+
+
 @dataclass(frozen=True)
 class Verified:
     where: Topic
     envelope: signing.Envelope
     message: Message
     replay_key: tuple[str, str] | None = None  # births, deaths, statuses: (device, id), remembered once committed
+    digest: bytes = b""  # of the signed body: a second copy with the same content is the same message
 
     def signature_fields(self, keep_body: bool = False) -> dict:
         """The columns kept with a stored alert, ID check or evidence item (hub/tables.py ``Signed``;
@@ -76,7 +81,7 @@ class Verifier:
     def __init__(self, keys: KeyRing, cfg: SecurityConfig):
         self.keys = keys
         self.cfg = cfg
-        self._recent: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._recent: OrderedDict[tuple[str, str], bytes] = OrderedDict()
 
     def check(
         self, topic_name: str, payload: bytes, retained: bool = False, now: float | None = None
@@ -103,20 +108,22 @@ class Verifier:
             message.ParseFromString(env.body)
         except DecodeError as err:
             raise Rejected("decode", f"signed body is not a valid {message.DESCRIPTOR.name}: {err}") from None
-        replay_key = None
+        replay_key, digest = None, b""
         if where.kind in ("birth", "death", "status"):
-            replay_key = ("/".join(device), env.id)
-            if replay_key in self._recent:
-                if where.kind == "status":
-                    return None  # a retained status delivered again
-                raise Rejected("replayed", f"{where.kind} {env.id!r} was already received")
-        return Verified(where, env, message, replay_key)
+            replay_key, digest = ("/".join(device), env.id), body_digest(env.body)
+            seen = self._recent.get(replay_key)
+            if seen is not None:
+                if where.kind == "status" or seen == digest:
+                    return None  # delivered again (QoS 1 after a lost PUBACK, a retained status): absorbed
+                raise Rejected("replayed", f"{where.kind} {env.id!r} was already received, with other content")
+        return Verified(where, env, message, replay_key, digest)
 
-    def remember(self, keys) -> None:
-        """Births, deaths and statuses committed: a second copy of one is a replay (called only after
-        the commit, so a batch tried again is not taken for one)."""
-        for key in keys:
-            self._recent[key] = None
+    def remember(self, keys: dict[tuple[str, str], bytes]) -> None:
+        """Births, deaths and statuses committed (their body digests): a second copy of one is absorbed, another
+        body under its id is a replay (called only after the commit, so a batch tried again is not taken for
+        one)."""
+        for key, digest in keys.items():
+            self._recent[key] = digest
             self._recent.move_to_end(key)
         while len(self._recent) > RECENT_IDS:
             self._recent.popitem(last=False)

@@ -267,7 +267,8 @@ def test_a_message_that_fails_in_an_unforeseen_way_is_kept_aside_and_ingest_goes
 
 
 def test_births_are_remembered_only_once_committed(ingest):
-    """A batch tried again after a failed transaction must not take its own births for replays."""
+    """A batch tried again after a failed transaction must not take its own births for replays; a birth delivered
+    again is absorbed, another body under a known id is refused as a replay."""
     from humiao.hub.tables import Device
 
     birth = pb.Birth(origin=pb.Origin(district_id="d1", venue_id="venue1", device_id="edge1"), software_version="1")
@@ -277,8 +278,17 @@ def test_births_are_remembered_only_once_committed(ingest):
     ingest.feed(payload)
     with ingest.sessions() as s:
         assert s.get(Device, "d1/venue1/edge1").software_version == "1"
-    ingest.feed(payload)  # now a replay
+    ingest.feed(payload)  # the same birth again (QoS 1: a PUBACK lost, the edge resends): absorbed
+    ingest.feed(payload, payload)  # and twice in one batch
+    assert _reasons(ingest) == []
+    # another birth under the same id (a captured envelope's id with a body of the sender's making): a replay
+    other = pb.Birth(origin=pb.Origin(district_id="d1", venue_id="venue1", device_id="edge1"), software_version="2")
+    other.started_at.GetCurrentTime()
+    first_id = pb.Signed.FromString(payload[1]).id
+    ingest.feed(ingest.signed("birth", other, first_id))
     assert _reasons(ingest) == ["replayed"]
+    with ingest.sessions() as s:  # and it changed nothing
+        assert s.get(Device, "d1/venue1/edge1").software_version == "1"
 
 
 def test_a_key_swapped_in_the_database_is_not_trusted(ingest, tmp_path):
