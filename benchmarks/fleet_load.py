@@ -401,6 +401,13 @@ def table_sizes(engine) -> dict:
             rows = conn.execute(text(f"SELECT count(*) FROM {t}")).scalar()
             out[t] = {"bytes": int(size), "rows": int(rows)}
         out["_database"] = {"bytes": int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar())}
+        # what the hub kept aside, by its reason (and one example of each)
+        out["_dead_letters"] = {
+            reason: {"count": int(n), "example": str(detail)[:300]}
+            for reason, n, detail in conn.execute(
+                text("SELECT reason, count(*), min(detail) FROM dead_letters GROUP BY reason ORDER BY reason")
+            )
+        }
     return out
 
 
@@ -871,6 +878,7 @@ class Run:
             }
 
         return {
+            "dead_letters_by_reason": s1["_dead_letters"],
             "tables_delta": delta,
             "database_delta_bytes": s1["_database"]["bytes"] - s0["_database"]["bytes"],
             "bytes_per_message": {k: round(v) for k, v in per.items()},
