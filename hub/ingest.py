@@ -89,7 +89,7 @@ class Batch:
     evidence: list[tuple[Verified, DeviceKey, Incoming]] = field(default_factory=list)
     sources: dict[str, Incoming] = field(default_factory=dict)  # alert and ID-check ids → their message
     # births, deaths, statuses: ids (and body digests) remembered once committed
-    remember: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    remember: dict[tuple[str, str], tuple[str, bytes]] = field(default_factory=dict)  # → (kind, body digest)
     kinds: Counter[str] = field(default_factory=Counter)
 
 
@@ -597,12 +597,12 @@ class Ingestor:
                 replay_key = verified.replay_key if verified is not None else None
                 if verified is not None and replay_key is not None:
                     if replay_key in batch.remember:  # twice in one batch: the same message absorbed, another refused
-                        if verified.where.kind != "status" and batch.remember[replay_key] != verified.digest:
+                        if verified.where.kind != "status" and batch.remember[replay_key][1] != verified.digest:
                             kind, env_id = verified.where.kind, verified.envelope.id
                             raise Rejected("replayed", f"{kind} {env_id!r} came twice, with other content")
                         verified = None
                     else:
-                        batch.remember[replay_key] = verified.digest
+                        batch.remember[replay_key] = (verified.where.kind, verified.digest)
                 if verified is None:
                     batch.kinds["own" if item.topic.endswith(HUB_KIND_SUFFIXES) else "repeat"] += 1
                     continue
@@ -645,9 +645,13 @@ class Ingestor:
         elif kind == "status":
             assert isinstance(msg, pb.Status)
             check_device_message(msg, where)
-            # a Last Will has no sent_at (it was written at connect time): it speaks for when it arrives
-            sent_at = ts(msg.sent_at, "sent_at", required=msg.online) or item.received_at
-            self._not_after_signing(sent_at, env, "sent_at")
+            # a Last Will has no sent_at (it was signed at connect time, maybe days ago): it speaks for when it
+            # arrives; a status's own time may not be later than its signature
+            sent_at = ts(msg.sent_at, "sent_at", required=msg.online)
+            if sent_at is None:
+                sent_at = item.received_at
+            else:
+                self._not_after_signing(sent_at, env, "sent_at")
             prior = batch.devices.get(dev, {})
             if prior.get("status_sent_at") and prior["status_sent_at"] > sent_at:
                 return

@@ -81,7 +81,8 @@ class Verifier:
     def __init__(self, keys: KeyRing, cfg: SecurityConfig):
         self.keys = keys
         self.cfg = cfg
-        self._recent: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._recent: OrderedDict[tuple[str, str], bytes] = OrderedDict()  # births and deaths: body digests
+        self._last_status: dict[str, str] = {}  # device → the id of its latest status committed
 
     def check(
         self, topic_name: str, payload: bytes, retained: bool = False, now: float | None = None
@@ -109,22 +110,30 @@ class Verifier:
         except DecodeError as err:
             raise Rejected("decode", f"signed body is not a valid {message.DESCRIPTOR.name}: {err}") from None
         replay_key, digest = None, b""
-        if where.kind in ("birth", "death", "status"):
+        if where.kind == "status":
+            replay_key = ("/".join(device), env.id)
+            if self._last_status.get(replay_key[0]) == env.id:
+                return None  # the device's latest status, delivered again (retained, after a reconnect): ignored
+        elif where.kind in ("birth", "death"):
             replay_key, digest = ("/".join(device), env.id), body_digest(env.body)
             seen = self._recent.get(replay_key)
             if seen is not None:
-                if where.kind == "status" or seen == digest:
-                    return None  # delivered again (QoS 1 after a lost PUBACK, a retained status): absorbed
+                if seen == digest:
+                    return None  # delivered again (QoS 1 after a lost PUBACK, the edge's replay): absorbed
                 raise Rejected("replayed", f"{where.kind} {env.id!r} was already received, with other content")
         return Verified(where, env, message, replay_key, digest)
 
-    def remember(self, keys: dict[tuple[str, str], bytes]) -> None:
-        """Births, deaths and statuses committed (their body digests): a second copy of one is absorbed, another
-        body under its id is a replay (called only after the commit, so a batch tried again is not taken for
-        one)."""
-        for key, digest in keys.items():
-            self._recent[key] = digest
-            self._recent.move_to_end(key)
+    def remember(self, keys: dict[tuple[str, str], tuple[str, bytes]]) -> None:
+        """Births, deaths and statuses committed ((device, id) → (kind, body digest)), called only after the commit
+        (so a batch tried again is not taken for a replay). A birth or death: a second copy is absorbed, another
+        body under its id is a replay. A status: only each device's latest id is kept (a retained status seen
+        again is ignored), so this memory holds one entry per device however many statuses come."""
+        for (device, message_id), (kind, digest) in keys.items():
+            if kind == "status":
+                self._last_status[device] = message_id
+                continue
+            self._recent[(device, message_id)] = digest
+            self._recent.move_to_end((device, message_id))
         while len(self._recent) > RECENT_IDS:
             self._recent.popitem(last=False)
 

@@ -448,3 +448,36 @@ def test_outcomes_whose_fields_do_not_go_together_are_kept_aside_as_invalid(inge
     for msg in (outcome(ids, "minor_admitted", eid, co_occupants_recorded=True), outcome(ids, "left_before_check")):
         ingest.feed(ingest.signed("idcheck", msg, msg.check_id))
     assert _count(ingest, IdCheck) == 2
+
+
+def test_the_replay_memory_holds_one_status_per_device(ingest):
+    """A fleet sends a status every 30 s per device: the worker remembers only each device's latest status id
+    (its memory stayed flat in a 10-minute soak only once statuses stopped filling the births' and deaths'
+    replay memory), and that latest status delivered again (retained, after a reconnect) is ignored."""
+    verifier = ingest.ingestor.verifier
+    births_and_deaths = len(verifier._recent)
+    payloads = []
+    for _ in range(50):
+        status = pb.Status(origin=pb.Origin(district_id="d1", venue_id="venue1", device_id="edge1"), online=True)
+        status.sent_at.GetCurrentTime()
+        payloads.append(ingest.signed("status", status))
+    ingest.feed(*payloads[:25])
+    ingest.feed(*payloads[25:])
+    assert len(verifier._recent) == births_and_deaths and len(verifier._last_status) == 1
+    assert verifier.check(*payloads[-1], True) is None  # the latest again, retained: ignored
+    assert _reasons(ingest) == []
+
+
+def test_a_last_will_signed_long_ago_marks_the_device_offline(ingest):
+    """A device's Last Will is signed when it connects, and the broker sends it when the device is gone, often
+    days later: it is not a message "dated after its signature" (each will of a fleet soak was dead-lettered)."""
+    from humiao.hub.tables import Device
+
+    online = pb.Status(origin=pb.Origin(district_id="d1", venue_id="venue1", device_id="edge1"), online=True)
+    online.sent_at.FromSeconds(int(time.time()) - 7200)
+    will = pb.Status(origin=pb.Origin(district_id="d1", venue_id="venue1", device_id="edge1"), online=False)
+    ingest.feed(ingest.signed("status", online, at=time.time() - 7200))
+    ingest.feed(ingest.signed("status", will, at=time.time() - 7200))  # connected two hours ago, gone now
+    assert _reasons(ingest) == []
+    with ingest.sessions() as s:
+        assert s.get(Device, "d1/venue1/edge1").online is False
