@@ -30,6 +30,8 @@ $PY -m benchmarks.age_accuracy --data $FACES/utkface --split test --views 6 --li
 HUMIAO__MODELS__LANDMARKS=blazeface $PY -m benchmarks.age_accuracy --data $FACES/fgnet --split test --views 6 --json "$OUT/age_fgnet_track6_blazeface_align.json"
 $PY -m benchmarks.detector_compare --data $FACES/fgnet --data $FACES/utkface --faces 100 --json "$OUT/detector_compare.json"
 $PY -m benchmarks.edge_speed --json "$OUT/edge_speed.json"
+# entrance streams per box: 1, 2, 4, 8 live 720p/10 fps cameras, no frame skipped while faces are in view; CPU vs decode-only
+$PY -m benchmarks.edge_streams --json "$OUT/edge_streams.json"
 # the running system: a private Mosquitto, the hub as its own process, PostgreSQL from HUMIAO_TEST_PG_URL
 # the edges sign on their own boxes: signed before the clock (signature_cost in the JSON); and, for
 # comparison, signed at publish time on the hub's two cores
@@ -40,6 +42,9 @@ $PY -m benchmarks.panel_latency --alerts 20 --json "$OUT/panel_latency.json"   #
 # the alarm list over 10,000 alarms: first render and filter response (Chromium), on SQLite and, when a server answers
 # (HUMIAO_TEST_PG_URL or the local one), on PostgreSQL
 $PY -m benchmarks.panel_load --alarms 10000 --reps 30 --json "$OUT/panel_load.json"
+# a district's fleet: 5,000 devices (TLS, own identities, signed) through Mosquitto into two hub workers on
+# PostgreSQL; a holiday compressed into 2 min, then a 10-min soak (broker restarted twice, a worker killed): ~15 min
+$PY -m benchmarks.fleet_load --devices 5000 --minutes 2 --soak-minutes 10 --json "$OUT/fleet_load.json"
 # reading the ID number from a card held to the counter's camera (fictitious cards rendered in memory)
 $PY -m benchmarks.id_ocr --out "$OUT/id_ocr.json"
 $PY -m benchmarks.table "$OUT"

@@ -294,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
                 + ", ".join(f"{name} {ms}" for name, ms in d["age_ms_per_face"].items())
                 + f" (target ≤ {d['target_age_ms_per_face']:g}).",
             ]
+    out += edge_streams_rows(folder)
     p = folder / "hub_ingest.json"
     if p.exists():
         d = json.loads(p.read_text())
@@ -382,9 +383,61 @@ def main(argv: list[str] | None = None) -> int:
             ),
         ]
     out += panel_load_rows(folder)
+    out += fleet_load_rows(folder)
     out += id_ocr_rows(folder)
     print("\n".join(out))
     return 0
+
+
+def fleet_load_rows(folder: Path) -> list[str]:
+    """A district's fleet through the broker into the hub (``benchmarks.fleet_load``): load, latencies, soak."""
+    p = folder / "fleet_load.json"
+    if not p.exists():
+        return []
+    d = json.loads(p.read_text())
+    c, lat, pl, soak, m = d["connections"], d["latency"], d["processes_load"], d["soak"], d["model"]
+    cpu, rss = pl["cpu_cores"], pl["rss_mb"]
+    workers = [k for k in rss if k.startswith("hub.")]
+
+    def q(s: dict) -> str:
+        return f"{s['p50_s']} / {s['p95_s']} / {s['p99_s']} s (n {s['n']})" if s["n"] else "–"
+
+    slope = soak["rss_slope"]
+    return [
+        "",
+        f"### Fleet: {d['devices']:,} devices, {d['hub_workers']} hub workers, PostgreSQL (a holiday compressed "
+        f"{m['compression']}× into {d['minutes']:g} min, then a {d['soak_minutes']:g}-min soak)",
+        "| connections held | alerts/s (mean / peak) | statuses/s | alert → alarm p50 / p95 / p99 "
+        "| alarm → panel p50 / p95 / p99 | CPU cores: broker / workers / PostgreSQL | RSS MB: broker / workers "
+        "| database per day (holiday) |",
+        "|---|---|---|---|---|---|---|---|",
+        row(
+            f"{c['held_at_end_of_load_broker_tcp']:,} (devices {c['held_at_end_of_load_devices']:,})",
+            f"{m['fleet_alerts_per_s_mean']} / {m['fleet_alerts_per_s_peak']}",
+            d["messages"]["status_per_s"],
+            q(lat["alert_to_alarm"]),
+            q(lat["alarm_to_panel"]),
+            f"{cpu['mosquitto']} / {' + '.join(str(x) for x in cpu['hub_workers'])} / {cpu['postgres']}",
+            f"{rss['mosquitto']} / {' + '.join(str(rss[w]) for w in workers)}",
+            f"{d['database']['per_day_holiday']['total_mb_without_status']:,} MB",
+        ),
+        "",
+        "| soak | broker restarts (clean / SIGKILL) | worker SIGKILLs | alerts acknowledged | lost | duplicated "
+        "| ID checks lost | RSS slope MB/min: broker / workers |",
+        "|---|---|---|---|---|---|---|---|",
+        row(
+            f"{d['soak_minutes']:g} min",
+            f"{soak['restarts']['broker_clean']} / {soak['restarts']['broker_sigkill']}",
+            soak["restarts"]["worker_sigkill"],
+            f"{d['delivery']['alerts_acknowledged']:,}",
+            f"**{soak['lost']}**",
+            f"**{soak['duplicated']}**",
+            soak["idchecks_lost"],
+            " / ".join(
+                str(slope[k]["mb_per_min"]) for k in ["mosquitto", *(w for w in workers if w in slope)] if k in slope
+            ),
+        ),
+    ]
 
 
 def panel_load_rows(folder: Path) -> list[str]:
@@ -414,6 +467,60 @@ def panel_load_rows(folder: Path) -> list[str]:
                 "yes" if f["pass"] and g["pass"] else "no",
             )
         )
+    return out
+
+
+def edge_streams_rows(folder: Path) -> list[str]:
+    """Entrance streams per box (``benchmarks.edge_streams``): live cameras sustained, CPU against decoding alone."""
+    p = folder / "edge_streams.json"
+    if not p.exists():
+        return []
+    d = json.loads(p.read_text())
+    c, r, t = d["config"], d["ratio_to_decode_only"], d["target"]
+    out = [
+        "",
+        f"### Entrance streams per box ({c['size'][0]}×{c['size'][1]}, {c['fps']:g} fps, live, "
+        f"{d['machine'].get('cores_used', d['machine'].get('cpus'))} cores; {d['mode'].replace('_', ' ')}; "
+        f"{c['seconds']:g} s per run)",
+        *head(
+            "streams",
+            "sustained",
+            "busy: skipped with faces / decisions",
+            "busy: CPU/s pipeline / decode-only",
+            "busy ratio",
+            "quiet: skipped with faces / decisions",
+            "quiet: CPU/s pipeline / decode-only",
+            "quiet ratio",
+        ),
+    ]
+    for n, v in d["by_streams"].items():
+        cells = []
+        for scene in ("busy", "quiet"):
+            s = v[scene]
+            cams = s["pipeline"]["cameras"].values()
+            cells += [
+                f"{sum(x['frames_skipped_with_faces'] for x in cams)} / {s['pipeline']['decisions']}",
+                f"{num(s['pipeline']['cpu_per_wall_s'])} / {num(s['decode_only']['cpu_per_wall_s'])}",
+                f"{num(s['ratio_to_decode_only'])}×",
+            ]
+        out.append(row(n, "yes" if v["sustained"] else "**no**", *cells))
+    load = [
+        v[scene]["pipeline"].get("other_processes_cpu_s", 0) / v[scene]["pipeline"]["wall_s"]
+        for v in d["by_streams"].values()
+        for scene in ("busy", "quiet")
+    ]
+    others = f"{min(load):.2f}–{max(load):.2f}" if load else "–"
+    at = (
+        f"whole pipeline / decode-only CPU at {r['streams']} streams: quiet {num(r['quiet'])}×, busy {num(r['busy'])}×"
+        if r["streams"]
+        else "no stream count sustained"
+    )
+    out.append(
+        f"\nSustained: **{d['streams_sustained']}** streams (target ≥ {t['streams']}); {at} "
+        f"(ratio target ≤ {t['ratio']:g}×). CPU/s: CPU seconds per second, 1.0 = one core busy; the rest of "
+        f"the box used {others} cores meanwhile. "
+        f"{d['machine'].get('cpu', '?')}, {d['machine'].get('cpus')} CPUs."
+    )
     return out
 
 
