@@ -79,8 +79,9 @@ def browser():
 
 
 @pytest.fixture(autouse=True)
-def _fresh_contexts(browser):
-    """Each test's pages are closed after it."""
+def _fresh_contexts(browser, panel):
+    """Each test's pages are closed after it, before its hub stops (an open live feed would hold the hub's
+    server until its shutdown timeout)."""
     yield
     for ctx in browser.contexts:
         ctx.close()
